@@ -1,0 +1,60 @@
+"""Email address validation and the text hygiene every stored field gets.
+
+One place decides what an address is (email-validator, no DNS) and how it is
+compared (`address_key`), and one place removes the control characters that
+could otherwise smuggle a header into a message later.
+"""
+
+from __future__ import annotations
+
+import re
+
+from email_validator import EmailNotValidError, validate_email
+
+from newsletter.errors import InputError
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+_LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]")
+
+
+def normalise_address(text: str) -> str:
+    """The canonical form of an address: domain lower-cased, IDN as Unicode.
+
+    Raises InputError with email-validator's reason when the address is bad.
+    """
+    candidate = text.strip()
+    if not candidate:
+        raise InputError("empty email address")
+    if _CONTROL.search(candidate):
+        raise InputError(f"control character in email address {candidate!r}")
+    try:
+        result = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise InputError(f"invalid email address {candidate!r}: {error}") from None
+    return result.normalized
+
+
+def address_key(address: str) -> str:
+    """The comparison key: two addresses are the same subscriber when keys match."""
+    return address.casefold()
+
+
+def ascii_address(address: str) -> str:
+    """The address with its domain in IDNA form, for SMTP envelopes and headers."""
+    local, _, domain = address.rpartition("@")
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return address
+
+
+def clean_field(value: object) -> str:
+    """A stored text field: line breaks become spaces, other controls vanish."""
+    text = "" if value is None else str(value)
+    text = _LINE_BREAKS.sub(" ", text)
+    return _CONTROL.sub("", text).strip()
+
+
+def has_line_break(text: str) -> bool:
+    """True when the text could start a new header line."""
+    return bool(_LINE_BREAKS.search(text))

@@ -1,0 +1,279 @@
+"""newsletter.toml -> frozen dataclasses, validated at load.
+
+Every error names the key it is about, so a coordinator can fix the file from
+the message alone. Secrets never live here: the SMTP password is read from the
+environment variable the file names, only when a send needs it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from newsletter.addresses import has_line_break, normalise_address
+from newsletter.errors import ConfigError, InputError
+
+CONFIG_NAME = "newsletter.toml"
+DATABASE_NAME = "newsletter.db"
+SECURITY_MODES = ("starttls", "ssl", "none")
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    security: str = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    connections: int = 2
+    rate: float = 10.0
+    timeout: float = 30.0
+    messages_per_connection: int = 100
+
+    def password(self) -> str | None:
+        """The password from the environment; read late so it is never stored."""
+        if not self.username:
+            return None
+        if not self.password_env:
+            raise ConfigError("smtp.password_env must name an environment variable")
+        value = os.environ.get(self.password_env)
+        if not value:
+            raise ConfigError(
+                f"the environment variable {self.password_env} (smtp.password_env) is not set",
+                hint=f"export {self.password_env}=... before sending",
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class SendingConfig:
+    max_attempts: int = 5
+    hard_bounce_limit: int = 1
+    policy_stop_after: int = 3
+
+
+@dataclass(frozen=True)
+class Config:
+    project_dir: Path
+    name: str
+    from_name: str
+    from_address: str
+    base_url: str
+    list_id: str
+    postal_address: str = ""
+    reply_to: str | None = None
+    unsubscribe_mailto: str | None = None
+    smtp: SmtpConfig | None = None
+    outbox_path: Path = Path("outbox")
+    sending: SendingConfig = field(default_factory=SendingConfig)
+
+    @property
+    def database_path(self) -> Path:
+        return self.project_dir / DATABASE_NAME
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.project_dir / "templates"
+
+    @property
+    def issues_dir(self) -> Path:
+        return self.project_dir / "issues"
+
+    @property
+    def build_dir(self) -> Path:
+        return self.project_dir / "build"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.outbox_path if self.outbox_path.is_absolute() else self.project_dir / self.outbox_path
+
+    @property
+    def sender_domain(self) -> str:
+        return self.from_address.rpartition("@")[2]
+
+
+_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "newsletter": {
+        "name": str,
+        "from": str,
+        "reply_to": str,
+        "base_url": str,
+        "postal_address": str,
+        "list_id": str,
+        "unsubscribe_mailto": str,
+    },
+    "smtp": {
+        "host": str,
+        "port": int,
+        "security": str,
+        "username": str,
+        "password_env": str,
+        "connections": int,
+        "rate": (int, float),
+        "timeout": (int, float),
+        "messages_per_connection": int,
+    },
+    "outbox": {"path": str},
+    "sending": {"max_attempts": int, "hard_bounce_limit": int, "policy_stop_after": int},
+}
+_REQUIRED = {"newsletter": ("name", "from", "base_url"), "smtp": ("host",)}
+
+
+def find_config(project_dir: Path) -> Path:
+    path = project_dir / CONFIG_NAME
+    if not path.is_file():
+        raise ConfigError(
+            f"no {CONFIG_NAME} in {project_dir}",
+            hint="run `newsletter init DIR`, or pass --project / set NEWSLETTER_PROJECT",
+        )
+    return path
+
+
+def load_config(project_dir: Path) -> Config:
+    """Read and validate the project's newsletter.toml."""
+    project_dir = project_dir.resolve()
+    path = find_config(project_dir)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{CONFIG_NAME}: not valid TOML: {error}") from None
+    return parse_config(data, project_dir)
+
+
+def parse_config(data: dict[str, Any], project_dir: Path) -> Config:
+    """Validate a parsed TOML document; the errors name the offending key."""
+    _check_shape(data)
+    news = data.get("newsletter", {})
+    from_name, from_address = _parse_from(news["from"])
+    base_url = _check_base_url(news["base_url"])
+    reply_to = news.get("reply_to")
+    if reply_to is not None:
+        reply_to = _check_address("newsletter.reply_to", reply_to)
+    mailto = news.get("unsubscribe_mailto")
+    if mailto is not None:
+        mailto = _check_address("newsletter.unsubscribe_mailto", mailto.removeprefix("mailto:"))
+    return Config(
+        project_dir=project_dir,
+        name=news["name"].strip(),
+        from_name=from_name,
+        from_address=from_address,
+        base_url=base_url,
+        list_id=news.get("list_id") or _default_list_id(base_url),
+        postal_address=news.get("postal_address", "").strip(),
+        reply_to=reply_to,
+        unsubscribe_mailto=mailto,
+        smtp=_parse_smtp(data["smtp"]) if "smtp" in data else None,
+        outbox_path=Path(data.get("outbox", {}).get("path", "outbox")),
+        sending=_parse_sending(data.get("sending", {})),
+    )
+
+
+def _check_shape(data: dict[str, Any]) -> None:
+    for section, value in data.items():
+        if section not in _SCHEMA:
+            raise ConfigError(f"{CONFIG_NAME}: unknown section [{section}]")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{CONFIG_NAME}: '{section}' must be a [{section}] table")
+        for key, item in value.items():
+            expected = _SCHEMA[section].get(key)
+            if expected is None:
+                raise ConfigError(f"{CONFIG_NAME}: unknown key '{section}.{key}'")
+            if isinstance(item, bool) or not isinstance(item, expected):
+                kind = {str: "a string", int: "an integer"}.get(expected, "a number")  # type: ignore[call-overload]
+                raise ConfigError(f"{CONFIG_NAME}: '{section}.{key}' must be {kind}")
+            if isinstance(item, str) and has_line_break(item):
+                raise ConfigError(f"{CONFIG_NAME}: '{section}.{key}' must be on one line")
+    if "newsletter" not in data:
+        raise ConfigError(f"{CONFIG_NAME}: missing section [newsletter]")
+    for section, keys in _REQUIRED.items():
+        for key in keys:
+            if section in data and not str(data[section].get(key, "")).strip():
+                raise ConfigError(f"{CONFIG_NAME}: missing key '{section}.{key}'")
+
+
+def _check_address(key: str, text: str) -> str:
+    try:
+        return normalise_address(text)
+    except InputError as error:
+        raise ConfigError(f"{CONFIG_NAME}: '{key}': {error.message}") from None
+
+
+def _parse_from(text: str) -> tuple[str, str]:
+    name, address = parseaddr(text)
+    if not address:
+        raise ConfigError(f"{CONFIG_NAME}: 'newsletter.from' must look like 'Name <address>'")
+    return name.strip(), _check_address("newsletter.from", address)
+
+
+def _check_base_url(text: str) -> str:
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{CONFIG_NAME}: 'newsletter.base_url' must be an http(s) URL, got {text!r}"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{CONFIG_NAME}: 'newsletter.base_url' must not have a query or #")
+    return text.strip().rstrip("/")
+
+
+def _default_list_id(base_url: str) -> str:
+    return urlsplit(base_url).hostname or "newsletter.invalid"
+
+
+def _parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
+    security = smtp.get("security", "starttls")
+    if security not in SECURITY_MODES:
+        raise ConfigError(
+            f"{CONFIG_NAME}: 'smtp.security' must be one of {', '.join(SECURITY_MODES)}"
+        )
+    if security == "none" and not is_loopback(smtp["host"]):
+        raise ConfigError(
+            f"{CONFIG_NAME}: 'smtp.security = \"none\"' is only allowed for a loopback host",
+            hint="use starttls or ssl for a remote relay",
+        )
+    port = smtp.get("port", DEFAULT_PORTS[security])
+    _check_range("smtp.port", port, 1, 65535)
+    _check_range("smtp.connections", smtp.get("connections", 2), 1, 64)
+    _check_range("smtp.rate", smtp.get("rate", 10), 0, 100_000)
+    _check_range("smtp.timeout", smtp.get("timeout", 30), 1, 3600)
+    _check_range("smtp.messages_per_connection", smtp.get("messages_per_connection", 100), 0, 10**9)
+    if smtp.get("username") and not smtp.get("password_env"):
+        raise ConfigError(f"{CONFIG_NAME}: 'smtp.password_env' is needed with 'smtp.username'")
+    return SmtpConfig(
+        host=smtp["host"].strip(),
+        port=port,
+        security=security,
+        username=smtp.get("username"),
+        password_env=smtp.get("password_env"),
+        connections=smtp.get("connections", 2),
+        rate=float(smtp.get("rate", 10)),
+        timeout=float(smtp.get("timeout", 30)),
+        messages_per_connection=smtp.get("messages_per_connection", 100),
+    )
+
+
+def _parse_sending(sending: dict[str, Any]) -> SendingConfig:
+    for key, value in sending.items():
+        _check_range(f"sending.{key}", value, 1, 1000)
+    return SendingConfig(**sending)
+
+
+def _check_range(key: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{CONFIG_NAME}: '{key}' must be between {low} and {high}")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,89 @@
+"""The schema, one small function per change, applied in order at open.
+
+Never edit a migration that has shipped: add a new one. Each runs in its own
+transaction (sqlite-utils `Migrations`), so a failed upgrade leaves the
+database as it was.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("newsletter")
+
+
+@migrations(name="0001_initial")
+def initial(db: Database) -> None:
+    for statement in _INITIAL:
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('suppression_salt', ?)", [secrets.token_hex(16)]
+    )
+
+
+_INITIAL = [
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL,
+        email_key TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL DEFAULT '',
+        organisation TEXT NOT NULL DEFAULT '',
+        language TEXT NOT NULL DEFAULT '',
+        attributes TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'active'
+            CHECK (status IN ('active', 'unsubscribed', 'bounced')),
+        token TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL DEFAULT '',
+        subscribed_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        unsubscribed_at TEXT,
+        left_via TEXT,
+        bounce_count INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX subscribers_by_status ON subscribers (status, id)",
+    """CREATE TABLE issues (
+        slug TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT
+    )""",
+    """CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        issue_slug TEXT NOT NULL REFERENCES issues (slug),
+        subscriber_id INTEGER,
+        status TEXT NOT NULL DEFAULT 'queued'
+            CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'skipped')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        message_id TEXT,
+        updated_at TEXT,
+        sent_at TEXT,
+        UNIQUE (issue_slug, subscriber_id)
+    )""",
+    "CREATE INDEX deliveries_by_progress ON deliveries (issue_slug, status, id)",
+    """CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subscriber_id INTEGER,
+        issue_slug TEXT,
+        source TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT ''
+    )""",
+    "CREATE INDEX events_by_subscriber ON events (subscriber_id)",
+    """CREATE TABLE suppressions (
+        address_hash TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+]
+
+
+def known_names() -> list[str]:
+    return [migration.name for migration in migrations._migrations]

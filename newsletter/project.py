@@ -1,0 +1,79 @@
+"""A newsletter project folder: creating one, and opening one for a command."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from newsletter.config import CONFIG_NAME, DATABASE_NAME, Config, load_config
+from newsletter.db import open_database
+from newsletter.errors import NewsletterError
+from newsletter.store import Store
+
+CONFIG_TEMPLATE = '''\
+# newsletter.toml: the settings of one newsletter project.
+# Every key is listed; the commented ones are optional.
+
+[newsletter]
+name = "{name}"
+from = "{name} <newsletter@example.org>"   # the From header: "Name <address>"
+# reply_to = "hello@example.org"          # where replies go, if not to From
+base_url = "https://news.example.org"     # where `newsletter serve` is reachable (https)
+postal_address = "Cardiff, Wales"         # shown in every footer (the law asks for it)
+list_id = "news.example.org"              # the List-Id header; defaults to base_url's host
+# unsubscribe_mailto = "unsubscribe@example.org"  # adds a mailto: to List-Unsubscribe
+
+# With no [smtp] section, `send` delivers into the outbox Maildir below.
+# [smtp]
+# host = "smtp.example.org"
+# port = 587
+# security = "starttls"                   # starttls | ssl | none (none only for loopback)
+# username = "newsletter@example.org"
+# password_env = "NEWSLETTER_SMTP_PASSWORD"  # the password is read from this variable
+# connections = 2                         # parallel SMTP sessions
+# rate = 10                               # messages per second in all; 0 = no limit
+# timeout = 30                            # seconds to wait for the server
+# messages_per_connection = 100           # renew a session after this many; 0 = never
+
+[outbox]
+path = "outbox"                           # Maildir of .eml files: the default transport
+
+# [sending]
+# max_attempts = 5                        # tries for a 4xx or a dropped connection
+# hard_bounce_limit = 1                   # 5xx bounces before an address is marked bounced
+# policy_stop_after = 3                   # 5.7.x refusals in a row that stop the send
+'''
+
+
+def package_templates() -> Path:
+    return Path(str(resources.files("newsletter") / "templates"))
+
+
+def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
+    """Create a project folder; refuse to touch one that already exists."""
+    config_path = directory / CONFIG_NAME
+    if config_path.exists() or (directory / DATABASE_NAME).exists():
+        raise NewsletterError(
+            f"{directory} already holds a newsletter project; nothing was changed"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    created = [config_path, directory / "templates", directory / "issues", directory / DATABASE_NAME]
+    (directory / "issues").mkdir(exist_ok=True)
+    shutil.copytree(package_templates(), directory / "templates", dirs_exist_ok=True)
+    config_path.write_text(CONFIG_TEMPLATE.format(name=name.replace('"', "'")), encoding="utf-8")
+    open_database(directory / DATABASE_NAME, create=True).close()
+    return created
+
+
+@contextmanager
+def open_project(directory: Path) -> Iterator[tuple[Config, Store]]:
+    """The config and the store of a project, closed afterwards."""
+    config = load_config(directory)
+    store = Store(open_database(config.database_path))
+    try:
+        yield config, store
+    finally:
+        store.close()

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need (Debian's chromium for the
+# browser tests when missing and we are root), then lint and the whole suite.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+bash "$ROOT/scripts/setup.sh" test
+VENV="${NEWSLETTER_VENV:-$ROOT/.venv}"
+cd "$ROOT"
+"$VENV/bin/ruff" check newsletter tests benchmarks
+"$VENV/bin/python" -m pytest "$@"

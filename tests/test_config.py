@@ -1,0 +1,87 @@
+from pathlib import Path
+
+import pytest
+
+from newsletter.config import load_config
+from newsletter.errors import ConfigError
+
+BASE = """
+[newsletter]
+name = "Co-pro"
+from = "All in this Together <newsletter@example.org>"
+base_url = "https://news.example.org/"
+postal_address = "Cardiff, Wales"
+"""
+
+
+def write(project: Path, text: str) -> Path:
+    (project / "newsletter.toml").write_text(text, encoding="utf-8")
+    return project
+
+
+def test_init_config_loads_with_outbox_default(project):
+    config = load_config(project)
+    assert config.smtp is None
+    assert config.outbox_dir == project.resolve() / "outbox"
+    assert config.list_id == "news.example.org"
+
+
+def test_base_url_trailing_slash_is_dropped(project):
+    config = load_config(write(project, BASE))
+    assert config.base_url == "https://news.example.org"
+    assert config.from_name == "All in this Together"
+    assert config.from_address == "newsletter@example.org"
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ('[smtp]\nhots = "x"\n', "smtp.hots"),
+        ('[smtp]\nhost = "mail.example.org"\nport = "587"\n', "smtp.port"),
+        ('[smtp]\nhost = "mail.example.org"\nsecurity = "tls"\n', "smtp.security"),
+        ('[smtp]\nhost = "mail.example.org"\nsecurity = "none"\n', "security"),
+        ('[smtp]\nhost = "mail.example.org"\nusername = "u"\n', "smtp.password_env"),
+        ("[unknown]\n", "[unknown]"),
+    ],
+)
+def test_config_errors_name_the_key(project, extra, key):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(project, BASE + extra))
+    assert key in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('from = "All in this Together <newsletter@example.org>"', 'from = "not an address"', "newsletter.from"),
+        ('base_url = "https://news.example.org/"', 'base_url = "ftp://news.example.org"', "newsletter.base_url"),
+        ('name = "Co-pro"', "name = 3", "newsletter.name"),
+        ('name = "Co-pro"\n', "", "newsletter.name"),
+    ],
+)
+def test_newsletter_section_errors_name_the_key(project, old, new, key):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(project, BASE.replace(old, new)))
+    assert key in caught.value.message
+
+
+def test_malformed_toml_is_one_line_on_the_cli(project, cli):
+    write(project, "[newsletter\nname=")
+    result = cli("subscribers", "list")
+    assert result.exit_code != 0
+
+
+def test_smtp_password_comes_from_environment(project, monkeypatch):
+    config = load_config(
+        write(
+            project,
+            BASE
+            + '[smtp]\nhost = "127.0.0.1"\nsecurity = "none"\nusername = "u"\npassword_env = "NL_TEST_PW"\n',
+        )
+    )
+    monkeypatch.delenv("NL_TEST_PW", raising=False)
+    with pytest.raises(ConfigError, match="NL_TEST_PW"):
+        config.smtp.password()
+    monkeypatch.setenv("NL_TEST_PW", "s3cret")
+    assert config.smtp.password() == "s3cret"
+    assert "s3cret" not in repr(config)
