@@ -92,7 +92,11 @@ class Config:
 
     @property
     def outbox_dir(self) -> Path:
-        return self.outbox_path if self.outbox_path.is_absolute() else self.project_dir / self.outbox_path
+        return (
+            self.outbox_path
+            if self.outbox_path.is_absolute()
+            else self.project_dir / self.outbox_path
+        )
 
     @property
     def sender_domain(self) -> str:

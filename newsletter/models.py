@@ -25,3 +25,13 @@ class Subscriber:
     unsubscribed_at: str | None = None
     left_via: str | None = None
     bounce_count: int = 0
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One recipient's finished message: what a transport needs, nothing more."""
+
+    message_id: str  # with angle brackets, as in the header
+    sender: str  # envelope MAIL FROM (ASCII)
+    recipient: str  # envelope RCPT TO (IDNA domain)
+    data: bytes  # the whole message, CRLF line endings, ready for SMTP DATA

@@ -13,7 +13,7 @@ from newsletter.db import open_database
 from newsletter.errors import NewsletterError
 from newsletter.store import Store
 
-CONFIG_TEMPLATE = '''\
+CONFIG_TEMPLATE = """\
 # newsletter.toml: the settings of one newsletter project.
 # Every key is listed; the commented ones are optional.
 
@@ -45,7 +45,7 @@ path = "outbox"                           # Maildir of .eml files: the default t
 # max_attempts = 5                        # tries for a 4xx or a dropped connection
 # hard_bounce_limit = 1                   # 5xx bounces before an address is marked bounced
 # policy_stop_after = 3                   # 5.7.x refusals in a row that stop the send
-'''
+"""
 
 
 def package_templates() -> Path:
@@ -60,7 +60,12 @@ def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
             f"{directory} already holds a newsletter project; nothing was changed"
         )
     directory.mkdir(parents=True, exist_ok=True)
-    created = [config_path, directory / "templates", directory / "issues", directory / DATABASE_NAME]
+    created = [
+        config_path,
+        directory / "templates",
+        directory / "issues",
+        directory / DATABASE_NAME,
+    ]
     (directory / "issues").mkdir(exist_ok=True)
     shutil.copytree(package_templates(), directory / "templates", dirs_exist_ok=True)
     config_path.write_text(CONFIG_TEMPLATE.format(name=name.replace('"', "'")), encoding="utf-8")

@@ -265,11 +265,15 @@ class Store:
         return hashlib.sha256(f"{salt}:{address_key(email)}".encode()).hexdigest()
 
     def suppressed_hashes(self) -> set[str]:
-        return {row["address_hash"] for row in self.db.query("SELECT address_hash FROM suppressions")}
+        return {
+            row["address_hash"] for row in self.db.query("SELECT address_hash FROM suppressions")
+        }
 
     def is_suppressed(self, email: str) -> bool:
         return bool(
-            self._one("SELECT 1 AS x FROM suppressions WHERE address_hash = ?", [self.address_hash(email)])
+            self._one(
+                "SELECT 1 AS x FROM suppressions WHERE address_hash = ?", [self.address_hash(email)]
+            )
         )
 
     def suppress(self, email: str, reason: str) -> None:
@@ -279,7 +283,9 @@ class Store:
         )
 
     def unsuppress(self, email: str) -> None:
-        self.db.execute("DELETE FROM suppressions WHERE address_hash = ?", [self.address_hash(email)])
+        self.db.execute(
+            "DELETE FROM suppressions WHERE address_hash = ?", [self.address_hash(email)]
+        )
 
     def record_event(
         self,
@@ -292,12 +298,21 @@ class Store:
         self.db.execute(
             "INSERT INTO events (at, kind, subscriber_id, issue_slug, source, detail)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            [self.clock(), kind, subscriber_id, issue_slug, clean_field(source), clean_field(detail)],
+            [
+                self.clock(),
+                kind,
+                subscriber_id,
+                issue_slug,
+                clean_field(source),
+                clean_field(detail),
+            ],
         )
 
     def events_for(self, subscriber_id: int) -> list[dict[str, Any]]:
         return list(
-            self.db.query("SELECT * FROM events WHERE subscriber_id = ? ORDER BY id", [subscriber_id])
+            self.db.query(
+                "SELECT * FROM events WHERE subscriber_id = ? ORDER BY id", [subscriber_id]
+            )
         )
 
     def _one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:

@@ -53,8 +53,16 @@ def test_config_errors_name_the_key(project, extra, key):
 @pytest.mark.parametrize(
     ("old", "new", "key"),
     [
-        ('from = "All in this Together <newsletter@example.org>"', 'from = "not an address"', "newsletter.from"),
-        ('base_url = "https://news.example.org/"', 'base_url = "ftp://news.example.org"', "newsletter.base_url"),
+        (
+            'from = "All in this Together <newsletter@example.org>"',
+            'from = "not an address"',
+            "newsletter.from",
+        ),
+        (
+            'base_url = "https://news.example.org/"',
+            'base_url = "ftp://news.example.org"',
+            "newsletter.base_url",
+        ),
         ('name = "Co-pro"', "name = 3", "newsletter.name"),
         ('name = "Co-pro"\n', "", "newsletter.name"),
     ],

@@ -50,7 +50,9 @@ def init_command(
     created = init_project(directory, name)
     for path in created:
         console.print(f"created {path}")
-    console.print(f"next: edit {directory / 'newsletter.toml'}, then `newsletter subscribers import FILE`")
+    console.print(
+        f"next: edit {directory / 'newsletter.toml'}, then `newsletter subscribers import FILE`"
+    )
 
 
 def main() -> None:
