@@ -75,9 +75,13 @@ def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
 
 @contextmanager
 def open_project(directory: Path) -> Iterator[tuple[Config, Store]]:
-    """The config and the store of a project, closed afterwards."""
+    """The config and the store of a project, closed afterwards.
+
+    A folder with a newsletter.toml but no database yet (a project kept in git)
+    gets its database on first use.
+    """
     config = load_config(directory)
-    store = Store(open_database(config.database_path))
+    store = Store(open_database(config.database_path, create=True))
     try:
         yield config, store
     finally:
