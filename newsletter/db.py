@@ -13,16 +13,19 @@ from newsletter.migrations import known_names, migrations
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
-def open_database(path: Path, *, create: bool = False) -> Database:
+def open_database(
+    path: Path, *, create: bool = False, busy_timeout: float = BUSY_TIMEOUT_SECONDS
+) -> Database:
     """Open (or with create=True, make) the project database, migrated to now.
 
     WAL lets the unsubscribe handler write while a send reads; the busy timeout
-    makes writers wait for each other instead of failing.
+    makes writers wait for each other instead of failing. (The web handler
+    passes a short one and retries itself: see newsletter.web.patiently.)
     """
     if not create and not path.exists():
         raise DatabaseError(f"no database at {path}", hint="run `newsletter init` first")
     try:
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False)
+        conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")

@@ -104,6 +104,10 @@ class Store:
             counts[row["status"]] = row["n"]
         return counts
 
+    def ping(self) -> None:
+        """A cheap read that fails if the database cannot be used (the web health check)."""
+        self._one("SELECT 1 AS ok FROM subscribers LIMIT 1")
+
     # --- changing one subscriber ---------------------------------------------
 
     def add_subscriber(
@@ -261,8 +265,7 @@ class Store:
 
     def address_hash(self, email: str) -> str:
         """Salted per database, so a leaked file does not confirm an address elsewhere."""
-        salt = self._one("SELECT value FROM meta WHERE key = 'suppression_salt'")["value"]
-        return hashlib.sha256(f"{salt}:{address_key(email)}".encode()).hexdigest()
+        return self.address_hasher()(email)
 
     def suppressed_hashes(self) -> set[str]:
         return {
@@ -314,6 +317,97 @@ class Store:
                 "SELECT * FROM events WHERE subscriber_id = ? ORDER BY id", [subscriber_id]
             )
         )
+
+    # --- import ---------------------------------------------------------------
+    # Bulk reads and writes for importer.py and exporter.py: one statement per
+    # batch of rows, never one per row. Call begin_import, import_lookup,
+    # import_write and end_import inside one write() transaction.
+
+    def address_hasher(self) -> Callable[[str], str]:
+        """`address_hash` with the salt read once, for hashing a whole file of addresses."""
+        salt = self._one("SELECT value FROM meta WHERE key = 'suppression_salt'")["value"]
+        return lambda email: hashlib.sha256(f"{salt}:{address_key(email)}".encode()).hexdigest()
+
+    def begin_import(self) -> None:
+        """A scratch table of the addresses this import has seen; rolled back with it."""
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS import_seen (email_key TEXT PRIMARY KEY)")
+        self.db.execute("DELETE FROM temp.import_seen")
+
+    def end_import(self) -> None:
+        self.db.execute("DROP TABLE IF EXISTS temp.import_seen")
+
+    def import_lookup(self, keys: list[str]) -> dict[str, tuple[Subscriber | None, bool]]:
+        """For each address key: its subscriber (or None), and whether this import saw it before."""
+        cursor = self.db.execute(
+            "SELECT j.value AS lookup_key, seen.email_key IS NOT NULL AS seen, s.*"
+            " FROM json_each(?) AS j"
+            " LEFT JOIN subscribers AS s ON s.email_key = j.value"
+            " LEFT JOIN temp.import_seen AS seen ON seen.email_key = j.value",
+            [json.dumps(keys, ensure_ascii=False)],
+        )
+        names = [column[0] for column in cursor.description]
+        found = {}
+        for values in cursor:
+            row = dict(zip(names, values, strict=True))
+            subscriber = _subscriber(row) if row["id"] is not None else None
+            found[row["lookup_key"]] = (subscriber, bool(row["seen"]))
+        return found
+
+    def import_write(
+        self,
+        *,
+        new: list[Subscriber],
+        changed: list[Subscriber],
+        events: list[tuple[str, str, str]],
+        unsuppress: list[str],
+        seen: list[str],
+        source: str,
+    ) -> None:
+        """One batch's writes: new rows (fresh tokens), changed rows, (key, kind, detail) events."""
+        now = self.clock()
+        conn = self.db.conn
+        conn.executemany(
+            "INSERT INTO subscribers (email, email_key, name, organisation, language, attributes,"
+            " status, token, source, subscribed_at, updated_at, unsubscribed_at, left_via)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (s.email, address_key(s.email), s.name, s.organisation, s.language,
+                 json.dumps(s.attributes, ensure_ascii=False), s.status, new_token(),
+                 s.source, s.subscribed_at or now, now, s.unsubscribed_at, s.left_via)
+                for s in new
+            ],
+        )  # fmt: skip
+        conn.executemany(
+            "UPDATE subscribers SET name = ?, organisation = ?, language = ?, attributes = ?,"
+            " status = ?, unsubscribed_at = ?, left_via = ?, bounce_count = ?, updated_at = ?"
+            " WHERE id = ?",
+            [
+                (s.name, s.organisation, s.language, json.dumps(s.attributes, ensure_ascii=False),
+                 s.status, s.unsubscribed_at, s.left_via, s.bounce_count, now, s.id)
+                for s in changed
+            ],
+        )  # fmt: skip
+        conn.executemany(
+            "INSERT INTO events (at, kind, subscriber_id, source, detail)"
+            " SELECT ?, ?, id, ?, ? FROM subscribers WHERE email_key = ?",
+            [(now, kind, source, detail, key) for key, kind, detail in events],
+        )
+        hasher = self.address_hasher()
+        conn.executemany(
+            "DELETE FROM suppressions WHERE address_hash = ?", [(hasher(e),) for e in unsuppress]
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO temp.import_seen (email_key) VALUES (?)", [(k,) for k in seen]
+        )
+
+    def attribute_keys(self, status: str | None = None) -> list[str]:
+        """Every attribute key in use (among subscribers of `status`), sorted: export's extra columns."""
+        sql = "SELECT DISTINCT j.key FROM subscribers AS s, json_each(s.attributes) AS j"
+        params = []
+        if status:
+            sql += " WHERE s.status = ?"
+            params.append(status)
+        return sorted(row[0] for row in self.db.execute(sql + " ORDER BY 1", params))
 
     def _one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
         return next(iter(self.db.query(sql, params or [])), None)

@@ -76,7 +76,12 @@ def test_newsletter_section_errors_name_the_key(project, old, new, key):
 def test_malformed_toml_is_one_line_on_the_cli(project, cli):
     write(project, "[newsletter\nname=")
     result = cli("subscribers", "list")
-    assert result.exit_code != 0
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert "newsletter.toml" in errors[0]
 
 
 def test_smtp_password_comes_from_environment(project, monkeypatch):

@@ -1,7 +1,76 @@
-"""`newsletter serve` (placeholder until built)."""
+"""`newsletter serve`: the unsubscribe link handler on waitress."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
 
 import typer
+
+from newsletter.cli.common import ProjectOption, console
+from newsletter.web import create_app, make_server
+
+HostOption = Annotated[
+    str, typer.Option(help="The address to listen on; keep loopback behind a reverse proxy.")
+]
+PortOption = Annotated[int, typer.Option(min=0, max=65535, help="The TCP port (0: any free one).")]
+ThreadsOption = Annotated[int, typer.Option(min=1, max=64, help="Worker threads.")]
 
 
 def register(app: typer.Typer) -> None:
     """Add the serve command to the root app."""
+    app.command("serve")(serve_command)
+
+
+def serve_command(
+    project: ProjectOption = Path("."),
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8080,
+    threads: ThreadsOption = 4,
+) -> None:
+    """Serve the unsubscribe links: GET shows a page, POST (or RFC 8058 one-click) unsubscribes."""
+    web_app = create_app(project)
+    server = make_server(web_app, host, port, threads)
+    _log_to_stderr()
+    config = web_app.config
+    for url in listening_urls(server):
+        console.print(f"serving unsubscribe links for {config.name} on {url}", soft_wrap=True)
+    console.print(
+        f"links in messages point to {config.base_url}/u/...; Ctrl-C stops", soft_wrap=True
+    )
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.run()  # returns after Ctrl-C or SIGTERM (waitress catches KeyboardInterrupt)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.close()
+        web_app.close()
+    console.print("stopped")
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    """systemd stops a service with SIGTERM: stop as cleanly as after Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+def _log_to_stderr() -> None:
+    """The access log (tokens redacted) and waitress's warnings, one line each."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def listening_urls(server: Any) -> list[str]:
+    """Where waitress listens: one address, or several for a name such as localhost."""
+    pairs = getattr(server, "effective_listen", None) or [
+        (server.effective_host, server.effective_port)
+    ]
+    return [f"http://[{h}]:{p}" if ":" in str(h) else f"http://{h}:{p}" for h, p in pairs]

@@ -1,5 +1,228 @@
-"""`newsletter subscribers ...` commands (placeholder until built)."""
+"""`newsletter subscribers ...`: add, import, export, list, remove, forget.
+
+Thin: each command parses its options, calls one core function and prints the
+result. Tokens are credentials, so no command here ever shows one.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
-app = typer.Typer(help="subscribers commands.", no_args_is_help=True)
+from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console
+from newsletter.exporter import export_csv, export_file
+from newsletter.importer import ImportReport, import_csv
+from newsletter.models import Subscriber
+from newsletter.project import open_project
+
+app = typer.Typer(help="Add, import, export, list and remove subscribers.", no_args_is_help=True)
+
+StatusOption = Annotated[
+    str | None,
+    typer.Option(
+        "--status", help="Only subscribers with this status: active, unsubscribed, bounced."
+    ),
+]
+ResubscribeOption = Annotated[
+    bool,
+    typer.Option(
+        "--resubscribe",
+        help="Make people who unsubscribed, bounced or were forgotten active again"
+        " (only when they asked to join again).",
+    ),
+]
+JSON_FIELDS = (
+    "id",
+    "email",
+    "name",
+    "organisation",
+    "language",
+    "attributes",
+    "status",
+    "source",
+    "subscribed_at",
+    "unsubscribed_at",
+    "left_via",
+    "bounce_count",
+)
+
+
+@app.command("add")
+def add_command(
+    email: Annotated[str, typer.Argument(help="The address to add or update.")],
+    name: Annotated[str, typer.Option(help="Full name.")] = "",
+    organisation: Annotated[str, typer.Option(help="Organisation.")] = "",
+    language: Annotated[str, typer.Option(help="Preferred language, e.g. cy or en.")] = "",
+    resubscribe: ResubscribeOption = False,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Add one subscriber, or update the details of an existing one."""
+    with open_project(project) as (_config, store):
+        result = store.add_subscriber(
+            email,
+            name=name,
+            organisation=organisation,
+            language=language,
+            source="cli",
+            resubscribe=resubscribe,
+        )
+    console.print(f"{result.outcome} {escape(result.subscriber.email)}")
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="The CSV file (`,` `;` or tab separated).")],
+    dry_run: DryRunOption = False,
+    resubscribe: ResubscribeOption = False,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Where these people came from (default: import FILENAME)."),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="The file's encoding, e.g. cp1252 (default: detected)."),
+    ] = None,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Import subscribers from a CSV file, as one transaction."""
+    with open_project(project) as (_config, store):
+        report = import_csv(
+            store, file, dry_run=dry_run, resubscribe=resubscribe, source=source, encoding=encoding
+        )
+    _print_report(report)
+
+
+@app.command("export")
+def export_command(
+    file: Annotated[
+        Path | None, typer.Argument(help="Write here (UTF-8 with BOM); default: stdout.")
+    ] = None,
+    status: StatusOption = None,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Write subscribers as CSV that `import` reads back unchanged."""
+    with open_project(project) as (_config, store):
+        if file is None:
+            export_csv(store, sys.stdout, status)
+            return
+        count = export_file(store, file, status)
+    console.print(f"exported {count} subscribers to {escape(str(file))}")
+
+
+@app.command("list")
+def list_command(
+    status: StatusOption = None,
+    search: Annotated[
+        str | None, typer.Option(help="Only addresses, names or organisations containing this.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="A JSON array for scripts (no tokens).")
+    ] = False,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Show subscribers as a table, or as JSON with --json."""
+    with open_project(project) as (_config, store):
+        subscribers = store.list_subscribers(status, search)
+        if as_json:
+            _print_json(subscribers)
+        else:
+            _print_table(subscribers)
+
+
+@app.command("remove")
+def remove_command(
+    email: Annotated[str, typer.Argument(help="The address to unsubscribe.")],
+    project: ProjectOption = Path("."),
+) -> None:
+    """Unsubscribe someone; their row stays, so no import re-adds them."""
+    with open_project(project) as (_config, store):
+        before = store.require(email)
+        after = store.remove(email)
+    if before.status == "active":
+        console.print(f"unsubscribed {escape(after.email)}; they will not be mailed again")
+    else:
+        console.print(f"{escape(after.email)} was already {after.status}; nothing changed")
+
+
+@app.command("forget")
+def forget_command(
+    email: Annotated[str, typer.Argument(help="The address to erase.")],
+    yes: YesOption = False,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Erase someone's data; keep only a hashed suppression."""
+    with open_project(project) as (_config, store):
+        subscriber = store.require(email)
+        if not yes:
+            typer.confirm(
+                f"Erase {subscriber.email}, their details and their history for good?"
+                " Only a hashed suppression stays, so imports never re-add them.",
+                abort=True,
+            )
+        store.forget(subscriber.email)
+    console.print(f"forgot {escape(subscriber.email)}; the address stays suppressed")
+
+
+def _print_report(report: ImportReport) -> None:
+    for reject in report.rejects:
+        console.print(f"line {reject.line}: {escape(reject.reason)}", soft_wrap=True)
+    title = f"import of {escape(report.path.name)}"
+    if report.encoding not in ("utf-8", "utf-8-sig"):
+        title += f" (read as {report.encoding})"
+    console.print(title)
+    table = Table()
+    table.add_column("outcome")
+    table.add_column("rows", justify="right")
+    for outcome, count in report.counts().items():
+        table.add_row(outcome, str(count))
+    console.print(table)
+    if report.attributes:
+        console.print(f"extra columns kept as attributes: {escape(', '.join(report.attributes))}")
+    if report.dry_run:
+        console.print("dry run: nothing was written")
+
+
+def _print_table(subscribers) -> None:  # noqa: ANN001 - an iterator of Subscriber
+    table = Table()
+    table.add_column("email", overflow="fold")  # an address is never shortened
+    for column in ("name", "organisation", "language", "status", "subscribed"):
+        table.add_column(column)
+    count = 0
+    for subscriber in subscribers:
+        count += 1
+        table.add_row(
+            *(
+                escape(value)
+                for value in (
+                    subscriber.email,
+                    subscriber.name,
+                    subscriber.organisation,
+                    subscriber.language,
+                    subscriber.status,
+                    (subscriber.subscribed_at or "")[:10],
+                )
+            )
+        )
+    if count:
+        console.print(table)
+    console.print(f"{count} subscriber{'' if count == 1 else 's'}")
+
+
+def _print_json(subscribers) -> None:  # noqa: ANN001 - an iterator of Subscriber
+    """A JSON array, streamed one subscriber per line so memory stays flat."""
+    out = sys.stdout
+    out.write("[")
+    for index, subscriber in enumerate(subscribers):
+        out.write(",\n" if index else "\n")
+        out.write(json.dumps(_json_record(subscriber), ensure_ascii=False))
+    out.write("\n]\n")
+
+
+def _json_record(subscriber: Subscriber) -> dict:
+    return {name: getattr(subscriber, name) for name in JSON_FIELDS}

@@ -1,0 +1,163 @@
+"""Benchmark: prepare an issue once, then finish 10,000 recipients' messages.
+
+Prints, from one run on one ~20 KB issue:
+- the time to prepare the issue (front matter, Markdown, Jinja, premailer, skeletons);
+- the per-recipient cost of MessageFactory.build (bytes ready for SMTP DATA);
+- the cost of ONE premailer call on the same HTML (median of several), which is
+  what a per-recipient render would pay on top of Jinja;
+- the cost of building and flattening a fresh EmailMessage per recipient (the
+  reference path), split into build and flatten;
+and the ratio premailer / per-recipient (goal: at least 50).
+Writes benchmarks/results/render.json.
+
+    /work/venv/bin/python benchmarks/render.py [--recipients N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from newsletter.config import load_config
+from newsletter.message import MessageFactory, build_reference_message
+from newsletter.models import Subscriber
+from newsletter.project import init_project
+from newsletter.render import inline_css, prepare_issue, render_directly
+from newsletter.tokens import new_token
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "issues" / "2026-12.md"
+RESULTS = ROOT / "benchmarks" / "results" / "render.json"
+TARGET_HTML_BYTES = 20_000
+
+NAMES = ["Ann Jones", "Llŷr ap Gruffydd", "O'Brien, Mary", "Siân Roberts-Evans", "李雷", ""]
+
+
+def make_issue(project: Path) -> None:
+    """The example issue, its articles repeated until the final HTML is ~20 KB."""
+    config = load_config(project)
+    front, body = EXAMPLE.read_text(encoding="utf-8").split("\n---\n", 1)
+    articles = body.split("\n## ")
+    for count in range(4, 60):
+        repeated = articles[0] + "".join(
+            f"\n## {articles[1 + i % (len(articles) - 1)]}" for i in range(count)
+        )
+        (project / "issues" / "bench.md").write_text(f"{front}\n---\n{repeated}", encoding="utf-8")
+        html, _text = prepare_issue(config, "bench").render(people(1)[0])
+        if len(html.encode("utf-8")) >= TARGET_HTML_BYTES:
+            return
+
+
+def people(count: int) -> list[Subscriber]:
+    return [
+        Subscriber(
+            id=i,
+            email=f"reader{i}@{'bücher.example' if i % 10 == 0 else 'example.org'}",
+            name=f"{NAMES[i % len(NAMES)]} {i}".strip(),
+            organisation="Tŷ Hapus" if i % 3 else "",
+            token=new_token(),
+        )
+        for i in range(count)
+    ]
+
+
+def median_seconds(function, repeat: int) -> float:  # noqa: ANN001
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=10_000)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="render-bench-"))
+    try:
+        project = folder / "project"
+        init_project(project, name="Co-pro Newsletter")
+        make_issue(project)
+        config = load_config(project)
+        results = run(config, args.recipients)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    report(results)
+
+
+def run(config, count: int) -> dict[str, float | int | str]:  # noqa: ANN001
+    prepare_s = median_seconds(lambda: prepare_issue(config, "bench"), 3)
+    prepared = prepare_issue(config, "bench")
+    recipients = people(count)
+    sample_html = prepared.render(recipients[1])[0]
+
+    factory = MessageFactory(config, prepared)
+    start = time.perf_counter()
+    total_bytes = sum(len(factory.build(person).data) for person in recipients)
+    per_recipient_s = (time.perf_counter() - start) / count
+
+    raw_html, _text = render_directly(config, "bench", recipients[1])
+    premailer_s = median_seconds(lambda: inline_css(raw_html), 7)
+
+    sample = recipients[:300]
+    messages = []
+    start = time.perf_counter()
+    for person in sample:
+        messages.append(build_reference_message(config, prepared, person))
+    build_s = (time.perf_counter() - start) / len(sample)
+    start = time.perf_counter()
+    for message in messages:
+        message.as_bytes()
+    flatten_s = (time.perf_counter() - start) / len(sample)
+
+    return {
+        "issue_html_bytes": len(sample_html.encode("utf-8")),
+        "recipients": count,
+        "prepare_ms": round(prepare_s * 1e3, 2),
+        "per_recipient_us": round(per_recipient_s * 1e6, 2),
+        "messages_per_second": round(1 / per_recipient_s),
+        "average_message_bytes": total_bytes // count,
+        "premailer_call_ms": round(premailer_s * 1e3, 3),
+        "reference_build_us": round(build_s * 1e6, 1),
+        "reference_flatten_us": round(flatten_s * 1e6, 1),
+        "reference_total_us": round((build_s + flatten_s) * 1e6, 1),
+        "ratio_premailer_to_per_recipient": round(premailer_s / per_recipient_s, 1),
+        "ratio_reference_to_per_recipient": round((build_s + flatten_s) / per_recipient_s, 1),
+        "goal_ratio": 50,
+        "python": platform.python_version(),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def report(results: dict[str, float | int | str]) -> None:
+    print(f"issue HTML:                 {results['issue_html_bytes']:>10,} bytes")
+    print(f"prepare once:               {results['prepare_ms']:>10} ms")
+    print(
+        f"per recipient (build):      {results['per_recipient_us']:>10} us"
+        f"  ({results['messages_per_second']:,}/s over {results['recipients']:,} recipients,"
+        f" {results['average_message_bytes']:,} bytes each)"
+    )
+    print(f"one premailer call:         {results['premailer_call_ms']:>10} ms")
+    print(
+        f"reference EmailMessage:     {results['reference_total_us']:>10} us"
+        f"  (build {results['reference_build_us']} + flatten {results['reference_flatten_us']})"
+    )
+    ratio = results["ratio_premailer_to_per_recipient"]
+    verdict = "meets" if float(ratio) >= 50 else "MISSES"
+    print(f"premailer / per recipient:  {ratio:>10}x  ({verdict} the goal of >= 50x)")
+    print(f"reference / per recipient:  {results['ratio_reference_to_per_recipient']:>10}x")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,322 @@
+"""Benchmark: 1,000 RFC 8058 one-click unsubscribes while a send writes the same database.
+
+    /work/venv/bin/python benchmarks/unsubscribe.py [--subscribers 1000] [--clients 8] [--threads 4]
+
+A fresh project with N subscribers; `newsletter serve` runs as a subprocess on a
+free loopback port; several client threads POST `List-Unsubscribe=One-Click`
+once for every token (each on its own keep-alive connection) while a writer
+works on the same SQLite file: a real `newsletter send SLUG --yes` into the
+outbox when that command exists, otherwise a thread that commits per-message
+`queued -> sending -> sent` moves on the deliveries table the way the sender's
+ledger does, until the POSTs are done (always with --tight: a writer that
+never pauses between commits, the worst case). Prints requests/s and p50/p99 latency,
+asserts every POST got 200 and exactly N people are unsubscribed, and writes
+benchmarks/results/unsubscribe.json (with --tight: unsubscribe-tight.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import quantiles
+from urllib.parse import urlsplit
+
+from newsletter.project import init_project, open_project
+
+RESULTS = Path(__file__).parent / "results" / "unsubscribe.json"
+ONE_CLICK = b"List-Unsubscribe=One-Click"
+
+
+def newsletter(project: Path, *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "newsletter", *args],
+        env={**os.environ, "NEWSLETTER_PROJECT": str(project)},
+        capture_output=True,
+        text=True,
+        **kwargs,
+    )
+
+
+def make_project(root: Path, count: int) -> tuple[Path, list[str]]:
+    project = root / "bench"
+    init_project(project, "Benchmark News")
+    with open_project(project) as (_config, store), store.write():
+        tokens = [
+            store.add_subscriber(f"reader{i}@example.org", name=f"Reader {i}").subscriber.token
+            for i in range(count)
+        ]
+    return project, tokens
+
+
+def start_serve(project: Path, threads: int) -> tuple[subprocess.Popen[str], str, int]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "serve", "--port", "0", "--threads", str(threads)],
+        env={**os.environ, "NEWSLETTER_PROJECT": str(project), "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    line = process.stdout.readline()  # type: ignore[union-attr]
+    if "http://" not in line:
+        process.kill()
+        raise SystemExit(f"serve did not start: {line!r}")
+    url = urlsplit(line[line.index("http://") :].strip())
+    return process, url.hostname or "127.0.0.1", url.port or 0
+
+
+class RealSend:
+    """`newsletter send SLUG --yes` into the outbox, as a subprocess."""
+
+    kind = "real `newsletter send` into the outbox"
+
+    def __init__(self, project: Path) -> None:
+        self.project = project
+        self.process: subprocess.Popen[str] | None = None
+        self.started = self.ended = 0.0
+
+    @staticmethod
+    def available(project: Path) -> bool:
+        if newsletter(project, "send", "--help").returncode != 0:
+            return False
+        made = newsletter(project, "issue", "new", "bench", "--subject", "Benchmark issue")
+        return made.returncode == 0
+
+    def start(self) -> None:
+        """Start the send and return once it has delivered its first message."""
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "newsletter", "send", "bench", "--yes"],
+            env={**os.environ, "NEWSLETTER_PROJECT": str(self.project)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        conn = sqlite3.connect(self.project / "newsletter.db", timeout=30)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.process.poll() is None:
+            sent = conn.execute(
+                "SELECT count(*) FROM deliveries WHERE issue_slug = 'bench' AND status = 'sent'"
+            ).fetchone()[0]
+            if sent:
+                break
+            time.sleep(0.01)
+        conn.close()
+        self.delivering_after = time.perf_counter() - self.started
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def finish(self) -> dict[str, object]:
+        assert self.process is not None
+        _out, err = self.process.communicate(timeout=600)
+        self.ended = time.perf_counter()
+        with open_project(self.project) as (_config, store):
+            counts = dict(
+                store.db.execute(
+                    "SELECT status, count(*) FROM deliveries WHERE issue_slug = 'bench'"
+                    " GROUP BY status"
+                ).fetchall()
+            )
+        return {
+            "exit_code": self.process.returncode,
+            "seconds": round(self.ended - self.started, 3),
+            "first_delivery_after_seconds": round(self.delivering_after, 3),
+            "deliveries": counts,
+            "stderr_tail": err.strip().splitlines()[-2:],
+        }
+
+
+class SimulatedSend:
+    """Per-message short write transactions on deliveries, like the sender's ledger."""
+
+    kind = "simulated send: per-message BEGIN IMMEDIATE commits on deliveries"
+
+    def __init__(self, project: Path, tight: bool = False) -> None:
+        self.path = project / "newsletter.db"
+        self.outbox = project / "outbox-simulated"
+        self.outbox.mkdir()
+        self.message = b"X" * 6000
+        self.tight = tight
+        if tight:
+            self.kind += "; tight loop, no work between commits (worst case)"
+        else:
+            self.kind += "; a 6 KB file written per message between the two commits"
+        self.stop = threading.Event()
+        self.commits = 0
+        self.thread = threading.Thread(target=self._run)
+        self.started = self.ended = 0.0
+
+    def start(self) -> None:
+        self.started = time.perf_counter()
+        self.thread.start()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(
+            "INSERT INTO issues (slug, subject, content_hash, created_at, started_at)"
+            " VALUES ('bench', 'Benchmark', 'x', datetime('now'), datetime('now'))"
+        )
+        conn.execute(
+            "INSERT INTO deliveries (issue_slug, subscriber_id, status)"
+            " SELECT 'bench', id, 'queued' FROM subscribers ORDER BY id"
+        )
+        ids = [row[0] for row in conn.execute("SELECT id FROM deliveries ORDER BY id")]
+        while not self.stop.is_set():
+            for delivery_id in ids:
+                if self.stop.is_set():
+                    break
+                self._move(conn, delivery_id, "sending")
+                if not self.tight:  # the message itself: bytes written to the outbox
+                    (self.outbox / f"{delivery_id}.eml").write_bytes(self.message)
+                self._move(conn, delivery_id, "sent")
+            conn.execute("UPDATE deliveries SET status = 'queued'")
+        conn.close()
+
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
+    def _move(self, conn: sqlite3.Connection, delivery_id: int, status: str) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "UPDATE deliveries SET status = ?, attempts = attempts + 1,"
+            " updated_at = datetime('now') WHERE id = ?",
+            [status, delivery_id],
+        )
+        conn.execute("COMMIT")
+        self.commits += 1
+
+    def finish(self) -> dict[str, object]:
+        self.stop.set()
+        self.thread.join(timeout=60)
+        self.ended = time.perf_counter()
+        return {"commits": self.commits, "seconds": round(self.ended - self.started, 3)}
+
+
+def post_all(host: str, port: int, tokens: list[str], clients: int) -> list[tuple[int, float]]:
+    """Each token POSTed exactly once, split over `clients` threads with keep-alive."""
+    results: list[tuple[int, float]] = []
+    lock = threading.Lock()
+
+    def client(chunk: list[str]) -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=60)
+        mine = []
+        for token in chunk:
+            began = time.perf_counter()
+            conn.request(
+                "POST",
+                f"/u/{token}",
+                body=ONE_CLICK,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            response = conn.getresponse()
+            response.read()
+            mine.append((response.status, time.perf_counter() - began))
+        conn.close()
+        with lock:
+            results.extend(mine)
+
+    threads = [threading.Thread(target=client, args=(tokens[i::clients],)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=4, help="serve --threads")
+    parser.add_argument(
+        "--tight",
+        action="store_true",
+        help="simulated writer only: commit in a tight loop (worst case, not a real send)",
+    )
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        project, tokens = make_project(Path(tmp), args.subscribers)
+        if not args.tight and RealSend.available(project):
+            writer: RealSend | SimulatedSend = RealSend(project)
+        else:
+            writer = SimulatedSend(project, tight=args.tight)
+        serve, host, port = start_serve(project, args.threads)
+        try:
+            writer.start()
+            began = time.perf_counter()
+            results = post_all(host, port, tokens, args.clients)
+            elapsed = time.perf_counter() - began
+            writer_still_running = writer.running()
+            writer_report = writer.finish()
+        finally:
+            serve.send_signal(signal.SIGINT)
+            serve_exit = serve.wait(timeout=30)
+        with open_project(project) as (_config, store):
+            counts = store.count_by_status()
+            one_click = store.db.execute(
+                "SELECT count(*) FROM events WHERE kind = 'unsubscribed' AND source = 'one-click'"
+            ).fetchone()[0]
+
+    statuses = sorted({status for status, _ in results})
+    latencies = sorted(seconds * 1000 for _, seconds in results)
+    cuts = quantiles(latencies, n=100, method="inclusive")
+    figures = {
+        "benchmark": "unsubscribe",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "subscribers": args.subscribers,
+        "client_threads": args.clients,
+        "serve_threads": args.threads,
+        "concurrent_writer": writer.kind,
+        "writer": writer_report,
+        "writer_still_running_when_posts_ended": writer_still_running,
+        "requests": len(results),
+        "statuses": statuses,
+        "seconds": round(elapsed, 3),
+        "requests_per_second": round(len(results) / elapsed, 1),
+        "latency_ms": {
+            "p50": round(cuts[49], 2),
+            "p90": round(cuts[89], 2),
+            "p99": round(cuts[98], 2),
+            "max": round(latencies[-1], 2),
+        },
+        "unsubscribed_after": counts["unsubscribed"],
+        "one_click_events": one_click,
+        "serve_exit_code": serve_exit,
+    }
+    print(json.dumps(figures, indent=2))
+    results_path = RESULTS.with_name("unsubscribe-tight.json") if args.tight else RESULTS
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    results_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    assert len(results) == args.subscribers, "not every token was POSTed"
+    assert statuses == [200], f"some POSTs did not get 200: {statuses}"
+    assert counts["unsubscribed"] == args.subscribers, counts
+    assert one_click == args.subscribers, one_click
+    assert serve_exit == 0, serve_exit
+    if isinstance(writer, RealSend):
+        assert writer_report["exit_code"] == 0, writer_report
+        deliveries = writer_report["deliveries"]
+        assert sum(deliveries.values()) == args.subscribers, deliveries  # type: ignore[union-attr]
+    print(
+        f"{figures['requests_per_second']} requests/s, p50 {figures['latency_ms']['p50']} ms,"
+        f" p99 {figures['latency_ms']['p99']} ms; {counts['unsubscribed']} unsubscribed;"
+        f" writer: {writer.kind}"
+    )
+
+
+if __name__ == "__main__":
+    main()
