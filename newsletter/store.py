@@ -55,11 +55,11 @@ class Store:
         self.db.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self
+            self.db.conn.execute("COMMIT")
         except BaseException:
             if self.db.conn.in_transaction:
                 self.db.conn.execute("ROLLBACK")
             raise
-        self.db.conn.execute("COMMIT")
 
     # --- reading subscribers -------------------------------------------------
 

@@ -6,6 +6,7 @@ is the one place that turns it into a line on stderr and a non-zero exit.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from typer.core import TyperGroup
 
 from newsletter.cli import issue, send, serve, subscribers
 from newsletter.cli.common import console, show_error
-from newsletter.errors import NewsletterError
+from newsletter.errors import DatabaseError, NewsletterError
 from newsletter.project import init_project
 
 
@@ -25,6 +26,16 @@ class _Root(TyperGroup):
         except NewsletterError as error:
             show_error(error)
             raise typer.Exit(error.exit_code) from None
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            show_error(
+                DatabaseError(
+                    "the database stayed busy: another newsletter command is writing to it",
+                    hint="wait for it to finish, then run this command again",
+                )
+            )
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(

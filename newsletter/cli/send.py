@@ -253,7 +253,7 @@ def _one_issue(status: IssueStatus, uncertain: list[str]) -> None:
     console.print(f"issue [bold]{escape(issue.slug)}[/]: {escape(issue.subject)}")
     console.print(
         f"started {_when(issue.started_at)} UTC, "
-        + (f"finished {_when(issue.finished_at)}" if issue.finished_at else "not finished")
+        + (f"finished {_when(issue.finished_at)} UTC" if issue.finished_at else "not finished")
     )
     table = Table()
     for name in ("queued", "uncertain", "sent", "failed", "skipped", "total"):
