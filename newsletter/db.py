@@ -14,7 +14,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 
 
 def open_database(
-    path: Path, *, create: bool = False, busy_timeout: float = BUSY_TIMEOUT_SECONDS
+    path: Path, *, create: bool = False, busy_timeout: float | None = None
 ) -> Database:
     """Open (or with create=True, make) the project database, migrated to now.
 
@@ -25,7 +25,8 @@ def open_database(
     if not create and not path.exists():
         raise DatabaseError(f"no database at {path}", hint="run `newsletter init` first")
     try:
-        conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
+        timeout = BUSY_TIMEOUT_SECONDS if busy_timeout is None else busy_timeout
+        conn = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")

@@ -17,28 +17,15 @@ import zlib
 from pathlib import Path
 
 import pytest
+from fixtures_browser import CHROMIUM, SCREENSHOTS_ENV, needs_chromium
+from fixtures_browser import FLAGS as CHROMIUM_FLAGS
 from fixtures_render import EXAMPLES
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--force-device-scale-factor=1",
-]
-SCREENSHOTS_ENV = "NEWSLETTER_SCREENSHOTS"  # set to a folder to keep the screenshots
+FLAGS = [*CHROMIUM_FLAGS, "--hide-scrollbars", "--force-device-scale-factor=1"]
 BRAND_GREEN = (0x1E, 0x4D, 0x3A)
 BUTTON_RED = (0xC8, 0x10, 0x2E)
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium"
-)
+pytestmark = needs_chromium
 
 
 def read_png(path: Path) -> tuple[int, int, list[list[tuple[int, int, int]]]]:

@@ -13,27 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fixtures_browser import CHROMIUM, FLAGS, SCREENSHOTS_ENV, needs_chromium
 from fixtures_web import People, Server, people, server  # noqa: F401 - fixtures
 
 from newsletter.project import open_project
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# Screenshots go to the test's own temp folder, or to this folder when set (to look at them).
-SCREENSHOTS_ENV = "NEWSLETTER_SCREENSHOTS"
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
