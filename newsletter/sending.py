@@ -124,8 +124,9 @@ def send_issue(
 ) -> tuple[SendPlan, SendReport | None]:
     """Send (or resume) an issue; returns the plan and the report (None if declined).
 
-    Under the project's send lock: plan, ask, freeze the recipients (first run
-    only), optionally requeue uncertain rows, run the loop, mark it finished.
+    Under the project's send lock: plan, ask, check the connection and freeze
+    the recipients (first run only), optionally requeue uncertain rows, run the
+    loop, mark it finished.
     """
     ledger = Ledger(store)
     with send_lock(config.project_dir):
@@ -134,6 +135,10 @@ def send_issue(
             ledger.check_content(slug, content_hash, allow_changes)
         if plan.to_send == 0 or not confirm(plan):
             return plan, None
+        if not plan.resuming:
+            # A relay that refuses us now must not freeze the list: people who
+            # join before the coordinator fixes the config still get this issue.
+            _check_connection(transport)
         ledger.begin(slug, subject, content_hash, allow_changes=allow_changes)
         if resend_uncertain:
             ledger.requeue_uncertain(slug)

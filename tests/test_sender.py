@@ -147,8 +147,30 @@ def test_temporary_failures_beyond_max_attempts_stay_queued_for_a_later_send(
     assert sorted(faulty_server.handler.recipients()) == emails
 
 
-def test_refused_login_stops_the_send_and_fails_nobody(project, store, auth_server, monkeypatch):
+def freeze(project: Path) -> None:
+    """Start the issue as an earlier run would have, so the next send resumes."""
+    with open_project(project) as (_config, store):
+        Ledger(store).begin(SLUG, "Subject", "h1")
+
+
+def test_refused_login_on_a_first_run_freezes_nothing(project, store, auth_server, monkeypatch):
     add_subscribers(store, 5)
+    monkeypatch.setenv("SMTP_PW", "wrong")
+    configure_smtp(project, auth_server, username=USER, password_env="SMTP_PW")
+    with pytest.raises(SendError, match="login refused: 535"):
+        send(project)
+    assert Ledger(store).status(SLUG) is None
+    add_subscribers(store, 1, start=10)  # joins before the login is fixed: still gets it
+    monkeypatch.setenv("SMTP_PW", PASSWORD)
+    report, _status = send(project)
+    assert report.sent == 6 and len(auth_server.handler.messages) == 6
+
+
+def test_refused_login_stops_a_resumed_send_and_fails_nobody(
+    project, store, auth_server, monkeypatch
+):
+    add_subscribers(store, 5)
+    freeze(project)
     monkeypatch.setenv("SMTP_PW", "wrong")
     configure_smtp(project, auth_server, username=USER, password_env="SMTP_PW")
     report, status = send(project)
@@ -273,6 +295,7 @@ def test_starttls_with_auth_over_two_connections(project, store, tls_server, mon
 
 def test_an_untrusted_certificate_stops_the_send_and_fails_nobody(project, store, tls_server):
     add_subscribers(store, 4)
+    freeze(project)
     configure_smtp(project, tls_server, security="starttls", connections=2, rate=0)
     report, status = send(project)  # the system's CAs do not know the test certificate
     assert report.stopped is not None and "certificate" in report.stopped.message
