@@ -20,6 +20,9 @@ _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]")
 def normalise_address(text: str) -> str:
     """The canonical form of an address: domain lower-cased, IDN as Unicode.
 
+    International domains are fine (sent in their xn-- form); a non-ASCII part
+    before the @ is refused, because sending it would need SMTPUTF8.
+
     Raises InputError with email-validator's reason when the address is bad.
     """
     candidate = text.strip()
@@ -28,7 +31,9 @@ def normalise_address(text: str) -> str:
     if _CONTROL.search(candidate):
         raise InputError(f"control character in email address {candidate!r}")
     try:
-        result = validate_email(candidate, check_deliverability=False)
+        # No SMTPUTF8: a non-ASCII local part could be stored but never sent,
+        # so it is refused here, where the coordinator sees the line and reason.
+        result = validate_email(candidate, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise InputError(f"invalid email address {candidate!r}: {error}") from None
     return result.normalized

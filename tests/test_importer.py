@@ -493,3 +493,15 @@ def test_cached_normaliser_still_checks_the_whole_length():
     with pytest.raises(InputError, match="too long"):
         normalise(f"{'a' * 70}@{domain.upper()}")
     assert normalise(f"Info@{domain.upper()}") == f"info@{domain}"
+
+
+def test_a_non_ascii_local_part_is_rejected_with_its_line(tmp_path, store):
+    from newsletter.importer import import_csv
+
+    path = tmp_path / "intl.csv"
+    path.write_text(
+        "Email,Name\njosé@example.org,José\nmair@bücher.example,Mair\n", encoding="utf-8"
+    )
+    report = import_csv(store, path)
+    assert [(r.line, "before the @-sign" in r.reason) for r in report.rejects] == [(2, True)]
+    assert [s.email for s in store.list_subscribers()] == ["mair@bücher.example"]

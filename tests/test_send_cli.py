@@ -153,7 +153,9 @@ def test_unknown_issue_is_a_clear_error(cli):
 
 def test_an_address_smtp_cannot_carry_fails_alone(cli, project, store, issue, smtp_server):
     emails = add_subscribers(store, 2)
-    store.add_subscriber("josé@example.org", name="José")
+    # The import refuses such an address now; a database from before that rule may hold one.
+    store.add_subscriber("jose@example.org", name="José")
+    store.db.execute("UPDATE subscribers SET email = 'josé@example.org' WHERE name = 'José'")
     configure_smtp(project, smtp_server, connections=1, rate=0)
     result = cli("send", issue, "--yes")
     assert result.exit_code == 0, result.output

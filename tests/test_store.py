@@ -12,10 +12,16 @@ from newsletter.tokens import looks_like_token
 
 
 def test_added_subscriber_is_normalised_and_found_case_insensitively(store):
-    result = store.add_subscriber("Siân.Jones@MENTER.Example.org", name="Siân")
+    result = store.add_subscriber("Sian.Jones@MENTER.Bücher.Example", name="Siân")
     assert result.outcome == "added"
-    assert result.subscriber.email == "Siân.Jones@menter.example.org"
-    assert store.get_subscriber("SIÂN.JONES@menter.example.org").id == result.subscriber.id
+    assert result.subscriber.email == "Sian.Jones@menter.bücher.example"
+    assert store.require("SIAN.JONES@menter.xn--bcher-kva.example").id == result.subscriber.id
+
+
+def test_a_non_ascii_local_part_is_refused_at_the_door(store):
+    with pytest.raises(InputError, match="before the @-sign"):
+        store.add_subscriber("siân@example.org")
+    assert list(store.list_subscribers()) == []
 
 
 def test_tokens_are_random_unique_and_url_safe(store):
@@ -71,7 +77,9 @@ def test_unknown_subscriber_is_not_found(store):
 
 def test_list_streams_and_filters(store):
     for name in ("Siân", "Llŷr", "Gwen"):
-        store.add_subscriber(f"{name.lower()}@example.org", name=name)
+        store.add_subscriber(
+            f"{name.encode('ascii', 'ignore').decode().lower()}@example.org", name=name
+        )
     store.remove("gwen@example.org")
     listed = store.list_subscribers(status="active")
     assert isinstance(listed, types.GeneratorType)
