@@ -67,6 +67,8 @@ def start_serve(project: Path, threads: int) -> tuple[subprocess.Popen[str], str
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        # Ctrl-C handling even when this script runs in the background (SIGINT ignored).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     line = process.stdout.readline()  # type: ignore[union-attr]
     if "http://" not in line:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures_process import interruptible
 from waitress import wasyncore
 
 from newsletter.project import open_project
@@ -109,9 +110,15 @@ def server(project: Path, people: People) -> Iterator[Server]:
         yield Server("127.0.0.1", waitress_server.effective_port)
     finally:
         # Close every socket from inside the loop's own thread; the loop then ends.
-        waitress_server.trigger.pull_trigger(
-            lambda: wasyncore.close_all(waitress_server._map, ignore_all=True)
-        )
+        # Stopping waitress from another thread is racy (Pylons/waitress#468); if
+        # the trigger's pipe is already gone, empty the map: the loop ends within
+        # its 1 s poll timeout.
+        try:
+            waitress_server.trigger.pull_trigger(
+                lambda: wasyncore.close_all(waitress_server._map, ignore_all=True)
+            )
+        except OSError:
+            wasyncore.close_all(waitress_server._map, ignore_all=True)
         thread.join(timeout=10)
         waitress_server.task_dispatcher.shutdown(timeout=5)
         app.close()
@@ -171,6 +178,7 @@ def start_serve(project: Path, *args: str) -> ServeProcess:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=interruptible,
     )
     assert process.stdout is not None
     first = process.stdout.readline()  # blocks until the server has bound its port

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from fixtures_process import interruptible
 from fixtures_smtp import add_subscribers, configure_smtp, smtp_server  # noqa: F401
 
 from newsletter.ledger import Ledger
@@ -45,6 +46,7 @@ def start_send(project: Path, *extra: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
 
 
