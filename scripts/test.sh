@@ -11,4 +11,5 @@ bash "$ROOT/scripts/setup.sh" test
 VENV="${NEWSLETTER_VENV:-$ROOT/.venv}"
 cd "$ROOT"
 "$VENV/bin/ruff" check newsletter tests benchmarks
+"$VENV/bin/ruff" format --check newsletter tests benchmarks
 "$VENV/bin/python" -m pytest "$@"
