@@ -14,7 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from newsletter.errors import InputError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
-_LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]")
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n\x0b\x0c\x85\u2028\u2029]")  # CRLF is one break
 
 
 def normalise_address(text: str) -> str:

@@ -156,7 +156,7 @@ def _status(text: str) -> str | None:
 
 def _clean(cell: str) -> str:
     """clean_field, with a fast path for the usual cell that has nothing to remove."""
-    return cell.strip() if cell.isprintable() else clean_field(cell.replace("\r\n", "\n"))
+    return cell.strip() if cell.isprintable() else clean_field(cell)
 
 
 def _fold(text: str) -> str:

@@ -11,21 +11,19 @@ unless the caller asks with `resubscribe=True`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any
 
 from newsletter import columns
 from newsletter.address_cache import AddressNormaliser
 from newsletter.addresses import address_key, clean_field
 from newsletter.csvfile import check_file, detect_encoding, header_candidates, records
 from newsletter.errors import InputError
-from newsletter.models import Subscriber
+from newsletter.models import Subscriber, merged
 from newsletter.store import Store
 
 BATCH_ROWS = 1000
-LEFT = ("unsubscribed", "bounced")
 OUTCOMES = ("added", "updated", "unchanged", "resubscribed", "suppressed", "duplicates")
 
 
@@ -198,17 +196,17 @@ class _Merger:
         if current.status != "active":
             if not (self.resubscribe and row.wants_active):
                 return "suppressed"
-            merged = _merged(current, row, status="active")
-            pending.record(state, row.key, merged, ("imported", "resubscribed"))
+            back = merged(current, row.profile, row.attributes, status="active")
+            pending.record(state, row.key, back, ("imported", "resubscribed"))
             return "resubscribed"
         if not row.wants_active:
-            merged = _merged(current, row, status=row.status, now=now)
-            pending.record(state, row.key, merged, ("unsubscribed", f"{row.status} in the file"))
+            left = merged(current, row.profile, row.attributes, status=row.status, now=now)
+            pending.record(state, row.key, left, ("unsubscribed", f"{row.status} in the file"))
             return "suppressed"
-        merged = _merged(current, row)
-        if merged == current:
+        updated = merged(current, row.profile, row.attributes)
+        if updated == current:
             return "unchanged"
-        pending.record(state, row.key, merged, ("imported", "updated"))
+        pending.record(state, row.key, updated, ("imported", "updated"))
         return "updated"
 
     def _apply_new(self, row: Row, state: dict, pending: _Pending, now: str) -> str:
@@ -260,18 +258,3 @@ class _Pending:
         else:
             self.changed[key] = subscriber
         self.events.append((key, *event))
-
-
-def _merged(
-    current: Subscriber, row: Row, status: str | None = None, now: str | None = None
-) -> Subscriber:
-    """The subscriber with the row's non-empty values laid over; an empty cell erases nothing."""
-    changes: dict[str, Any] = {k: v for k, v in row.profile.items() if v}
-    attributes = {**current.attributes, **row.attributes}
-    if attributes != current.attributes:
-        changes["attributes"] = attributes
-    if status == "active":
-        changes.update(status="active", unsubscribed_at=None, left_via=None, bounce_count=0)
-    elif status in LEFT:
-        changes.update(status=status, unsubscribed_at=now, left_via="import")
-    return replace(current, **changes) if changes else current

@@ -21,7 +21,7 @@ from typing import Any
 
 from newsletter.errors import SendError
 from newsletter.models import DELIVERY_STATUSES, Subscriber
-from newsletter.store import Store, _subscriber
+from newsletter.store import Store, subscriber_from_row
 
 _ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
 
@@ -70,7 +70,7 @@ class Ledger:
     # --- issues ------------------------------------------------------------------
 
     def issue(self, slug: str) -> IssueRecord | None:
-        row = self._one("SELECT * FROM issues WHERE slug = ?", [slug])
+        row = self.store.one("SELECT * FROM issues WHERE slug = ?", [slug])
         return IssueRecord(**row) if row else None
 
     def begin(
@@ -111,7 +111,7 @@ class Ledger:
         record = self.issue(slug)
         if record is None or record.content_hash == content_hash or allow_changes:
             return
-        reached = self._one(
+        reached = self.store.one(
             "SELECT count(*) AS n FROM deliveries WHERE issue_slug = ?"
             " AND status IN ('sending', 'sent', 'failed')",
             [slug],
@@ -159,7 +159,7 @@ class Ledger:
         return [
             Delivery(
                 id=row["delivery_id"],
-                subscriber=_subscriber(row) if row["id"] is not None else None,
+                subscriber=subscriber_from_row(row) if row["id"] is not None else None,
                 attempts=row["delivery_attempts"],
             )
             for row in rows
@@ -175,7 +175,7 @@ class Ledger:
                     [after_id, limit],
                 )
             )
-        return [_subscriber(row) for row in rows]
+        return [subscriber_from_row(row) for row in rows]
 
     def claim(self, delivery_id: int, message_id: str, *, sent: int | None = None) -> bool:
         """queued -> sending, only if the subscriber is still active at this moment.
@@ -206,7 +206,7 @@ class Ledger:
     def skip(self, delivery_id: int) -> str:
         """Mark a row whose subscriber is no longer active; returns the reason."""
         with self._lock:
-            row = self._one(
+            row = self.store.one(
                 "SELECT s.status FROM deliveries d LEFT JOIN subscribers s"
                 " ON s.id = d.subscriber_id WHERE d.id = ?",
                 [delivery_id],
@@ -291,6 +291,3 @@ class Ledger:
         ):
             groups[_ADDRESS.sub("<address>", row["last_error"])] += row["n"]
         return sorted(groups.items(), key=lambda item: (-item[1], item[0]))
-
-    def _one(self, sql: str, params: list[Any]) -> dict[str, Any] | None:
-        return next(iter(self.db.query(sql, params)), None)

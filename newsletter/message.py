@@ -108,7 +108,7 @@ class MessageFactory:
         head = "".join(
             [
                 self._from,
-                to_header(clean_field(subscriber.name), recipient),
+                to_header(subscriber.name, recipient),
                 self._middle,
                 self._date_header(),
                 f"Message-ID: {message_id}{CRLF}",

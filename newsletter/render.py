@@ -15,6 +15,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +62,9 @@ class PreparedIssue:
     templates: tuple[str, ...]
     content_hash: str  # sha256 of the issue file, the templates used and the rendered result
 
-    @property
+    @cached_property
     def fields(self) -> tuple[str, ...]:
-        """Every personal field either part uses, in first-use order."""
+        """Every personal field either part uses, in first-use order (computed once)."""
         return tuple(dict.fromkeys(self.html.slots + self.text.slots))
 
     def unsubscribe_url(self, subscriber: Subscriber) -> str:
@@ -167,19 +168,6 @@ def _load(config: Config, slug: str) -> tuple[Path, dict[str, str], _Renderer]:
     return path, issue, _Renderer(config, issue, mdtext.to_html(tokens), mdtext.to_text(tokens))
 
 
-class _RecordingLoader(jinja2.BaseLoader):
-    """Wraps the project/package loader and remembers what it loaded, and from where."""
-
-    def __init__(self, inner: jinja2.BaseLoader, loaded: dict[str, tuple[str, str]]) -> None:
-        self.inner = inner
-        self.loaded = loaded
-
-    def get_source(self, environment: jinja2.Environment, template: str) -> Any:
-        source, filename, uptodate = self.inner.get_source(environment, template)
-        self.loaded[template] = (filename or template, source)
-        return source, filename, uptodate
-
-
 class _Renderer:
     """Renders both templates with sentinels and with probes; checks they agree."""
 
@@ -201,9 +189,7 @@ class _Renderer:
         self.contents = {"html": Markup(html), "text": text}
 
     def _environment(self, html: bool) -> jinja2.Environment:
-        env = make_environment(self.config.templates_dir, html=html)
-        env.loader = _RecordingLoader(env.loader, self.loaded)  # type: ignore[arg-type]
-        return env
+        return make_environment(self.config.templates_dir, html=html, loaded=self.loaded)
 
     def skeletons(self) -> tuple[Skeleton, Skeleton]:
         rendered = {

@@ -20,7 +20,7 @@ from sqlite_utils import Database
 
 from newsletter.addresses import address_key, clean_field, normalise_address
 from newsletter.errors import InputError, NotFoundError
-from newsletter.models import STATUSES, Subscriber
+from newsletter.models import STATUSES, Subscriber, merged
 from newsletter.tokens import new_token
 
 Clock = Callable[[], str]
@@ -64,19 +64,19 @@ class Store:
     # --- reading subscribers -------------------------------------------------
 
     def get_subscriber(self, email: str) -> Subscriber | None:
-        row = self._one("SELECT * FROM subscribers WHERE email_key = ?", [address_key(email)])
-        return _subscriber(row) if row else None
+        row = self.one("SELECT * FROM subscribers WHERE email_key = ?", [address_key(email)])
+        return subscriber_from_row(row) if row else None
 
     def get_by_id(self, subscriber_id: int) -> Subscriber | None:
-        row = self._one("SELECT * FROM subscribers WHERE id = ?", [subscriber_id])
-        return _subscriber(row) if row else None
+        row = self.one("SELECT * FROM subscribers WHERE id = ?", [subscriber_id])
+        return subscriber_from_row(row) if row else None
 
     def get_by_token(self, token: str) -> Subscriber | None:
-        row = self._one("SELECT * FROM subscribers WHERE token = ?", [token])
-        return _subscriber(row) if row else None
+        row = self.one("SELECT * FROM subscribers WHERE token = ?", [token])
+        return subscriber_from_row(row) if row else None
 
     def is_active(self, subscriber_id: int) -> bool:
-        row = self._one("SELECT status FROM subscribers WHERE id = ?", [subscriber_id])
+        row = self.one("SELECT status FROM subscribers WHERE id = ?", [subscriber_id])
         return bool(row) and row["status"] == "active"
 
     def list_subscribers(
@@ -96,7 +96,7 @@ class Store:
         if where:
             sql += " WHERE " + " AND ".join(where)
         for row in self.db.query(sql + " ORDER BY id", params):
-            yield _subscriber(row)
+            yield subscriber_from_row(row)
 
     def count_by_status(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
@@ -106,7 +106,7 @@ class Store:
 
     def ping(self) -> None:
         """A cheap read that fails if the database cannot be used (the web health check)."""
-        self._one("SELECT 1 AS ok FROM subscribers LIMIT 1")
+        self.one("SELECT 1 AS ok FROM subscribers LIMIT 1")
 
     # --- changing one subscriber ---------------------------------------------
 
@@ -154,20 +154,31 @@ class Store:
                 f"{existing.email} is {existing.status}; they will not be re-added",
                 hint="pass --resubscribe only if they asked to join again",
             )
-        changes = {k: v for k, v in profile.items() if v and v != getattr(existing, k)}
-        merged = {**existing.attributes, **(attributes or {})}
-        if merged != existing.attributes:
-            changes["attributes"] = json.dumps(merged, ensure_ascii=False)
-        outcome = "updated" if changes else "unchanged"
-        if existing.status != "active":
-            changes.update(status="active", unsubscribed_at=None, left_via=None, bounce_count=0)
-            outcome = "resubscribed"
+        coming_back = existing.status != "active"
+        updated = merged(
+            existing, profile, attributes or {}, status="active" if coming_back else None
+        )
+        if updated == existing:
+            return AddResult("unchanged", existing)
+        outcome = "resubscribed" if coming_back else "updated"
+        if coming_back:
             self.unsuppress(existing.email)
-        if changes:
-            changes["updated_at"] = self.clock()
-            self.db.table("subscribers").update(existing.id, changes)
-            self.record_event(outcome, existing.id, source)
+        self.update_subscribers([updated], self.clock())
+        self.record_event(outcome, existing.id, source)
         return AddResult(outcome, self.get_by_id(existing.id))  # type: ignore[arg-type]
+
+    def update_subscribers(self, subscribers: list[Subscriber], now: str) -> None:
+        """Write back changed subscribers (profile, attributes, status) in one statement."""
+        self.db.conn.executemany(
+            "UPDATE subscribers SET name = ?, organisation = ?, language = ?, attributes = ?,"
+            " status = ?, unsubscribed_at = ?, left_via = ?, bounce_count = ?, updated_at = ?"
+            " WHERE id = ?",
+            [
+                (s.name, s.organisation, s.language, json.dumps(s.attributes, ensure_ascii=False),
+                 s.status, s.unsubscribed_at, s.left_via, s.bounce_count, now, s.id)
+                for s in subscribers
+            ],
+        )  # fmt: skip
 
     def insert_subscriber(
         self, email: str, profile: dict[str, str], attributes: dict[str, Any], source: str
@@ -274,7 +285,7 @@ class Store:
 
     def is_suppressed(self, email: str) -> bool:
         return bool(
-            self._one(
+            self.one(
                 "SELECT 1 AS x FROM suppressions WHERE address_hash = ?", [self.address_hash(email)]
             )
         )
@@ -325,7 +336,7 @@ class Store:
 
     def address_hasher(self) -> Callable[[str], str]:
         """`address_hash` with the salt read once, for hashing a whole file of addresses."""
-        salt = self._one("SELECT value FROM meta WHERE key = 'suppression_salt'")["value"]
+        salt = self.one("SELECT value FROM meta WHERE key = 'suppression_salt'")["value"]
         return lambda email: hashlib.sha256(f"{salt}:{address_key(email)}".encode()).hexdigest()
 
     def begin_import(self) -> None:
@@ -349,7 +360,7 @@ class Store:
         found = {}
         for values in cursor:
             row = dict(zip(names, values, strict=True))
-            subscriber = _subscriber(row) if row["id"] is not None else None
+            subscriber = subscriber_from_row(row) if row["id"] is not None else None
             found[row["lookup_key"]] = (subscriber, bool(row["seen"]))
         return found
 
@@ -377,16 +388,7 @@ class Store:
                 for s in new
             ],
         )  # fmt: skip
-        conn.executemany(
-            "UPDATE subscribers SET name = ?, organisation = ?, language = ?, attributes = ?,"
-            " status = ?, unsubscribed_at = ?, left_via = ?, bounce_count = ?, updated_at = ?"
-            " WHERE id = ?",
-            [
-                (s.name, s.organisation, s.language, json.dumps(s.attributes, ensure_ascii=False),
-                 s.status, s.unsubscribed_at, s.left_via, s.bounce_count, now, s.id)
-                for s in changed
-            ],
-        )  # fmt: skip
+        self.update_subscribers(changed, now)
         conn.executemany(
             "INSERT INTO events (at, kind, subscriber_id, source, detail)"
             " SELECT ?, ?, id, ?, ? FROM subscribers WHERE email_key = ?",
@@ -409,11 +411,12 @@ class Store:
             params.append(status)
         return sorted(row[0] for row in self.db.execute(sql + " ORDER BY 1", params))
 
-    def _one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
+    def one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
+        """The first row of a query, or None."""
         return next(iter(self.db.query(sql, params or [])), None)
 
 
-def _subscriber(row: dict[str, Any]) -> Subscriber:
+def subscriber_from_row(row: dict[str, Any]) -> Subscriber:
     return Subscriber(
         id=row["id"],
         email=row["email"],

@@ -15,6 +15,13 @@ from jinja2 import nodes
 
 PERSONAL_NAMES = frozenset({"subscriber", "unsubscribe_url"})
 HARMLESS_FILTERS = frozenset({"e", "escape", "string"})
+# The parts of a node that must not depend on a personal field.
+_INSPECTED = {
+    nodes.If: lambda n: [n.test],
+    nodes.CondExpr: lambda n: [n.test],
+    nodes.For: lambda n: [n.iter, n.test],
+    nodes.Filter: lambda n: [] if n.name in HARMLESS_FILTERS else [n.node],
+}
 
 
 def branching_lines(env: jinja2.Environment, source: str) -> list[int]:
@@ -24,13 +31,8 @@ def branching_lines(env: jinja2.Environment, source: str) -> list[int]:
     except jinja2.TemplateSyntaxError:
         return []  # rendering reports syntax errors with their line
     found: set[int] = set()
-    for node in tree.find_all((nodes.If, nodes.CondExpr, nodes.For, nodes.Filter)):
-        inspected = {
-            nodes.If: lambda n: [n.test],
-            nodes.CondExpr: lambda n: [n.test],
-            nodes.For: lambda n: [n.iter, n.test],
-            nodes.Filter: lambda n: [] if n.name in HARMLESS_FILTERS else [n.node],
-        }[type(node)](node)
+    for node in tree.find_all(tuple(_INSPECTED)):
+        inspected = _INSPECTED[type(node)](node)
         if any(_personal(part) for part in inspected if part is not None):
             found.add(node.lineno)
     for node in tree.find_all((nodes.Test, nodes.Compare, nodes.And, nodes.Or, nodes.Not)):

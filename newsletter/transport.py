@@ -194,9 +194,13 @@ class SmtpTransport:
         self.password = password
         self.ssl_context = ssl_context or ssl.create_default_context()
         self.local_hostname = local_hostname or socket.getfqdn()
-        self.description = f"SMTP {smtp.host}:{smtp.port} ({smtp.security})"
+        self.description = self.describe(smtp)
         self._session: smtplib.SMTP | None = None
         self._sent = 0
+
+    @staticmethod
+    def describe(smtp: SmtpConfig) -> str:
+        return f"SMTP {smtp.host}:{smtp.port} ({smtp.security})"
 
     @property
     def is_open(self) -> bool:
@@ -324,8 +328,12 @@ class MaildirTransport:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.description = f"outbox {path} (Maildir)"
+        self.description = self.describe(path)
         self._box: mailbox.Maildir | None = None
+
+    @staticmethod
+    def describe(path: Path) -> str:
+        return f"outbox {path} (Maildir)"
 
     @property
     def is_open(self) -> bool:
@@ -371,7 +379,11 @@ def plan_transport(
     if config.smtp is None:
         path = config.outbox_dir
         return TransportPlan(
-            lambda: MaildirTransport(path), f"outbox {path} (Maildir)", 1, rate or 0, smtp=False
+            lambda: MaildirTransport(path),
+            MaildirTransport.describe(path),
+            1,
+            rate or 0,
+            smtp=False,
         )
     smtp = config.smtp
     password = smtp.password()
@@ -383,7 +395,7 @@ def plan_transport(
 
     return TransportPlan(
         factory,
-        f"SMTP {smtp.host}:{smtp.port} ({smtp.security})",
+        SmtpTransport.describe(smtp),
         connections if connections is not None else smtp.connections,
         rate if rate is not None else smtp.rate,
     )

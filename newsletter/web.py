@@ -30,7 +30,8 @@ from newsletter.db import open_database
 from newsletter.errors import DatabaseError, NewsletterError, TemplateError
 from newsletter.models import Subscriber
 from newsletter.store import Store
-from newsletter.templating import make_environment
+from newsletter.templatecheck import locate_error
+from newsletter.templating import Loaded, make_environment
 from newsletter.tokens import looks_like_token
 from newsletter.webform import HttpError, read_intent
 
@@ -116,11 +117,12 @@ class UnsubscribeApp:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.env = make_environment(config.templates_dir, html=True)
+        loaded: Loaded = {}
+        self.env = make_environment(config.templates_dir, html=True, loaded=loaded)
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()
-        check_templates(self.env, self._context(masked_email="r***@example.org"))
+        check_templates(self.env, loaded, self._context(masked_email="r***@example.org"))
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
@@ -237,7 +239,7 @@ def _allow(method: str, allowed: str) -> None:
         raise HttpError(405, (("Allow", allowed),))
 
 
-def check_templates(env: jinja2.Environment, context: dict[str, Any]) -> None:
+def check_templates(env: jinja2.Environment, loaded: Loaded, context: dict[str, Any]) -> None:
     """Render every page once with sample values, so a broken override fails at start."""
     samples = [(name, {}) for name in STATUS_PAGES.values()]
     samples.append((ERROR_PAGE, {"title": "Link not found", "message": "sample"}))
@@ -245,24 +247,11 @@ def check_templates(env: jinja2.Environment, context: dict[str, Any]) -> None:
         try:
             env.get_template(name).render({**context, **extra})
         except jinja2.TemplateError as error:
+            where, line = locate_error(error, loaded, name)
             raise TemplateError(
-                f"{_where(error, name)}: {error.message or error}",
+                f"{where} line {line}: {error.message or error}",
                 hint="fix the page in your project's templates/web/, or delete it to use the default",
             ) from None
-
-
-def _where(error: jinja2.TemplateError, name: str) -> str:
-    """The template file and line at fault (an extended base page, not only `name`)."""
-    if isinstance(error, jinja2.TemplateSyntaxError) and error.filename:
-        return f"{error.filename} line {error.lineno}"
-    where = f"templates/{name}"
-    frame = error.__traceback__
-    while frame is not None:  # Jinja maps template code back to file and line
-        filename = frame.tb_frame.f_code.co_filename
-        if filename.endswith(".html"):
-            where = f"{filename} line {frame.tb_lineno}"
-        frame = frame.tb_next
-    return where
 
 
 def mask_address(email: str) -> str:

@@ -1,9 +1,9 @@
-"""What every command shares: the --project option, consoles, and fail()."""
+"""What every command shares: the --project option, the consoles, the error line."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -28,12 +28,6 @@ DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")
 ]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-
-
-def fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
-    """The single way a command reports a user's mistake and stops."""
-    show_error(NewsletterError(message, hint))
-    raise typer.Exit(code)
 
 
 def show_error(error: NewsletterError) -> None:
