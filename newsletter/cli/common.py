@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from newsletter.errors import NewsletterError
+
+if TYPE_CHECKING:
+    from newsletter.config import Config
+    from newsletter.subscribers.store import Store
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -34,3 +40,16 @@ def show_error(error: NewsletterError) -> None:
     err_console.print(f"[bold red]error:[/] {escape(error.message)}", soft_wrap=True)
     if error.hint:
         err_console.print(f"[dim]hint: {escape(error.hint)}[/]", soft_wrap=True)
+
+
+@contextmanager
+def open_project(directory: Path) -> Iterator[tuple[Config, Store]]:
+    """newsletter.project.open_project, imported on first use.
+
+    The command modules import the core inside their commands, so that
+    `newsletter --help` and `status` start in a blink (benchmarks/startup.py).
+    """
+    from newsletter.project import open_project as open_core_project
+
+    with open_core_project(directory) as opened:
+        yield opened

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import webbrowser
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from newsletter.cli.common import ProjectOption, console
-from newsletter.config import load_config
-from newsletter.issue.checks import Finding, check_issue, has_errors
-from newsletter.issue.rendering import prepare_issue
-from newsletter.issue.scaffold import scaffold_issue
-from newsletter.issue.source import display_path
-from newsletter.mail.preview import write_preview
-from newsletter.project import open_project
+from newsletter.cli.common import ProjectOption, console, open_project
+
+if TYPE_CHECKING:
+    from newsletter.issue.checks import Finding
+
+# The core is imported inside each command: `newsletter --help` and the other
+# commands must not pay for rendering, premailer and the checks.
 
 app = typer.Typer(help="Write, preview and check an issue.", no_args_is_help=True)
 
@@ -32,6 +30,10 @@ def new_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Create issues/SLUG.md with front matter and a sample body (never overwrites)."""
+    from newsletter.config import load_config
+    from newsletter.issue.scaffold import scaffold_issue
+    from newsletter.issue.source import display_path
+
     config = load_config(project)
     path = scaffold_issue(config, slug, subject)
     console.print(f"created {escape(display_path(config, path))}")
@@ -51,6 +53,10 @@ def preview_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Write build/SLUG/ (index.html, text.txt, message.eml) for one recipient; run the checks."""
+    from newsletter.issue.checks import has_errors
+    from newsletter.issue.source import display_path
+    from newsletter.mail.preview import write_preview
+
     with open_project(project) as (config, store):
         preview = write_preview(config, store, slug, to)
     who = f"{preview.recipient} (sample)" if preview.sample else preview.recipient
@@ -59,6 +65,8 @@ def preview_command(
         console.print(f"  {escape(display_path(config, path))}  {_size(preview.sizes[kind])}")
     _show_findings(preview.findings)
     if open_browser:
+        import webbrowser
+
         webbrowser.open(preview.files["html"].resolve().as_uri())
     if has_errors(preview.findings):
         raise typer.Exit(1)
@@ -67,6 +75,10 @@ def preview_command(
 @app.command("check")
 def check_command(slug: SlugArgument, project: ProjectOption = Path(".")) -> None:
     """Check an issue: errors exit non-zero, warnings are shown."""
+    from newsletter.config import load_config
+    from newsletter.issue.checks import check_issue, has_errors
+    from newsletter.issue.rendering import prepare_issue
+
     config = load_config(project)
     findings = check_issue(config, prepare_issue(config, slug))
     _show_findings(findings)

@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 from rich import box
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console
+from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console, open_project
 from newsletter.errors import NotFoundError, SendError
-from newsletter.project import open_project
-from newsletter.sending.campaign import (
-    DryRunReport,
-    SendPlan,
-    SendRequest,
-    TestSent,
-    run_send,
-)
-from newsletter.sending.ledger import IssueStatus, Ledger
-from newsletter.sending.loop import SendReport
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from newsletter.sending.campaign import SendPlan
+    from newsletter.sending.ledger import IssueStatus
+    from newsletter.sending.loop import SendReport
+
+# The core is imported inside each command: `status` and `--help` must not pay
+# for rendering, premailer and the send loop (start-up time, see benchmarks/startup.py).
 
 INTERRUPTED = 130
 
@@ -57,6 +55,8 @@ def send_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Send an issue to every active subscriber: resumable, never twice to anyone."""
+    from newsletter.sending.campaign import DryRunReport, SendRequest, TestSent, run_send
+
     request = SendRequest(
         slug, test_to=test_to, dry_run=dry_run_, connections=connections, rate=rate,
         resend_uncertain=resend_uncertain, allow_changes=allow_changes,
@@ -100,8 +100,8 @@ def _confirm(plan: SendPlan, yes: bool) -> bool:
     if yes:
         return True
     try:
-        return click.confirm(f"Send {plan.to_send} messages now?", default=False)
-    except click.Abort:
+        return typer.confirm(f"Send {plan.to_send} messages now?", default=False)
+    except typer.Abort:
         raise SendError(
             "not sent: the question was not answered",
             hint="answer y, or pass --yes to send without asking",
@@ -126,6 +126,14 @@ class _ProgressBar:
         self.task = None
 
     def start(self, plan: SendPlan, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
         self.progress = Progress(
             TextColumn("sending"),
             BarColumn(),
@@ -203,6 +211,8 @@ def status_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Per issue: queued, uncertain, sent, failed (with reasons), skipped."""
+    from newsletter.sending.ledger import Ledger
+
     with open_project(project) as (_config, store):
         ledger = Ledger(store)
         if slug is None:

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.cells import cell_len
 from rich.markup import escape
 from rich.table import Table
 
-from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console
-from newsletter.project import open_project
-from newsletter.subscribers.exporter import export_csv, export_file
-from newsletter.subscribers.importer import ImportReport, import_csv
-from newsletter.subscribers.model import Subscriber
+from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console, open_project
+
+if TYPE_CHECKING:
+    from newsletter.subscribers.importer import ImportReport
+    from newsletter.subscribers.model import Subscriber
 
 app = typer.Typer(help="Add, import, export, list and remove subscribers.", no_args_is_help=True)
 
@@ -91,6 +93,8 @@ def import_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Import subscribers from a CSV file, as one transaction."""
+    from newsletter.subscribers.importer import import_csv
+
     with open_project(project) as (_config, store):
         report = import_csv(
             store, file, dry_run=dry_run, resubscribe=resubscribe, source=source, encoding=encoding
@@ -107,6 +111,8 @@ def export_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Write subscribers as CSV that `import` reads back unchanged."""
+    from newsletter.subscribers.exporter import export_csv, export_file
+
     with open_project(project) as (_config, store):
         if file is None:
             export_csv(store, sys.stdout, status)
@@ -188,30 +194,53 @@ def _print_report(report: ImportReport) -> None:
         console.print("dry run: nothing was written")
 
 
+TABLE_PAGE = 500  # rows per page: a million subscribers stream out, never one huge table
+TABLE_COLUMNS = ("email", "name", "organisation", "language", "status", "subscribed")
+
+
 def _print_table(subscribers) -> None:  # noqa: ANN001 - an iterator of Subscriber
-    table = Table()
-    table.add_column("email", overflow="fold")  # an address is never shortened
-    for column in ("name", "organisation", "language", "status", "subscribed"):
-        table.add_column(column)
+    """Aligned columns, written a page at a time: memory stays flat, and plain
+    text (not a rich Table, ~2 ms a row) keeps a million rows to seconds."""
+    out = sys.stdout
     count = 0
-    for subscriber in subscribers:
-        count += 1
-        table.add_row(
-            *(
-                escape(value)
-                for value in (
-                    subscriber.email,
-                    subscriber.name,
-                    subscriber.organisation,
-                    subscriber.language,
-                    subscriber.status,
-                    (subscriber.subscribed_at or "")[:10],
-                )
+    for page in _pages(subscribers, TABLE_PAGE):
+        rows = [_table_row(subscriber) for subscriber in page]
+        if count == 0:
+            rows.insert(0, TABLE_COLUMNS)
+        widths = [
+            max(cell_len(row[column]) for row in rows) for column in range(len(TABLE_COLUMNS))
+        ]
+        for row in rows:
+            cells = (
+                cell + " " * (width - cell_len(cell))
+                for cell, width in zip(row, widths, strict=True)
             )
-        )
-    if count:
-        console.print(table)
+            out.write("  ".join(cells).rstrip() + "\n")
+        count += len(page)
+    out.flush()
     console.print(f"{count} subscriber{'' if count == 1 else 's'}")
+
+
+def _table_row(subscriber: Subscriber) -> tuple[str, ...]:
+    return (
+        subscriber.email,
+        subscriber.name,
+        subscriber.organisation,
+        subscriber.language,
+        subscriber.status,
+        (subscriber.subscribed_at or "")[:10],
+    )
+
+
+def _pages(items: Iterator[Subscriber], size: int) -> Iterator[list[Subscriber]]:
+    page: list[Subscriber] = []
+    for item in items:
+        page.append(item)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
 
 
 def _print_json(subscribers) -> None:  # noqa: ANN001 - an iterator of Subscriber

@@ -55,6 +55,19 @@ def test_list_shows_a_table_without_tokens(project, cli):
         assert row["token"] not in result.stdout
 
 
+def test_list_prints_a_long_list_page_by_page_with_one_header(project, cli, tmp_path):
+    people = tmp_path / "people.csv"
+    people.write_text("email\n" + "".join(f"p{i:04d}@example.org\n" for i in range(1203)))
+    cli("subscribers", "import", str(people))
+    result = cli("subscribers", "list")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert any("p0000@" in line for line in lines) and any("p1202@" in line for line in lines)
+    assert sum("@example.org" in line for line in lines) == 1203
+    assert sum("organisation" in line for line in lines) == 1  # the header, on the first page
+    assert lines[-1] == "1203 subscribers"
+
+
 def test_list_json_is_an_array_for_scripts_without_tokens(project, cli):
     cli("subscribers", "add", "sian@example.org", "--name", "Siân")
     cli("subscribers", "add", "gone@example.org")
