@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -276,6 +277,17 @@ class Ledger:
             [slug, limit],
         )
         return [row["email"] for row in rows]
+
+    def failed(self, slug: str) -> Iterator[tuple[str, str]]:
+        """(address, the server's reply) of every failed delivery, streamed in send order."""
+        rows = self.db.query(
+            "SELECT coalesce(s.email, '(forgotten)') AS email, coalesce(d.last_error, '') AS error"
+            " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
+            " WHERE d.issue_slug = ? AND d.status = 'failed' ORDER BY d.id",
+            [slug],
+        )
+        for row in rows:
+            yield row["email"], row["error"]
 
     def statuses(self) -> list[IssueStatus]:
         slugs = [row["slug"] for row in self.db.query("SELECT slug FROM issues ORDER BY slug")]

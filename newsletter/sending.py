@@ -6,23 +6,30 @@ the SMTP login, delivers nothing) and a test message to one address.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from filelock import FileLock, Timeout
 
 from newsletter.addresses import normalise_address
 from newsletter.config import Config
 from newsletter.errors import SendError
 from newsletter.ledger import Ledger
 from newsletter.models import OutgoingMessage, Subscriber
+from newsletter.render import sample_subscriber
 from newsletter.sender import Builder, Sender, SendReport, SendSettings
 from newsletter.store import Store, utc_now
-from newsletter.transport import Kind, TransportPlan, classify
+from newsletter.transport import TransportPlan, classify
+
+if TYPE_CHECKING:
+    from newsletter.checks import Finding
 
 LOCK_NAME = ".newsletter-send.lock"
+HOLDER_NAME = ".newsletter-send.holder"
 TEST_TOKEN = "test-message-not-valid"  # not token-shaped: the web handler answers 404
 BATCH = 500
 
@@ -48,27 +55,45 @@ class SendPlan:
 
 @contextmanager
 def send_lock(project_dir: Path) -> Iterator[None]:
-    """One send per project at a time. flock is released by the kernel when the
-    process dies, so a crash (even kill -9) never leaves it stuck."""
-    path = project_dir / LOCK_NAME
-    handle = path.open("a+", encoding="utf-8")
+    """One send per project at a time.
+
+    An operating-system lock (flock on Linux and macOS, LockFileEx on Windows,
+    through filelock) is released when the process dies, so a crash or kill -9
+    never leaves it stuck. Who holds it is written beside it, for the refusal.
+    """
+    lock = FileLock(project_dir / LOCK_NAME, blocking=False, thread_local=False)
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise SendError(
-                f"another send is already running in this project ({holder})",
-                hint="wait for it to finish, or stop it with Ctrl-C; it can be resumed",
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, since {utc_now()}")
-        handle.flush()
+        lock.acquire()
+    except Timeout:
+        raise SendError(
+            f"another send is already running in this project ({_holder(project_dir)})",
+            hint="wait for it to finish, or stop it with Ctrl-C; it can be resumed",
+        ) from None
+    try:
+        (project_dir / HOLDER_NAME).write_text(
+            f"pid {os.getpid()}, since {utc_now()}", encoding="utf-8"
+        )
         yield
     finally:
-        handle.close()  # closing releases the lock
+        lock.release()
+
+
+def send_running(project_dir: Path) -> bool:
+    """Whether a send holds the project's lock now (its `sending` rows are in flight)."""
+    lock = FileLock(project_dir / LOCK_NAME, blocking=False, thread_local=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
+def _holder(project_dir: Path) -> str:
+    try:
+        return (project_dir / HOLDER_NAME).read_text(encoding="utf-8").strip() or "another process"
+    except OSError:
+        return "another process"
 
 
 def plan_send(
@@ -214,15 +239,23 @@ def _check_connection(plan: TransportPlan) -> str:
 
 
 def send_test(
-    store: Store, build: Builder, transport: TransportPlan, to_address: str
+    store: Store,
+    build: Builder,
+    transport: TransportPlan,
+    to_address: str,
+    as_address: str | None = None,
 ) -> OutgoingMessage:
-    """One real message to `to_address` with a sample subscriber's fields and a
-    token that does not work; nothing is recorded for the issue."""
+    """One real message to `to_address`; nothing is recorded for the issue.
+
+    It is filled in with a made-up reader's fields, or with those of the
+    subscriber `as_address` names (the coordinator chose to show them), and a
+    token that does not work.
+    """
     to_address = normalise_address(to_address)
-    sample = next(iter(store.list_subscribers(status="active")), None)
-    if sample is None:
-        sample = Subscriber(id=0, email=to_address, name="Test Recipient")
-    message = build(replace(sample, id=0, email=to_address, token=TEST_TOKEN))
+    reader = sample_subscriber(to_address)
+    if as_address:
+        reader = store.require(as_address)
+    message = build(replace(reader, id=0, email=to_address, token=TEST_TOKEN))
     sink = transport.factory()
     try:
         sink.open()
@@ -234,9 +267,18 @@ def send_test(
     return message
 
 
+def ensure_sendable(slug: str, findings: list[Finding]) -> None:
+    """An issue the checks find an error in is never sent, not even as a test."""
+    errors = sum(finding.level == "error" for finding in findings)
+    if errors:
+        raise SendError(
+            f"not sent: the checks found {errors} error(s) in issue {slug} (listed above)",
+            hint=f"fix them; `newsletter issue check {slug}` runs the checks alone",
+        )
+
+
 def _raise_for(error: Exception, where: str, what: str) -> None:
     verdict = classify(error)
     if verdict is None:
         raise error
-    hint = verdict.hint if verdict.kind is Kind.FATAL else None
-    raise SendError(f"{what}: {where}: {verdict.reason}", hint) from None
+    raise SendError(f"{what}: {where}: {verdict.reason}", verdict.hint) from None

@@ -91,8 +91,31 @@ def test_test_message_goes_to_one_address_with_a_dead_token(
     [received] = smtp_server.handler.messages
     assert received.rcpt_to == "me@example.net"
     assert f"/u/{TEST_TOKEN}".encode() in received.data
-    assert b"Person 0" in received.data  # a sample subscriber's fields
+    assert b"Sample Reader" in received.data  # a made-up reader, not a real subscriber
+    assert b"Person " not in received.data
     assert "has not been sent" in cli("status", issue).output
+
+
+def test_test_message_shows_a_real_subscriber_only_when_named_with_as(
+    cli, project, store, issue, smtp_server
+):
+    add_subscribers(store, 3)
+    configure_smtp(project, smtp_server)
+    result = cli("send", issue, "--test-to", "me@example.net", "--as", "person00001@example.org")
+    assert result.exit_code == 0, result.output
+    assert "person00001@example.org's details" in result.output
+    [received] = smtp_server.handler.messages
+    assert received.rcpt_to == "me@example.net"
+    assert b"Person 1" in received.data
+    assert b"person00001@example.org" not in received.data  # the To is the test address
+
+
+def test_as_names_an_unknown_subscriber_in_one_line(cli, project, store, issue, smtp_server):
+    configure_smtp(project, smtp_server)
+    result = cli("send", issue, "--test-to", "me@example.net", "--as", "nobody@example.org")
+    assert result.exit_code == 1
+    assert "error: no subscriber nobody@example.org" in result.output
+    assert smtp_server.handler.messages == []
 
 
 def test_refused_login_is_one_line_and_marks_nobody_failed(

@@ -54,6 +54,20 @@ def test_list_shows_a_table_without_tokens(project, cli):
         assert row["token"] not in result.stdout
 
 
+def test_list_never_wraps_an_address_on_an_80_column_terminal(project, cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    cli("subscribers", "import", str(EXAMPLES / "members.csv"))
+    fits = cli("subscribers", "list").stdout.splitlines()
+    assert max(len(line.rstrip()) for line in fits) <= 80  # the example list fits as it is
+    long = "angharad.llewellyn-prichard@cyngor-gwirfoddol-ceredigion.example.org"
+    cli("subscribers", "add", long, "--name", "Angharad Llewellyn-Prichard",
+        "--organisation", "Cyngor Gwirfoddol Sirol Ceredigion")  # fmt: skip
+    for lines in (fits, cli("subscribers", "list").stdout.splitlines()):
+        for row in table(project, "subscribers"):
+            if row["email"] != long or lines is not fits:
+                assert any(row["email"] in line for line in lines), row["email"]
+
+
 def test_list_json_is_an_array_for_scripts_without_tokens(project, cli):
     cli("subscribers", "add", "sian@example.org", "--name", "Siân")
     cli("subscribers", "add", "gone@example.org")

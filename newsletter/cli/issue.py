@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from newsletter.checks import Finding, check_issue, has_errors
-from newsletter.cli.common import ProjectOption, console
+from newsletter.checks import check_issue, has_errors
+from newsletter.cli.common import ProjectOption, console, show_findings
 from newsletter.config import load_config
 from newsletter.issue import scaffold_issue, write_preview
 from newsletter.project import open_project
@@ -55,7 +55,7 @@ def preview_command(
     console.print(f"preview for {escape(who)}:")
     for kind, path in preview.files.items():
         console.print(f"  {escape(display_path(config, path))}  {_size(preview.sizes[kind])}")
-    _show_findings(preview.findings)
+    show_findings(preview.findings)
     if open_browser:
         webbrowser.open(preview.files["html"].resolve().as_uri())
     if has_errors(preview.findings):
@@ -67,21 +67,9 @@ def check_command(slug: SlugArgument, project: ProjectOption = Path(".")) -> Non
     """Check an issue: errors exit non-zero, warnings are shown."""
     config = load_config(project)
     findings = check_issue(config, prepare_issue(config, slug))
-    _show_findings(findings)
+    show_findings(findings)
     if has_errors(findings):
         raise typer.Exit(1)
-
-
-def _show_findings(findings: list[Finding]) -> None:
-    for finding in findings:
-        style = "bold red" if finding.level == "error" else "yellow"
-        console.print(f"[{style}]{finding.level}:[/] {escape(finding.message)}", soft_wrap=True)
-    errors = sum(finding.level == "error" for finding in findings)
-    warnings = len(findings) - errors
-    if not findings:
-        console.print("checks: no problems found")
-    else:
-        console.print(f"checks: {errors} error(s), {warnings} warning(s)")
 
 
 def _size(size: int) -> str:

@@ -12,14 +12,15 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console
-from newsletter.errors import NotFoundError, SendError
+from newsletter.checks import check_issue
+from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console, show_findings
+from newsletter.errors import InputError, NotFoundError, SendError
 from newsletter.ledger import IssueStatus, Ledger
 from newsletter.message import MessageFactory
 from newsletter.project import open_project
 from newsletter.render import prepare_issue
 from newsletter.sender import SendReport
-from newsletter.sending import SendPlan, dry_run, send_issue, send_test
+from newsletter.sending import SendPlan, dry_run, ensure_sendable, send_issue, send_test
 from newsletter.transport import plan_transport
 
 INTERRUPTED = 130
@@ -36,6 +37,15 @@ def send_command(
     test_to: Annotated[
         str | None,
         typer.Option("--test-to", metavar="EMAIL", help="Send one test message to EMAIL only."),
+    ] = None,
+    as_address: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            metavar="EMAIL",
+            help="With --test-to: fill the test in with this subscriber's details"
+            " (default: a made-up reader).",
+        ),
     ] = None,
     dry_run_: DryRunOption = False,
     yes: YesOption = False,
@@ -54,15 +64,24 @@ def send_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Send an issue to every active subscriber: resumable, never twice to anyone."""
+    if as_address and not test_to:
+        raise InputError(
+            "--as only goes with --test-to", hint=f"newsletter send {slug} --test-to ME --as EMAIL"
+        )
     with open_project(project) as (config, store):
         prepared = prepare_issue(config, slug)
+        findings = check_issue(config, prepared)
+        show_findings(findings)
+        ensure_sendable(slug, findings)
         build = MessageFactory(config, prepared).build
         transport = plan_transport(config, connections=connections, rate=rate)
         if test_to:
-            message = send_test(store, build, transport, test_to)
+            message = send_test(store, build, transport, test_to, as_address)
+            who = f"{as_address}'s details" if as_address else "a made-up reader's details"
             console.print(
-                f"test message sent to {escape(message.recipient)} via {escape(transport.description)}"
-                " (its unsubscribe link does not work); nothing was recorded"
+                f"test message sent to {escape(message.recipient)} via {escape(transport.description)},"
+                f" filled in with {escape(who)} (its unsubscribe link does not work);"
+                " nothing was recorded"
             )
             return
         if dry_run_:
@@ -98,7 +117,10 @@ def _confirm(plan: SendPlan, yes: bool) -> bool:
             f" {plan.failed} failed, {plan.skipped} skipped"
         )
     else:
-        console.print(f"recipients: {plan.recipients} active subscribers (the list is frozen now)")
+        console.print(
+            f"recipients: {plan.recipients} active subscribers now"
+            " (the list is frozen when sending starts)"
+        )
     _uncertain_note(plan.uncertain, plan.resend_uncertain)
     rate = f"{plan.rate:g} messages/s" if plan.rate else "no rate limit"
     console.print(f"transport: {escape(plan.transport)}, {plan.connections} connection(s), {rate}")

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -189,29 +191,38 @@ def _print_report(report: ImportReport) -> None:
 
 
 def _print_table(subscribers) -> None:  # noqa: ANN001 - an iterator of Subscriber
-    table = Table()
-    table.add_column("email", overflow="fold")  # an address is never shortened
-    for column in ("name", "organisation", "language", "status", "subscribed"):
-        table.add_column(column)
-    count = 0
-    for subscriber in subscribers:
-        count += 1
-        table.add_row(
-            *(
-                escape(value)
-                for value in (
-                    subscriber.email,
-                    subscriber.name,
-                    subscriber.organisation,
-                    subscriber.language,
-                    subscriber.status,
-                    (subscriber.subscribed_at or "")[:10],
-                )
-            )
+    rows = [
+        (
+            subscriber.email,
+            subscriber.name,
+            subscriber.organisation,
+            subscriber.language,
+            subscriber.status,
+            (subscriber.subscribed_at or "")[:10],
         )
-    if count:
-        console.print(table)
-    console.print(f"{count} subscriber{'' if count == 1 else 's'}")
+        for subscriber in subscribers
+    ]
+    if rows:
+        table = _table(rows)
+        # Wider than the terminal only when the addresses themselves are too wide for it.
+        needed = max(len(row[0]) for row in rows) + _OTHERS_WIDTH
+        Console(highlight=False, width=max(console.width, needed)).print(table)
+    console.print(f"{len(rows)} subscriber{'' if len(rows) == 1 else 's'}")
+
+
+# Room the five other columns need at the least to stay readable (they shrink to it).
+_OTHERS_WIDTH = 5 * 7
+
+
+def _table(rows: list[tuple[str, ...]]) -> Table:
+    """Other columns shrink and wrap; an address never wraps and is never shortened."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("email", no_wrap=True, min_width=max(len(row[0]) for row in rows))
+    for header in ("name", "organisation", "lang", "status", "subscribed"):
+        table.add_column(header, overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(value) for value in row))
+    return table
 
 
 def _print_json(subscribers) -> None:  # noqa: ANN001 - an iterator of Subscriber
