@@ -61,6 +61,27 @@ class IssueStatus:
     def total(self) -> int:
         return sum(self.counts.values())
 
+    def as_dict(self, *, running: bool = False) -> dict[str, Any]:
+        """For `status --json`: `sending` rows are in flight while a send runs, else uncertain."""
+        issue, counts = self.issue, self.counts
+        return {
+            "slug": issue.slug,
+            "subject": issue.subject,
+            "started_at": issue.started_at,
+            "finished_at": issue.finished_at,
+            "send_running": running,
+            "counts": {
+                "queued": counts["queued"],
+                "in_flight" if running else "uncertain": counts["sending"],
+                "sent": counts["sent"],
+                "failed": counts["failed"],
+                "skipped": counts["skipped"],
+                "total": self.total,
+            },
+            "failure_reasons": [{"reason": r, "count": n} for r, n in self.failures],
+            "deferred_reasons": [{"reason": r, "count": n} for r, n in self.deferred],
+        }
+
 
 class Ledger:
     def __init__(self, store: Store) -> None:

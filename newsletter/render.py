@@ -36,14 +36,13 @@ from newsletter.personal import (
     html_values,
     probe_values,
 )
-from newsletter.templatecheck import branching_lines, locate_error
+from newsletter.templatecheck import branching_lines, describe_error
 from newsletter.templating import make_environment
 from newsletter.tokens import unsubscribe_url
 
 HTML_TEMPLATE = "issue.html"
 TEXT_TEMPLATE = "issue.txt"
 SLUG_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_DICT_ATTRIBUTE = re.compile(r"^'dict object' has no attribute ('[^']*')$")  # Jinja's wording
 SAMPLE_TOKEN = "SampleTokenForPreview000"  # shaped like a real token, matches no one
 
 
@@ -228,9 +227,7 @@ class _Renderer:
             raise self._located(error, name) from None
 
     def _located(self, error: Exception, name: str) -> TemplateError:
-        where, line = locate_error(error, self.loaded, name)
-        message = getattr(error, "message", None) or str(error) or type(error).__name__
-        message = _DICT_ATTRIBUTE.sub(r"undefined name \1", message)
+        where, line, message = describe_error(error, self.loaded, name)
         return TemplateError(f"{display_path(self.config, where)}:{line}: {message}")
 
     def _refuse_branching(self) -> None:

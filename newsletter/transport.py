@@ -22,6 +22,7 @@ from typing import Protocol
 
 from newsletter.addresses import clean_field
 from newsletter.config import Config, SmtpConfig
+from newsletter.errors import InputError
 from newsletter.models import OutgoingMessage
 
 Claim = Callable[[], bool]
@@ -135,8 +136,19 @@ def classify(error: BaseException) -> Verdict | None:
     if isinstance(error, smtplib.SMTPResponseException):
         return reply_verdict(error.smtp_code, _decode(error.smtp_error))
     if isinstance(error, smtplib.SMTPServerDisconnected):
+        if "timed out" in str(error):
+            return _timed_out()
         return Verdict(Kind.TEMPORARY, f"connection dropped: {error}")
     return _network_verdict(error)
+
+
+def _timed_out() -> Verdict:
+    return Verdict(
+        Kind.TEMPORARY,
+        "the server stopped answering (timed out)",
+        hint="check smtp.host and smtp.port and that the server is up; a slow server"
+        " needs a longer smtp.timeout (seconds)",
+    )
 
 
 def _network_verdict(error: BaseException) -> Verdict | None:
@@ -159,7 +171,7 @@ def _network_verdict(error: BaseException) -> Verdict | None:
     if isinstance(error, socket.gaierror):
         return Verdict(Kind.FATAL, f"cannot resolve the host: {error}", hint="check smtp.host")
     if isinstance(error, TimeoutError):
-        return Verdict(Kind.TEMPORARY, "timed out waiting for the server")
+        return _timed_out()
     if isinstance(error, OSError):
         return Verdict(Kind.TEMPORARY, f"network error: {error.strerror or error}")
     return None
@@ -377,6 +389,12 @@ def plan_transport(
 ) -> TransportPlan:
     """SMTP when [smtp] is configured, else the outbox; the password is read here, once."""
     if config.smtp is None:
+        if connections is not None and connections != 1:
+            raise InputError(
+                "--connections is for SMTP sessions; this project sends to the outbox,"
+                " which is written by one",
+                hint="leave --connections out, or add an [smtp] section to newsletter.toml",
+            )
         path = config.outbox_dir
         return TransportPlan(
             lambda: MaildirTransport(path),

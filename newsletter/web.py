@@ -30,7 +30,7 @@ from newsletter.db import open_database
 from newsletter.errors import DatabaseError, NewsletterError, TemplateError
 from newsletter.models import Subscriber
 from newsletter.store import Store
-from newsletter.templatecheck import locate_error
+from newsletter.templatecheck import describe_error
 from newsletter.templating import Loaded, make_environment
 from newsletter.tokens import looks_like_token
 from newsletter.webform import HttpError, read_intent
@@ -247,9 +247,9 @@ def check_templates(env: jinja2.Environment, loaded: Loaded, context: dict[str, 
         try:
             env.get_template(name).render({**context, **extra})
         except jinja2.TemplateError as error:
-            where, line = locate_error(error, loaded, name)
+            where, line, message = describe_error(error, loaded, name)
             raise TemplateError(
-                f"{where} line {line}: {error.message or error}",
+                f"{where}:{line}: {message}",
                 hint="fix the page in your project's templates/web/, or delete it to use the default",
             ) from None
 

@@ -71,7 +71,7 @@ def test_serve_answers_without_select_poll(project):
         assert "http://" in first, first + process.stderr.read()
         url = first[first.index("http://") :].strip()
         with urllib.request.urlopen(f"{url}/healthz", timeout=30) as response:
-            assert response.read() == b"ok"
+            assert response.read().strip() == b"ok"
     finally:
         process.terminate()
         process.communicate(timeout=30)

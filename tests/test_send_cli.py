@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import mailbox
+import socket
 from email import policy
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 from fixtures_smtp import (  # noqa: F401 - fixtures
     PASSWORD,
     USER,
+    Server,
+    Sink,
     add_subscribers,
     auth_server,
     configure_smtp,
@@ -185,3 +188,23 @@ def test_an_address_smtp_cannot_carry_fails_alone(cli, project, store, issue, sm
     assert sorted(smtp_server.handler.recipients()) == emails
     status = cli("status", issue).output
     assert "failed:" in status and "cannot address the message" in status
+
+
+def test_a_server_that_stops_answering_is_one_line_with_a_hint(cli, project, store, issue):
+    add_subscribers(store, 1)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never says a word
+        configure_smtp(project, Server(Sink(), silent.getsockname()[1]), timeout=1)
+        result = cli("send", issue, "--test-to", "me@example.net")
+    assert result.exit_code == 1
+    assert "error: test message not sent" in result.output
+    assert "the server stopped answering (timed out)" in result.output
+    assert "hint: check smtp.host and smtp.port" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_connections_for_the_outbox_is_refused_not_ignored(cli, project, store, issue):
+    add_subscribers(store, 2)
+    result = cli("send", issue, "--yes", "--connections", "4")
+    assert result.exit_code == 1
+    assert "error: --connections is for SMTP sessions" in result.output
+    assert not (project / "outbox").exists()

@@ -56,8 +56,11 @@ def preview_command(
     for kind, path in preview.files.items():
         console.print(f"  {escape(display_path(config, path))}  {_size(preview.sizes[kind])}")
     show_findings(preview.findings)
-    if open_browser:
-        webbrowser.open(preview.files["html"].resolve().as_uri())
+    if open_browser and not webbrowser.open(preview.files["html"].resolve().as_uri()):
+        console.print(
+            f"no web browser found to open it: open {escape(str(preview.files['html']))} yourself",
+            soft_wrap=True,
+        )
     if has_errors(preview.findings):
         raise typer.Exit(1)
 
@@ -65,8 +68,8 @@ def preview_command(
 @app.command("check")
 def check_command(slug: SlugArgument, project: ProjectOption = Path(".")) -> None:
     """Check an issue: errors exit non-zero, warnings are shown."""
-    config = load_config(project)
-    findings = check_issue(config, prepare_issue(config, slug))
+    with open_project(project) as (config, store):
+        findings = check_issue(config, prepare_issue(config, slug), store.attribute_keys)
     show_findings(findings)
     if has_errors(findings):
         raise typer.Exit(1)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich import box
 from rich.console import Console
@@ -18,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console
+from newsletter.errors import InputError
 from newsletter.exporter import export_csv, export_file
 from newsletter.importer import ImportReport, import_csv
 from newsletter.models import Subscriber
@@ -161,14 +163,25 @@ def forget_command(
     """Erase someone's data; keep only a hashed suppression."""
     with open_project(project) as (_config, store):
         subscriber = store.require(email)
-        if not yes:
-            typer.confirm(
-                f"Erase {subscriber.email}, their details and their history for good?"
-                " Only a hashed suppression stays, so imports never re-add them.",
-                abort=True,
-            )
+        if not yes and not _confirm_forget(subscriber.email):
+            console.print(f"{escape(subscriber.email)} was not forgotten; nothing changed")
+            return
         store.forget(subscriber.email)
     console.print(f"forgot {escape(subscriber.email)}; the address stays suppressed")
+
+
+def _confirm_forget(email: str) -> bool:
+    try:
+        return click.confirm(
+            f"Erase {email}, their details and their history for good?"
+            " Only a hashed suppression stays, so imports never re-add them.",
+            default=False,
+        )
+    except click.Abort:  # no terminal to ask (end of input), or Ctrl-C
+        raise InputError(
+            f"{email} was not forgotten: the question was not answered",
+            hint="answer y, or pass --yes to erase without asking",
+        ) from None
 
 
 def _print_report(report: ImportReport) -> None:
@@ -203,26 +216,31 @@ def _print_table(subscribers) -> None:  # noqa: ANN001 - an iterator of Subscrib
         for subscriber in subscribers
     ]
     if rows:
-        table = _table(rows)
+        table, needed = _table(rows)
         # Wider than the terminal only when the addresses themselves are too wide for it.
-        needed = max(len(row[0]) for row in rows) + _OTHERS_WIDTH
         Console(highlight=False, width=max(console.width, needed)).print(table)
     console.print(f"{len(rows)} subscriber{'' if len(rows) == 1 else 's'}")
 
 
-# Room the five other columns need at the least to stay readable (they shrink to it).
-_OTHERS_WIDTH = 5 * 7
+_WRAPPING_LEAST = 8  # name and organisation wrap, but not narrower than this
 
 
-def _table(rows: list[tuple[str, ...]]) -> Table:
-    """Other columns shrink and wrap; an address never wraps and is never shortened."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("email", no_wrap=True, min_width=max(len(row[0]) for row in rows))
-    for header in ("name", "organisation", "lang", "status", "subscribed"):
-        table.add_column(header, overflow="fold")
+def _table(rows: list[tuple[str, ...]]) -> tuple[Table, int]:
+    """(table, width it needs): names wrap; an address never wraps and is never shortened."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    widths = [max(len(header), *(len(row[n]) for row in rows)) for n, header in _HEADERS]
+    table.add_column("email", no_wrap=True, min_width=widths[0])
+    for header in ("name", "organisation"):
+        table.add_column(header, overflow="fold", ratio=1)
+    for header in ("lang", "status", "subscribed"):
+        table.add_column(header, no_wrap=True)
     for row in rows:
         table.add_row(*(escape(value) for value in row))
-    return table
+    needed = widths[0] + 2 * _WRAPPING_LEAST + sum(widths[3:]) + 2 * (len(_HEADERS) - 1)
+    return table, needed
+
+
+_HEADERS = list(enumerate(("email", "name", "organisation", "lang", "status", "subscribed")))
 
 
 def _print_json(subscribers) -> None:  # noqa: ANN001 - an iterator of Subscriber
