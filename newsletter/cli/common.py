@@ -12,7 +12,7 @@ from rich.markup import escape
 from newsletter.errors import NewsletterError
 
 if TYPE_CHECKING:
-    from newsletter.checks import Finding
+    from newsletter.issue.checks import Finding
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

@@ -11,16 +11,18 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from newsletter.checks import check_issue
 from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console, show_findings
-from newsletter.errors import InputError, SendError
-from newsletter.ledger import IssueStatus, Ledger
-from newsletter.message import MessageFactory
+from newsletter.errors import SendError
 from newsletter.project import open_project
-from newsletter.render import prepare_issue
-from newsletter.sender import SendReport
-from newsletter.sending import SendPlan, dry_run, ensure_sendable, send_issue, send_test
-from newsletter.transport import plan_transport
+from newsletter.sending.campaign import (
+    DryRunReport,
+    SendPlan,
+    SendRequest,
+    TestSent,
+    run_send,
+)
+from newsletter.sending.ledger import IssueStatus
+from newsletter.sending.loop import SendReport
 
 INTERRUPTED = 130
 
@@ -62,49 +64,34 @@ def send_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Send an issue to every active subscriber: resumable, never twice to anyone."""
-    if as_address and not test_to:
-        raise InputError(
-            "--as only goes with --test-to", hint=f"newsletter send {slug} --test-to ME --as EMAIL"
-        )
+    request = SendRequest(
+        slug, test_to=test_to, dry_run=dry_run_, connections=connections, rate=rate,
+        resend_uncertain=resend_uncertain, allow_changes=allow_changes, as_address=as_address,
+    )  # fmt: skip
+    bar = _ProgressBar()
     with open_project(project) as (config, store):
-        prepared = prepare_issue(config, slug)
-        findings = check_issue(config, prepared, store.attribute_keys)
-        show_findings(findings)
-        ensure_sendable(slug, findings)
-        build = MessageFactory(config, prepared).build
-        transport = plan_transport(config, connections=connections, rate=rate)
-        if test_to:
-            message = send_test(store, build, transport, test_to, as_address)
-            who = f"{as_address}'s details" if as_address else "a made-up reader's details"
-            console.print(
-                f"test message sent to {escape(message.recipient)} via {escape(transport.description)},"
-                f" filled in with {escape(who)} (its unsubscribe link does not work);"
-                " nothing was recorded"
-            )
-            return
-        if dry_run_:
-            _dry_run(store, slug, build, transport)
-            return
-        bar = _ProgressBar()
         try:
-            plan, report = send_issue(
-                config, store, slug, prepared.subject, prepared.content_hash, build, transport,
-                confirm=lambda plan: _confirm(plan, yes), on_start=bar.start,
-                on_progress=bar.update, resend_uncertain=resend_uncertain,
-                allow_changes=allow_changes,
+            outcome = run_send(
+                config, store, request, confirm=lambda plan: _confirm(plan, yes),
+                on_findings=show_findings, on_start=bar.start, on_progress=bar.update,
             )  # fmt: skip
         finally:
             bar.stop()
-        _finish(plan, report, Ledger(store).status(slug))
-
-
-def _dry_run(store, slug: str, build, transport) -> None:  # noqa: ANN001
-    report = dry_run(store, slug, build, transport)
-    console.print(
-        f"dry run: {report.messages} messages built ({report.bytes / 1024:,.0f} KB),"
-        f" {report.skipped} recipients no longer active; {escape(report.connection)}"
-    )
-    console.print("nothing was sent and nothing was recorded")
+    if isinstance(outcome, TestSent):
+        who = f"{outcome.as_address}'s" if outcome.as_address else "a made-up reader's"
+        console.print(
+            f"test message sent to {escape(outcome.recipient)} via {escape(outcome.transport)},"
+            f" filled in with {escape(who)} details (its unsubscribe link does not work);"
+            " nothing was recorded"
+        )
+    elif isinstance(outcome, DryRunReport):
+        console.print(
+            f"dry run: {outcome.messages} messages built ({outcome.bytes / 1024:,.0f} KB),"
+            f" {outcome.skipped} recipients no longer active; {escape(outcome.connection)}"
+        )
+        console.print("nothing was sent and nothing was recorded")
+    else:
+        _finish(outcome.plan, outcome.report, outcome.status)
 
 
 def _confirm(plan: SendPlan, yes: bool) -> bool:

@@ -14,9 +14,9 @@ from rich.table import Table
 
 from newsletter.cli.common import ProjectOption, console
 from newsletter.errors import InputError, NotFoundError
-from newsletter.ledger import IssueStatus, Ledger
 from newsletter.project import open_project
-from newsletter.sending import send_running
+from newsletter.sending.ledger import IssueStatus, Ledger
+from newsletter.sending.lock import send_running
 
 
 def register(app: typer.Typer) -> None:
