@@ -15,6 +15,7 @@ from newsletter.errors import NewsletterError
 
 if TYPE_CHECKING:
     from newsletter.config import Config
+    from newsletter.issue.checks import Finding
     from newsletter.subscribers.store import Store
 
 console = Console(highlight=False)
@@ -40,6 +41,19 @@ def show_error(error: NewsletterError) -> None:
     err_console.print(f"[bold red]error:[/] {escape(error.message)}", soft_wrap=True)
     if error.hint:
         err_console.print(f"[dim]hint: {escape(error.hint)}[/]", soft_wrap=True)
+
+
+def show_findings(findings: list[Finding]) -> None:
+    """The checks' errors and warnings, one line each, then the count."""
+    for finding in findings:
+        style = "bold red" if finding.level == "error" else "yellow"
+        console.print(f"[{style}]{finding.level}:[/] {escape(finding.message)}", soft_wrap=True)
+    errors = sum(finding.level == "error" for finding in findings)
+    warnings = len(findings) - errors
+    if not findings:
+        console.print("checks: no problems found")
+    else:
+        console.print(f"checks: {errors} error(s), {warnings} warning(s)")
 
 
 @contextmanager

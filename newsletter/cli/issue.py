@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from newsletter.cli.common import ProjectOption, console, open_project
+from newsletter.cli.common import ProjectOption, console, open_project, show_findings
 
-if TYPE_CHECKING:
-    from newsletter.issue.checks import Finding
-
-# The core is imported inside each command: `newsletter --help` and the other
-# commands must not pay for rendering, premailer and the checks.
+# The core is imported inside each command, so `--help` and `status` start fast
+# (benchmarks/startup.py): this module must not pull in rendering, premailer or waitress.
 
 app = typer.Typer(help="Write, preview and check an issue.", no_args_is_help=True)
 
@@ -53,6 +50,8 @@ def preview_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Write build/SLUG/ (index.html, text.txt, message.eml) for one recipient; run the checks."""
+    import webbrowser
+
     from newsletter.issue.checks import has_errors
     from newsletter.issue.source import display_path
     from newsletter.mail.preview import write_preview
@@ -63,11 +62,12 @@ def preview_command(
     console.print(f"preview for {escape(who)}:")
     for kind, path in preview.files.items():
         console.print(f"  {escape(display_path(config, path))}  {_size(preview.sizes[kind])}")
-    _show_findings(preview.findings)
-    if open_browser:
-        import webbrowser
-
-        webbrowser.open(preview.files["html"].resolve().as_uri())
+    show_findings(preview.findings)
+    if open_browser and not webbrowser.open(preview.files["html"].resolve().as_uri()):
+        console.print(
+            f"no web browser found to open it: open {escape(str(preview.files['html']))} yourself",
+            soft_wrap=True,
+        )
     if has_errors(preview.findings):
         raise typer.Exit(1)
 
@@ -75,27 +75,14 @@ def preview_command(
 @app.command("check")
 def check_command(slug: SlugArgument, project: ProjectOption = Path(".")) -> None:
     """Check an issue: errors exit non-zero, warnings are shown."""
-    from newsletter.config import load_config
     from newsletter.issue.checks import check_issue, has_errors
     from newsletter.issue.rendering import prepare_issue
 
-    config = load_config(project)
-    findings = check_issue(config, prepare_issue(config, slug))
-    _show_findings(findings)
+    with open_project(project) as (config, store):
+        findings = check_issue(config, prepare_issue(config, slug), store.attribute_keys)
+    show_findings(findings)
     if has_errors(findings):
         raise typer.Exit(1)
-
-
-def _show_findings(findings: list[Finding]) -> None:
-    for finding in findings:
-        style = "bold red" if finding.level == "error" else "yellow"
-        console.print(f"[{style}]{finding.level}:[/] {escape(finding.message)}", soft_wrap=True)
-    errors = sum(finding.level == "error" for finding in findings)
-    warnings = len(findings) - errors
-    if not findings:
-        console.print("checks: no problems found")
-    else:
-        console.print(f"checks: {errors} error(s), {warnings} warning(s)")
 
 
 def _size(size: int) -> str:

@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +18,7 @@ from newsletter.subscribers.importer import import_csv
 from support.subscribers import by_email, fresh_store, one_error_line, table, write_csv
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def test_add_then_add_again_updates(project, cli):
@@ -45,7 +47,8 @@ def test_add_refuses_someone_who_left_unless_resubscribe(project, cli):
     assert by_email(project)["ann@example.org"]["status"] == "active"
 
 
-def test_list_shows_a_table_without_tokens(project, cli):
+def test_list_shows_a_table_without_tokens(project, cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")  # names on one line each
     cli("subscribers", "import", str(EXAMPLES / "members.csv"))
     result = cli("subscribers", "list")
     assert result.exit_code == 0, result.output
@@ -55,16 +58,39 @@ def test_list_shows_a_table_without_tokens(project, cli):
         assert row["token"] not in result.stdout
 
 
-def test_list_prints_a_long_list_page_by_page_with_one_header(project, cli, tmp_path):
+def test_list_never_wraps_an_address_on_an_80_column_terminal(project, cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich: write as to a terminal
+
+    def listed() -> list[str]:
+        return ANSI.sub("", cli("subscribers", "list").stdout).splitlines()
+
+    cli("subscribers", "import", str(EXAMPLES / "members.csv"))
+    fits = listed()
+    assert max(len(line.rstrip()) for line in fits) <= 80  # the example list fits as it is
+    long = "angharad.llewellyn-prichard@cyngor-gwirfoddol-ceredigion.example.org"
+    cli("subscribers", "add", long, "--name", "Angharad Llewellyn-Prichard",
+        "--organisation", "Cyngor Gwirfoddol Sirol Ceredigion")  # fmt: skip
+    for lines in (fits, listed()):
+        for row in table(project, "subscribers"):
+            if row["email"] != long or lines is not fits:
+                assert any(row["email"] in line for line in lines), row["email"]
+
+
+def test_list_into_a_pipe_streams_plain_columns_page_by_page(project, cli, tmp_path):
     people = tmp_path / "people.csv"
-    people.write_text("email\n" + "".join(f"p{i:04d}@example.org\n" for i in range(1203)))
+    people.write_text(
+        "email,name\n" + "".join(f"p{i:04d}@example.org,P {i}\n" for i in range(1203))
+    )
     cli("subscribers", "import", str(people))
     result = cli("subscribers", "list")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert any("p0000@" in line for line in lines) and any("p1202@" in line for line in lines)
-    assert sum("@example.org" in line for line in lines) == 1203
-    assert sum("organisation" in line for line in lines) == 1  # the header, on the first page
+    assert lines[0].split() == ["email", "name", "organisation", "lang", "status", "subscribed"]
+    rows = [line.split() for line in lines if "@example.org" in line]
+    assert [row[0] for row in rows] == [f"p{i:04d}@example.org" for i in range(1203)]
+    assert rows[1202][1:4] == ["P", "1202", "active"]
+    assert sum("organisation" in line for line in lines) == 1  # one header, for all the pages
     assert lines[-1] == "1203 subscribers"
 
 
@@ -116,7 +142,19 @@ def test_remove_unknown_address_is_one_line(project, cli):
 def test_forget_asks_first_and_keeps_everything_on_no(project, cli):
     cli("subscribers", "add", "ann@example.org", "--name", "Ann")
     result = cli("subscribers", "forget", "ann@example.org", input="n\n")
+    assert result.exit_code == 0
+    assert "ann@example.org was not forgotten; nothing changed" in result.stdout
+    assert "ann@example.org" in by_email(project)
+
+
+def test_forget_with_no_terminal_to_ask_is_an_error_line_not_aborted(project, cli):
+    cli("subscribers", "add", "ann@example.org", "--name", "Ann")
+    result = cli("subscribers", "forget", "ann@example.org")  # stdin is empty: end of input
     assert result.exit_code == 1
+    assert "Aborted" not in result.output
+    assert one_error_line(result) == (
+        "error: ann@example.org was not forgotten: the question was not answered"
+    )
     assert "ann@example.org" in by_email(project)
 
 
