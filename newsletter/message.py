@@ -31,6 +31,7 @@ from functools import lru_cache
 from newsletter.addresses import ascii_address, clean_field
 from newsletter.config import Config
 from newsletter.errors import ConfigError, InputError, TemplateError
+from newsletter.mail.dkim_keys import signer_for
 from newsletter.models import OutgoingMessage, Subscriber
 from newsletter.personal import Skeleton, field_values, html_values
 from newsletter.render import PreparedIssue
@@ -89,6 +90,7 @@ class MessageFactory:
         self._close = f"{CRLF}--{boundary}--{CRLF}".encode("ascii")
         self._text = _EncodedBody(prepared.text)
         self._html = _EncodedBody(prepared.html)
+        self._signer = signer_for(config)  # None without [dkim]
 
     def _date_header(self) -> str:
         """Date: formatting costs microseconds, so it is reused within one second."""
@@ -127,6 +129,8 @@ class MessageFactory:
                 self._close,
             ]
         )
+        if self._signer is not None:
+            data = self._signer.sign(data)  # over the final bytes, whatever made them
         return OutgoingMessage(message_id, self.sender, recipient, data)
 
 

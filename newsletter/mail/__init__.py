@@ -1,0 +1,1 @@
+"""Messages: the per-issue skeleton and per-recipient bytes, headers, DKIM."""
