@@ -34,12 +34,12 @@ def count_lookups(dns: Dns, domain: str, record: str, seen: frozenset[str] = fro
         if name not in _COUNTED:
             continue
         total += 1
-        if name in ("include", "redirect") and target:
-            if target in seen or total > LOOKUP_LIMIT:
-                raise SpfError(f"{domain}: include loop or too deep at {target}")
+        if name in ("include", "redirect") and target and total <= LOOKUP_LIMIT:
+            if target in seen or target == domain:
+                raise SpfError(f"{domain}'s SPF record loops back to {target}")
             included = spf_record(dns, target)
             if included is None:
-                raise SpfError(f"{domain} includes {target}, which has no SPF record")
+                raise SpfError(f"{domain}'s SPF record includes {target}, which has no SPF record")
             total += count_lookups(dns, target, included, seen | {domain})
     return total
 

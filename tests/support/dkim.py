@@ -21,6 +21,7 @@ def enable_signing(
     path = project / "dkim" / f"{selector}.pem"
     path.parent.mkdir(exist_ok=True)
     path.write_bytes(pem)
+    path.chmod(0o600)  # as keygen makes it; the doctor warns otherwise
     lines = ["", "[dkim]", f'selector = "{selector}"', 'key_file = "dkim/' + f'{selector}.pem"']
     if domain:
         lines.append(f'domain = "{domain}"')
