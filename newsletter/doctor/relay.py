@@ -5,8 +5,8 @@ from __future__ import annotations
 from newsletter.config import Config
 from newsletter.doctor.findings import Finding, ok, problem, warning
 from newsletter.errors import NewsletterError
-from newsletter.sending import _check_connection
-from newsletter.transport import plan_transport
+from newsletter.sending.campaign import check_connection
+from newsletter.sending.transport import plan_transport
 
 TOPIC = "relay"
 
@@ -21,6 +21,6 @@ def check_relay(config: Config) -> list[Finding]:
             )
         ]
     try:
-        return [ok(TOPIC, _check_connection(plan_transport(config)))]
+        return [ok(TOPIC, check_connection(plan_transport(config)))]
     except NewsletterError as error:
         return [problem(TOPIC, error.message, error.hint or "check the [smtp] section")]

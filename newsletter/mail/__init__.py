@@ -1,1 +1,1 @@
-"""Messages: the per-issue skeleton and per-recipient bytes, headers, DKIM."""
+"""The message: a per-issue skeleton and per-recipient bytes, headers, DKIM, the preview."""

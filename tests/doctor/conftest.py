@@ -1,6 +1,5 @@
 """Fixtures for `newsletter doctor`: a real dnsmasq serving a good zone and broken
 ones side by side (one domain each), and a loopback https health endpoint."""
-# ruff: noqa: F811 - the certificate fixture is imported by name from fixtures_smtp
 
 from __future__ import annotations
 
@@ -10,11 +9,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fixtures_smtp import certificate  # noqa: F401
-from support.dnsmasq import DnsServer, Zone
-from support.https import HttpsServer
 
 from newsletter.mail.dkim_keys import record_value
+
+from support.dnsmasq import DnsServer, Zone
+from support.https import HttpsServer
 
 GOOD = "good.example"
 BROKEN = ("nodmarc.example", "spfall.example", "wrongkey.example", "spfdeep.example")

@@ -1,14 +1,14 @@
 """`newsletter doctor` against a real DNS server (dnsmasq on loopback), a real SMTP
 server and a loopback https endpoint: a good zone passes, each broken one is named."""
-# ruff: noqa: F811 - pytest fixtures are imported by name from fixtures_smtp
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from fixtures_smtp import configure_smtp, smtp_server  # noqa: F401
+
 from support.dkim import enable_signing
+from support.smtp import configure_smtp
 
 GOOD = "good.example"
 

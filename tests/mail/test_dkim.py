@@ -12,6 +12,11 @@ import dkim
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from newsletter.config import load_config
+from newsletter.mail.dkim import SIGNED_HEADERS, DkimSigner, relaxed_body
+from newsletter.mail.dkim_keys import signer_for
+
 from support.dkim import (
     RECORD_NAME,
     b_tag,
@@ -20,10 +25,6 @@ from support.dkim import (
     printed_record,
     record_for_pem,
 )
-
-from newsletter.config import load_config
-from newsletter.mail.dkim import SIGNED_HEADERS, DkimSigner, relaxed_body
-from newsletter.mail.dkim_keys import signer_for
 
 SLUG = "2026-12"
 

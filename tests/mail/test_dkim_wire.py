@@ -1,17 +1,17 @@
 """Signed messages as they leave: the raw bytes a real SMTP server received, the
 outbox files and the --test-to message verify with OpenDKIM's own verifier
 (opendkim-testmsg) and with dkimpy; tampered copies fail both."""
-# ruff: noqa: F811 - pytest fixtures are imported by name from fixtures_smtp
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from fixtures_smtp import add_subscribers, configure_smtp, smtp_server  # noqa: F401
+
 from support.dkim import RECORD_NAME, dkimpy_verify, record_for_pem
 from support.dnsmasq import Zone
 from support.opendkim import namespace_command, opendkim_verify
+from support.smtp import add_subscribers, configure_smtp
 
 SLUG = "2026-12"
 needs_namespaces = pytest.mark.skipif(
