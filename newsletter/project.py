@@ -44,6 +44,13 @@ path = "outbox"                           # Maildir of .eml files: the default t
 # max_attempts = 5                        # tries for a 4xx or a dropped connection
 # hard_bounce_limit = 1                   # 5xx bounces before an address is marked bounced
 # policy_stop_after = 3                   # 5.7.x refusals in a row that stop the send
+
+# DKIM signing by newsletter itself: `newsletter dkim keygen` makes the key and
+# prints the DNS record; then uncomment. `newsletter doctor` checks the record.
+# [dkim]
+# selector = "newsletter"
+# domain = "example.org"                  # default: the domain of `from`
+# key_file = "dkim/newsletter.pem"        # or key_env = "NEWSLETTER_DKIM_KEY"
 """
 
 
