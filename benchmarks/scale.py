@@ -128,7 +128,11 @@ def web(project: Path, posts: int) -> dict:
     assert all(status == 200 for status, _latency in results), "a POST did not get 200"
     latencies = [latency for _status, latency in results]
     cuts = quantiles(latencies, n=100)
-    return {"posts": len(results), "p50_ms": round(cuts[49] * 1000, 2), "p99_ms": round(cuts[98] * 1000, 2)}
+    return {
+        "posts": len(results),
+        "p50_ms": round(cuts[49] * 1000, 2),
+        "p99_ms": round(cuts[98] * 1000, 2),
+    }
 
 
 def run_all(root: Path, rows: int, send_seconds: float) -> dict:

@@ -100,9 +100,13 @@ def main() -> None:
                 result["slowest_imports_us"] = slowest_imports(import_args)
             results[label] = result
             verdict = "" if import_args is None else f" (goal <= {GOAL} s)"
-            print(f"{label:>20}: best {min(times):.3f} s, median {result['median_s']:.3f} s{verdict}")
+            print(
+                f"{label:>20}: best {min(times):.3f} s, median {result['median_s']:.3f} s{verdict}"
+            )
             if import_args is not None:
-                top = ", ".join(f"{name} {us / 1000:.0f} ms" for name, us in result["slowest_imports_us"])
+                top = ", ".join(
+                    f"{name} {us / 1000:.0f} ms" for name, us in result["slowest_imports_us"]
+                )
                 print(f"{'':>22}slowest imports: {top}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
