@@ -99,7 +99,7 @@ class SmtpTransport:
     def _transmit(self, session: smtplib.SMTP, message: OutgoingMessage, claim: Claim) -> bool:
         data = message.data
         body = " BODY=8BITMIME" if not data.isascii() and session.has_extn("8bitmime") else ""
-        session.putcmd("MAIL", f"FROM:{_path(message.sender)}{body}")
+        session.putcmd("MAIL", f"FROM:{envelope_path(message.sender)}{body}")
         claimed = claim()  # overlaps the server's answer
         code, text = session.getreply()
         if not claimed:
@@ -108,7 +108,7 @@ class SmtpTransport:
         if code != 250:
             _rset(session)
             raise smtplib.SMTPSenderRefused(code, text, message.sender)
-        code, text = session.docmd("RCPT", f"TO:{_path(message.recipient)}")
+        code, text = session.docmd("RCPT", f"TO:{envelope_path(message.recipient)}")
         if code not in (250, 251):
             _rset(session)
             raise smtplib.SMTPRecipientsRefused({message.recipient: (code, text)})
@@ -116,7 +116,7 @@ class SmtpTransport:
         if code != 354:
             _rset(session)
             raise smtplib.SMTPDataError(code, text)
-        session.send(_dot_stuffed(data))
+        session.send(dot_stuffed(data))
         try:
             code, text = session.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as error:
@@ -140,7 +140,7 @@ class SmtpTransport:
             session.close()
 
 
-def _path(address: str) -> str:
+def envelope_path(address: str) -> str:
     """<address> for MAIL/RCPT. Our addresses are validated ASCII already, so
     smtplib's general parser (a measurable cost per message) is only the fallback."""
     if _PLAIN_ADDRESS.fullmatch(address):
@@ -148,7 +148,7 @@ def _path(address: str) -> str:
     return smtplib.quoteaddr(address)
 
 
-def _dot_stuffed(data: bytes) -> bytes:
+def dot_stuffed(data: bytes) -> bytes:
     """The DATA payload: leading dots doubled, CRLF and the final dot appended."""
     if data.startswith(b".") or b"\n." in data:
         data = _LEADING_DOT.sub(b"..", data)

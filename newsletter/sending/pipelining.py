@@ -1,0 +1,206 @@
+"""RFC 2920 pipelining on an open smtplib session: about one round trip per message.
+
+smtplib waits for the reply to MAIL, RCPT, DATA and the final dot in turn:
+four round trips per message. When the server offers PIPELINING, this session
+writes a message's content and final dot and, without waiting, the next
+message's MAIL, RCPT and DATA (RFC 2920 allows message content first in a
+group and DATA last); the replies then come back together, in order: the
+dot's, MAIL's, RCPT's, DATA's.
+
+The exactly-once rules of the unpipelined session hold:
+- a message's claim (the ledger's commit) runs after its DATA got 354 and
+  before its content is written; if the claim says no, the connection is
+  dropped, which makes the server discard the open transaction (RFC 5321
+  4.1.1.4), and the message counts as not sent;
+- only the message whose content and dot went out is ever in doubt: when its
+  reply is lost it is reported as `ReplyLost` (uncertain); a message whose
+  commands went out but whose content did not was never claimed;
+- a refusal of MAIL, RCPT or DATA is raised as the same smtplib exception
+  the unpipelined session raises, so `replies.classify` decides as before;
+  an RSET is put in front of the next group.
+
+The connection itself (connect, STARTTLS, AUTH) stays smtplib's. Results are
+handed to each message's `done(taken, error)` callback: (True, None) accepted,
+(False, None) abandoned because the claim said no, (False, error) refused or
+lost. Network errors never escape `submit`/`flush`; the session is then
+closed and `is_open` is False.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from newsletter.mail.outgoing import OutgoingMessage
+from newsletter.sending.replies import ReplyLost
+from newsletter.sending.smtp import dot_stuffed, envelope_path
+
+Claim = Callable[[], bool]
+Done = Callable[[bool, Exception | None], None]
+_LOST = (smtplib.SMTPServerDisconnected, OSError)
+
+
+def offers_pipelining(session: smtplib.SMTP) -> bool:
+    """True when the server's EHLO listed PIPELINING (ask after STARTTLS's second EHLO)."""
+    return bool(session.has_extn("pipelining"))
+
+
+@dataclass
+class _Job:
+    message: OutgoingMessage
+    claim: Claim
+    done: Done
+
+
+class PipelinedSession:
+    """Sends messages over one open smtplib session, one group per message."""
+
+    def __init__(self, session: smtplib.SMTP) -> None:
+        self.session: smtplib.SMTP | None = session
+        self._in_flight: _Job | None = None  # content and dot written, their reply not read
+        self._reset_first = False  # the last transaction was refused: RSET opens the next group
+        # Each group is written as soon as it is ready; Nagle's algorithm would
+        # hold it back until the previous content was acknowledged.
+        session.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    @property
+    def is_open(self) -> bool:
+        return self.session is not None
+
+    def submit(self, message: OutgoingMessage, claim: Claim, done: Done) -> None:
+        """Write this message's MAIL, RCPT, DATA behind the previous message's content,
+        settle the previous message, then claim and transmit this one (left in flight)."""
+        session = self.session
+        job = _Job(message, claim, done)
+        if session is None:
+            done(False, smtplib.SMTPServerDisconnected("not connected"))
+            return
+        try:
+            self._transact(session, job)
+        except BaseException:
+            self._drop()  # a bug, or the claim's commit failed: in-flight rows stay `sending`
+            raise
+
+    def flush(self) -> None:
+        """Wait for the reply to the message in flight (before anything that waits)."""
+        if self.session is not None and self._in_flight is not None:
+            try:
+                self._settle_in_flight(self.session)
+            except BaseException:
+                self._drop()
+                raise
+
+    def close(self) -> None:
+        """Settle the message in flight, then QUIT."""
+        self.flush()
+        session, self.session = self.session, None
+        if session is not None:
+            try:
+                session.quit()
+            except (smtplib.SMTPException, OSError):
+                session.close()
+
+    # --- one group ---------------------------------------------------------------------
+
+    def _transact(self, session: smtplib.SMTP, job: _Job) -> None:
+        try:
+            session.send(self._commands(session, job.message))
+        except _LOST as error:
+            return self._lost(job, error)
+        if self._in_flight is not None and not self._settle_in_flight(session):
+            return job.done(False, _dropped("before the server answered MAIL"))
+        try:
+            replies = self._command_replies(session)
+        except _LOST as error:
+            return self._lost(job, error)
+        refusal = _refusal(job.message, *replies)
+        if refusal is not None:
+            self._reset_first = True
+            if replies[-1][0] == 354:  # a server that opened DATA anyway: send nothing
+                self._end_empty_data(session)
+            return job.done(False, refusal)
+        if not job.claim():
+            self._drop()  # DATA is open: hanging up is the only way not to send
+            return job.done(False, None)
+        try:
+            session.send(dot_stuffed(job.message.data))
+        except _LOST as error:
+            return self._lost(job, error)
+        self._in_flight = job
+
+    def _commands(self, session: smtplib.SMTP, message: OutgoingMessage) -> bytes:
+        data = message.data
+        body = " BODY=8BITMIME" if not data.isascii() and session.has_extn("8bitmime") else ""
+        lines = [
+            f"MAIL FROM:{envelope_path(message.sender)}{body}",
+            f"RCPT TO:{envelope_path(message.recipient)}",
+            "DATA",
+        ]
+        if self._reset_first:
+            lines.insert(0, "RSET")
+        return "".join(f"{line}\r\n" for line in lines).encode(session.command_encoding)
+
+    def _command_replies(self, session: smtplib.SMTP) -> list[tuple[int, bytes]]:
+        """The replies to [RSET,] MAIL, RCPT and DATA, in the order they were sent."""
+        if self._reset_first:
+            self._reset_first = False
+            session.getreply()  # RSET's 250; a refusal there shows up in MAIL's reply
+        return [session.getreply() for _command in ("MAIL", "RCPT", "DATA")]
+
+    def _settle_in_flight(self, session: smtplib.SMTP) -> bool:
+        """Read the reply to the in-flight message's dot; False if the connection is gone."""
+        job, self._in_flight = self._in_flight, None
+        assert job is not None
+        try:
+            code, text = session.getreply()
+        except _LOST as error:
+            self._drop()
+            job.done(False, ReplyLost(str(error) or "connection closed"))
+            return False
+        if code == 250:
+            job.done(True, None)
+        else:
+            job.done(False, smtplib.SMTPDataError(code, text))
+        return True
+
+    def _end_empty_data(self, session: smtplib.SMTP) -> None:
+        try:
+            session.send(b".\r\n")
+            session.getreply()
+        except _LOST:
+            self._drop()
+
+    def _lost(self, job: _Job, error: BaseException) -> None:
+        """The connection broke: the message in flight is in doubt, this one was not sent."""
+        in_flight, self._in_flight = self._in_flight, None
+        self._drop()
+        if in_flight is not None:
+            in_flight.done(False, ReplyLost(str(error) or "connection closed"))
+        job.done(False, _dropped(str(error)))
+
+    def _drop(self) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            session.close()
+
+
+def _refusal(
+    message: OutgoingMessage,
+    mail: tuple[int, bytes],
+    rcpt: tuple[int, bytes],
+    data: tuple[int, bytes],
+) -> Exception | None:
+    """The exception the unpipelined session raises for the first refused command."""
+    if mail[0] != 250:
+        return smtplib.SMTPSenderRefused(mail[0], mail[1], message.sender)
+    if rcpt[0] not in (250, 251):
+        return smtplib.SMTPRecipientsRefused({message.recipient: rcpt})
+    if data[0] != 354:
+        return smtplib.SMTPDataError(data[0], data[1])
+    return None
+
+
+def _dropped(detail: str) -> smtplib.SMTPServerDisconnected:
+    return smtplib.SMTPServerDisconnected(f"connection dropped: {detail or 'closed'}")
