@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from newsletter.cli.common import ProjectOption, console
-from newsletter.config import load_config
-from newsletter.mail.dkim_keys import DEFAULT_BITS, KeyRecord, configured_record, keygen
+
+if TYPE_CHECKING:
+    from newsletter.mail.dkim_keys import KeyRecord
+
+# The core (and `cryptography`) is imported inside each command, so that
+# `--help` and the other commands start fast (benchmarks/startup.py).
 
 app = typer.Typer(help="DKIM signing: make the key, show the DNS record to publish.")
 
@@ -24,11 +28,14 @@ def keygen_command(
             show_default="dkim.selector or newsletter",
         ),
     ] = None,
-    bits: Annotated[int, typer.Option(help="RSA key size.")] = DEFAULT_BITS,
+    bits: Annotated[int | None, typer.Option(help="RSA key size.", show_default="2048")] = None,
     project: ProjectOption = Path("."),
 ) -> None:
     """Make an RSA signing key (readable by you only) and print the DNS record to publish."""
-    new = keygen(load_config(project), selector, bits)
+    from newsletter.config import load_config
+    from newsletter.mail.dkim_keys import DEFAULT_BITS, keygen
+
+    new = keygen(load_config(project), selector, DEFAULT_BITS if bits is None else bits)
     console.print(f"wrote {escape(str(new.path))} (readable by its owner only; keep it secret)")
     _show_record(new)
     if not new.configured:
@@ -44,6 +51,9 @@ def keygen_command(
 @app.command("record")
 def record_command(project: ProjectOption = Path(".")) -> None:
     """Print the DNS record for the key [dkim] names (to publish it again)."""
+    from newsletter.config import load_config
+    from newsletter.mail.dkim_keys import configured_record
+
     _show_record(configured_record(load_config(project)))
 
 

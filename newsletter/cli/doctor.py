@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from newsletter.cli.common import ProjectOption, console
-from newsletter.doctor import Finding, Level, run_doctor
 
-STYLE = {Level.OK: "green", Level.WARNING: "yellow", Level.PROBLEM: "bold red"}
+if TYPE_CHECKING:
+    from newsletter.doctor import Finding
+
+# newsletter.doctor (DNS, HTTP, cryptography) is imported inside the command,
+# so that `--help` and the other commands start fast (benchmarks/startup.py).
+STYLE = {"ok": "green", "warning": "yellow", "problem": "bold red"}  # by Level value
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +34,8 @@ def doctor_command(
 ) -> None:
     """Check what stands between this project and the inbox: config, relay login,
     DKIM, SPF, DMARC, the bounce domain, base_url. Exits 1 when a problem is found."""
+    from newsletter.doctor import Level, run_doctor
+
     findings = run_doctor(project, nameserver)
     for finding in findings:
         console.print(_line(finding), soft_wrap=True)
@@ -41,7 +47,7 @@ def doctor_command(
 
 
 def _line(finding: Finding) -> str:
-    text = f"[{STYLE[finding.level]}]{finding.level.value:<8}[/] {finding.topic}: {escape(finding.message)}"
+    text = f"[{STYLE[finding.level.value]}]{finding.level.value:<8}[/] {finding.topic}: {escape(finding.message)}"
     if finding.action:
         text += f" -> {escape(finding.action)}"
     return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -138,12 +139,21 @@ def _uncertain_note(uncertain: int, resending: bool) -> None:
 
 
 class _ProgressBar:
-    """A rich progress bar fed from the sender's worker threads."""
+    """A rich progress bar fed from the sender's worker threads.
+
+    Redrawn ten times a second, so it takes a report at most that often (and
+    the last one at stop): updating rich per message cost more CPU than
+    building the message.
+    """
+
+    EVERY = 0.1  # seconds between updates
 
     def __init__(self) -> None:
         self.progress: Progress | None = None
         self.task = None
         self.stopping = False
+        self._next_update = 0.0
+        self._last: SendReport | None = None
 
     def start(self, plan: SendPlan, total: int) -> None:
         from rich.progress import (
@@ -169,6 +179,15 @@ class _ProgressBar:
     def update(self, report: SendReport) -> None:
         if self.progress is None:
             return
+        self._last = report
+        now = time.monotonic()
+        if now < self._next_update and not (report.interrupted and not self.stopping):
+            return
+        self._next_update = now + self.EVERY
+        self._show(report)
+
+    def _show(self, report: SendReport) -> None:
+        assert self.progress is not None
         if report.interrupted and not self.stopping:
             self.stopping = True
             self.progress.console.print(
@@ -184,6 +203,8 @@ class _ProgressBar:
 
     def stop(self) -> None:
         if self.progress is not None:
+            if self._last is not None:
+                self._show(self._last)
             self.progress.stop()
 
 

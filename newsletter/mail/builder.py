@@ -28,7 +28,6 @@ from newsletter.config import Config
 from newsletter.errors import ConfigError, InputError, TemplateError
 from newsletter.issue.personal_fields import Skeleton, field_values, html_values
 from newsletter.issue.rendering import PreparedIssue
-from newsletter.mail.dkim_keys import signer_for
 from newsletter.mail.headers import (
     CRLF,
     ONE_CLICK,
@@ -90,7 +89,11 @@ class MessageFactory:
         self._close = f"{CRLF}--{boundary}--{CRLF}".encode("ascii")
         self._text = _EncodedBody(prepared.text)
         self._html = _EncodedBody(prepared.html)
-        self._signer = signer_for(config)  # None without [dkim]
+        self._signer = None  # without [dkim]; `cryptography` is then never imported
+        if config.dkim is not None:
+            from newsletter.mail.dkim_keys import signer_for
+
+            self._signer = signer_for(config)
 
     def _date_header(self) -> str:
         """Date: formatting costs microseconds, so it is reused within one second."""

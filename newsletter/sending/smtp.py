@@ -34,7 +34,7 @@ class SmtpTransport:
     ) -> None:
         self.smtp = smtp
         self.password = password
-        self.ssl_context = ssl_context or ssl.create_default_context()
+        self._ssl_context = ssl_context
         self.local_hostname = local_hostname or socket.getfqdn()
         self.description = self.describe(smtp)
         self._session: smtplib.SMTP | None = None
@@ -49,6 +49,14 @@ class SmtpTransport:
         """False when the session is gone or has carried its share of messages."""
         limit = self.smtp.messages_per_connection
         return self._session is not None and not (limit and self._sent >= limit)
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """Made on first use: loading the system's CA certificates takes a noticeable
+        moment that a loopback relay (security "none") never needs."""
+        if self._ssl_context is None:
+            self._ssl_context = ssl.create_default_context()
+        return self._ssl_context
 
     def open(self) -> None:
         """Connect, TLS, AUTH; renews a session that reached messages_per_connection."""

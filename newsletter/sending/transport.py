@@ -74,7 +74,7 @@ def plan_transport(
         )
     smtp = config.smtp
     password = smtp.password()
-    context = ssl_context or ssl.create_default_context()
+    context = ssl_context or (None if smtp.security == "none" else ssl.create_default_context())
     hostname = socket.getfqdn()
 
     def factory() -> Transport:
