@@ -85,5 +85,12 @@ _INITIAL = [
 ]
 
 
+@migrations(name="0002_delivery_language")
+def delivery_language(db: Database) -> None:
+    """The reader's language, frozen with the recipient list: a choice made during
+    a send applies from the next issue. NULL on rows frozen before this column."""
+    db.execute("ALTER TABLE deliveries ADD COLUMN language TEXT")
+
+
 def known_names() -> list[str]:
     return [migration.name for migration in migrations._migrations]

@@ -207,8 +207,8 @@ def status_command(
     slug: Annotated[str | None, typer.Argument(help="One issue; all issues if left out.")] = None,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Per issue: queued, uncertain, sent, failed (with reasons), skipped."""
-    with open_project(project) as (_config, store):
+    """Per issue: queued, uncertain, sent, failed (with reasons), skipped; by language."""
+    with open_project(project) as (config, store):
         ledger = Ledger(store)
         if slug is None:
             _all_issues(ledger.statuses())
@@ -218,7 +218,7 @@ def status_command(
             raise NotFoundError(
                 f"issue {slug} has not been sent yet", hint=f"newsletter send {slug}"
             )
-        _one_issue(status, ledger.uncertain(slug))
+        _one_issue(status, ledger.uncertain(slug), config.languages)
 
 
 def _all_issues(statuses: list[IssueStatus]) -> None:
@@ -248,21 +248,14 @@ def _when(timestamp: str | None) -> str:
     return timestamp[:16].replace("T", " ") if timestamp else "-"
 
 
-def _one_issue(status: IssueStatus, uncertain: list[str]) -> None:
+def _one_issue(status: IssueStatus, uncertain: list[str], languages: tuple[str, ...]) -> None:
     issue, counts = status.issue, status.counts
     console.print(f"issue [bold]{escape(issue.slug)}[/]: {escape(issue.subject)}")
     console.print(
         f"started {_when(issue.started_at)} UTC, "
         + (f"finished {_when(issue.finished_at)} UTC" if issue.finished_at else "not finished")
     )
-    table = Table()
-    for name in ("queued", "uncertain", "sent", "failed", "skipped", "total"):
-        table.add_column(name, justify="right")
-    table.add_row(
-        *(str(counts[key]) for key in ("queued", "sending", "sent", "failed", "skipped")),
-        str(status.total),
-    )
-    console.print(table)
+    console.print(_counts_table(counts, status.by_edition(languages), len(languages) > 1))
     _reasons("failed", status.failures)
     _reasons("still queued after temporary errors (a later send retries)", status.deferred)
     if status.uncertain:
@@ -276,6 +269,22 @@ def _one_issue(status: IssueStatus, uncertain: list[str]) -> None:
             console.print(f"  {escape(address)}")
         if status.uncertain > len(uncertain):
             console.print(f"  ... and {status.uncertain - len(uncertain)} more")
+
+
+def _counts_table(
+    counts: dict[str, int], editions: dict[str, dict[str, int]], bilingual: bool
+) -> Table:
+    """One row of counts; in a bilingual project one row per language, then the total."""
+    table = Table()
+    if bilingual:
+        table.add_column("language")
+    for name in ("queued", "uncertain", "sent", "failed", "skipped", "total"):
+        table.add_column(name, justify="right")
+    rows = [(language or "both", each) for language, each in editions.items()] if bilingual else []
+    for label, each in [*rows, ("all", counts)]:
+        cells = [str(each[key]) for key in ("queued", "sending", "sent", "failed", "skipped")]
+        table.add_row(*([label] if bilingual else []), *cells, str(sum(each.values())))
+    return table
 
 
 def _reasons(title: str, reasons: list[tuple[str, int]], limit: int = 10) -> None:
