@@ -17,8 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from newsletter.errors import ConfigError, InputError
-from newsletter.subscribers.addresses import has_line_break, normalise_address
 from newsletter.i18n.languages import ENGLISH, is_language_code
+from newsletter.subscribers.addresses import has_line_break, normalise_address
 
 CONFIG_NAME = "newsletter.toml"
 DATABASE_NAME = "newsletter.db"

@@ -11,17 +11,19 @@ from rich.markup import escape
 
 from newsletter.cli.common import ProjectOption, console
 from newsletter.config import load_config
-from newsletter.issue.checks import Finding, check_issue, has_errors
-from newsletter.issue.rendering import prepare_issue
+from newsletter.issue.checks import Finding, has_errors
 from newsletter.issue.scaffold import scaffold_issue
 from newsletter.issue.source import display_path
-from newsletter.mail.preview import write_preview
+from newsletter.mail.preview import check_for_readers, write_preview
 from newsletter.project import open_project
 
 app = typer.Typer(help="Write, preview and check an issue.", no_args_is_help=True)
 
 SlugArgument = Annotated[
-    str, typer.Argument(help="The issue's name, e.g. 2026-12 (issues/SLUG.md).")
+    str,
+    typer.Argument(
+        help="The issue's name, e.g. 2026-12 (issues/SLUG.md, or SLUG.cy.md and SLUG.en.md)."
+    ),
 ]
 
 
@@ -33,8 +35,8 @@ def new_command(
 ) -> None:
     """Create issues/SLUG.md with front matter and a sample body (never overwrites)."""
     config = load_config(project)
-    path = scaffold_issue(config, slug, subject)
-    console.print(f"created {escape(display_path(config, path))}")
+    for path in scaffold_issue(config, slug, subject):
+        console.print(f"created {escape(display_path(config, path))}")
     console.print(f"next: edit it, then `newsletter issue preview {slug}`")
 
 
@@ -67,8 +69,8 @@ def preview_command(
 @app.command("check")
 def check_command(slug: SlugArgument, project: ProjectOption = Path(".")) -> None:
     """Check an issue: errors exit non-zero, warnings are shown."""
-    config = load_config(project)
-    findings = check_issue(config, prepare_issue(config, slug))
+    with open_project(project) as (config, store):
+        findings = check_for_readers(config, store, slug)
     _show_findings(findings)
     if has_errors(findings):
         raise typer.Exit(1)

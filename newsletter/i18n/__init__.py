@@ -4,7 +4,7 @@
 makes `{% trans %}` and `_()` in templates follow the template's `lang`.
 """
 
-from newsletter.i18n.catalogs import available_languages, install, translator
+from newsletter.i18n.catalogs import N_, available_languages, install, translator
 from newsletter.i18n.languages import (
     ENGLISH,
     SOURCE_LANGUAGE,
@@ -15,6 +15,7 @@ from newsletter.i18n.languages import (
 )
 
 __all__ = [
+    "N_",
     "ENGLISH",
     "SOURCE_LANGUAGE",
     "WELSH",

@@ -28,6 +28,11 @@ from newsletter.i18n.languages import SOURCE_LANGUAGE
 DOMAIN = "newsletter"
 
 
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention, known to the extractor
+    """Marks a string for the catalogs where it is defined; translated where it is used."""
+    return message
+
+
 def locale_dir() -> Path:
     """Where the catalogs live: newsletter/i18n/locale/LANG/LC_MESSAGES/newsletter.po."""
     return Path(str(resources.files("newsletter.i18n") / "locale"))
@@ -55,7 +60,9 @@ def translator(language: str | None) -> gettext.NullTranslations:
 
 def available_languages() -> tuple[str, ...]:
     """The source language and every language with a catalog in the package."""
-    found = sorted(path.parent.parent.name for path in locale_dir().glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    found = sorted(
+        path.parent.parent.name for path in locale_dir().glob(f"*/LC_MESSAGES/{DOMAIN}.po")
+    )
     return (SOURCE_LANGUAGE, *found)
 
 

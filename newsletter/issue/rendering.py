@@ -55,8 +55,6 @@ TEMPLATES = {  # kind -> (the whole message, one language's version, one languag
     "text": (TEXT_TEMPLATE, "version.txt", "footer.txt"),
 }
 EVERY_LANGUAGE = ""  # the edition key of the message for readers with no (known) choice
-# msgctxt of the labels that lead to a version: each catalog says them in its own language
-TO_THIS_LANGUAGE = "a link to the version in this catalog's language"
 _DICT_ATTRIBUTE = re.compile(r"^'dict object' has no attribute ('[^']*')$")  # Jinja's wording
 SAMPLE_TOKEN = "SampleTokenForPreview000"  # shaped like a real token, matches no one
 
@@ -168,14 +166,14 @@ class PreparedIssue:
         return self.edition_for(subscriber.language).render(subscriber)
 
 
-def sample_subscriber(email: str = "reader@example.org") -> Subscriber:
-    """The made-up reader of previews and checks."""
+def sample_subscriber(email: str = "reader@example.org", language: str = "") -> Subscriber:
+    """The made-up reader of previews and checks (no language chosen: every language)."""
     return Subscriber(
         id=0,
         email=email,
         name="Sample Reader",
         organisation="Sample Organisation",
-        language="en",
+        language=language,
         token=SAMPLE_TOKEN,
     )
 
@@ -245,7 +243,9 @@ def _load_versions(config: Config, slug: str) -> tuple[tuple[IssueVersion, ...],
 
 
 def _load(config: Config, slug: str, language: str, path: Path) -> IssueVersion:
-    meta, body = read_issue_file(path, display_path(config, path), require_subject=not config.bilingual)
+    meta, body = read_issue_file(
+        path, display_path(config, path), require_subject=not config.bilingual
+    )
     tokens = markdown.parse(body)
     issue = {**meta, "slug": slug, "date_label": _date_label(meta["date"], slug, language)}
     return IssueVersion(language, path, issue, markdown.to_html(tokens), markdown.to_text(tokens))
@@ -342,7 +342,9 @@ class _Renderer:
             "issue": first.issue,
             "content": parts[0]["content"],
             "versions": parts,
-            "mastheads": _distinct(parts, lambda part: (part["newsletter"]["name"], part["issue"]["date_label"])),
+            "mastheads": _distinct(
+                parts, lambda part: (part["newsletter"]["name"], part["issue"]["date_label"])
+            ),
         }
         return self._render_template(frame, kind, context)
 
@@ -362,7 +364,11 @@ class _Renderer:
             "newsletter": self._newsletter(version.lang),
             "issue": version.issue,
             "content": wrap(version.html if kind == "html" else version.text),
-            "other_versions": [_link_to(other) for other in versions if other is not version],
+            "other_versions": [
+                _link_to(other, after=index > versions.index(version))
+                for index, other in enumerate(versions)
+                if other is not version
+            ],
         }
         return {
             "lang": version.lang,
@@ -428,14 +434,18 @@ class _Renderer:
             raise TemplateError(f"{HTML_TEMPLATE}: cannot inline the CSS: {error}") from None
 
 
-def _link_to(version: IssueVersion) -> dict[str, str]:
+def _link_to(version: IssueVersion, *, after: bool) -> dict[str, Any]:
     """What leads to `version` from another one, said in `version`'s own language."""
     translate = translator(version.lang)
     return {
         "lang": version.lang,
         "anchor": version.lang,
-        "read_label": translate.pgettext(TO_THIS_LANGUAGE, "Read in English"),
-        "below_label": translate.pgettext(TO_THIS_LANGUAGE, "English version below"),
+        "after": after,  # `version` comes later in the message
+        # Each catalog says these in its own language: cy "Darllen yn Gymraeg".
+        "read_label": translate.pgettext("link to this language's version", "Read in English"),
+        "below_label": translate.pgettext(
+            "link to this language's version", "English version below"
+        ),
     }
 
 

@@ -50,7 +50,7 @@ def _ascii(address: str) -> str:
 
 
 def list_id_value(config: Config) -> str:
-    return f"{clean_field(config.name)} <{config.list_id}>"
+    return f"{clean_field(config.joined_text('name'))} <{config.list_id}>"
 
 
 def mailto_uri(config: Config) -> str | None:

@@ -50,15 +50,17 @@ def build_reference_message(
     date: datetime | None = None,
 ) -> EmailMessage:
     """The slow, obviously-correct message: a fresh EmailMessage (policy SMTP)."""
-    html, text = prepared.render(subscriber)
-    url = prepared.unsubscribe_url(subscriber)
+    edition = prepared.edition_for(subscriber.language)
+    html, text = edition.render(subscriber)
+    url = edition.unsubscribe_url(subscriber)
     sender = ascii_address(config.from_address)
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = Address(config.from_name, addr_spec=sender)
     message["To"] = Address(display_name(subscriber.name), addr_spec=recipient_address(subscriber))
     if config.reply_to:
         message["Reply-To"] = ascii_address(config.reply_to)
-    message["Subject"] = prepared.subject
+    message["Subject"] = edition.subject
+    message["Content-Language"] = edition.content_language
     message["Date"] = date or datetime.now(UTC)
     message["Message-ID"] = message_id or f"<{secrets.token_hex(12)}@{sender.rpartition('@')[2]}>"
     message["List-Id"] = list_id_value(config)

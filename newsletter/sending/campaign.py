@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 
 from newsletter.config import Config
 from newsletter.errors import SendError
-from newsletter.issue.rendering import prepare_issue
+from newsletter.issue.language_checks import check_languages
+from newsletter.issue.rendering import PreparedIssue, prepare_issue
 from newsletter.mail.builder import MessageFactory
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.ledger import IssueStatus, Ledger
@@ -84,6 +85,7 @@ def run_send(
 ) -> TestSent | DryRunReport | SendOutcome:
     """Prepare the issue once, choose the transport, then test, dry-run or send."""
     prepared = prepare_issue(config, request.slug)
+    _refuse_missing_versions(config, store, prepared)
     build = MessageFactory(config, prepared).build
     transport = plan_transport(config, connections=request.connections, rate=request.rate)
     if request.test_to:
@@ -97,6 +99,14 @@ def run_send(
         resend_uncertain=request.resend_uncertain, allow_changes=request.allow_changes,
     )  # fmt: skip
     return SendOutcome(plan, report, Ledger(store).status(request.slug))
+
+
+def _refuse_missing_versions(config: Config, store: Store, prepared: PreparedIssue) -> None:
+    """A bilingual issue lacking a version some active readers need is not sent at all."""
+    readers = store.count_by_language()
+    for level, message in check_languages(config, prepared, readers):
+        if level == "error":
+            raise SendError(f"not sent: {message}", hint="write it, then `newsletter issue check`")
 
 
 def plan_send(

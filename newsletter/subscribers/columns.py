@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from newsletter.errors import InputError
-from newsletter.subscribers.addresses import clean_field
 from newsletter.i18n.languages import NETWORK_LANGUAGES, accepted_codes, parse_language
+from newsletter.subscribers.addresses import clean_field
 
 EXPORT_COLUMNS = ("email", "name", "organisation", "language", "status", "source", "subscribed_at")
 STATUS_WORDS = {
@@ -139,7 +139,10 @@ class RowParser:
         if code is not None:
             return code, ""
         known = ", ".join(accepted_codes(self.languages))
-        return "", f"language {text!r} not understood (use {known}, Cymraeg or English); stored empty"
+        return (
+            "",
+            f"language {text!r} not understood (use {known}, Cymraeg or English); stored empty",
+        )
 
     def _value(self, cells: list[str], name: str) -> str:
         index = self._index.get(name)

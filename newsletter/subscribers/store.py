@@ -106,6 +106,16 @@ class Store:
             counts[row["status"]] = row["n"]
         return counts
 
+    def count_by_language(self, status: str = "active") -> dict[str, int]:
+        """How many subscribers (active by default) chose each language ('' = no choice)."""
+        return {
+            row["language"]: row["n"]
+            for row in self.db.query(
+                "SELECT language, count(*) AS n FROM subscribers WHERE status = ? GROUP BY language",
+                [status],
+            )
+        }
+
     def ping(self) -> None:
         """A cheap read that fails if the database cannot be used (the web health check)."""
         self.one("SELECT 1 AS ok FROM subscribers LIMIT 1")

@@ -352,7 +352,26 @@ def test_concurrent_posts_while_another_writer_holds_transactions(
 
 def test_project_template_override_wins(project: Path, people: People) -> None:
     (project / "templates" / "web" / "unsubscribe.html").write_text(
-        '{% extends "web/page.html" %}{% block content %}Leave {{ newsletter_name }}, '
+        "Leave {{ newsletter_name }}, {{ masked_email }}?", encoding="utf-8"
+    )
+    app = create_app(project)
+    try:
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": f"/u/{people.active.token}"}
+        body = b"".join(app(environ, lambda status, headers, exc_info=None: None))
+    finally:
+        app.close()
+    assert "Leave Co-pro Newsletter, r***@example.org?" in body.decode()
+    assert '<html lang="en">' in body.decode()
+
+
+def test_whole_pages_copied_by_an_older_init_still_work(project: Path, people: People) -> None:
+    (project / "templates" / "web" / "old.html").write_text(
+        "<!doctype html><html><title>{% block title %}{% endblock %}</title>"
+        "{% block content %}{% endblock %}</html>",
+        encoding="utf-8",
+    )
+    (project / "templates" / "web" / "unsubscribe.html").write_text(
+        '{% extends "web/old.html" %}{% block content %}Leave {{ newsletter_name }}, '
         "{{ masked_email }}?{% endblock %}",
         encoding="utf-8",
     )
