@@ -60,7 +60,6 @@ def build_reference_message(
     if config.reply_to:
         message["Reply-To"] = ascii_address(config.reply_to)
     message["Subject"] = edition.subject
-    message["Content-Language"] = edition.content_language
     message["Date"] = date or datetime.now(UTC)
     message["Message-ID"] = message_id or f"<{secrets.token_hex(12)}@{sender.rpartition('@')[2]}>"
     message["List-Id"] = list_id_value(config)
@@ -68,4 +67,7 @@ def build_reference_message(
     message["List-Unsubscribe-Post"] = ONE_CLICK
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # set_content clears Content-* headers, so this one comes last here (the fast path
+    # puts it after Subject; header order carries no meaning).
+    message["Content-Language"] = edition.content_language
     return message
