@@ -31,6 +31,7 @@ from newsletter.config import Config
 from newsletter.errors import ConfigError, InputError, TemplateError
 from newsletter.issue.personal_fields import Skeleton, field_values, html_values
 from newsletter.issue.rendering import Edition, PreparedIssue
+from newsletter.mail.dkim_keys import signer_for
 from newsletter.mail.headers import (
     CRLF,
     ONE_CLICK,
@@ -84,6 +85,7 @@ class MessageFactory:
         self._text_head = _part_head(boundary, "plain").encode("ascii")
         self._html_head = (CRLF + _part_head(boundary, "html")).encode("ascii")
         self._close = f"{CRLF}--{boundary}--{CRLF}".encode("ascii")
+        self._signer = signer_for(config)  # None without [dkim]
         self._parts = {key: self._edition_parts(e) for key, e in prepared.editions.items()}
 
     def _edition_parts(self, edition: Edition) -> _EditionParts:
@@ -136,6 +138,8 @@ class MessageFactory:
                 self._close,
             ]
         )
+        if self._signer is not None:
+            data = self._signer.sign(data)  # over the final bytes, whatever made them
         return OutgoingMessage(message_id, self.sender, recipient, data)
 
 

@@ -49,7 +49,7 @@ def write_preview(config: Config, store: Store, slug: str, to: str | None = None
         sample,
         files,
         sizes,
-        check_issue(config, prepared, store.count_by_language()),
+        check_issue(config, prepared, store.attribute_keys, store.count_by_language()),
     )
 
 
@@ -75,4 +75,6 @@ def _preview_subscriber(store: Store, to: str | None) -> tuple[Subscriber, bool]
 
 def check_for_readers(config: Config, store: Store, slug: str) -> list[Finding]:
     """`issue check`: the checks, knowing which languages the active readers need."""
-    return check_issue(config, prepare_issue(config, slug), store.count_by_language())
+    return check_issue(
+        config, prepare_issue(config, slug), store.attribute_keys, store.count_by_language()
+    )

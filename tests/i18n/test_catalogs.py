@@ -24,7 +24,9 @@ def extracted() -> set[tuple[str | None, str]]:
     ]
     found = set()
     for _file, _line, message, _comments, context in extract_from_dir(
-        str(ROOT), method_map, keywords={"N_": None, "_": None, "gettext": None, "pgettext": ((1, "c"), 2)}
+        str(ROOT),
+        method_map,
+        keywords={"N_": None, "_": None, "gettext": None, "pgettext": ((1, "c"), 2)},
     ):
         found.add((context, message if isinstance(message, str) else message[0]))
     return found

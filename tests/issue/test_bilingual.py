@@ -51,7 +51,7 @@ def test_three_editions_each_in_its_language(config) -> None:
 def test_each_reader_gets_their_language_and_no_choice_gets_both(config) -> None:
     prepared = prepare_issue(config, SLUG)
     html, text = prepared.render(subscriber(language="cy"))
-    assert html.startswith("<!DOCTYPE html>\n<html lang=\"cy\">")
+    assert html.startswith('<!DOCTYPE html>\n<html lang="cy">')
     assert body_langs(html) == [("cy", "cy")]
     assert "Croeso i rifyn Rhagfyr" in html and "Welcome to the December" not in html
     assert "Dad-danysgrifio" in html and "Rhagfyr 2026" in html and NAMES["cy"] in html
@@ -68,7 +68,9 @@ def test_the_bilingual_message_holds_both_welsh_first_with_a_link_to_the_other(c
         assert '<html lang="cy">' in html
         assert body_langs(html) == [("cy", "cy"), ("en", "en")]
         top = html.index('class="version"')
-        link = re.search(r'<p class="switch" lang="en"[^>]*><a href="#en"[^>]*>Read in English</a>', html)
+        link = re.search(
+            r'<p class="switch" lang="en"[^>]*><a href="#en"[^>]*>Read in English</a>', html
+        )
         assert link and link.start() > top and link.start() < html.index("Croeso")
         assert 'href="#cy"' in html and "Darllen yn Gymraeg" in html
         assert html.index("Croeso") < html.index("Welcome")
@@ -82,8 +84,9 @@ def test_the_bilingual_message_holds_both_welsh_first_with_a_link_to_the_other(c
 
 
 def test_a_one_language_project_is_as_before(project: Path) -> None:
-    from support.render import write_issue
     from newsletter.config import load_config
+
+    from support.render import write_issue
 
     write_issue(project)
     prepared = prepare_issue(load_config(project), SLUG)
@@ -111,7 +114,11 @@ def test_a_missing_version_is_an_error_only_when_readers_need_it(config, project
     (project / "issues" / f"{SLUG}.en.md").unlink()
     prepared = prepare_issue(config, SLUG)
     assert list(prepared.editions) == ["cy"] and prepared.missing == ("en",)
-    errors = [f.message for f in check_issue(config, prepared, {"cy": 2, "en": 1, "": 3}) if f.level == "error"]
+    errors = [
+        f.message
+        for f in check_issue(config, prepared, {"cy": 2, "en": 1, "": 3})
+        if f.level == "error"
+    ]
     assert errors == [
         "no English version: issues/2026-12.en.md does not exist, and 4 active readers"
         " need it (1 chose en, 3 get every language)"
@@ -125,7 +132,12 @@ def test_a_missing_version_is_an_error_only_when_readers_need_it(config, project
 
 
 def test_versions_of_different_shape_and_a_missing_subject_are_warnings(config, project) -> None:
-    write_version(project, "en", body=BODIES["en"] + "\n## More\n\n![A choir](https://example.org/c.jpg)\n", subject="")
+    write_version(
+        project,
+        "en",
+        body=BODIES["en"] + "\n## More\n\n![A choir](https://example.org/c.jpg)\n",
+        subject="",
+    )
     prepared = prepare_issue(config, SLUG)
     assert prepared.editions["en"].subject == SUBJECTS["cy"]  # borrowed
     warnings = [f.message for f in check_issue(config, prepared, {}) if f.level == "warning"]

@@ -168,7 +168,11 @@ def test_chromium_renders_each_language_and_the_bilingual_message(
     name = "index.html" if edition == "both" else f"index.{edition}.html"
     shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
     shot = screenshot(
-        bilingual_preview / name, shots / f"issue-{edition}-{width}.png", width, height, tmp_path / "p"
+        bilingual_preview / name,
+        shots / f"issue-{edition}-{width}.png",
+        width,
+        height,
+        tmp_path / "p",
     )
     png_width, _height, rows = read_png(shot)
     assert png_width == width
@@ -182,6 +186,7 @@ def test_chromium_renders_each_language_and_the_bilingual_message(
             bands[-1].append(y)
         else:
             bands.append([y])
+
     def is_line(band: list[int]) -> bool:  # thin, with no red just above or below (not a button)
         start, length = widest_run(rows[band[0]], BUTTON_RED)
         around = [rows[y][start : start + length] for y in (band[0] - 1, band[-1] + 1)]

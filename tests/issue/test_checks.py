@@ -56,7 +56,9 @@ def test_missing_unsubscribe_link_in_either_part_is_an_error(project: Path) -> N
 def test_unsubscribe_url_printed_but_not_linked_is_an_error(project: Path) -> None:
     footer = (project / "templates" / "footer.html").read_text(encoding="utf-8")
     write_template(
-        project, "footer.html", footer.replace('<a class="unsubscribe" href="{{ url }}">', "{{ url }} <a>")
+        project,
+        "footer.html",
+        footer.replace('<a class="unsubscribe" href="{{ url }}">', "{{ url }} <a>"),
     )
     write_issue(project)
     errors = messages(findings_for(project), "error")

@@ -27,7 +27,10 @@ def test_each_reader_gets_one_message_in_their_language(cli, project, bilingual,
     configure_smtp(project, smtp_server, connections=2, rate=0)
     result = cli("send", SLUG, "--yes")
     assert result.exit_code == 0, result.output
-    received = {m.rcpt_to: email.message_from_bytes(m.data, policy=policy.default) for m in smtp_server.handler.messages}
+    received = {
+        m.rcpt_to: email.message_from_bytes(m.data, policy=policy.default)
+        for m in smtp_server.handler.messages
+    }
     assert sorted(smtp_server.handler.recipients()) == sorted(READERS)  # one delivery per person
     languages = {address: message["Content-Language"] for address, message in received.items()}
     assert languages == {
@@ -36,8 +39,14 @@ def test_each_reader_gets_one_message_in_their_language(cli, project, bilingual,
         "neither@example.org": "cy, en",
     }
     html = {a: m.get_body(("html",)).get_content() for a, m in received.items()}
-    assert '<html lang="cy">' in html["cymraeg@example.org"] and "Welcome" not in html["cymraeg@example.org"]
-    assert '<html lang="en">' in html["english@example.org"] and "Croeso" not in html["english@example.org"]
+    assert (
+        '<html lang="cy">' in html["cymraeg@example.org"]
+        and "Welcome" not in html["cymraeg@example.org"]
+    )
+    assert (
+        '<html lang="en">' in html["english@example.org"]
+        and "Croeso" not in html["english@example.org"]
+    )
     both = html["neither@example.org"]
     assert both.index('lang="cy" id="cy"') < both.index('lang="en" id="en"')
     status = cli("status", SLUG).output

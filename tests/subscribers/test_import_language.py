@@ -27,7 +27,10 @@ def test_the_iaith_column_is_understood_and_the_rest_reported(cli, project: Path
     path.write_text(CSV, encoding="utf-8")
     result = cli("subscribers", "import", str(path))
     assert result.exit_code == 0, result.output
-    assert "line 9: language 'Klingon' not understood (use en, cy, Cymraeg or English); stored empty" in " ".join(result.output.split())
+    assert (
+        "line 9: language 'Klingon' not understood (use en, cy, Cymraeg or English); stored empty"
+        in " ".join(result.output.split())
+    )
     rows = by_email(project)
     assert {email: row["language"] for email, row in rows.items()} == {
         "a@example.org": "cy", "b@example.org": "cy", "c@example.org": "cy",
@@ -45,13 +48,30 @@ def test_language_column_by_its_english_name_too(cli, project: Path, tmp_path: P
 
 
 def test_add_list_json_and_export_carry_the_language(cli, project: Path):
-    assert cli("subscribers", "add", "siân@example.org".replace("â", "a"), "--language", "Cymraeg").exit_code == 0
+    assert (
+        cli(
+            "subscribers", "add", "siân@example.org".replace("â", "a"), "--language", "Cymraeg"
+        ).exit_code
+        == 0
+    )
     assert cli("subscribers", "add", "tom@example.org", "--language", "en").exit_code == 0
     assert "│ cy       │" in cli("subscribers", "list").stdout
-    rows = [json.loads(line.rstrip(",")) for line in cli("subscribers", "list", "--json").stdout.splitlines() if line.startswith("{")]
-    assert {r["email"]: r["language"] for r in rows} == {"sian@example.org": "cy", "tom@example.org": "en"}
-    exported = list(csv.DictReader(io.StringIO(cli("subscribers", "export").stdout.lstrip("\ufeff"))))
-    assert {r["email"]: r["language"] for r in exported} == {"sian@example.org": "cy", "tom@example.org": "en"}
+    rows = [
+        json.loads(line.rstrip(","))
+        for line in cli("subscribers", "list", "--json").stdout.splitlines()
+        if line.startswith("{")
+    ]
+    assert {r["email"]: r["language"] for r in rows} == {
+        "sian@example.org": "cy",
+        "tom@example.org": "en",
+    }
+    exported = list(
+        csv.DictReader(io.StringIO(cli("subscribers", "export").stdout.lstrip("\ufeff")))
+    )
+    assert {r["email"]: r["language"] for r in exported} == {
+        "sian@example.org": "cy",
+        "tom@example.org": "en",
+    }
 
 
 def test_an_unknown_language_for_add_is_one_clear_error(cli, project: Path):

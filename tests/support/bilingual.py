@@ -9,8 +9,14 @@ from newsletter.config import Config, load_config
 
 SLUG = "2026-12"
 NAMES = {"cy": "Cylchlythyr Cyd-gynhyrchu", "en": "Co-pro Newsletter"}
-ADDRESSES = {"cy": "12 Stryd y Castell, Aberystwyth, Cymru", "en": "12 Castle Street, Aberystwyth, Wales"}
-SUBJECTS = {"cy": "Newyddion Rhagfyr: Gŵyl Dewi a'r Eisteddfod", "en": "December news: the Ŵyl and more"}
+ADDRESSES = {
+    "cy": "12 Stryd y Castell, Aberystwyth, Cymru",
+    "en": "12 Castle Street, Aberystwyth, Wales",
+}
+SUBJECTS = {
+    "cy": "Newyddion Rhagfyr: Gŵyl Dewi a'r Eisteddfod",
+    "en": "December news: the Ŵyl and more",
+}
 BODIES = {
     "cy": "Croeso i rifyn Rhagfyr.\n\n## Y newyddion\n\nDarllenwch [yr adroddiad](https://example.org/adroddiad).\n",
     "en": "Welcome to the December issue.\n\n## The news\n\nRead [the report](https://example.org/report).\n",
@@ -60,6 +66,8 @@ def write_bilingual_issue(project: Path, slug: str = SLUG) -> None:
 def add_readers(store) -> dict[str, int]:  # noqa: ANN001
     """One reader of each kind; returns their ids by address."""
     return {
-        email: store.add_subscriber(email, name=email.split("@")[0].title(), language=lang).subscriber.id
+        email: store.add_subscriber(
+            email, name=email.split("@")[0].title(), language=lang
+        ).subscriber.id
         for email, lang in READERS.items()
     }

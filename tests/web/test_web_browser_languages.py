@@ -36,7 +36,10 @@ def test_a_welsh_reader_unsubscribes_in_welsh(browser, tokens, server: Server, p
     try:
         page.goto(f"http://{server.host}:{server.port}/u/{tokens['cy']}")
         assert page.locator("html").get_attribute("lang") == "cy"
-        assert page.locator("h1").inner_text() == "Dad-danysgrifio o restr bostio Cylchlythyr Cyd-gynhyrchu?"
+        assert (
+            page.locator("h1").inner_text()
+            == "Dad-danysgrifio o restr bostio Cylchlythyr Cyd-gynhyrchu?"
+        )
         page.screenshot(path=str(shots / "web-unsubscribe-cy.png"), full_page=True)
         page.get_by_role("button", name="Dad-danysgrifio").click()
         page.wait_for_load_state()
@@ -49,13 +52,18 @@ def test_a_welsh_reader_unsubscribes_in_welsh(browser, tokens, server: Server, p
         assert (person.status, person.left_via) == ("unsubscribed", "web")
 
 
-def test_a_reader_switches_and_chooses_a_language(browser, tokens, server: Server, project, tmp_path):
+def test_a_reader_switches_and_chooses_a_language(
+    browser, tokens, server: Server, project, tmp_path
+):
     shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
     context = browser.new_context(java_script_enabled=False, viewport={"width": 600, "height": 800})
     page = context.new_page()
     try:
         page.goto(f"http://{server.host}:{server.port}/u/{tokens['both']}")
-        assert page.locator("main > section").evaluate_all("s => s.map(e => e.lang)") == ["cy", "en"]
+        assert page.locator("main > section").evaluate_all("s => s.map(e => e.lang)") == [
+            "cy",
+            "en",
+        ]
         page.screenshot(path=str(shots / "web-unsubscribe-both.png"), full_page=True)
         page.get_by_role("link", name="English").click()  # a GET: shows English, changes nothing
         page.wait_for_load_state()

@@ -57,7 +57,9 @@ def test_an_english_reader_sees_english(tokens, server: Server) -> None:
 def test_a_reader_without_a_choice_sees_both_welsh_first(tokens, server: Server) -> None:
     document = page(server.request("GET", f"/u/{tokens['both']}"))
     assert document.get("lang") == "cy" and sections(document) == ["cy", "en"]
-    assert document.findtext(".//title") == "Dad-danysgrifio / Unsubscribe · Cylchlythyr Cyd-gynhyrchu"
+    assert (
+        document.findtext(".//title") == "Dad-danysgrifio / Unsubscribe · Cylchlythyr Cyd-gynhyrchu"
+    )
     assert [h.text for h in document.iter("h1")] == [
         "Dad-danysgrifio o restr bostio Cylchlythyr Cyd-gynhyrchu?",
         "Unsubscribe from Co-pro Newsletter?",
@@ -93,7 +95,10 @@ def test_the_unsubscribe_confirmation_and_errors_speak_the_language(tokens, serv
     assert [b.text for b in done.iter("button")] == ["Ail-danysgrifio"]
     missing = server.request("GET", "/u/" + "x" * 24)
     assert missing.status == 404 and sections(page(missing)) == ["cy", "en"]
-    assert [h.text for h in page(missing).iter("h1")] == ["Heb ddod o hyd i'r ddolen", "Link not found"]
+    assert [h.text for h in page(missing).iter("h1")] == [
+        "Heb ddod o hyd i'r ddolen",
+        "Link not found",
+    ]
     welsh_only = page(server.request("GET", "/u/" + "x" * 24 + "?lang=cy"))
     assert sections(welsh_only) == ["cy"]
     assert re.search("Dydy'r ddolen hon ddim yn ddilys", welsh_only.text_content())
