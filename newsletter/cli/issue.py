@@ -35,9 +35,11 @@ def new_command(
 ) -> None:
     """Create issues/SLUG.md with front matter and a sample body (never overwrites)."""
     config = load_config(project)
-    for path in scaffold_issue(config, slug, subject):
+    paths = scaffold_issue(config, slug, subject)
+    for path in paths:
         console.print(f"created {escape(display_path(config, path))}")
-    console.print(f"next: edit it, then `newsletter issue preview {slug}`")
+    them = "them" if len(paths) > 1 else "it"
+    console.print(f"next: edit {them}, then `newsletter issue preview {slug}`")
 
 
 @app.command("preview")

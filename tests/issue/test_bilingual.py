@@ -105,7 +105,7 @@ def test_scaffolding_writes_one_file_per_language(config, project: Path) -> None
     assert "Croeso byr" in welsh and "Defnyddiwch ddolenni" in welsh
     assert "subject: 'Co-pro Newsletter: January 2027'" in english and "A short welcome" in english
     prepared = prepare_issue(config, "2027-01")
-    assert not has_errors(check_issue(config, prepared, {"cy": 1, "en": 1, "": 1}))
+    assert not has_errors(check_issue(config, prepared, readers={"cy": 1, "en": 1, "": 1}))
     with pytest.raises(InputError, match="2027-01.cy.md already exists"):
         scaffold_issue(config, "2027-01")
 
@@ -116,14 +116,14 @@ def test_a_missing_version_is_an_error_only_when_readers_need_it(config, project
     assert list(prepared.editions) == ["cy"] and prepared.missing == ("en",)
     errors = [
         f.message
-        for f in check_issue(config, prepared, {"cy": 2, "en": 1, "": 3})
+        for f in check_issue(config, prepared, readers={"cy": 2, "en": 1, "": 3})
         if f.level == "error"
     ]
     assert errors == [
         "no English version: issues/2026-12.en.md does not exist, and 4 active readers"
         " need it (1 chose en, 3 get every language)"
     ]
-    assert not has_errors(check_issue(config, prepared, {"cy": 5}))
+    assert not has_errors(check_issue(config, prepared, readers={"cy": 5}))
     with pytest.raises(InputError, match="has no version in en"):
         prepared.render(subscriber(language=""))
     (project / "issues" / f"{SLUG}.cy.md").unlink()
@@ -140,7 +140,9 @@ def test_versions_of_different_shape_and_a_missing_subject_are_warnings(config, 
     )
     prepared = prepare_issue(config, SLUG)
     assert prepared.editions["en"].subject == SUBJECTS["cy"]  # borrowed
-    warnings = [f.message for f in check_issue(config, prepared, {}) if f.level == "warning"]
+    warnings = [
+        f.message for f in check_issue(config, prepared, readers={}) if f.level == "warning"
+    ]
     assert "the versions have different numbers of headings: cy 1, en 2" in warnings
     assert "the versions have different numbers of images: cy 0, en 1" in warnings
     assert any(w.startswith("issues/2026-12.en.md has no subject") for w in warnings)
@@ -150,6 +152,21 @@ def test_gmail_clipping_is_checked_on_the_bilingual_message(config, project) -> 
     paragraph = "Mae hwn yn baragraff hir am y rhwydwaith a'i waith. " * 12
     write_version(project, "cy", body="\n\n".join([paragraph] * 95))
     write_version(project, "en", body="\n\n".join([paragraph.replace("Mae", "This")] * 95))
-    findings = check_issue(config, prepare_issue(config, SLUG), {})
+    findings = check_issue(config, prepare_issue(config, SLUG), readers={})
     clipped = [f.message for f in findings if "Gmail clips" in f.message]
     assert clipped and all(message.endswith("[cy+en]") for message in clipped)  # only both together
+
+
+def test_the_footer_line_of_each_language_is_shown(project: Path) -> None:
+    path = project / "newsletter.toml"
+    make_bilingual(project)
+    text = path.read_text(encoding="utf-8").replace(
+        "[newsletter]\n", '[newsletter]\nfooter = { cy = "Diolch!", en = "Thank you!" }\n', 1
+    )
+    path.write_text(text, encoding="utf-8")
+    write_bilingual_issue(project)
+    from newsletter.config import load_config
+
+    html, text = prepare_issue(load_config(project), SLUG).render(subscriber(language=""))
+    assert html.index("Diolch!") < html.index("Thank you!")
+    assert "Diolch!" in text and "Thank you!" in text

@@ -106,19 +106,28 @@ def widest_run(row: list[tuple[int, int, int]], colour: tuple[int, int, int]) ->
     return best
 
 
-@pytest.fixture(scope="module")
-def preview(tmp_path_factory) -> Path:
-    """The example issue previewed through the real CLI, as a coordinator would."""
+def preview_example(folder: Path) -> Path:
+    """The example issue previewed through the real CLI, as a coordinator would;
+    returns the build folder (index.html, and index.cy.html and index.en.html)."""
     from typer.testing import CliRunner
 
     from newsletter.cli import app
 
-    folder = tmp_path_factory.mktemp("browser") / "example"
     shutil.copytree(EXAMPLES / "issues", folder / "issues")
     shutil.copy(EXAMPLES / "newsletter.toml", folder / "newsletter.toml")
     result = CliRunner().invoke(app, ["issue", "preview", "2026-12", "--project", str(folder)])
     assert result.exit_code == 0, result.output
-    return folder / "build" / "2026-12" / "index.html"
+    return folder / "build" / "2026-12"
+
+
+@pytest.fixture(scope="module")
+def previews(tmp_path_factory) -> Path:
+    return preview_example(tmp_path_factory.mktemp("browser") / "example")
+
+
+@pytest.fixture(scope="module")
+def preview(previews: Path) -> Path:
+    return previews / "index.html"
 
 
 @pytest.mark.parametrize(("width", "column"), [(800, 600), (390, 390)], ids=["desktop", "phone"])
@@ -145,30 +154,15 @@ def test_chromium_renders_the_issue_as_a_centred_column(
     assert red >= 20, "no button painted in the button colour"
 
 
-@pytest.fixture(scope="module")
-def bilingual_preview(tmp_path_factory) -> Path:
-    """The bilingual example previewed: index.html (both), index.cy.html, index.en.html."""
-    from typer.testing import CliRunner
-
-    from newsletter.cli import app
-
-    folder = tmp_path_factory.mktemp("browser-bilingual") / "example"
-    shutil.copytree(EXAMPLES / "issues", folder / "issues")
-    shutil.copy(EXAMPLES / "newsletter.toml", folder / "newsletter.toml")
-    result = CliRunner().invoke(app, ["issue", "preview", "2026-12", "--project", str(folder)])
-    assert result.exit_code == 0, result.output
-    return folder / "build" / "2026-12"
-
-
 @pytest.mark.parametrize("width", [600, 375])
 @pytest.mark.parametrize(("edition", "height"), [("cy", 2600), ("en", 2600), ("both", 4800)])
 def test_chromium_renders_each_language_and_the_bilingual_message(
-    bilingual_preview: Path, tmp_path: Path, edition: str, height: int, width: int
+    previews: Path, tmp_path: Path, edition: str, height: int, width: int
 ) -> None:
     name = "index.html" if edition == "both" else f"index.{edition}.html"
     shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
     shot = screenshot(
-        bilingual_preview / name,
+        previews / name,
         shots / f"issue-{edition}-{width}.png",
         width,
         height,

@@ -73,5 +73,7 @@ def test_a_version_readers_need_missing_refuses_the_send(cli, project, bilingual
     (project / "issues" / f"{SLUG}.en.md").unlink()
     result = cli("send", SLUG, "--yes")
     assert result.exit_code == 1
-    assert "not sent: no English version" in result.output and "Traceback" not in result.output
+    output = " ".join(result.output.split())
+    assert "error: no English version: issues/2026-12.en.md does not exist" in output
+    assert "not sent: the checks found 1 error(s)" in output and "Traceback" not in output
     assert smtp_server.handler.messages == [] and cli("status", SLUG).exit_code == 1
