@@ -45,6 +45,31 @@ path = "outbox"                           # Maildir of .eml files: the default t
 # max_attempts = 5                        # tries for a 4xx or a dropped connection
 # hard_bounce_limit = 1                   # 5xx bounces before an address is marked bounced
 # policy_stop_after = 3                   # 5.7.x refusals in a row that stop the send
+
+# DKIM signing by newsletter itself: `newsletter dkim keygen` makes the key and
+# prints the DNS record; then uncomment. `newsletter doctor` checks the record.
+# [dkim]
+# selector = "newsletter"
+# domain = "example.org"                  # default: the domain of `from`
+# key_file = "dkim/newsletter.pem"        # or key_env = "NEWSLETTER_DKIM_KEY"
+"""
+
+
+GITIGNORE = """\
+# What newsletter keeps out of git: personal data and credentials.
+# The database and its copies hold every subscriber and their unsubscribe tokens.
+newsletter.db
+newsletter.db-*
+backups/
+# Previews and sent messages carry real unsubscribe links.
+build/
+outbox/
+# DKIM private keys.
+dkim/
+*.pem
+*.key
+# The send lock.
+.newsletter-send.*
 """
 
 
@@ -58,6 +83,7 @@ def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     created = [
         config_path,
+        directory / ".gitignore",
         directory / "templates",
         directory / "issues",
         directory / DATABASE_NAME,
@@ -69,9 +95,19 @@ def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
         dirs_exist_ok=True,
         ignore=shutil.ignore_patterns("__init__.py", "__pycache__"),
     )
+    _write_gitignore(directory / ".gitignore")
     config_path.write_text(CONFIG_TEMPLATE.format(name=name.replace('"', "'")), encoding="utf-8")
     open_database(directory / DATABASE_NAME, create=True).close()
     return created
+
+
+def _write_gitignore(path: Path) -> None:
+    """The project's .gitignore; a folder that has one gets ours added at its end."""
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    if GITIGNORE in existing:
+        return
+    separator = "\n" if existing and not existing.endswith("\n") else ""
+    path.write_text(existing + separator + GITIGNORE, encoding="utf-8")
 
 
 @contextmanager
