@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import webbrowser
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from newsletter.cli.common import ProjectOption, console, show_findings
-from newsletter.config import load_config
-from newsletter.issue.checks import has_errors
-from newsletter.issue.scaffold import scaffold_issue
-from newsletter.issue.source import display_path
-from newsletter.mail.preview import check_for_readers, write_preview
-from newsletter.project import open_project
+from newsletter.cli.common import ProjectOption, console, open_project, show_findings
+
+# The core is imported inside each command, so `--help` and `status` start fast
+# (benchmarks/startup.py): this module must not pull in rendering, premailer or waitress.
 
 app = typer.Typer(help="Write, preview and check an issue.", no_args_is_help=True)
 
@@ -34,6 +30,10 @@ def new_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Create issues/SLUG.md with front matter and a sample body (never overwrites)."""
+    from newsletter.config import load_config
+    from newsletter.issue.scaffold import scaffold_issue
+    from newsletter.issue.source import display_path
+
     config = load_config(project)
     paths = scaffold_issue(config, slug, subject)
     for path in paths:
@@ -55,6 +55,12 @@ def preview_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Write build/SLUG/ (index.html, text.txt, message.eml) for one recipient; run the checks."""
+    import webbrowser
+
+    from newsletter.issue.checks import has_errors
+    from newsletter.issue.source import display_path
+    from newsletter.mail.preview import write_preview
+
     with open_project(project) as (config, store):
         preview = write_preview(config, store, slug, to)
     who = f"{preview.recipient} (sample)" if preview.sample else preview.recipient
@@ -74,6 +80,9 @@ def preview_command(
 @app.command("check")
 def check_command(slug: SlugArgument, project: ProjectOption = Path(".")) -> None:
     """Check an issue: errors exit non-zero, warnings are shown."""
+    from newsletter.issue.checks import has_errors
+    from newsletter.mail.preview import check_for_readers
+
     with open_project(project) as (config, store):
         findings = check_for_readers(config, store, slug)
     show_findings(findings)
