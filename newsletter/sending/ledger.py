@@ -1,0 +1,295 @@
+"""All SQL about issues and deliveries: the send's checkpoint, one row per recipient.
+
+A delivery row moves `queued -> sending -> sent | failed` (or `skipped` when the
+person left before their turn). Each move is its own commit, made around the
+SMTP transaction: `sending` is committed before DATA and `sent` right after the
+server's 250, so after any crash the only rows whose fate is unknown are the
+ones still `sending` (the messages that were in flight).
+
+One `Ledger` is shared by the sender's worker threads: it serialises use of the
+single SQLite connection with a lock. A commit in WAL mode with
+synchronous=NORMAL costs tens of microseconds, so per-message commits are cheap.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from newsletter.errors import SendError
+from newsletter.subscribers.model import Subscriber
+from newsletter.subscribers.store import Store, subscriber_from_row
+
+_ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
+
+DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
+
+
+@dataclass(frozen=True)
+class IssueRecord:
+    slug: str
+    subject: str
+    content_hash: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A queued row with its subscriber as read (None when they were forgotten)."""
+
+    id: int
+    subscriber: Subscriber | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class IssueStatus:
+    issue: IssueRecord
+    counts: dict[str, int]
+    failures: list[tuple[str, int]] = field(default_factory=list)  # failed, by reason
+    deferred: list[tuple[str, int]] = field(default_factory=list)  # queued with a last error
+
+    @property
+    def uncertain(self) -> int:
+        return self.counts["sending"]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+class Ledger:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db
+        self._lock = threading.RLock()
+
+    # --- issues ------------------------------------------------------------------
+
+    def issue(self, slug: str) -> IssueRecord | None:
+        row = self.store.one("SELECT * FROM issues WHERE slug = ?", [slug])
+        return IssueRecord(**row) if row else None
+
+    def begin(
+        self, slug: str, subject: str, content_hash: str, *, allow_changes: bool = False
+    ) -> int:
+        """Start or resume a send; returns how many recipients were frozen now.
+
+        The recipient list is frozen once, when the issue first starts sending:
+        people who subscribe later are not added by a resumed send. Content that
+        changed after someone already got the issue is refused unless allowed.
+        """
+        with self._lock, self.store.write():
+            record = self.issue(slug)
+            now = self.store.clock()
+            if record is None:
+                self.db.execute(
+                    "INSERT INTO issues (slug, subject, content_hash, created_at) VALUES (?, ?, ?, ?)",
+                    [slug, subject, content_hash, now],
+                )
+            elif record.content_hash != content_hash:
+                self.check_content(slug, content_hash, allow_changes)
+                self.db.execute(
+                    "UPDATE issues SET subject = ?, content_hash = ? WHERE slug = ?",
+                    [subject, content_hash, slug],
+                )
+            if record is None or record.started_at is None:
+                self.db.execute("UPDATE issues SET started_at = ? WHERE slug = ?", [now, slug])
+                return self.db.execute(
+                    "INSERT OR IGNORE INTO deliveries (issue_slug, subscriber_id, status, updated_at)"
+                    " SELECT ?, id, 'queued', ? FROM subscribers WHERE status = 'active' ORDER BY id",
+                    [slug, now],
+                ).rowcount
+            self.db.execute("UPDATE issues SET finished_at = NULL WHERE slug = ?", [slug])
+            return 0
+
+    def check_content(self, slug: str, content_hash: str, allow_changes: bool) -> None:
+        """Refuse a changed issue once anyone may have the earlier version."""
+        record = self.issue(slug)
+        if record is None or record.content_hash == content_hash or allow_changes:
+            return
+        reached = self.store.one(
+            "SELECT count(*) AS n FROM deliveries WHERE issue_slug = ?"
+            " AND status IN ('sending', 'sent', 'failed')",
+            [slug],
+        )["n"]
+        if reached:
+            raise SendError(
+                f"issue {slug} changed since it started sending"
+                f" ({reached} recipients already have the earlier version)",
+                hint="restore the earlier text, or pass --allow-changes to send the new one to the rest",
+            )
+
+    def finish(self, slug: str) -> bool:
+        """Mark the issue finished when nothing is left queued or uncertain."""
+        with self._lock:
+            cursor = self.db.execute(
+                "UPDATE issues SET finished_at = ? WHERE slug = ? AND NOT EXISTS ("
+                " SELECT 1 FROM deliveries WHERE issue_slug = ? AND status IN ('queued', 'sending'))",
+                [self.store.clock(), slug, slug],
+            )
+            return cursor.rowcount > 0
+
+    def requeue_uncertain(self, slug: str) -> int:
+        """`--resend-uncertain`: rows left `sending` by a crash go back to the queue."""
+        with self._lock:
+            return self.db.execute(
+                "UPDATE deliveries SET status = 'queued', updated_at = ?"
+                " WHERE issue_slug = ? AND status = 'sending'",
+                [self.store.clock(), slug],
+            ).rowcount
+
+    # --- the queue -------------------------------------------------------------------
+
+    def queued_after(self, slug: str, after_id: int, limit: int) -> list[Delivery]:
+        """The next batch of queued rows by id (keyset paging keeps memory flat)."""
+        with self._lock:
+            rows = list(
+                self.db.query(
+                    "SELECT d.id AS delivery_id, d.attempts AS delivery_attempts, s.*"
+                    " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
+                    " WHERE d.issue_slug = ? AND d.status = 'queued' AND d.id > ?"
+                    " ORDER BY d.id LIMIT ?",
+                    [slug, after_id, limit],
+                )
+            )
+        return [
+            Delivery(
+                id=row["delivery_id"],
+                subscriber=subscriber_from_row(row) if row["id"] is not None else None,
+                attempts=row["delivery_attempts"],
+            )
+            for row in rows
+        ]
+
+    def active_after(self, after_id: int, limit: int) -> list[Subscriber]:
+        """Active subscribers by id, for a dry run of an issue not yet frozen."""
+        with self._lock:
+            rows = list(
+                self.db.query(
+                    "SELECT * FROM subscribers WHERE status = 'active' AND id > ?"
+                    " ORDER BY id LIMIT ?",
+                    [after_id, limit],
+                )
+            )
+        return [subscriber_from_row(row) for row in rows]
+
+    def claim(self, delivery_id: int, message_id: str, *, sent: int | None = None) -> bool:
+        """queued -> sending, only if the subscriber is still active at this moment.
+
+        The check and the move are one statement, so an unsubscribe committed
+        before it is always honoured. `sent` (the same worker's previous
+        delivery, just accepted) is marked in the same transaction: one commit
+        per message.
+        """
+        with self._lock:
+            now = self.store.clock()
+            if sent is None:
+                return self._claim(delivery_id, message_id, now)
+            with self.store.write():
+                self._mark_sent(sent, now)
+                return self._claim(delivery_id, message_id, now)
+
+    def _claim(self, delivery_id: int, message_id: str, now: str) -> bool:
+        cursor = self.db.execute(
+            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1,"
+            " message_id = ?, updated_at = ? WHERE id = ? AND status = 'queued'"
+            " AND EXISTS (SELECT 1 FROM subscribers s"
+            "  WHERE s.id = deliveries.subscriber_id AND s.status = 'active')",
+            [message_id, now, delivery_id],
+        )
+        return cursor.rowcount == 1
+
+    def skip(self, delivery_id: int) -> str:
+        """Mark a row whose subscriber is no longer active; returns the reason."""
+        with self._lock:
+            row = self.store.one(
+                "SELECT s.status FROM deliveries d LEFT JOIN subscribers s"
+                " ON s.id = d.subscriber_id WHERE d.id = ?",
+                [delivery_id],
+            )
+            reason = (
+                f"subscriber {row['status']}" if row and row["status"] else "subscriber forgotten"
+            )
+            self._move(delivery_id, "skipped", reason, "queued")
+            return reason
+
+    def mark_sent(self, delivery_id: int) -> None:
+        with self._lock:
+            self._mark_sent(delivery_id, self.store.clock())
+
+    def _mark_sent(self, delivery_id: int, now: str) -> None:
+        self.db.execute(
+            "UPDATE deliveries SET status = 'sent', last_error = NULL, sent_at = ?,"
+            " updated_at = ? WHERE id = ?",
+            [now, now, delivery_id],
+        )
+
+    def mark_failed(self, delivery_id: int, reason: str) -> None:
+        with self._lock:
+            self._move(delivery_id, "failed", reason)
+
+    def release(self, delivery_id: int, reason: str) -> None:
+        """sending -> queued: the server did not take the message (a later send retries)."""
+        with self._lock:
+            self._move(delivery_id, "queued", reason)
+
+    def record_bounce(self, subscriber_id: int, detail: str, limit: int) -> bool:
+        with self._lock:
+            return self.store.record_bounce(subscriber_id, detail, limit)
+
+    def _move(
+        self, delivery_id: int, status: str, reason: str, only_from: str | None = None
+    ) -> None:
+        sql = "UPDATE deliveries SET status = ?, last_error = ?, updated_at = ? WHERE id = ?"
+        params: list[Any] = [status, reason[:500], self.store.clock(), delivery_id]
+        if only_from:
+            sql += " AND status = ?"
+            params.append(only_from)
+        self.db.execute(sql, params)
+
+    # --- reporting -----------------------------------------------------------------
+
+    def status(self, slug: str) -> IssueStatus | None:
+        record = self.issue(slug)
+        if record is None:
+            return None
+        counts = dict.fromkeys(DELIVERY_STATUSES, 0)
+        for row in self.db.query(
+            "SELECT status, count(*) AS n FROM deliveries WHERE issue_slug = ? GROUP BY status",
+            [slug],
+        ):
+            counts[row["status"]] = row["n"]
+        return IssueStatus(
+            record, counts, self._reasons(slug, "failed"), self._reasons(slug, "queued")
+        )
+
+    def uncertain(self, slug: str, limit: int = 20) -> list[str]:
+        """Addresses of rows left `sending`: the coordinator decides whether to resend."""
+        rows = self.db.query(
+            "SELECT coalesce(s.email, '(forgotten)') AS email FROM deliveries d"
+            " LEFT JOIN subscribers s ON s.id = d.subscriber_id"
+            " WHERE d.issue_slug = ? AND d.status = 'sending' ORDER BY d.id LIMIT ?",
+            [slug, limit],
+        )
+        return [row["email"] for row in rows]
+
+    def statuses(self) -> list[IssueStatus]:
+        slugs = [row["slug"] for row in self.db.query("SELECT slug FROM issues ORDER BY slug")]
+        return [status for slug in slugs if (status := self.status(slug))]
+
+    def _reasons(self, slug: str, status: str) -> list[tuple[str, int]]:
+        """Replies grouped, with the addresses servers quote in them taken out."""
+        groups: Counter[str] = Counter()
+        for row in self.db.query(
+            "SELECT last_error, count(*) AS n FROM deliveries WHERE issue_slug = ?"
+            " AND status = ? AND last_error IS NOT NULL GROUP BY last_error",
+            [slug, status],
+        ):
+            groups[_ADDRESS.sub("<address>", row["last_error"])] += row["n"]
+        return sorted(groups.items(), key=lambda item: (-item[1], item[0]))

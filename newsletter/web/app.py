@@ -1,0 +1,258 @@
+"""The unsubscribe link handler: a plain WSGI application, no framework.
+
+`GET /u/TOKEN` shows a page and changes nothing, because mail scanners, link
+previews and corporate firewalls follow links. `POST /u/TOKEN` unsubscribes:
+the page's button, or a mailbox provider's RFC 8058 one-click request. Tokens
+are credentials: no page reflects one and the access log never holds one.
+
+Any WSGI server can run `create_app(project_dir)`; `web.server.make_server`
+puts it on waitress for `newsletter serve`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jinja2
+
+from newsletter.config import Config, load_config
+from newsletter.db.connection import open_database
+from newsletter.errors import DatabaseError, TemplateError
+from newsletter.issue.environment import Loaded, make_environment
+from newsletter.issue.template_rules import locate_error
+from newsletter.subscribers.model import Subscriber
+from newsletter.subscribers.store import Store
+from newsletter.subscribers.tokens import looks_like_token
+from newsletter.web.access_log import AccessLog, redact_path
+from newsletter.web.forms import HttpError, read_intent
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+
+# SQLite's busy handler waits ever longer (up to 100 ms) between tries; the web
+# handler waits 2 ms and retries every millisecond itself, for as long as the
+# project's busy timeout (see `patiently`).
+SHORT_BUSY_TIMEOUT = 0.002
+BUSY_RETRY_SECONDS = 30.0
+SQLITE_BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (and their extended codes)
+T = TypeVar("T")
+HTML = "text/html; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+SECURITY_HEADERS = (
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self';"
+        " frame-ancestors 'none'; base-uri 'none'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+    ("X-Frame-Options", "DENY"),
+)
+STATUS_PAGES = {
+    "active": "web/unsubscribe.html",
+    "unsubscribed": "web/unsubscribed.html",
+    "bounced": "web/bounced.html",
+}
+ERROR_PAGE = "web/error.html"
+ERRORS = {
+    400: ("Bad request", "This request could not be understood."),
+    404: (
+        "Link not found",
+        "This link is not valid. If you copied it from an email, check that the whole link was copied.",
+    ),
+    405: ("Not allowed", "This address does not accept that kind of request."),
+    413: ("Request too large", "This request is larger than this page accepts."),
+    503: ("Temporarily unavailable", "Please try again in a minute."),
+}
+# Used when even the error template cannot be rendered: fixed bytes, nothing reflected.
+PLAIN_500 = b"Something went wrong. Please try again later.\n"
+
+ERROR_LOG = logging.getLogger("newsletter.web")
+
+
+@dataclass(frozen=True)
+class Response:
+    code: int
+    body: bytes
+    content_type: str = HTML
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def status(self) -> str:
+        return f"{self.code} {HTTPStatus(self.code).phrase}"
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [
+            ("Content-Type", self.content_type),
+            ("Content-Length", str(len(self.body))),
+            *SECURITY_HEADERS,
+            *self.extra_headers,
+        ]
+
+
+def create_app(project_dir: Path | str) -> AccessLog:
+    """The WSGI application of a project, wrapped in its access log.
+
+    Config, database and templates are checked here, so a mistake is one
+    clear error before the server starts instead of a 500 on the first click.
+    """
+    config = load_config(Path(project_dir))
+    open_database(config.database_path, create=True).close()
+    return AccessLog(UnsubscribeApp(config))
+
+
+class UnsubscribeApp:
+    """Routes /u/TOKEN and /healthz; one Store (SQLite connection) per server thread."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        loaded: Loaded = {}
+        self.env = make_environment(config.templates_dir, html=True, loaded=loaded)
+        self._local = threading.local()
+        self._stores: list[Store] = []
+        self._lock = threading.Lock()
+        check_templates(self.env, loaded, self._context(masked_email="r***@example.org"))
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        path = str(environ.get("PATH_INFO", ""))
+        try:
+            response = self.respond(method, path, environ)
+        except Exception:  # logged here, path redacted: never by the server, with the token
+            ERROR_LOG.exception("error serving %s %s", method, redact_path(path))
+            response = Response(500, PLAIN_500, TEXT)
+        start_response(response.status, response.headers())
+        return [b"" if method == "HEAD" else response.body]
+
+    def respond(self, method: str, path: str, environ: Environ) -> Response:
+        """The response to one request; errors the client or the database caused become pages."""
+        try:
+            return self._route(method, path, environ)
+        except HttpError as error:
+            return self._error(error.code, error.headers)
+        except (sqlite3.OperationalError, DatabaseError):
+            ERROR_LOG.exception("database unavailable: %s %s", method, redact_path(path))
+            return self._error(503, (("Retry-After", "30"),))
+
+    def _route(self, method: str, path: str, environ: Environ) -> Response:
+        if path == "/healthz":
+            _allow(method, "GET, HEAD")
+            patiently(self.store().ping)
+            return Response(200, b"ok\n", TEXT)
+        if not path.startswith("/u/"):
+            raise HttpError(404)
+        _allow(method, "GET, HEAD, POST")
+        intent = read_intent(environ) if method == "POST" else None
+        subscriber = self._find(path.removeprefix("/u/"))
+        if subscriber is None:
+            raise HttpError(404)
+        if intent is None:
+            return self._page(subscriber, just_now=False)
+        return self._change(subscriber, *intent)
+
+    def store(self) -> Store:
+        """This thread's Store: sqlite3 connections must not be shared between threads."""
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = Store(open_database(self.config.database_path, busy_timeout=SHORT_BUSY_TIMEOUT))
+            self._local.store = store
+            with self._lock:
+                self._stores.append(store)
+        return store
+
+    def close(self) -> None:
+        """Close every thread's connection; call once the server has stopped."""
+        with self._lock:
+            for store in self._stores:
+                store.close()
+            self._stores.clear()
+            self._local = threading.local()
+
+    def _find(self, token: str) -> Subscriber | None:
+        if not looks_like_token(token):
+            return None
+        store = self.store()
+        return patiently(lambda: store.get_by_token(token))
+
+    def _change(self, subscriber: Subscriber, action: str, via: str) -> Response:
+        """Idempotent: a repeated POST answers the same page and records nothing new."""
+        store = self.store()
+        change = store.resubscribe if action == "resubscribe" else store.unsubscribe
+        patiently(lambda: change(subscriber.id, via))
+        current = patiently(lambda: store.get_by_id(subscriber.id))
+        if current is None:  # forgotten between the lookup and the change
+            raise HttpError(404)
+        return self._page(current, just_now=True)
+
+    def _page(self, subscriber: Subscriber, *, just_now: bool) -> Response:
+        context = self._context(masked_email=mask_address(subscriber.email), just_now=just_now)
+        html = self.env.get_template(STATUS_PAGES[subscriber.status]).render(context)
+        return Response(200, html.encode("utf-8"))
+
+    def _error(self, code: int, headers: tuple[tuple[str, str], ...] = ()) -> Response:
+        title, message = ERRORS[code]
+        html = self.env.get_template(ERROR_PAGE).render(self._context(title=title, message=message))
+        return Response(code, html.encode("utf-8"), HTML, headers)
+
+    def _context(self, **values: Any) -> dict[str, Any]:
+        return {
+            "newsletter_name": self.config.name,
+            "postal_address": self.config.postal_address,
+            "contact_address": self.config.reply_to or self.config.from_address,
+            "just_now": False,
+            **values,
+        }
+
+
+def patiently(operation: Callable[[], T], limit: float = BUSY_RETRY_SECONDS) -> T:
+    """Run a database operation, retrying every millisecond while the database is busy.
+
+    A send commits twice per message, nearly back to back when it is fast.
+    SQLite's own busy handler backs off to 100 ms sleeps and can miss the gaps
+    for seconds; retrying often finds one in milliseconds. Each operation is
+    one transaction (rolled back on failure), so running it again is safe.
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            return operation()
+        except sqlite3.OperationalError as error:
+            code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+            if code not in SQLITE_BUSY_CODES or time.monotonic() > deadline:
+                raise
+            time.sleep(0.001)
+
+
+def _allow(method: str, allowed: str) -> None:
+    if method not in allowed.split(", "):
+        raise HttpError(405, (("Allow", allowed),))
+
+
+def check_templates(env: jinja2.Environment, loaded: Loaded, context: dict[str, Any]) -> None:
+    """Render every page once with sample values, so a broken override fails at start."""
+    samples = [(name, {}) for name in STATUS_PAGES.values()]
+    samples.append((ERROR_PAGE, {"title": "Link not found", "message": "sample"}))
+    for name, extra in samples:
+        try:
+            env.get_template(name).render({**context, **extra})
+        except jinja2.TemplateError as error:
+            where, line = locate_error(error, loaded, name)
+            raise TemplateError(
+                f"{where} line {line}: {error.message or error}",
+                hint="fix the page in your project's templates/web/, or delete it to use the default",
+            ) from None
+
+
+def mask_address(email: str) -> str:
+    """r***@example.org: enough for a person to recognise, little for anyone else."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}"
