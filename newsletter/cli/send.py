@@ -51,6 +51,10 @@ def send_command(
     resend_uncertain: Annotated[
         bool, typer.Option("--resend-uncertain", help="Also resend messages whose fate is unknown.")
     ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option("--retry-failed", help="Put the issue's failed deliveries back in the queue."),
+    ] = False,
     allow_changes: Annotated[
         bool, typer.Option("--allow-changes", help="Send an issue edited after sending began.")
     ] = False,
@@ -59,7 +63,8 @@ def send_command(
     """Send an issue to every active subscriber: resumable, never twice to anyone."""
     request = SendRequest(
         slug, test_to=test_to, dry_run=dry_run_, connections=connections, rate=rate,
-        resend_uncertain=resend_uncertain, allow_changes=allow_changes,
+        resend_uncertain=resend_uncertain, retry_failed=retry_failed,
+        allow_changes=allow_changes,
     )  # fmt: skip
     bar = _ProgressBar()
     with open_project(project) as (config, store):
@@ -95,6 +100,11 @@ def _confirm(plan: SendPlan, yes: bool) -> bool:
     else:
         console.print(f"recipients: {plan.recipients} active subscribers (the list is frozen now)")
     _uncertain_note(plan.uncertain, plan.resend_uncertain)
+    if plan.retry_failed:
+        console.print(
+            f"[yellow]{plan.retry_failed} failed deliveries go back in the queue and will be"
+            " tried again[/]"
+        )
     rate = f"{plan.rate:g} messages/s" if plan.rate else "no rate limit"
     console.print(f"transport: {escape(plan.transport)}, {plan.connections} connection(s), {rate}")
     if yes:
@@ -260,6 +270,13 @@ def _one_issue(status: IssueStatus, uncertain: list[str]) -> None:
     console.print(table)
     _reasons("failed", status.failures)
     _reasons("still queued after temporary errors (a later send retries)", status.deferred)
+    _reasons("came back (refusals at sending, returned mail, complaints)", status.came_back)
+    _reasons("what the returned mail said", status.returned)
+    if counts["failed"]:
+        console.print(
+            f"`newsletter send {escape(issue.slug)} --retry-failed` tries the failed ones again"
+            " once their cause is fixed"
+        )
     if status.uncertain:
         console.print(
             f"[yellow]{status.uncertain} uncertain: the send lost track of these in flight (killed,"

@@ -7,6 +7,7 @@ or COPY, delete and UID EXPUNGE where the server lacks MOVE).
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import socket
 import ssl
@@ -15,7 +16,6 @@ from collections.abc import Iterator
 from newsletter.config import ImapConfig
 from newsletter.errors import MailboxError
 from newsletter.returns.box import ReturnedMail
-
 
 
 class ImapBox:
@@ -33,7 +33,9 @@ class ImapBox:
         try:
             self._session = self._connect()
             self._session.login(self.imap.username, self.password)
-            self._check(self._session.select(_quoted(self.imap.folder)), f"folder {self.imap.folder}")
+            self._check(
+                self._session.select(_quoted(self.imap.folder)), f"folder {self.imap.folder}"
+            )
         except imaplib.IMAP4.error as error:
             self.close()
             raise MailboxError(
@@ -91,10 +93,8 @@ class ImapBox:
     def close(self) -> None:
         session, self._session = self._session, None
         if session is not None:
-            try:
+            with contextlib.suppress(imaplib.IMAP4.error, OSError):
                 session.logout()
-            except (imaplib.IMAP4.error, OSError):
-                pass
 
     def _require(self) -> imaplib.IMAP4:
         if self._session is None:

@@ -21,12 +21,7 @@ from newsletter.returns.reports import RecipientReport
 from newsletter.returns.sorting import Category, Sorted, sort_message
 from newsletter.sending.replies import Kind, returned_verdict
 from newsletter.sending.return_path import ReturnPath, return_path_for
-from newsletter.subscribers.bounces import (
-    latest_issue,
-    record_hard_bounce,
-    record_refusal,
-    record_soft_bounce,
-)
+from newsletter.subscribers.bounces import latest_issue, record_refusal, record_soft_bounce
 from newsletter.subscribers.store import Store
 
 LEFT_NOT_OURS = "not ours, left for a person"
@@ -167,13 +162,13 @@ class ReturnsProcessor:
         if target is None:
             return LEFT_NOT_OURS
         verdict = returned_verdict(report.status, report.diagnostic)
-        detail = f"{verdict.status} {report.diagnostic}".strip()
+        detail = verdict.detail
         common = {"issue": target.issue, "detail": detail, "source": "dsn"}
         if not self.store.is_active(target.subscriber_id) and verdict.kind is not Kind.REFUSED:
             return "already left"
         if verdict.kind is Kind.HARD_BOUNCE:
-            marked = record_hard_bounce(
-                self.store, target.subscriber_id, limit=self.hard_limit, **common
+            marked = self.store.record_bounce(
+                target.subscriber_id, detail, self.hard_limit, issue=target.issue, source="dsn"
             )
             return "marked bounced" if marked else "hard bounce counted"
         if verdict.kind is Kind.SOFT_BOUNCE:
@@ -217,4 +212,3 @@ def _rolled_back(store: Store, action: Callable[[], list[str]]) -> list[str]:
     except _Rollback:
         pass
     return result
-

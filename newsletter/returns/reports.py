@@ -74,7 +74,7 @@ def _recipient_report(block: Message) -> RecipientReport:
 
 
 def _address_field(value: object) -> str:
-    """"rfc822; someone@example.org" -> "someone@example.org"."""
+    """ "rfc822; someone@example.org" -> "someone@example.org"."""
     text = _one_line(value or "")
     return text.partition(";")[2].strip().strip("<>") if ";" in text else text.strip("<>")
 
@@ -96,7 +96,9 @@ def nonstandard_reports(message: Message) -> list[RecipientReport]:
     reports = []
     for failures, action in ((permanent, "failed"), (temporary, "delayed")):
         for address in sorted(failures):
-            recipient = address.decode("utf-8", "replace") if isinstance(address, bytes) else address
+            recipient = (
+                address.decode("utf-8", "replace") if isinstance(address, bytes) else address
+            )
             reports.append(_quoted_report(recipient, action, text))
     return reports
 

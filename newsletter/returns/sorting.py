@@ -36,7 +36,9 @@ class Sorted:
     category: Category
     reports: tuple[RecipientReport, ...] = ()
     original: Original = field(default_factory=Original)
-    addressed_to: tuple[str, ...] = ()  # where the message was delivered: a VERP address names its delivery
+    addressed_to: tuple[
+        str, ...
+    ] = ()  # where the message was delivered: a VERP address names its delivery
     token: str | None = None  # an unsubscribe request's token
     detail: str = ""  # a complaint's Feedback-Type, for the event
 
@@ -88,9 +90,7 @@ def _addressed_to(message: Message) -> tuple[str, ...]:
 def _with_envelope(original: Original, arf: Message) -> Original:
     """ARF's Original-Mail-From is our envelope sender: with VERP it names the delivery."""
     senders = [address for _, address in getaddresses(arf.get_all("Original-Mail-From", []))]
-    return Original(
-        original.message_ids, original.tokens, (*original.envelope_senders, *senders)
-    )
+    return Original(original.message_ids, original.tokens, (*original.envelope_senders, *senders))
 
 
 def _looks_like_bounce(message: Message) -> bool:

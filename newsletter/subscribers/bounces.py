@@ -1,6 +1,7 @@
 """Bounce scores: what a refusal does to a subscriber, from the send loop or a returned DSN.
 
-- a hard bounce counts; at `limit` of them the address is marked bounced;
+- a hard bounce counts; at `limit` of them the address is marked bounced
+  (`Store.record_bounce`);
 - a soft bounce counts once per issue; soft bounces on `limit` issues in a
   row (the person's most recent issues, nothing delivered in between) mark
   the address bounced;
@@ -12,19 +13,6 @@ status code and the server's words (`detail`).
 from __future__ import annotations
 
 from newsletter.subscribers.store import Store
-
-
-def record_hard_bounce(
-    store: Store, subscriber_id: int, *, issue: str | None, detail: str, source: str, limit: int
-) -> bool:
-    """Count a hard bounce; True when it marked the person bounced just now."""
-    with store.write():
-        store.db.execute(
-            "UPDATE subscribers SET bounce_count = bounce_count + 1, updated_at = ? WHERE id = ?",
-            [store.clock(), subscriber_id],
-        )
-        store.record_event("bounced", subscriber_id, source, detail, issue)
-        return _mark_bounced(store, subscriber_id, min_hard=limit)
 
 
 def record_soft_bounce(
@@ -39,7 +27,7 @@ def record_soft_bounce(
         ):
             return False
         streak = soft_streak(store, subscriber_id, issue) + 1
-        marked = streak >= limit and _mark_bounced(store, subscriber_id)
+        marked = streak >= limit and store.mark_bounced(subscriber_id)
         if marked:
             detail = f"{detail} (soft bounces on {streak} issues in a row: marked bounced)"
         store.record_event("soft_bounce", subscriber_id, source, detail, issue)
@@ -84,13 +72,3 @@ def latest_issue(store: Store, subscriber_id: int) -> str | None:
         [subscriber_id],
     )
     return row["issue_slug"] if row else None
-
-
-def _mark_bounced(store: Store, subscriber_id: int, min_hard: int = 0) -> bool:
-    now = store.clock()
-    cursor = store.db.execute(
-        "UPDATE subscribers SET status = 'bounced', unsubscribed_at = ?, left_via = 'bounce',"
-        " updated_at = ? WHERE id = ? AND status = 'active' AND bounce_count >= ?",
-        [now, now, subscriber_id, min_hard],
-    )
-    return cursor.rowcount > 0
