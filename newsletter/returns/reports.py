@@ -21,7 +21,7 @@ from newsletter.subscribers.addresses import clean_field
 
 _STATUS = re.compile(r"(?<![\d.])#?([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
 _REPLY_LINE = re.compile(r"\b[45]\d\d[ -][^\r\n]*")
-_TOKEN_IN_URL = re.compile(r"/u/([A-Za-z0-9_-]{24})\b")
+_TOKEN_IN_URL = re.compile(r"/u/([A-Za-z0-9_-]{24})(?![A-Za-z0-9_-])")
 _MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s]+>")
 
 

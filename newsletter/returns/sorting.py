@@ -50,7 +50,9 @@ _BOUNCE_SUBJECT = re.compile(
     r"|mail delivery failed|could not be delivered|non.?delivery",
     re.IGNORECASE,
 )
-_UNSUBSCRIBE_SUBJECT = re.compile(r"\bunsubscribe\s+([A-Za-z0-9_-]{24})\b", re.IGNORECASE)
+_UNSUBSCRIBE_SUBJECT = re.compile(
+    r"\bunsubscribe\s+([A-Za-z0-9_-]{24})(?![A-Za-z0-9_-])", re.IGNORECASE
+)
 _OUT_OF_OFFICE = re.compile(
     r"out of (the )?office|automatic reply|auto.?reply|autoreply|abwesenheit|absence|on vacation"
     r"|allan o'r swyddfa|ateb awtomatig",

@@ -22,3 +22,11 @@ def greeting_refuser():
     refuser = GreetingRefuser()
     yield refuser
     refuser.close()
+
+
+@pytest.fixture(scope="module")
+def shared_scripted_server():
+    """One scripted relay for a whole module (hypothesis runs many examples on it)."""
+    controller, server = start_server(ScriptedSink())
+    yield server
+    controller.stop()

@@ -83,9 +83,7 @@ def test_the_other_lanes_in_flight_refusal_is_not_collateral(project, store, scr
     assert_nobody_failed_or_bounced(store, status, 10)
 
 
-def test_a_few_sender_refusals_between_deliveries_fail_only_those(
-    project, store, scripted_server
-):
+def test_a_few_sender_refusals_between_deliveries_fail_only_those(project, store, scripted_server):
     emails = add_subscribers(store, 9)
     for address in emails[2], emails[5]:
         scripted_server.handler.data[address] = SES_NOT_VERIFIED
@@ -97,9 +95,7 @@ def test_a_few_sender_refusals_between_deliveries_fail_only_those(
     assert status.failures[0][0].startswith("554 Message rejected")
 
 
-def test_a_hard_bounce_fails_that_delivery_and_marks_the_address(
-    project, store, scripted_server
-):
+def test_a_hard_bounce_fails_that_delivery_and_marks_the_address(project, store, scripted_server):
     emails = add_subscribers(store, 5)
     scripted_server.handler.rcpt[emails[1]] = NO_SUCH_USER
     configure_smtp(project, scripted_server, connections=1, rate=0)
@@ -146,9 +142,7 @@ def test_a_soft_bounce_streak_is_broken_by_a_delivered_issue(project, store, scr
     assert store.get_subscriber(reader).status == "active"  # a-2 arrived: no streak of two
 
 
-def test_a_relay_answering_452_to_everyone_stops_within_seconds(
-    project, store, scripted_server
-):
+def test_a_relay_answering_452_to_everyone_stops_within_seconds(project, store, scripted_server):
     add_subscribers(store, 40)
     scripted_server.handler.rcpt_all = FULL_SYSTEM
     configure_smtp(project, scripted_server, connections=2, rate=0)
@@ -259,10 +253,10 @@ def test_with_verp_every_envelope_sender_names_its_delivery(project, store, scri
     received = scripted_server.handler.messages
     assert len(received) == 4
     for message in received:
-        assert message.mail_from.startswith("bounces+") and message.mail_from.endswith("@example.org")
+        assert message.mail_from.startswith("bounces+") and message.mail_from.endswith(
+            "@example.org"
+        )
         assert rows[return_path.delivery_of(message.mail_from)] == message.rcpt_to
         assert return_path.delivery_of(message.mail_from.upper()) is not None  # case survives
     forged = received[0].mail_from.replace("-", "-0", 1)[:-1]
     assert return_path.delivery_of(forged) is None
-
-

@@ -30,13 +30,22 @@ TABLE = [
     (450, "mailbox busy", RCPT, SOFT),
     # about the sender, the relay or the message: never a bounce
     (554, "5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException", DATA, REFUSED),
-    (554, "Message rejected: Email address is not verified. The following identities"
-     " failed the check in region EU-WEST-1: news@example.org", DATA, REFUSED),  # fmt: skip
+    (
+        554,
+        "Message rejected: Email address is not verified. The following identities"
+        " failed the check in region EU-WEST-1: news@example.org",
+        DATA,
+        REFUSED,
+    ),  # fmt: skip
     (550, "relay not permitted", RCPT, REFUSED),
     (554, "5.7.1 <a@example.org>: Relay access denied", RCPT, REFUSED),
     (550, "5.7.1 message refused by policy", RCPT, REFUSED),
-    (552, "5.7.0 This message was blocked because its content presents a security issue",
-     DATA, REFUSED),  # fmt: skip
+    (
+        552,
+        "5.7.0 This message was blocked because its content presents a security issue",
+        DATA,
+        REFUSED,
+    ),  # fmt: skip
     (552, "5.2.3 message size exceeds fixed maximum message size", DATA, REFUSED),
     (552, "5.3.4 message too big", DATA, REFUSED),
     (554, "5.6.0 content refused", DATA, REFUSED),
@@ -71,8 +80,12 @@ def test_every_reply_is_classified_by_whom_it_is_about(code, text, stage, kind):
         ("5.2.2", "552 5.2.2 Mailbox full", SOFT),
         ("4.4.7", "delivery time expired", SOFT),
         ("5.7.1", "554 5.7.1 Message rejected as spam", REFUSED),
-        ("5.7.26", "550 5.7.26 Unauthenticated email from example.org is not accepted due"
-         " to domain's DMARC policy", REFUSED),  # fmt: skip
+        (
+            "5.7.26",
+            "550 5.7.26 Unauthenticated email from example.org is not accepted due"
+            " to domain's DMARC policy",
+            REFUSED,
+        ),  # fmt: skip
         ("5.0.0", "550 Message rejected as spam by Content Filtering", REFUSED),
         ("5.3.4", "552 5.3.4 Message size exceeds fixed limit", REFUSED),
     ],

@@ -31,5 +31,3 @@ def send(
             confirm=lambda plan: True, settings=tuned, **options,
         )  # fmt: skip
         return report, Ledger(store).status(slug)
-
-
