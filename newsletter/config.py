@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from email.utils import parseaddr
@@ -93,6 +94,20 @@ class BouncesConfig:
 
 
 @dataclass(frozen=True)
+class DkimConfig:
+    """Where the signing key is; the key itself is read by newsletter.mail.dkim."""
+
+    selector: str
+    domain: str
+    key_file: Path | None = None  # absolute (resolved against the project folder)
+    key_env: str | None = None
+
+    @property
+    def record_name(self) -> str:
+        return f"{self.selector}._domainkey.{self.domain}"
+
+
+@dataclass(frozen=True)
 class Config:
     project_dir: Path
     name: str
@@ -107,6 +122,7 @@ class Config:
     outbox_path: Path = Path("outbox")
     sending: SendingConfig = field(default_factory=SendingConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
+    dkim: DkimConfig | None = None
 
     @property
     def database_path(self) -> Path:
@@ -194,6 +210,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "done_folder": str,
         "timeout": (int, float),
     },
+    "dkim": {"selector": str, "domain": str, "key_file": str, "key_env": str},
 }
 _REQUIRED = {"newsletter": ("name", "from", "base_url"), "smtp": ("host",)}
 
@@ -245,6 +262,7 @@ def parse_config(data: dict[str, Any], project_dir: Path) -> Config:
         outbox_path=Path(data.get("outbox", {}).get("path", "outbox")),
         sending=_parse_sending(data.get("sending", {})),
         bounces=_parse_bounces(data.get("bounces", {})),
+        dkim=_parse_dkim(data["dkim"], from_address, project_dir) if "dkim" in data else None,
     )
 
 
@@ -393,6 +411,34 @@ def _parse_imap(imap: dict[str, Any], bounces: dict[str, Any]) -> ImapConfig:
         folder=imap.get("folder", "INBOX"),
         done_folder=imap.get("done_folder", bounces.get("done_folder", "newsletter-done")),
         timeout=float(imap.get("timeout", 60)),
+    )
+
+
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+_DNS_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
+
+
+def _parse_dkim(dkim: dict[str, Any], from_address: str, project_dir: Path) -> DkimConfig:
+    selector = dkim.get("selector", "newsletter").strip()
+    default_domain = from_address.rpartition("@")[2].encode("idna").decode("ascii")
+    domain = dkim.get("domain", default_domain).strip().lower().rstrip(".")
+    for key, value in (("selector", selector), ("domain", domain)):
+        if not value.isascii() or not _DNS_NAME.fullmatch(value):
+            raise ConfigError(
+                f"{CONFIG_NAME}: 'dkim.{key}' must be a DNS name, got {value!r}",
+                hint="write an international domain in its xn-- form",
+            )
+    if ("key_file" in dkim) == ("key_env" in dkim):
+        raise ConfigError(
+            f"{CONFIG_NAME}: [dkim] needs exactly one of 'dkim.key_file' and 'dkim.key_env'",
+            hint="run `newsletter dkim keygen` to make a key file",
+        )
+    key_file = dkim.get("key_file")
+    return DkimConfig(
+        selector=selector,
+        domain=domain,
+        key_file=project_dir / Path(key_file).expanduser() if key_file else None,
+        key_env=dkim.get("key_env"),
     )
 
 

@@ -61,6 +61,33 @@ path = "outbox"                           # Maildir of .eml files: the default t
 # password_env = "NEWSLETTER_IMAP_PASSWORD"
 # folder = "INBOX"
 # done_folder = "newsletter-done"         # processed messages are moved here
+
+# DKIM signing by newsletter itself: `newsletter dkim keygen` makes the key and
+# prints the DNS record; then uncomment. `newsletter doctor` checks the record.
+# [dkim]
+# selector = "newsletter"
+# domain = "example.org"                  # default: the domain of `from`
+# key_file = "dkim/newsletter.pem"        # or key_env = "NEWSLETTER_DKIM_KEY"
+"""
+
+
+GITIGNORE = """\
+# What newsletter keeps out of git: personal data and credentials.
+# The database and its copies hold every subscriber and their unsubscribe tokens.
+newsletter.db
+newsletter.db-*
+backups/
+# Previews and sent messages carry real unsubscribe links.
+build/
+outbox/
+# Returned mail (bounces, complaints) names subscribers too.
+returns/
+# DKIM private keys.
+dkim/
+*.pem
+*.key
+# The send lock.
+.newsletter-send.*
 """
 
 
@@ -74,6 +101,7 @@ def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     created = [
         config_path,
+        directory / ".gitignore",
         directory / "templates",
         directory / "issues",
         directory / DATABASE_NAME,
@@ -85,9 +113,19 @@ def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
         dirs_exist_ok=True,
         ignore=shutil.ignore_patterns("__init__.py", "__pycache__"),
     )
+    _write_gitignore(directory / ".gitignore")
     config_path.write_text(CONFIG_TEMPLATE.format(name=name.replace('"', "'")), encoding="utf-8")
     open_database(directory / DATABASE_NAME, create=True).close()
     return created
+
+
+def _write_gitignore(path: Path) -> None:
+    """The project's .gitignore; a folder that has one gets ours added at its end."""
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    if GITIGNORE in existing:
+        return
+    separator = "\n" if existing and not existing.endswith("\n") else ""
+    path.write_text(existing + separator + GITIGNORE, encoding="utf-8")
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from newsletter.cli import bounces, issue, send, serve, subscribers
+from newsletter.cli import bounces, dkim, doctor, issue, send, serve, status, subscribers
 from newsletter.cli.common import console, show_error
 from newsletter.errors import DatabaseError, NewsletterError
 from newsletter.project import init_project
@@ -48,8 +48,11 @@ app = typer.Typer(
 )
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(issue.app, name="issue")
+app.add_typer(dkim.app, name="dkim")
 send.register(app)
+status.register(app)
 serve.register(app)
+doctor.register(app)
 bounces.register(app)
 
 
