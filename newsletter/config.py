@@ -326,17 +326,21 @@ def _default_list_id(base_url: str) -> str:
     return urlsplit(base_url).hostname or "newsletter.invalid"
 
 
-def _parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
-    security = smtp.get("security", "starttls")
+def _check_security(section: str, security: str, host: str) -> str:
     if security not in SECURITY_MODES:
         raise ConfigError(
-            f"{CONFIG_NAME}: 'smtp.security' must be one of {', '.join(SECURITY_MODES)}"
+            f"{CONFIG_NAME}: '{section}.security' must be one of {', '.join(SECURITY_MODES)}"
         )
-    if security == "none" and not is_loopback(smtp["host"]):
+    if security == "none" and not is_loopback(host):
         raise ConfigError(
-            f"{CONFIG_NAME}: 'smtp.security = \"none\"' is only allowed for a loopback host",
-            hint="use starttls or ssl for a remote relay",
+            f"{CONFIG_NAME}: '{section}.security = \"none\"' is only allowed for a loopback host",
+            hint="use starttls or ssl for a remote server",
         )
+    return security
+
+
+def _parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
+    security = _check_security("smtp", smtp.get("security", "starttls"), smtp["host"])
     port = smtp.get("port", DEFAULT_PORTS[security])
     _check_range("smtp.port", port, 1, 65535)
     _check_range("smtp.connections", smtp.get("connections", 2), 1, 64)
@@ -391,15 +395,7 @@ def _parse_imap(imap: dict[str, Any], bounces: dict[str, Any]) -> ImapConfig:
     for key in ("host", "username", "password_env"):
         if not str(imap.get(key, "")).strip():
             raise ConfigError(f"{CONFIG_NAME}: missing key 'bounces.imap.{key}'")
-    security = imap.get("security", "ssl")
-    if security not in SECURITY_MODES:
-        raise ConfigError(
-            f"{CONFIG_NAME}: 'bounces.imap.security' must be one of {', '.join(SECURITY_MODES)}"
-        )
-    if security == "none" and not is_loopback(imap["host"]):
-        raise ConfigError(
-            f"{CONFIG_NAME}: 'bounces.imap.security = \"none\"' is only allowed for a loopback host"
-        )
+    security = _check_security("bounces.imap", imap.get("security", "ssl"), imap["host"])
     port = imap.get("port", 993 if security == "ssl" else 143)
     _check_range("bounces.imap.port", port, 1, 65535)
     return ImapConfig(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -372,22 +372,28 @@ class Ledger:
         return sorted(((label, n) for label, n in found if label), key=lambda item: -item[1])
 
     def _returned(self, slug: str) -> list[tuple[str, int]]:
-        groups: Counter[str] = Counter()
-        for row in self.db.query(
-            "SELECT detail, count(*) AS n FROM events WHERE issue_slug = ? AND source = 'dsn'"
-            " GROUP BY detail",
-            [slug],
-        ):
-            groups[_ADDRESS.sub("<address>", row["detail"])] += row["n"]
-        return sorted(groups.items(), key=lambda item: (-item[1], item[0]))
+        """What returned DSNs said about this issue's deliveries, grouped."""
+        return _grouped(
+            self.db.query(
+                "SELECT detail AS reply, count(*) AS n FROM events WHERE issue_slug = ?"
+                " AND source = 'dsn' GROUP BY detail",
+                [slug],
+            )
+        )
 
     def _reasons(self, slug: str, status: str) -> list[tuple[str, int]]:
-        """Replies grouped, with the addresses servers quote in them taken out."""
-        groups: Counter[str] = Counter()
-        for row in self.db.query(
-            "SELECT last_error, count(*) AS n FROM deliveries WHERE issue_slug = ?"
-            " AND status = ? AND last_error IS NOT NULL GROUP BY last_error",
-            [slug, status],
-        ):
-            groups[_ADDRESS.sub("<address>", row["last_error"])] += row["n"]
-        return sorted(groups.items(), key=lambda item: (-item[1], item[0]))
+        return _grouped(
+            self.db.query(
+                "SELECT last_error AS reply, count(*) AS n FROM deliveries WHERE issue_slug = ?"
+                " AND status = ? AND last_error IS NOT NULL GROUP BY last_error",
+                [slug, status],
+            )
+        )
+
+
+def _grouped(rows: Iterable[dict[str, Any]]) -> list[tuple[str, int]]:
+    """Replies grouped, with the addresses servers quote in them taken out."""
+    groups: Counter[str] = Counter()
+    for row in rows:
+        groups[_ADDRESS.sub("<address>", row["reply"])] += row["n"]
+    return sorted(groups.items(), key=lambda item: (-item[1], item[0]))
