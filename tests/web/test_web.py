@@ -425,3 +425,12 @@ def test_serve_on_a_taken_port_is_one_line_error(project: Path, cli) -> None:
         result = cli("serve", "--port", str(taken.getsockname()[1]))
     assert result.exit_code == 1
     assert "cannot listen on 127.0.0.1" in result.output
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "no..such.host"])  # refused without a DNS query
+def test_serve_on_a_bad_host_is_one_line_with_a_hint(project: Path, cli, host: str) -> None:
+    result = cli("serve", "--host", host, "--port", "0")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"error: cannot listen on {host}:0: ")
+    assert lines[1].startswith("hint: --host takes an address of this machine")
