@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import lxml.html
 
 from newsletter.config import Config
+from newsletter.issue.active_content import active_content
 from newsletter.issue.personal_fields import UNSUBSCRIBE_FIELD
 from newsletter.issue.rendering import PreparedIssue, sample_subscriber
 
@@ -44,6 +45,7 @@ def check_issue(
     findings = [
         *_check_required(config, prepared, html, text),
         *_check_attributes(prepared, attribute_keys),
+        *_check_active_content(html),
         *_check_size(html),
         *_check_links(html),
         *_check_text_length(html, text),
@@ -84,6 +86,18 @@ def _check_required(config: Config, prepared: PreparedIssue, html: str, text: st
         if config.postal_address not in text:
             found.append(Finding("error", "the text part does not show the postal address"))
     return found
+
+
+def _check_active_content(html: str) -> list[Finding]:
+    return [
+        Finding(
+            "error",
+            f"the HTML has {what}: mail must not carry scripts, frames or forms"
+            " (readers block them, spam filters punish them); remove it from the issue"
+            " or the templates",
+        )
+        for what in active_content(html)
+    ]
 
 
 def _check_attributes(

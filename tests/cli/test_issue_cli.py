@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.issue.active_content import with_preview_policy
 from newsletter.project import open_project
 
 from support.render import EXAMPLES, bodies, parse, write_issue, write_template
@@ -54,7 +55,8 @@ def test_preview_writes_html_text_and_eml_and_prints_paths_and_sizes(cli, projec
     assert "KB" in result.output and "no problems found" in result.output
     message = parse((folder / "message.eml").read_bytes())
     text, html = bodies(message)
-    assert html == (folder / "index.html").read_text(encoding="utf-8").replace("\n", "\r\n")
+    preview = (folder / "index.html").read_text(encoding="utf-8").replace("\n", "\r\n")
+    assert preview == with_preview_policy(html)  # the message's HTML, that never runs script
     assert text == (folder / "text.txt").read_text(encoding="utf-8").replace("\n", "\r\n")
     assert str(message["To"]) == "Sample Reader <reader@example.org>"
 
