@@ -374,6 +374,14 @@ def test_broken_template_override_is_one_clear_error_before_serving(project: Pat
     assert "no_such_name" in result.output and "Traceback" not in result.output
 
 
+def test_a_misspelt_name_in_a_web_page_has_the_issue_templates_wording(project: Path) -> None:
+    page = project / "templates" / "web" / "page.html"
+    page.write_text("<p>\n{{ newsletter_nmae }}</p>", encoding="utf-8")
+    with pytest.raises(TemplateError) as caught:
+        create_app(project)
+    assert caught.value.message == f"{page}:2: undefined name 'newsletter_nmae'"
+
+
 # --- `newsletter serve` as a real process -------------------------------------------
 
 
