@@ -10,7 +10,6 @@ from pathlib import Path
 from newsletter.config import CONFIG_NAME, DATABASE_NAME, Config, load_config
 from newsletter.db.connection import open_database
 from newsletter.errors import NewsletterError
-from newsletter.issue.environment import default_templates
 from newsletter.subscribers.store import Store
 
 CONFIG_TEMPLATE = """\
@@ -90,6 +89,8 @@ def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
         directory / DATABASE_NAME,
     ]
     (directory / "issues").mkdir(exist_ok=True)
+    from newsletter.issue.environment import default_templates  # jinja2: only `init` needs it
+
     shutil.copytree(
         default_templates(),
         directory / "templates",

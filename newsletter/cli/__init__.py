@@ -16,7 +16,6 @@ from typer.core import TyperGroup
 from newsletter.cli import dkim, doctor, issue, send, serve, status, subscribers
 from newsletter.cli.common import console, show_error
 from newsletter.errors import DatabaseError, NewsletterError
-from newsletter.project import init_project
 
 
 class _Root(TyperGroup):
@@ -61,6 +60,8 @@ def init_command(
     name: Annotated[str, typer.Option(help="The newsletter's name.")] = "My Newsletter",
 ) -> None:
     """Create a project: newsletter.toml, templates/, issues/ and the database."""
+    from newsletter.project import init_project
+
     created = init_project(directory, name)
     for path in created:
         console.print(f"created {path}")

@@ -253,6 +253,9 @@ def inline_css(html: str) -> str:
         html,
         strip_important=False,
         keep_style_tags=False,
+        # CSS heights become no attribute: `height: auto` would be the invalid
+        # height="auto"; the inlined style keeps the height.
+        disable_basic_attributes=["height"],
         allow_network=False,
         disable_validation=True,
         cssutils_logging_level=logging.CRITICAL,
