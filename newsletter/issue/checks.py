@@ -14,9 +14,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import lxml.html
-from markupsafe import escape
 
 from newsletter.config import Config
+from newsletter.issue.active_content import active_content
 from newsletter.issue.personal_fields import UNSUBSCRIBE_FIELD
 from newsletter.issue.rendering import PreparedIssue, sample_subscriber
 
@@ -45,6 +45,7 @@ def check_issue(
     findings = [
         *_check_required(config, prepared, html, text),
         *_check_attributes(prepared, attribute_keys),
+        *_check_active_content(html),
         *_check_size(html),
         *_check_links(html),
         *_check_text_length(html, text),
@@ -80,11 +81,23 @@ def _check_required(config: Config, prepared: PreparedIssue, html: str, text: st
             Finding("error", "no postal address: set newsletter.postal_address in newsletter.toml")
         )
     else:
-        if str(escape(config.postal_address)) not in html:
+        if _words(config.postal_address) not in _words(_visible_text(html)):
             found.append(Finding("error", "the HTML part does not show the postal address"))
         if config.postal_address not in text:
             found.append(Finding("error", "the text part does not show the postal address"))
     return found
+
+
+def _check_active_content(html: str) -> list[Finding]:
+    return [
+        Finding(
+            "error",
+            f"the HTML has {what}: mail must not carry scripts, frames or forms"
+            " (readers block them, spam filters punish them); remove it from the issue"
+            " or the templates",
+        )
+        for what in active_content(html)
+    ]
 
 
 def _check_attributes(
@@ -118,6 +131,15 @@ def _check_attributes(
 def _some(names: Collection[str], limit: int = 8) -> str:
     shown = sorted(names)[:limit]
     return ", ".join(shown) + (", ..." if len(names) > limit else "")
+
+
+def _visible_text(html: str) -> str:
+    """The text a reader sees: entities decoded however the inliner wrote them."""
+    return lxml.html.document_fromstring(html).text_content()
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _unsubscribe_is_a_link(prepared: PreparedIssue) -> bool:
