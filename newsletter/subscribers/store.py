@@ -20,6 +20,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from newsletter.errors import InputError, NotFoundError
+from newsletter.i18n.languages import NETWORK_LANGUAGES, accepted_codes, parse_language
 from newsletter.subscribers.addresses import address_key, clean_field, normalise_address
 from newsletter.subscribers.model import STATUSES, Subscriber, merged
 from newsletter.subscribers.tokens import new_token
@@ -105,6 +106,16 @@ class Store:
             counts[row["status"]] = row["n"]
         return counts
 
+    def count_by_language(self, status: str = "active") -> dict[str, int]:
+        """How many subscribers (active by default) chose each language ('' = no choice)."""
+        return {
+            row["language"]: row["n"]
+            for row in self.db.query(
+                "SELECT language, count(*) AS n FROM subscribers WHERE status = ? GROUP BY language",
+                [status],
+            )
+        }
+
     def ping(self) -> None:
         """A cheap read that fails if the database cannot be used (the web health check)."""
         self.one("SELECT 1 AS ok FROM subscribers LIMIT 1")
@@ -121,13 +132,14 @@ class Store:
         attributes: dict[str, Any] | None = None,
         source: str = "cli",
         resubscribe: bool = False,
+        languages: tuple[str, ...] = NETWORK_LANGUAGES,
     ) -> AddResult:
         """Add or update one person; someone who left comes back only on request."""
         email = normalise_address(email)
         profile = {
             "name": clean_field(name),
             "organisation": clean_field(organisation),
-            "language": clean_field(language),
+            "language": _language(language, languages),
         }
         with self.write():
             if self.is_suppressed(email) and not resubscribe:
@@ -206,7 +218,9 @@ class Store:
         self.record_event("added", cursor.lastrowid, source)
         return self.get_by_id(cursor.lastrowid)  # type: ignore[arg-type,return-value]
 
-    def unsubscribe(self, subscriber_id: int, via: str) -> bool:
+    def unsubscribe(
+        self, subscriber_id: int, via: str, *, detail: str = "", issue: str | None = None
+    ) -> bool:
         """Idempotent: True only when this call changed an active subscriber."""
         with self.write():
             cursor = self.db.execute(
@@ -215,7 +229,7 @@ class Store:
                 [self.clock(), via, self.clock(), subscriber_id],
             )
             if cursor.rowcount:
-                self.record_event("unsubscribed", subscriber_id, via)
+                self.record_event("unsubscribed", subscriber_id, via, detail, issue)
             return cursor.rowcount > 0
 
     def resubscribe(self, subscriber_id: int, via: str) -> bool:
@@ -231,27 +245,57 @@ class Store:
                 self.record_event("resubscribed", subscriber_id, via)
             return cursor.rowcount > 0
 
+    def set_language(self, subscriber_id: int, language: str, via: str) -> bool:
+        """The reader's own language choice ('' for both); True when it changed.
+
+        A send already under way keeps the language frozen with its recipient
+        list, so the choice applies from the next issue.
+        """
+        with self.write():
+            cursor = self.db.execute(
+                "UPDATE subscribers SET language = ?, updated_at = ?"
+                " WHERE id = ? AND status = 'active' AND language != ?",
+                [language, self.clock(), subscriber_id, language],
+            )
+            if cursor.rowcount:
+                self.record_event("language", subscriber_id, via, language or "none")
+            return cursor.rowcount > 0
+
     def remove(self, email: str) -> Subscriber:
         """The coordinator's unsubscribe: the row stays, so the address stays suppressed."""
         subscriber = self.require(email)
         self.unsubscribe(subscriber.id, "cli")
         return self.get_by_id(subscriber.id)  # type: ignore[return-value]
 
-    def record_bounce(self, subscriber_id: int, detail: str, limit: int) -> bool:
-        """Count a hard bounce; True when it reached the limit and the person was suppressed."""
+    def record_bounce(
+        self,
+        subscriber_id: int,
+        detail: str,
+        limit: int,
+        *,
+        issue: str | None = None,
+        source: str = "smtp",
+    ) -> bool:
+        """Count a hard bounce; True when it reached the limit and the person was suppressed.
+        (Soft bounces and other refusals: subscribers/bounces.py.)"""
         with self.write():
             self.db.execute(
                 "UPDATE subscribers SET bounce_count = bounce_count + 1, updated_at = ?"
                 " WHERE id = ?",
                 [self.clock(), subscriber_id],
             )
-            self.record_event("bounced", subscriber_id, "smtp", detail)
-            cursor = self.db.execute(
-                "UPDATE subscribers SET status = 'bounced', unsubscribed_at = ?, left_via = 'bounce'"
-                " WHERE id = ? AND status = 'active' AND bounce_count >= ?",
-                [self.clock(), subscriber_id, limit],
-            )
-            return cursor.rowcount > 0
+            self.record_event("bounced", subscriber_id, source, detail, issue)
+            return self.mark_bounced(subscriber_id, min_hard_bounces=limit)
+
+    def mark_bounced(self, subscriber_id: int, *, min_hard_bounces: int = 0) -> bool:
+        """active -> bounced (when it has at least that many hard bounces); True if changed."""
+        now = self.clock()
+        cursor = self.db.execute(
+            "UPDATE subscribers SET status = 'bounced', unsubscribed_at = ?, left_via = 'bounce',"
+            " updated_at = ? WHERE id = ? AND status = 'active' AND bounce_count >= ?",
+            [now, now, subscriber_id, min_hard_bounces],
+        )
+        return cursor.rowcount > 0
 
     def forget(self, email: str) -> None:
         """Erase the person and every event naming them; keep only a hashed suppression."""
@@ -347,6 +391,16 @@ class Store:
     def one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
         """The first row of a query, or None."""
         return next(iter(self.db.query(sql, params or [])), None)
+
+
+def _language(text: str, languages: tuple[str, ...]) -> str:
+    code = parse_language(clean_field(text), languages)
+    if code is None:
+        raise InputError(
+            f"unknown language {text!r}",
+            hint=f"use {', '.join(accepted_codes(languages))} (Cymraeg and English are understood too)",
+        )
+    return code
 
 
 def subscriber_from_row(row: dict[str, Any]) -> Subscriber:

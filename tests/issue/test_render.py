@@ -232,7 +232,10 @@ def test_project_templates_override_package_defaults(project: Path) -> None:
     write_issue(project)
     prepared = prepare(project)
     assert prepared.render(subscriber())[1].startswith("OVERRIDDEN https://")
-    assert prepared.templates == ("issue.html", "base.html", "issue.txt")
+    assert set(prepared.templates) == {
+        "issue.html", "base.html", "version.html", "footer.html",
+        "issue.txt", "version.txt", "footer.txt",
+    }  # fmt: skip
 
 
 def test_package_defaults_are_used_when_the_project_has_none(project: Path) -> None:
@@ -280,6 +283,14 @@ def test_text_part_is_readable_text_for_every_markdown_block() -> None:
         "[A choir singing]\n\n"
         "------------------------\n\n"
         "End.\n"
+    )
+
+
+def test_struck_out_text_stays_marked_in_the_text_part() -> None:
+    source = "We no longer use ~~paper forms~~ online forms, nor <del>fax</del> or <s>post</s>.\n"
+    text = markdown.to_text(markdown.parse(source))
+    assert " ".join(text.split()) == (
+        "We no longer use ~~paper forms~~ online forms, nor ~~fax~~ or ~~post~~."
     )
 
 
