@@ -102,7 +102,9 @@ def main() -> None:
             for round_ in range(options.rounds):
                 bare = send_bench.child("bare", str(project), str(n), str(port), str(connections))
                 whole = run_command(project, f"{send_bench.SLUG}-c{round_}", n)
-                pairs.append({"bare": bare, "command": whole, "ratio": whole["rate"] / bare["rate"]})
+                pairs.append(
+                    {"bare": bare, "command": whole, "ratio": whole["rate"] / bare["rate"]}
+                )
                 print(
                     f"round {round_ + 1}: bare {bare['rate']:,.0f}/s, whole command"
                     f" {whole['rate']:,.0f}/s ({whole['seconds']:.2f} s), ratio {pairs[-1]['ratio']:.2f}",
@@ -120,8 +122,12 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
-            {"n": n, "connections": connections, "pairs": pairs,
-             "ratio_median": statistics.median(ratios)},
+            {
+                "n": n,
+                "connections": connections,
+                "pairs": pairs,
+                "ratio_median": statistics.median(ratios),
+            },
             indent=2,
         )  # fmt: skip
         + "\n",

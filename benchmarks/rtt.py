@@ -237,7 +237,7 @@ def make_project(directory: Path, n: int) -> dict:
     from newsletter.project import init_project, open_project
 
     init_project(directory, name="Benchmark News")
-    example = ROOT / "examples" / "issues" / f"{SLUG}.md"
+    example = ROOT / "examples" / "issues" / f"{SLUG}.en.md"  # the English edition
     (directory / "issues" / f"{SLUG}.md").write_text(example.read_text(encoding="utf-8"))
     with open_project(directory) as (_config, store), store.write():
         for i in range(n):

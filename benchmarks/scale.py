@@ -84,7 +84,7 @@ def make_project(root: Path, rows: int, port: int) -> tuple[Path, dict, dict]:
     bench_import.write_csv(source, rows)
     project = root / f"project-{rows}"
     subprocess.run([bench_import.bin_path("newsletter"), "init", str(project)], check=True)
-    example = ROOT / "examples" / "issues" / f"{SLUG}.md"
+    example = ROOT / "examples" / "issues" / f"{SLUG}.en.md"  # the English edition
     (project / "issues" / f"{SLUG}.md").write_text(example.read_text(encoding="utf-8"))
     with (project / "newsletter.toml").open("a", encoding="utf-8") as config:
         config.write(f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\nrate = 0\n')

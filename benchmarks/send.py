@@ -82,7 +82,7 @@ def make_project(directory: Path, n: int, port: int, connections: int) -> dict:
     from newsletter.project import init_project, open_project
 
     init_project(directory, name="Benchmark News")
-    example = ROOT / "examples" / "issues" / f"{SLUG}.md"
+    example = ROOT / "examples" / "issues" / f"{SLUG}.en.md"  # the English edition
     (directory / "issues" / f"{SLUG}.md").write_text(example.read_text(encoding="utf-8"))
     with (directory / "newsletter.toml").open("a", encoding="utf-8") as config:
         config.write(

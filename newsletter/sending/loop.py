@@ -3,12 +3,16 @@
 `connections` worker threads each own one transport (an SMTP session) and pull
 queued deliveries from a shared feed that pages through the ledger by id, so
 memory stays flat for any list size. Per message a worker builds it, waits for
-the rate limiter, and hands it to the transport with a claim: the transport
-sends MAIL, runs the claim (the row becomes `sending`, committed, only if the
-person is still active) while the server answers, and transmits the message.
-After the 250 the row is marked `sent`, committed together with the lane's
-next claim, or alone before anything that waits (rate limit, reconnect, end).
-The uncertain window is therefore the messages in flight. Never prints.
+the rate limiter, and submits it to the transport with a claim and a `done`
+callback: the transport runs the claim (the row becomes `sending`, committed,
+only if the person is still active) just before the content goes out, and
+reports the result through `done`, at once, or, on a pipelined session
+(pipelining.py), while it submits the next message. After the 250 the row is
+marked `sent`, committed together with the lane's next claim, or alone before
+anything that waits (rate limit, backoff, reconnect, end), which the lane
+settles first (`flush`). The uncertain window is therefore the messages in
+flight. A try that failed for now is retried by the same lane, after a
+backoff, before it takes a new row. Never prints.
 
 What a failure does follows `replies.classify` (who the reply is about) and
 the breaker (breaker.py), which stops the send when failures are not the
@@ -28,6 +32,7 @@ from newsletter.errors import InputError, NewsletterError, SendError
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.breaker import Breaker
 from newsletter.sending.ledger import Delivery, Ledger
+from newsletter.sending.pipelining import Unsent
 from newsletter.sending.rate import RateLimiter, Sleep
 from newsletter.sending.replies import Kind, Verdict, classify
 from newsletter.sending.transport import Transport, TransportFactory
@@ -109,7 +114,8 @@ class _Feed:
 
 
 class _Lane:
-    """One worker's transport, and the delivery whose 250 is not yet committed.
+    """One worker's transport, the delivery whose 250 is not yet committed, and
+    the tries to make again (after a backoff) before taking a new row.
 
     `sent` is committed in the same transaction as the claim of the lane's next
     message, which follows the 250 with only local work in between (one commit
@@ -120,29 +126,26 @@ class _Lane:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
         self.unrecorded: int | None = None
+        self.retries: deque[tuple[Delivery, int]] = deque()  # (delivery, its next attempt)
 
 
 class _Claim:
     """The ledger commit a transport runs just before the message body goes out.
 
-    It carries the lane's unrecorded `sent` into the same transaction; if the
-    transport fails before calling it, `settle()` still commits that `sent`.
+    It carries the lane's unrecorded `sent` (as it is at that moment: on a
+    pipelined session the previous message's 250 arrives just before) into
+    the same transaction.
     """
 
     def __init__(self, ledger: Ledger, delivery_id: int, message_id: str, lane: _Lane) -> None:
         self.ledger, self.delivery_id, self.message_id = ledger, delivery_id, message_id
-        self.sent, lane.unrecorded = lane.unrecorded, None
-        self.called = False
+        self.lane = lane
         self.claimed = False
 
     def __call__(self) -> bool:
-        self.called = True
-        self.claimed = self.ledger.claim(self.delivery_id, self.message_id, sent=self.sent)
+        sent, self.lane.unrecorded = self.lane.unrecorded, None
+        self.claimed = self.ledger.claim(self.delivery_id, self.message_id, sent=sent)
         return self.claimed
-
-    def settle(self) -> None:
-        if not self.called and self.sent is not None:
-            self.ledger.mark_sent(self.sent)
 
 
 class Sender:
@@ -206,50 +209,76 @@ class Sender:
     def _work(self) -> None:
         lane = _Lane(self.transports())
         try:
-            while not self._stop.is_set():
-                delivery = self._feed.next()
-                if delivery is None:
-                    return
-                self._deliver(lane, delivery)
+            self._run_lane(lane)
         except _Stopped:
             pass
-        except SendError as error:
-            self._halt(error)
-        except NewsletterError as error:
-            self._halt(SendError(f"send stopped: {error.message}", error.hint))
-        except BaseException as error:  # a bug: stop everyone, re-raised by run()
-            self._crash = error
-            self._stop.set()
+        except BaseException as error:
+            self._worker_failed(error)
         finally:
+            try:
+                lane.transport.close()  # settles the message in flight first
+            except BaseException as error:
+                self._worker_failed(error)
             self._record_sent(lane)
-            lane.transport.close()
 
-    def _deliver(self, lane: _Lane, delivery: Delivery) -> None:
+    def _run_lane(self, lane: _Lane) -> None:
+        while not self._stop.is_set():
+            if lane.retries:
+                delivery, attempt = lane.retries.popleft()
+            else:
+                delivery, attempt = self._feed.next(), 1
+                if delivery is None:
+                    self._settle(lane)  # the last answer may still ask for a retry
+                    if not lane.retries:
+                        return
+                    continue
+            self._deliver(lane, delivery, attempt)
+
+    def _worker_failed(self, error: BaseException) -> None:
+        if isinstance(error, SendError):
+            self._halt(error)
+        elif isinstance(error, NewsletterError):
+            self._halt(SendError(f"send stopped: {error.message}", error.hint))
+        else:  # a bug: stop everyone, re-raised by run()
+            self._crash = self._crash or error
+            self._stop.set()
+
+    def _deliver(self, lane: _Lane, delivery: Delivery, attempt: int) -> None:
         if delivery.subscriber is None:
             self._record_sent(lane)
             self.ledger.skip(delivery.id)
             self._count("skipped")
             return
-        for attempt in range(1, self.settings.max_attempts + 1):
-            if attempt > 1:
-                self.sleep(self._backoff(attempt - 1))
-            if self._stop.is_set():
-                raise _Stopped
-            verdict = self._attempt(lane, delivery)
-            if verdict is None:
-                return
+        if attempt > 1:
+            self._settle(lane)
+            self.sleep(self._backoff(attempt - 1))
+        if self._stop.is_set():
+            raise _Stopped
+        verdict = self._attempt(lane, delivery, attempt)
+        if verdict is not None:
+            self._try_again(lane, delivery, attempt, verdict)
+
+    def _try_again(self, lane: _Lane, delivery: Delivery, attempt: int, verdict: Verdict) -> None:
+        """A try failed for now: once more later, or leave it queued for a later send."""
+        if attempt < self.settings.max_attempts:
+            lane.retries.append((delivery, attempt + 1))
+            return
         suppressed = False
         if verdict.kind is Kind.SOFT_BOUNCE:  # about the recipient, every try: a soft bounce
             suppressed = self.ledger.record_soft_bounce(
-                delivery.subscriber.id, self.slug, verdict.detail, self.settings.soft_bounce_limit
+                delivery.subscriber.id,  # type: ignore[union-attr]
+                self.slug,
+                verdict.detail,
+                self.settings.soft_bounce_limit,
             )
         self._count("deferred", suppressed=suppressed)
 
-    def _attempt(self, lane: _Lane, delivery: Delivery) -> Verdict | None:
-        """One try; returns the verdict of a temporary failure, None when settled."""
+    def _attempt(self, lane: _Lane, delivery: Delivery, attempt: int) -> Verdict | None:
+        """One try; returns the verdict of a failure known at once (connecting), else
+        None: the result comes to `_done` (now, or while the next message goes out)."""
         transport = lane.transport
         if not transport.is_open:
-            self._record_sent(lane)  # connecting takes network time: record first
+            self._settle(lane)  # connecting takes network time: record first
             try:
                 transport.open()
             except Exception as error:
@@ -270,24 +299,46 @@ class Sender:
             return None
         wait = self.limiter.reserve()
         if wait > 0:
-            self._record_sent(lane)
+            self._settle(lane)
             self.sleep(wait)
         if self._stop.is_set():
             raise _Stopped
         claim = _Claim(self.ledger, delivery.id, message.message_id, lane)
-        try:
-            taken = transport.send(message, claim)
-        except Exception as error:
-            claim.settle()
-            return self._settle_failure(transport, delivery, error, claimed=claim.claimed)
-        claim.settle()
-        if not taken:
+
+        def done(taken: bool, error: Exception | None) -> None:
+            self._done(lane, delivery, attempt, claim, taken, error)
+
+        transport.submit(message, claim, done)
+        return None
+
+    def _done(
+        self,
+        lane: _Lane,
+        delivery: Delivery,
+        attempt: int,
+        claim: _Claim,
+        taken: bool,
+        error: Exception | None,
+    ) -> None:
+        """What the server said about one submitted message."""
+        if isinstance(error, Unsent):  # lost with the message before it: same try again
+            lane.retries.appendleft((delivery, attempt))
+        elif error is not None:
+            verdict = self._settle_failure(lane.transport, delivery, error, claimed=claim.claimed)
+            if verdict is not None:
+                self._try_again(lane, delivery, attempt, verdict)
+        elif not taken:
             self.ledger.skip(delivery.id)
             self._count("skipped")
-            return None
-        lane.unrecorded = delivery.id  # committed with the next claim, or on its own
-        self._count("sent")
-        return None
+        else:
+            self._record_sent(lane)  # only when a claim did not already take it
+            lane.unrecorded = delivery.id  # committed with the next claim, or on its own
+            self._count("sent")
+
+    def _settle(self, lane: _Lane) -> None:
+        """Before anything that waits: the answer in flight read, its row committed."""
+        lane.transport.flush()
+        self._record_sent(lane)
 
     def _record_sent(self, lane: _Lane) -> None:
         """Commit the lane's last 250 now (before anything that waits on the network)."""

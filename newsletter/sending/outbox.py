@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from newsletter.mail.outgoing import OutgoingMessage
 
 if TYPE_CHECKING:
+    from newsletter.sending.pipelining import Done
     from newsletter.sending.transport import Claim
 
 
@@ -40,6 +41,18 @@ class MaildirTransport:
         # Maildir files use the local line ending; add() writes to tmp/ and renames into new/.
         self._box.add(message.data.replace(b"\r\n", b"\n"))  # type: ignore[union-attr]
         return True
+
+    def submit(self, message: OutgoingMessage, claim: Claim, done: Done) -> None:
+        """`send`, its result handed to `done(taken, error)` at once."""
+        try:
+            taken = self.send(message, claim)
+        except Exception as error:
+            done(False, error)
+            return
+        done(taken, None)
+
+    def flush(self) -> None:
+        """Nothing is ever in flight: a file is written or not."""
 
     def close(self) -> None:
         self._box = None

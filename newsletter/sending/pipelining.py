@@ -13,8 +13,8 @@ The exactly-once rules of the unpipelined session hold:
   dropped, which makes the server discard the open transaction (RFC 5321
   4.1.1.4), and the message counts as not sent;
 - only the message whose content and dot went out is ever in doubt: when its
-  reply is lost it is reported as `ReplyLost` (uncertain); a message whose
-  commands went out but whose content did not was never claimed;
+  reply is lost it is reported as `ReplyLost` (uncertain); the message whose
+  commands went out behind it was never claimed, and is reported `Unsent`;
 - a refusal of MAIL, RCPT or DATA is raised as the same smtplib exception
   the unpipelined session raises, so `replies.classify` decides as before;
   an RSET is put in front of the next group.
@@ -35,11 +35,17 @@ from dataclasses import dataclass
 
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.replies import ReplyLost
-from newsletter.sending.smtp import dot_stuffed, envelope_path
+from newsletter.sending.wire import dot_stuffed, envelope_path, final_reply
 
 Claim = Callable[[], bool]
 Done = Callable[[bool, Exception | None], None]
 _LOST = (smtplib.SMTPServerDisconnected, OSError)
+
+
+class Unsent(smtplib.SMTPServerDisconnected):
+    """The connection broke on the message before this one, whose answer was lost:
+    this message was never claimed nor sent. Not a failure of its own: the caller
+    submits it again on a new connection, as the same try."""
 
 
 def offers_pipelining(session: smtplib.SMTP) -> bool:
@@ -57,10 +63,15 @@ class _Job:
 class PipelinedSession:
     """Sends messages over one open smtplib session, one group per message."""
 
-    def __init__(self, session: smtplib.SMTP) -> None:
+    def __init__(self, session: smtplib.SMTP, final_wait: float = 600, timeout: float = 30) -> None:
+        """`final_wait`: seconds to wait for the answer to a final dot; `timeout`: for
+        the other answers (smtp.data_timeout and smtp.timeout)."""
         self.session: smtplib.SMTP | None = session
+        self.final_wait, self.timeout = final_wait, timeout
         self._in_flight: _Job | None = None  # content and dot written, their reply not read
         self._reset_first = False  # the last transaction was refused: RSET opens the next group
+        self._busy = False  # inside submit(): a `done` callback may ask to close
+        self._close_after = False
         # Each group is written as soon as it is ready; Nagle's algorithm would
         # hold it back until the previous content was acknowledged.
         session.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -77,11 +88,16 @@ class PipelinedSession:
         if session is None:
             done(False, smtplib.SMTPServerDisconnected("not connected"))
             return
+        self._busy = True
         try:
             self._transact(session, job)
         except BaseException:
             self._drop()  # a bug, or the claim's commit failed: in-flight rows stay `sending`
             raise
+        finally:
+            self._busy = False
+        if self._close_after:
+            self.close()
 
     def flush(self) -> None:
         """Wait for the reply to the message in flight (before anything that waits)."""
@@ -93,7 +109,12 @@ class PipelinedSession:
                 raise
 
     def close(self) -> None:
-        """Settle the message in flight, then QUIT."""
+        """Settle the message in flight, then QUIT. Asked from a `done` callback (a
+        retry wants a fresh session), it happens once the group in hand is through."""
+        if self._busy:
+            self._close_after = True
+            return
+        self._close_after = False
         self.flush()
         session, self.session = self.session, None
         if session is not None:
@@ -110,7 +131,7 @@ class PipelinedSession:
         except _LOST as error:
             return self._lost(job, error)
         if self._in_flight is not None and not self._settle_in_flight(session):
-            return job.done(False, _dropped("before the server answered MAIL"))
+            return job.done(False, Unsent("connection dropped after the previous message"))
         try:
             replies = self._command_replies(session)
         except _LOST as error:
@@ -154,7 +175,7 @@ class PipelinedSession:
         job, self._in_flight = self._in_flight, None
         assert job is not None
         try:
-            code, text = session.getreply()
+            code, text = final_reply(session, self.final_wait, self.timeout)
         except _LOST as error:
             self._drop()
             job.done(False, ReplyLost(str(error) or "connection closed"))
@@ -176,9 +197,11 @@ class PipelinedSession:
         """The connection broke: the message in flight is in doubt, this one was not sent."""
         in_flight, self._in_flight = self._in_flight, None
         self._drop()
-        if in_flight is not None:
-            in_flight.done(False, ReplyLost(str(error) or "connection closed"))
-        job.done(False, _dropped(str(error)))
+        if in_flight is None:
+            job.done(False, _dropped(str(error)))
+            return
+        in_flight.done(False, ReplyLost(str(error) or "connection closed"))
+        job.done(False, Unsent(f"connection dropped after the previous message: {error}"))
 
     def _drop(self) -> None:
         session, self.session = self.session, None

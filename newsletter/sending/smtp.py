@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import smtplib
 import socket
 import ssl
@@ -11,18 +10,17 @@ from typing import TYPE_CHECKING
 
 from newsletter.config import SmtpConfig
 from newsletter.mail.outgoing import OutgoingMessage
+from newsletter.sending.pipelining import Done, PipelinedSession, offers_pipelining
 from newsletter.sending.replies import ReplyLost
+from newsletter.sending.wire import dot_stuffed, envelope_path, final_reply
 
 if TYPE_CHECKING:
     from newsletter.sending.transport import Claim
 
 
-_LEADING_DOT = re.compile(rb"(?m)^\.")
-_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
-
-
 class SmtpTransport:
-    """One SMTP session reused for many messages, renewed every `messages_per_connection`."""
+    """One SMTP session reused for many messages, renewed every `messages_per_connection`;
+    pipelined (RFC 2920, pipelining.py) when the server offers it."""
 
     def __init__(
         self,
@@ -38,6 +36,7 @@ class SmtpTransport:
         self.local_hostname = local_hostname or socket.getfqdn()
         self.description = self.describe(smtp)
         self._session: smtplib.SMTP | None = None
+        self._pipeline: PipelinedSession | None = None
         self._sent = 0
 
     @staticmethod
@@ -48,6 +47,8 @@ class SmtpTransport:
     def is_open(self) -> bool:
         """False when the session is gone or has carried its share of messages."""
         limit = self.smtp.messages_per_connection
+        if self._pipeline is not None and not self._pipeline.is_open:
+            return False
         return self._session is not None and not (limit and self._sent >= limit)
 
     @property
@@ -81,6 +82,31 @@ class SmtpTransport:
             session.close()
             raise
         self._session, self._sent = session, 0
+        if offers_pipelining(session):
+            self._pipeline = PipelinedSession(session, self.smtp.data_timeout, self.smtp.timeout)
+
+    def submit(self, message: OutgoingMessage, claim: Claim, done: Done) -> None:
+        """Send `message`; its result goes to `done(taken, error)`: at once on a plain
+        session, while the next message goes out on a pipelined one (see `flush`)."""
+        if self._pipeline is None:
+            try:
+                taken = self.send(message, claim)
+            except Exception as error:
+                done(False, error)
+                return
+            done(taken, None)
+            return
+
+        def counted(taken: bool, error: Exception | None) -> None:
+            self._sent += taken
+            done(taken, error)
+
+        self._pipeline.submit(message, claim, counted)
+
+    def flush(self) -> None:
+        """Wait for the answer to the message in flight (pipelined sessions only)."""
+        if self._pipeline is not None:
+            self._pipeline.flush()
 
     def send(self, message: OutgoingMessage, claim: Claim = lambda: True) -> bool:
         """MAIL, RCPT, DATA on the open session; RSET after a refusal.
@@ -126,27 +152,23 @@ class SmtpTransport:
             raise smtplib.SMTPDataError(code, text)
         session.send(dot_stuffed(data))
         try:
-            code, text = self._final_reply(session)
+            code, text = final_reply(session, self.smtp.data_timeout, self.smtp.timeout)
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             raise ReplyLost(str(error) or "connection closed") from error
         if code != 250:
             raise smtplib.SMTPDataError(code, text)
         return True
 
-    def _final_reply(self, session: smtplib.SMTP) -> tuple[int, bytes]:
-        """The reply to the final dot, waited for `data_timeout` (RFC 5321 4.5.3.2.6
-        suggests 10 minutes): a server may scan the whole message before it answers,
-        and a message given up on too early is one whose fate is unknown."""
-        if session.sock is not None:
-            session.sock.settimeout(self.smtp.data_timeout)
-        try:
-            return session.getreply()
-        finally:
-            if session.sock is not None:
-                session.sock.settimeout(self.smtp.timeout)
-
     def close(self) -> None:
-        """QUIT politely; a session that is already gone is simply dropped."""
+        """QUIT politely (after the answer to a message in flight); a session that
+        is already gone is simply dropped."""
+        pipeline = self._pipeline
+        if pipeline is not None:
+            pipeline.close()
+            if pipeline.is_open:
+                return  # asked while answering: it closes after the group in hand
+            self._pipeline = self._session = None
+            return
         session, self._session = self._session, None
         if session is not None:
             try:
@@ -155,26 +177,9 @@ class SmtpTransport:
                 session.close()
 
     def _discard(self) -> None:
-        session, self._session = self._session, None
+        session, self._session, self._pipeline = self._session, None, None
         if session is not None:
             session.close()
-
-
-def envelope_path(address: str) -> str:
-    """<address> for MAIL/RCPT. Our addresses are validated ASCII already, so
-    smtplib's general parser (a measurable cost per message) is only the fallback."""
-    if _PLAIN_ADDRESS.fullmatch(address):
-        return f"<{address}>"
-    return smtplib.quoteaddr(address)
-
-
-def dot_stuffed(data: bytes) -> bytes:
-    """The DATA payload: leading dots doubled, CRLF and the final dot appended."""
-    if data.startswith(b".") or b"\n." in data:
-        data = _LEADING_DOT.sub(b"..", data)
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    return data + b".\r\n"
 
 
 def _rset(session: smtplib.SMTP) -> None:

@@ -1,6 +1,7 @@
 """Where messages go: an SMTP session or the outbox Maildir, behind one interface.
 
-A transport is `open()` (idempotent), `send(message)` and `close()`;
+A transport is `open()` (idempotent), `send(message)` or `submit(message, ...)`
+and `flush()`, and `close()`;
 `plan_transport` picks one from the config.
 """
 
@@ -16,14 +17,22 @@ from newsletter.config import Config
 from newsletter.errors import InputError
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.outbox import MaildirTransport
+from newsletter.sending.pipelining import Done
 from newsletter.sending.smtp import SmtpTransport
 
 Claim = Callable[[], bool]
 
 
 class Transport(Protocol):
-    """open() is idempotent; send() calls `claim` once, before the message body
-    goes out, and abandons the message (returns False) if it says no."""
+    """open() is idempotent; send() and submit() call `claim` once, before the
+    message body goes out, and abandon the message if it says no.
+
+    send() answers at once (True: taken; False: abandoned; an exception: not
+    taken, or `ReplyLost`). submit() hands the same answer to `done(taken,
+    error)`, possibly later: a pipelined SMTP session answers for a message
+    while it sends the next; flush() waits for the answers still due, and
+    close() flushes first.
+    """
 
     description: str
 
@@ -33,6 +42,10 @@ class Transport(Protocol):
     def open(self) -> None: ...
 
     def send(self, message: OutgoingMessage, claim: Claim = lambda: True) -> bool: ...
+
+    def submit(self, message: OutgoingMessage, claim: Claim, done: Done) -> None: ...
+
+    def flush(self) -> None: ...
 
     def close(self) -> None: ...
 

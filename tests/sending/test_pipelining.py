@@ -12,11 +12,23 @@ import ssl
 
 import pytest
 
+from newsletter.project import open_project
+from newsletter.sending.campaign import send_issue
 from newsletter.sending.ledger import Ledger
+from newsletter.sending.loop import SendSettings
 from newsletter.sending.pipelining import PipelinedSession, offers_pipelining
+from newsletter.sending.transport import plan_transport
 
 from support.pipelined import SLUG, Driver, PipeliningSink, ledger_rows, message
-from support.smtp import PASSWORD, USER, add_subscribers, authenticate, start_server
+from support.smtp import (
+    PASSWORD,
+    USER,
+    add_subscribers,
+    authenticate,
+    configure_smtp,
+    simple_builder,
+    start_server,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
@@ -67,7 +79,7 @@ def test_replies_are_matched_to_their_messages_when_rcpt_and_the_final_dot_refus
     outcomes = Driver(pipelining_server, ledger).run()
     rows = ledger_rows(ledger)
     assert [rows[email] for email in bad] == ["failed", "failed"]
-    assert all(outcomes[email].startswith("recipient: 550 5.1.1") for email in bad)
+    assert all(outcomes[email].startswith("hard bounce: 550 5.1.1") for email in bad)
     assert [rows[email] for email in good] == ["sent", "sent", "queued", "sent", "sent", "queued"]
     assert outcomes[good[2]].startswith("temporary: 451 4.3.0")
     assert received(pipelining_server) == [good[0], good[1], good[3], good[4]]
@@ -80,7 +92,7 @@ def test_a_refused_mail_from_is_classified_and_the_next_group_starts_with_rset(
     freeze(ledger)
     driver = Driver(pipelining_server, ledger, senders={emails[1]: "refused@example.org"})
     outcomes = driver.run()
-    assert outcomes[emails[1]].startswith("temporary: 451 4.3.2")
+    assert outcomes[emails[1]].startswith("temporary: sender refused@example.org refused: 451")
     assert ledger_rows(ledger) == {
         emails[0]: "sent",
         emails[1]: "queued",
@@ -178,3 +190,46 @@ def test_a_server_that_does_not_offer_pipelining_is_told_apart(smtp_server, pipe
         assert (offers_pipelining(plain), offers_pipelining(piped)) == (False, True)
     finally:
         plain.quit(), piped.quit()
+
+
+# --- the send loop on a pipelined session ------------------------------------------------
+
+
+def send_all(project, **smtp):  # noqa: ANN001, ANN003, ANN201
+    """The real send_issue over one connection; returns (report, status)."""
+    with open_project(project) as (config, store):
+        transport = plan_transport(config)
+        tuned = SendSettings.from_config(config, transport.connections, transport.rate)
+        tuned = SendSettings(**{**tuned.__dict__, "backoff_base": 0.01, "backoff_max": 0.05})
+        _plan, report = send_issue(
+            config, store, SLUG, "Subject", "hash", simple_builder(), transport,
+            confirm=lambda plan: True, settings=tuned,
+        )  # fmt: skip
+        return report, Ledger(store).status(SLUG)
+
+
+def test_the_send_loop_pipelines_and_sends_each_message_once(project, store, pipelining_server):
+    emails = add_subscribers(store, 30)
+    configure_smtp(project, pipelining_server, connections=1, rate=0, messages_per_connection=12)
+    report, status = send_all(project)
+    assert received(pipelining_server) == emails
+    assert (report.sent, report.failed, status.counts["sent"]) == (30, 0, 30)
+    sessions = [message.session for message in pipelining_server.handler.messages]
+    assert len(set(sessions)) == 3  # renewed every 12 messages
+
+
+def test_the_send_loop_retries_a_pipelined_refusal_and_leaves_a_lost_reply_uncertain(
+    project, store, pipelining_server
+):
+    emails = add_subscribers(store, 8)
+    bad = add_subscribers(store, 1, domain="nowhere.example", start=100)
+    configure_smtp(project, pipelining_server, connections=1, rate=0)
+    pipelining_server.handler.temp_fail_every = 4  # one 451 after a final dot, then retried
+    pipelining_server.handler.lose_reply_for = {emails[5]}
+    report, status = send_all(project)
+    rows = ledger_rows(Ledger(store))
+    assert rows[emails[5]] == "sending" and report.uncertain == 1
+    assert rows[bad[0]] == "failed" and report.failed == 1
+    assert {rows[email] for email in emails if email != emails[5]} == {"sent"}
+    assert sorted(received(pipelining_server)) == sorted(emails)  # each exactly once
+    assert [status.counts[key] for key in ("queued", "sending", "sent", "failed")] == [0, 1, 7, 1]

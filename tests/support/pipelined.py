@@ -108,7 +108,7 @@ class Driver:
         assert verdict is not None, error
         if verdict.kind is Kind.UNCERTAIN:
             return "uncertain"
-        if verdict.kind is Kind.TEMPORARY:
+        if verdict.kind in (Kind.TEMPORARY, Kind.SOFT_BOUNCE):
             if claimed:
                 self.ledger.release(delivery_id, verdict.reason)
             return f"temporary: {verdict.reason}"
