@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsletter.mail.outgoing import OutgoingMessage
+from newsletter.sending.pipelining import answer_at_once
 
 if TYPE_CHECKING:
     from newsletter.sending.pipelining import Done
@@ -44,12 +45,7 @@ class MaildirTransport:
 
     def submit(self, message: OutgoingMessage, claim: Claim, done: Done) -> None:
         """`send`, its result handed to `done(taken, error)` at once."""
-        try:
-            taken = self.send(message, claim)
-        except Exception as error:
-            done(False, error)
-            return
-        done(taken, None)
+        answer_at_once(self.send, message, claim, done)
 
     def flush(self) -> None:
         """Nothing is ever in flight: a file is written or not."""

@@ -48,6 +48,22 @@ class Unsent(smtplib.SMTPServerDisconnected):
     submits it again on a new connection, as the same try."""
 
 
+def answer_at_once(
+    send: Callable[[OutgoingMessage, Claim], bool],
+    message: OutgoingMessage,
+    claim: Claim,
+    done: Done,
+) -> None:
+    """`submit` for a transport that answers each message before the next: `send`,
+    its result handed to `done`."""
+    try:
+        taken = send(message, claim)
+    except Exception as error:
+        done(False, error)
+        return
+    done(taken, None)
+
+
 def offers_pipelining(session: smtplib.SMTP) -> bool:
     """True when the server's EHLO listed PIPELINING (ask after STARTTLS's second EHLO)."""
     return bool(session.has_extn("pipelining"))

@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING
 
 from newsletter.config import SmtpConfig
 from newsletter.mail.outgoing import OutgoingMessage
-from newsletter.sending.pipelining import Done, PipelinedSession, offers_pipelining
+from newsletter.sending.pipelining import (
+    Done,
+    PipelinedSession,
+    answer_at_once,
+    offers_pipelining,
+)
 from newsletter.sending.replies import ReplyLost
 from newsletter.sending.wire import dot_stuffed, envelope_path, final_reply
 
@@ -89,12 +94,7 @@ class SmtpTransport:
         """Send `message`; its result goes to `done(taken, error)`: at once on a plain
         session, while the next message goes out on a pipelined one (see `flush`)."""
         if self._pipeline is None:
-            try:
-                taken = self.send(message, claim)
-            except Exception as error:
-                done(False, error)
-                return
-            done(taken, None)
+            answer_at_once(self.send, message, claim, done)
             return
 
         def counted(taken: bool, error: Exception | None) -> None:
