@@ -2,14 +2,16 @@
 
 smtplib waits for the reply to MAIL, RCPT, DATA and the final dot in turn:
 four round trips per message. When the server offers PIPELINING, this session
-writes a message's content and final dot and, without waiting, the next
-message's MAIL, RCPT and DATA (RFC 2920 allows message content first in a
+writes a message's content and final dot together with the next message's
+MAIL, RCPT and DATA, in one write (RFC 2920 allows message content first in a
 group and DATA last); the replies then come back together, in order: the
-dot's, MAIL's, RCPT's, DATA's.
+dot's, MAIL's, RCPT's, DATA's. One write matters: Postfix answers a group in
+one packet only when the group arrives whole; written apart, Nagle's algorithm
+on the server and the delayed ACK on the client hold every message ~40 ms.
 
 The exactly-once rules of the unpipelined session hold:
 - a message's claim (the ledger's commit) runs after its DATA got 354 and
-  before its content is written; if the claim says no, the connection is
+  before its content is written (with the next group, or by `flush`); if the claim says no, the connection is
   dropped, which makes the server discard the open transaction (RFC 5321
   4.1.1.4), and the message counts as not sent;
 - only the message whose content and dot went out is ever in doubt: when its
@@ -84,7 +86,8 @@ class PipelinedSession:
         the other answers (smtp.data_timeout and smtp.timeout)."""
         self.session: smtplib.SMTP | None = session
         self.final_wait, self.timeout = final_wait, timeout
-        self._in_flight: _Job | None = None  # content and dot written, their reply not read
+        self._in_flight: _Job | None = None  # claimed; its reply to the dot not read yet
+        self._content = b""  # the in-flight message's content, until the next write
         self._reset_first = False  # the last transaction was refused: RSET opens the next group
         self._busy = False  # inside submit(): a `done` callback may ask to close
         self._close_after = False
@@ -116,13 +119,20 @@ class PipelinedSession:
             self.close()
 
     def flush(self) -> None:
-        """Wait for the reply to the message in flight (before anything that waits)."""
-        if self.session is not None and self._in_flight is not None:
-            try:
-                self._settle_in_flight(self.session)
-            except BaseException:
-                self._drop()
-                raise
+        """Send the message in flight and wait for its reply (before anything that waits)."""
+        session = self.session
+        if session is None or self._in_flight is None:
+            return
+        try:
+            if self._content:
+                content, self._content = self._content, b""
+                session.send(content)
+            self._settle_in_flight(session)
+        except _LOST as error:
+            self._lost(None, error)
+        except BaseException:
+            self._drop()
+            raise
 
     def close(self) -> None:
         """Settle the message in flight, then QUIT. Asked from a `done` callback (a
@@ -142,8 +152,9 @@ class PipelinedSession:
     # --- one group ---------------------------------------------------------------------
 
     def _transact(self, session: smtplib.SMTP, job: _Job) -> None:
+        group, self._content = self._content + self._commands(session, job.message), b""
         try:
-            session.send(self._commands(session, job.message))
+            session.send(group)
         except _LOST as error:
             return self._lost(job, error)
         if self._in_flight is not None and not self._settle_in_flight(session):
@@ -161,10 +172,7 @@ class PipelinedSession:
         if not job.claim():
             self._drop()  # DATA is open: hanging up is the only way not to send
             return job.done(False, None)
-        try:
-            session.send(dot_stuffed(job.message.data))
-        except _LOST as error:
-            return self._lost(job, error)
+        self._content = dot_stuffed(job.message.data)  # goes out with the next group
         self._in_flight = job
 
     def _commands(self, session: smtplib.SMTP, message: OutgoingMessage) -> bytes:
@@ -209,15 +217,19 @@ class PipelinedSession:
         except _LOST:
             self._drop()
 
-    def _lost(self, job: _Job, error: BaseException) -> None:
-        """The connection broke: the message in flight is in doubt, this one was not sent."""
-        in_flight, self._in_flight = self._in_flight, None
+    def _lost(self, job: _Job | None, error: BaseException) -> None:
+        """The connection broke: the message in flight is in doubt (its content may
+        have gone out, whole), this one was not sent."""
+        in_flight, self._in_flight, self._content = self._in_flight, None, b""
         self._drop()
+        if in_flight is not None:
+            in_flight.done(False, ReplyLost(str(error) or "connection closed"))
+        if job is None:
+            return
         if in_flight is None:
             job.done(False, _dropped(str(error)))
-            return
-        in_flight.done(False, ReplyLost(str(error) or "connection closed"))
-        job.done(False, Unsent(f"connection dropped after the previous message: {error}"))
+        else:
+            job.done(False, Unsent(f"connection dropped after the previous message: {error}"))
 
     def _drop(self) -> None:
         session, self.session = self.session, None
