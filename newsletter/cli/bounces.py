@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from newsletter.cli.common import DryRunOption, ProjectOption, console
-from newsletter.project import open_project
-from newsletter.returns.box import open_return_box
-from newsletter.returns.processing import OUTCOMES, ReturnsProcessor, ReturnsSummary
+from newsletter.cli.common import DryRunOption, ProjectOption, console, open_project
+
+if TYPE_CHECKING:
+    from newsletter.returns.processing import ReturnsSummary
+
+# newsletter.returns (IMAP, DSN parsing) is imported inside the command, so that
+# `--help` and the other commands start fast (benchmarks/startup.py).
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +24,9 @@ def register(app: typer.Typer) -> None:
 
 def bounces_command(dry_run_: DryRunOption = False, project: ProjectOption = Path(".")) -> None:
     """Read the return mailbox: bounces, complaints and mailto unsubscribes."""
+    from newsletter.returns.box import open_return_box
+    from newsletter.returns.processing import ReturnsProcessor
+
     with open_project(project) as (config, store):
         box = open_return_box(config)
         console.print(f"reading {escape(box.description)}")
@@ -30,6 +37,8 @@ def bounces_command(dry_run_: DryRunOption = False, project: ProjectOption = Pat
 
 
 def _table(summary: ReturnsSummary) -> Table:
+    from newsletter.returns.processing import OUTCOMES
+
     table = Table(title=f"{summary.messages} messages read")
     table.add_column("outcome")
     table.add_column("count", justify="right")
