@@ -60,6 +60,18 @@ class SendingConfig:
 
 
 @dataclass(frozen=True)
+class SubscribeConfig:
+    """Joining through the web form (double opt-in); see README, "Joining"."""
+
+    confirm_hours: int = 48  # a confirmation link expires, and its sign-up is deleted, after this
+    min_fill_seconds: int = 3  # a form sent back sooner was filled by a machine
+    per_address_per_day: int = 3  # confirmation mails to one address in a day, at most
+    per_client_per_hour: int = 20  # sign-ups from one client (IP address) in an hour, at most
+    record_ip: bool = False  # keep the client IP address with the consent record
+    welcome: bool = False  # mail templates/mail/welcome.* after a confirmation
+
+
+@dataclass(frozen=True)
 class Config:
     project_dir: Path
     name: str
@@ -73,6 +85,8 @@ class Config:
     smtp: SmtpConfig | None = None
     outbox_path: Path = Path("outbox")
     sending: SendingConfig = field(default_factory=SendingConfig)
+    subscribe: SubscribeConfig = field(default_factory=SubscribeConfig)
+    consent: str = ""  # the consent wording of the subscribe form; "" = the default one
 
     @property
     def database_path(self) -> Path:
@@ -112,6 +126,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "postal_address": str,
         "list_id": str,
         "unsubscribe_mailto": str,
+        "consent": str,
     },
     "smtp": {
         "host": str,
@@ -126,6 +141,14 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     },
     "outbox": {"path": str},
     "sending": {"max_attempts": int, "hard_bounce_limit": int, "policy_stop_after": int},
+    "subscribe": {
+        "confirm_hours": int,
+        "min_fill_seconds": int,
+        "per_address_per_day": int,
+        "per_client_per_hour": int,
+        "record_ip": bool,
+        "welcome": bool,
+    },
 }
 _REQUIRED = {"newsletter": ("name", "from", "base_url"), "smtp": ("host",)}
 
@@ -176,6 +199,8 @@ def parse_config(data: dict[str, Any], project_dir: Path) -> Config:
         smtp=_parse_smtp(data["smtp"]) if "smtp" in data else None,
         outbox_path=Path(data.get("outbox", {}).get("path", "outbox")),
         sending=_parse_sending(data.get("sending", {})),
+        subscribe=_parse_subscribe(data.get("subscribe", {})),
+        consent=news.get("consent", "").strip(),
     )
 
 
@@ -189,8 +214,11 @@ def _check_shape(data: dict[str, Any]) -> None:
             expected = _SCHEMA[section].get(key)
             if expected is None:
                 raise ConfigError(f"{CONFIG_NAME}: unknown key '{section}.{key}'")
-            if isinstance(item, bool) or not isinstance(item, expected):
-                kind = {str: "a string", int: "an integer"}.get(expected, "a number")  # type: ignore[call-overload]
+            if isinstance(item, bool) != (expected is bool) or not isinstance(item, expected):
+                kind = {str: "a string", int: "an integer", bool: "true or false"}.get(
+                    expected,  # type: ignore[call-overload]
+                    "a number",
+                )
                 raise ConfigError(f"{CONFIG_NAME}: '{section}.{key}' must be {kind}")
             if isinstance(item, str) and has_line_break(item):
                 raise ConfigError(f"{CONFIG_NAME}: '{section}.{key}' must be on one line")
@@ -267,6 +295,21 @@ def _parse_sending(sending: dict[str, Any]) -> SendingConfig:
     for key, value in sending.items():
         _check_range(f"sending.{key}", value, 1, 1000)
     return SendingConfig(**sending)
+
+
+_SUBSCRIBE_RANGES = {
+    "confirm_hours": (1, 24 * 30),
+    "min_fill_seconds": (0, 3600),
+    "per_address_per_day": (1, 100),
+    "per_client_per_hour": (1, 100_000),
+}
+
+
+def _parse_subscribe(subscribe: dict[str, Any]) -> SubscribeConfig:
+    for key, (low, high) in _SUBSCRIBE_RANGES.items():
+        if key in subscribe:
+            _check_range(f"subscribe.{key}", subscribe[key], low, high)
+    return SubscribeConfig(**subscribe)
 
 
 def _check_range(key: str, value: float, low: float, high: float) -> None:

@@ -6,7 +6,6 @@ result. Tokens are credentials, so no command here ever shows one.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,9 +16,8 @@ from rich.table import Table
 
 from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console
 from newsletter.project import open_project
-from newsletter.subscribers.exporter import export_csv, export_file
+from newsletter.subscribers.exporter import export_csv, export_file, export_json
 from newsletter.subscribers.importer import ImportReport, import_csv
-from newsletter.subscribers.model import Subscriber
 
 app = typer.Typer(help="Add, import, export, list and remove subscribers.", no_args_is_help=True)
 
@@ -37,20 +35,6 @@ ResubscribeOption = Annotated[
         " (only when they asked to join again).",
     ),
 ]
-JSON_FIELDS = (
-    "id",
-    "email",
-    "name",
-    "organisation",
-    "language",
-    "attributes",
-    "status",
-    "source",
-    "subscribed_at",
-    "unsubscribed_at",
-    "left_via",
-    "bounce_count",
-)
 
 
 @app.command("add")
@@ -104,14 +88,18 @@ def export_command(
         Path | None, typer.Argument(help="Write here (UTF-8 with BOM); default: stdout.")
     ] = None,
     status: StatusOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="JSON with every field and the consent record, not CSV."),
+    ] = False,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Write subscribers as CSV that `import` reads back unchanged."""
+    """Write subscribers as CSV that `import` reads back unchanged (or as JSON)."""
     with open_project(project) as (_config, store):
         if file is None:
-            export_csv(store, sys.stdout, status)
+            (export_json if as_json else export_csv)(store, sys.stdout, status)
             return
-        count = export_file(store, file, status)
+        count = export_file(store, file, status, as_json=as_json)
     console.print(f"exported {count} subscribers to {escape(str(file))}")
 
 
@@ -128,11 +116,10 @@ def list_command(
 ) -> None:
     """Show subscribers as a table, or as JSON with --json."""
     with open_project(project) as (_config, store):
-        subscribers = store.list_subscribers(status, search)
         if as_json:
-            _print_json(subscribers)
+            export_json(store, sys.stdout, status, search)
         else:
-            _print_table(subscribers)
+            _print_table(store.list_subscribers(status, search))
 
 
 @app.command("remove")
@@ -212,17 +199,3 @@ def _print_table(subscribers) -> None:  # noqa: ANN001 - an iterator of Subscrib
     if count:
         console.print(table)
     console.print(f"{count} subscriber{'' if count == 1 else 's'}")
-
-
-def _print_json(subscribers) -> None:  # noqa: ANN001 - an iterator of Subscriber
-    """A JSON array, streamed one subscriber per line so memory stays flat."""
-    out = sys.stdout
-    out.write("[")
-    for index, subscriber in enumerate(subscribers):
-        out.write(",\n" if index else "\n")
-        out.write(json.dumps(_json_record(subscriber), ensure_ascii=False))
-    out.write("\n]\n")
-
-
-def _json_record(subscriber: Subscriber) -> dict:
-    return {name: getattr(subscriber, name) for name in JSON_FIELDS}

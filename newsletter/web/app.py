@@ -28,11 +28,19 @@ from newsletter.db.connection import open_database
 from newsletter.errors import DatabaseError, TemplateError
 from newsletter.issue.environment import Loaded, make_environment
 from newsletter.issue.template_rules import locate_error
+from newsletter.sending.transport import plan_transport
+from newsletter.subscribers.addresses import mask_address
 from newsletter.subscribers.model import Subscriber
+from newsletter.subscribers.signups import form_secret
 from newsletter.subscribers.store import Store
 from newsletter.subscribers.tokens import looks_like_token
 from newsletter.web.access_log import AccessLog, redact_path
+from newsletter.web.form_guard import ClientLimiter, StampSigner
 from newsletter.web.forms import HttpError, read_intent
+from newsletter.web.i18n import install_i18n, shown_languages
+from newsletter.web.joining import Joining
+from newsletter.web.joining_mail import JoiningMail
+from newsletter.web.mail_worker import MailWorker
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -71,6 +79,10 @@ ERRORS = {
     ),
     405: ("Not allowed", "This address does not accept that kind of request."),
     413: ("Request too large", "This request is larger than this page accepts."),
+    429: (
+        "Too many requests",
+        "Too many sign-ups came from your connection. Please try again in an hour.",
+    ),
     503: ("Temporarily unavailable", "Please try again in a minute."),
 }
 # Used when even the error template cannot be rendered: fixed bytes, nothing reflected.
@@ -99,28 +111,49 @@ class Response:
         ]
 
 
-def create_app(project_dir: Path | str) -> AccessLog:
+def create_app(project_dir: Path | str, *, mail_worker: bool = True) -> AccessLog:
     """The WSGI application of a project, wrapped in its access log.
 
-    Config, database and templates are checked here, so a mistake is one
-    clear error before the server starts instead of a 500 on the first click.
+    Config, database, templates and the mail transport are checked here, so a
+    mistake is one clear error before the server starts instead of a 500 on the
+    first click. The mail worker (confirmation mails) starts here too, unless
+    `mail_worker=False`; `close()` stops it.
     """
     config = load_config(Path(project_dir))
     open_database(config.database_path, create=True).close()
-    return AccessLog(UnsubscribeApp(config))
+    app = UnsubscribeApp(config)
+    if mail_worker:
+        app.worker.start()
+    return AccessLog(app)
 
 
 class UnsubscribeApp:
-    """Routes /u/TOKEN and /healthz; one Store (SQLite connection) per server thread."""
+    """Routes /u/TOKEN, /subscribe, /confirm/TOKEN and /healthz; one Store (SQLite
+    connection) per server thread."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         loaded: Loaded = {}
         self.env = make_environment(config.templates_dir, html=True, loaded=loaded)
+        install_i18n(self.env)
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()
-        check_templates(self.env, loaded, self._context(masked_email="r***@example.org"))
+        mail = JoiningMail(config)
+        self.worker = MailWorker(config, plan_transport(config), mail)
+        self.joining = Joining(
+            config,
+            self.render,
+            self.store,
+            patiently,
+            StampSigner(patiently(lambda: form_secret(self.store()))),
+            ClientLimiter(config.subscribe.per_client_per_hour),
+            self.worker.wake,
+            mail,
+        )
+        self.joining.register_wordings()
+        check_templates(self.env, loaded, self._context(masked_email="r***@example.org", lang="en"))
+        mail.check()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
@@ -148,6 +181,17 @@ class UnsubscribeApp:
             _allow(method, "GET, HEAD")
             patiently(self.store().ping)
             return Response(200, b"ok\n", TEXT)
+        if path == "/subscribe":
+            _allow(method, "GET, HEAD, POST")
+            if method == "POST":
+                return self.joining.submit(environ)
+            return self.joining.form_page(_query_language(environ))
+        if path.startswith("/confirm/"):
+            _allow(method, "GET, HEAD, POST")
+            token = path.removeprefix("/confirm/")
+            if method == "POST":
+                return self.joining.confirm(token, environ)
+            return self.joining.confirm_page(token)
         if not path.startswith("/u/"):
             raise HttpError(404)
         _allow(method, "GET, HEAD, POST")
@@ -171,6 +215,7 @@ class UnsubscribeApp:
 
     def close(self) -> None:
         """Close every thread's connection; call once the server has stopped."""
+        self.worker.stop()
         with self._lock:
             for store in self._stores:
                 store.close()
@@ -184,24 +229,56 @@ class UnsubscribeApp:
         return patiently(lambda: store.get_by_token(token))
 
     def _change(self, subscriber: Subscriber, action: str, via: str) -> Response:
-        """Idempotent: a repeated POST answers the same page and records nothing new."""
+        """Idempotent: a repeated POST answers the same page and records nothing new.
+
+        Resubscribing only mails a confirmation link (double opt-in): whoever
+        holds a forwarded issue cannot bring back someone who left.
+        """
+        if action == "resubscribe":
+            if subscriber.status != "unsubscribed":
+                return self._page(subscriber, just_now=False)
+            self.joining.request_return(subscriber, {})
+            return self.render(
+                STATUS_PAGES["unsubscribed"],
+                lang=subscriber.language,
+                masked_email=mask_address(subscriber.email),
+                confirmation_sent=True,
+            )
         store = self.store()
-        change = store.resubscribe if action == "resubscribe" else store.unsubscribe
-        patiently(lambda: change(subscriber.id, via))
+        patiently(lambda: store.unsubscribe(subscriber.id, via))
         current = patiently(lambda: store.get_by_id(subscriber.id))
         if current is None:  # forgotten between the lookup and the change
             raise HttpError(404)
         return self._page(current, just_now=True)
 
     def _page(self, subscriber: Subscriber, *, just_now: bool) -> Response:
-        context = self._context(masked_email=mask_address(subscriber.email), just_now=just_now)
-        html = self.env.get_template(STATUS_PAGES[subscriber.status]).render(context)
-        return Response(200, html.encode("utf-8"))
+        return self.render(
+            STATUS_PAGES[subscriber.status],
+            lang=subscriber.language,
+            masked_email=mask_address(subscriber.email),
+            just_now=just_now,
+        )
 
     def _error(self, code: int, headers: tuple[tuple[str, str], ...] = ()) -> Response:
         title, message = ERRORS[code]
-        html = self.env.get_template(ERROR_PAGE).render(self._context(title=title, message=message))
-        return Response(code, html.encode("utf-8"), HTML, headers)
+        response = self.render(ERROR_PAGE, code, title=title, message=message)
+        return Response(code, response.body, HTML, headers)
+
+    def render(
+        self,
+        name: str,
+        code: int = 200,
+        *,
+        lang: str | None = None,
+        per_language: Callable[[str], dict[str, Any]] | None = None,
+        **values: Any,
+    ) -> Response:
+        """A page in the reader's language; `per_language(code)` adds the values that
+        differ by language (a form's wording, say)."""
+        language = shown_languages(self.config, lang)[0]
+        extra = per_language(language) if per_language else {}
+        html = self.env.get_template(name).render(self._context(lang=language, **values, **extra))
+        return Response(code, html.encode("utf-8"))
 
     def _context(self, **values: Any) -> dict[str, Any]:
         return {
@@ -209,6 +286,7 @@ class UnsubscribeApp:
             "postal_address": self.config.postal_address,
             "contact_address": self.config.reply_to or self.config.from_address,
             "just_now": False,
+            "confirmation_sent": False,
             **values,
         }
 
@@ -237,10 +315,26 @@ def _allow(method: str, allowed: str) -> None:
         raise HttpError(405, (("Allow", allowed),))
 
 
+# The joining pages with made-up values, for check_templates.
+_SAMPLE_FORM = {"email": "", "name": "", "organisation": "", "language": "en"}
+JOINING_SAMPLES: list[tuple[str, dict[str, Any]]] = [
+    ("web/unsubscribed.html", {"confirmation_sent": True}),
+    ("web/subscribe.html", {"form_action": "/subscribe", "stamp": "0.3.x", "wording_digest": "x",
+                            "consent": "sample", "values": _SAMPLE_FORM, "note": "sample",
+                            "errors": {"email": "sample"},
+                            "language_choices": [{"code": "en", "label": "English"}]}),
+    ("web/subscribe_sent.html", {"email": "reader@example.org", "confirm_hours": 48}),
+    ("web/confirm.html", {"consent": "sample", "wording_digest": "x"}),
+    ("web/confirmed.html", {}),
+    ("web/confirm_invalid.html", {"subscribe_url": "/subscribe"}),
+]  # fmt: skip
+
+
 def check_templates(env: jinja2.Environment, loaded: Loaded, context: dict[str, Any]) -> None:
     """Render every page once with sample values, so a broken override fails at start."""
     samples = [(name, {}) for name in STATUS_PAGES.values()]
     samples.append((ERROR_PAGE, {"title": "Link not found", "message": "sample"}))
+    samples.extend(JOINING_SAMPLES)
     for name, extra in samples:
         try:
             env.get_template(name).render({**context, **extra})
@@ -252,7 +346,10 @@ def check_templates(env: jinja2.Environment, loaded: Loaded, context: dict[str, 
             ) from None
 
 
-def mask_address(email: str) -> str:
-    """r***@example.org: enough for a person to recognise, little for anyone else."""
-    local, _, domain = email.rpartition("@")
-    return f"{local[:1]}***@{domain}"
+def _query_language(environ: Environ) -> str | None:
+    """`?lang=cy`: the language links of the subscribe page."""
+    for pair in str(environ.get("QUERY_STRING", "")).split("&"):
+        key, _, value = pair.partition("=")
+        if key == "lang" and value.isascii() and value.isalpha():
+            return value
+    return None

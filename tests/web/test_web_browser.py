@@ -8,28 +8,16 @@ afterwards. Skipped only when /usr/bin/chromium is not installed.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from newsletter.project import open_project
 
-from support.browser import CHROMIUM, FLAGS, SCREENSHOTS_ENV, needs_chromium
+from support.browser import SCREENSHOTS_ENV, needs_chromium
 from support.web import People, Server
 
 pytestmark = needs_chromium
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    # launch() gives chromium a fresh temporary profile of its own (it refuses --user-data-dir)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield launched
-        launched.close()
 
 
 def state(project: Path, subscriber_id: int) -> tuple[str, str | None, list[str]]:
@@ -71,7 +59,7 @@ def test_browser_unsubscribes_with_the_button(
     assert events.count("unsubscribed:web") == 1
 
 
-def test_browser_resubscribes_from_the_confirmation(
+def test_browser_resubscribe_button_only_mails_a_confirmation(
     browser, server: Server, people: People, project: Path
 ) -> None:
     context = browser.new_context(java_script_enabled=False)
@@ -81,7 +69,7 @@ def test_browser_resubscribes_from_the_confirmation(
         assert "already unsubscribed" in page.locator("h1").inner_text()
         page.get_by_role("button", name="Resubscribe").click()
         page.wait_for_load_state()
-        assert page.locator("h1").inner_text() == "Welcome back"
+        assert page.locator("h1").inner_text() == "Check your inbox"
     finally:
         context.close()
-    assert state(project, people.unsubscribed.id)[:2] == ("active", None)
+    assert state(project, people.unsubscribed.id)[:2] == ("unsubscribed", "cli")
