@@ -48,6 +48,24 @@ path = "outbox"                           # Maildir of .eml files: the default t
 """
 
 
+GITIGNORE = """\
+# What newsletter keeps out of git: personal data and credentials.
+# The database and its copies hold every subscriber and their unsubscribe tokens.
+newsletter.db
+newsletter.db-*
+backups/
+# Previews and sent messages carry real unsubscribe links.
+build/
+outbox/
+# DKIM private keys.
+dkim/
+*.pem
+*.key
+# The send lock.
+.newsletter-send.*
+"""
+
+
 def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
     """Create a project folder; refuse to touch one that already exists."""
     config_path = directory / CONFIG_NAME
@@ -58,6 +76,7 @@ def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     created = [
         config_path,
+        directory / ".gitignore",
         directory / "templates",
         directory / "issues",
         directory / DATABASE_NAME,
@@ -69,9 +88,19 @@ def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
         dirs_exist_ok=True,
         ignore=shutil.ignore_patterns("__init__.py", "__pycache__"),
     )
+    _write_gitignore(directory / ".gitignore")
     config_path.write_text(CONFIG_TEMPLATE.format(name=name.replace('"', "'")), encoding="utf-8")
     open_database(directory / DATABASE_NAME, create=True).close()
     return created
+
+
+def _write_gitignore(path: Path) -> None:
+    """The project's .gitignore; a folder that has one gets ours added at its end."""
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    if GITIGNORE in existing:
+        return
+    separator = "\n" if existing and not existing.endswith("\n") else ""
+    path.write_text(existing + separator + GITIGNORE, encoding="utf-8")
 
 
 @contextmanager

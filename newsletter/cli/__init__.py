@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from newsletter.cli import issue, send, serve, subscribers
+from newsletter.cli import issue, send, serve, status, subscribers
 from newsletter.cli.common import console, show_error
 from newsletter.errors import DatabaseError, NewsletterError
 from newsletter.project import init_project
@@ -49,6 +49,7 @@ app = typer.Typer(
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(issue.app, name="issue")
 send.register(app)
+status.register(app)
 serve.register(app)
 
 

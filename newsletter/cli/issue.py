@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from newsletter.cli.common import ProjectOption, console
+from newsletter.cli.common import ProjectOption, console, show_findings
 from newsletter.config import load_config
-from newsletter.issue.checks import Finding, check_issue, has_errors
+from newsletter.issue.checks import check_issue, has_errors
 from newsletter.issue.rendering import prepare_issue
 from newsletter.issue.scaffold import scaffold_issue
 from newsletter.issue.source import display_path
@@ -57,9 +57,12 @@ def preview_command(
     console.print(f"preview for {escape(who)}:")
     for kind, path in preview.files.items():
         console.print(f"  {escape(display_path(config, path))}  {_size(preview.sizes[kind])}")
-    _show_findings(preview.findings)
-    if open_browser:
-        webbrowser.open(preview.files["html"].resolve().as_uri())
+    show_findings(preview.findings)
+    if open_browser and not webbrowser.open(preview.files["html"].resolve().as_uri()):
+        console.print(
+            f"no web browser found to open it: open {escape(str(preview.files['html']))} yourself",
+            soft_wrap=True,
+        )
     if has_errors(preview.findings):
         raise typer.Exit(1)
 
@@ -67,23 +70,11 @@ def preview_command(
 @app.command("check")
 def check_command(slug: SlugArgument, project: ProjectOption = Path(".")) -> None:
     """Check an issue: errors exit non-zero, warnings are shown."""
-    config = load_config(project)
-    findings = check_issue(config, prepare_issue(config, slug))
-    _show_findings(findings)
+    with open_project(project) as (config, store):
+        findings = check_issue(config, prepare_issue(config, slug), store.attribute_keys)
+    show_findings(findings)
     if has_errors(findings):
         raise typer.Exit(1)
-
-
-def _show_findings(findings: list[Finding]) -> None:
-    for finding in findings:
-        style = "bold red" if finding.level == "error" else "yellow"
-        console.print(f"[{style}]{finding.level}:[/] {escape(finding.message)}", soft_wrap=True)
-    errors = sum(finding.level == "error" for finding in findings)
-    warnings = len(findings) - errors
-    if not findings:
-        console.print("checks: no problems found")
-    else:
-        console.print(f"checks: {errors} error(s), {warnings} warning(s)")
 
 
 def _size(size: int) -> str:

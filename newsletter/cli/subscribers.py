@@ -10,11 +10,15 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
+from rich import box
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console
+from newsletter.errors import InputError
 from newsletter.project import open_project
 from newsletter.subscribers.exporter import export_csv, export_file, export_json
 from newsletter.subscribers.importer import ImportReport, import_csv
@@ -146,14 +150,25 @@ def forget_command(
     """Erase someone's data; keep only a hashed suppression."""
     with open_project(project) as (_config, store):
         subscriber = store.require(email)
-        if not yes:
-            typer.confirm(
-                f"Erase {subscriber.email}, their details and their history for good?"
-                " Only a hashed suppression stays, so imports never re-add them.",
-                abort=True,
-            )
+        if not yes and not _confirm_forget(subscriber.email):
+            console.print(f"{escape(subscriber.email)} was not forgotten; nothing changed")
+            return
         store.forget(subscriber.email)
     console.print(f"forgot {escape(subscriber.email)}; the address stays suppressed")
+
+
+def _confirm_forget(email: str) -> bool:
+    try:
+        return click.confirm(
+            f"Erase {email}, their details and their history for good?"
+            " Only a hashed suppression stays, so imports never re-add them.",
+            default=False,
+        )
+    except click.Abort:  # no terminal to ask (end of input), or Ctrl-C
+        raise InputError(
+            f"{email} was not forgotten: the question was not answered",
+            hint="answer y, or pass --yes to erase without asking",
+        ) from None
 
 
 def _print_report(report: ImportReport) -> None:
@@ -176,26 +191,40 @@ def _print_report(report: ImportReport) -> None:
 
 
 def _print_table(subscribers) -> None:  # noqa: ANN001 - an iterator of Subscriber
-    table = Table()
-    table.add_column("email", overflow="fold")  # an address is never shortened
-    for column in ("name", "organisation", "language", "status", "subscribed"):
-        table.add_column(column)
-    count = 0
-    for subscriber in subscribers:
-        count += 1
-        table.add_row(
-            *(
-                escape(value)
-                for value in (
-                    subscriber.email,
-                    subscriber.name,
-                    subscriber.organisation,
-                    subscriber.language,
-                    subscriber.status,
-                    (subscriber.subscribed_at or "")[:10],
-                )
-            )
+    rows = [
+        (
+            subscriber.email,
+            subscriber.name,
+            subscriber.organisation,
+            subscriber.language,
+            subscriber.status,
+            (subscriber.subscribed_at or "")[:10],
         )
-    if count:
-        console.print(table)
-    console.print(f"{count} subscriber{'' if count == 1 else 's'}")
+        for subscriber in subscribers
+    ]
+    if rows:
+        table, needed = _table(rows)
+        # Wider than the terminal only when the addresses themselves are too wide for it.
+        Console(highlight=False, width=max(console.width, needed)).print(table)
+    console.print(f"{len(rows)} subscriber{'' if len(rows) == 1 else 's'}")
+
+
+_WRAPPING_LEAST = 8  # name and organisation wrap, but not narrower than this
+
+
+def _table(rows: list[tuple[str, ...]]) -> tuple[Table, int]:
+    """(table, width it needs): names wrap; an address never wraps and is never shortened."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    widths = [max(len(header), *(len(row[n]) for row in rows)) for n, header in _HEADERS]
+    table.add_column("email", no_wrap=True, min_width=widths[0])
+    for header in ("name", "organisation"):
+        table.add_column(header, overflow="fold", ratio=1)
+    for header in ("lang", "status", "subscribed"):
+        table.add_column(header, no_wrap=True)
+    for row in rows:
+        table.add_row(*(escape(value) for value in row))
+    needed = widths[0] + 2 * _WRAPPING_LEAST + sum(widths[3:]) + 2 * (len(_HEADERS) - 1)
+    return table, needed
+
+
+_HEADERS = list(enumerate(("email", "name", "organisation", "lang", "status", "subscribed")))

@@ -8,7 +8,9 @@ are raised by `prepare_issue` instead, with their file and line.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import lxml.html
@@ -29,11 +31,20 @@ class Finding:
     message: str
 
 
-def check_issue(config: Config, prepared: PreparedIssue) -> list[Finding]:
-    """Every finding for this issue, errors first."""
+def check_issue(
+    config: Config,
+    prepared: PreparedIssue,
+    attribute_keys: Callable[[], Collection[str]] | None = None,
+) -> list[Finding]:
+    """Every finding for this issue, errors first.
+
+    `attribute_keys` gives the attributes the subscribers have (the store's),
+    so that a misspelt `subscriber.attributes.X` is an error, not a blank.
+    """
     html, text = prepared.render(sample_subscriber())
     findings = [
         *_check_required(config, prepared, html, text),
+        *_check_attributes(prepared, attribute_keys),
         *_check_size(html),
         *_check_links(html),
         *_check_text_length(html, text),
@@ -74,6 +85,39 @@ def _check_required(config: Config, prepared: PreparedIssue, html: str, text: st
         if config.postal_address not in text:
             found.append(Finding("error", "the text part does not show the postal address"))
     return found
+
+
+def _check_attributes(
+    prepared: PreparedIssue, attribute_keys: Callable[[], Collection[str]] | None
+) -> list[Finding]:
+    used = [
+        field.removeprefix("attributes.")
+        for field in prepared.fields
+        if field.startswith("attributes.")
+    ]
+    if not used or attribute_keys is None:
+        return []
+    known = set(attribute_keys())
+    if not known:  # no subscriber has any attribute yet: nothing to compare with
+        return []
+    found = []
+    for key in used:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            guess = f"did you mean {close[0]}?" if close else f"they have {_some(known)}"
+            found.append(
+                Finding(
+                    "error",
+                    f"subscriber.attributes.{key}: no subscriber has this attribute, so it"
+                    f" would print blank ({guess})",
+                )
+            )
+    return found
+
+
+def _some(names: Collection[str], limit: int = 8) -> str:
+    shown = sorted(names)[:limit]
+    return ", ".join(shown) + (", ..." if len(names) > limit else "")
 
 
 def _unsubscribe_is_a_link(prepared: PreparedIssue) -> bool:

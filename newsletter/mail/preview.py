@@ -41,7 +41,9 @@ def write_preview(config: Config, store: Store, slug: str, to: str | None = None
         files[kind] = folder / name
         files[kind].write_bytes(data)
     sizes = {kind: len(data) for kind, (_name, data) in contents.items()}
-    return Preview(subscriber.email, sample, files, sizes, check_issue(config, prepared))
+    return Preview(
+        subscriber.email, sample, files, sizes, check_issue(config, prepared, store.attribute_keys)
+    )
 
 
 def _preview_subscriber(store: Store, to: str | None) -> tuple[Subscriber, bool]:

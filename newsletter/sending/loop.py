@@ -183,6 +183,8 @@ class Sender:
         except KeyboardInterrupt:
             self.report.interrupted = True
             self.stop()
+            if self.on_progress is not None:  # says "finishing the messages in hand"
+                self.on_progress(replace(self.report))
             _wait(threads)  # a second Ctrl-C gives up: in-flight rows stay uncertain
         if self._crash is not None:
             raise self._crash

@@ -81,6 +81,41 @@ def test_preview_open_hands_the_html_file_to_the_browser(cli, project: Path, mon
     assert opened == [(project / "build" / "2026-12" / "index.html").resolve().as_uri()]
 
 
+def test_preview_open_says_so_when_no_browser_can_be_found(cli, project: Path, monkeypatch):
+    monkeypatch.setattr(webbrowser, "open", lambda url: False)  # what it answers with none
+    write_issue(project)
+    result = cli("issue", "preview", "2026-12", "--open")
+    assert result.exit_code == 0, result.output
+    assert "no web browser found to open it: open " in result.output
+    assert "build/2026-12/index.html yourself" in result.output
+
+
+def test_a_misspelt_attribute_is_an_error_naming_the_close_one(cli, project: Path) -> None:
+    with open_project(project) as (_config, store):
+        store.add_subscriber("llyr@example.org", name="Llŷr")
+        store.db.execute('UPDATE subscribers SET attributes = \'{"membership_type": "full"}\'')
+    html = (project / "templates" / "issue.html").read_text(encoding="utf-8")
+    line = "{{ content }}"
+    write_template(
+        project,
+        "issue.html",
+        html.replace(line, line + "{{ subscriber.attributes.membership_typ }}"),
+    )
+    write_issue(project)
+    result = cli("issue", "check", "2026-12")
+    assert result.exit_code == 1
+    assert (
+        "error: subscriber.attributes.membership_typ: no subscriber has this attribute,"
+        " so it would print blank (did you mean membership_type?)" in result.output
+    )
+    write_template(
+        project,
+        "issue.html",
+        html.replace(line, line + "{{ subscriber.attributes.membership_type }}"),
+    )
+    assert cli("issue", "check", "2026-12").exit_code == 0
+
+
 @pytest.mark.parametrize("command", ["check", "preview"])
 def test_undefined_variable_fails_with_file_and_line_and_no_traceback(
     cli, project: Path, command: str
@@ -91,7 +126,9 @@ def test_undefined_variable_fails_with_file_and_line_and_no_traceback(
     write_issue(project)
     result = cli("issue", command, "2026-12")
     assert result.exit_code == 1
-    assert result.stderr.strip() == "error: templates/issue.txt:3: undefined name 'twitter'"
+    assert (
+        result.stderr.strip() == "error: templates/issue.txt:3: undefined name 'newsletter.twitter'"
+    )
     assert "Traceback" not in result.output + result.stderr
     assert not (project / "build" / "2026-12").exists()
 

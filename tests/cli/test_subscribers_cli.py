@@ -45,7 +45,8 @@ def test_add_refuses_someone_who_left_unless_resubscribe(project, cli):
     assert by_email(project)["ann@example.org"]["status"] == "active"
 
 
-def test_list_shows_a_table_without_tokens(project, cli):
+def test_list_shows_a_table_without_tokens(project, cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")  # names on one line each
     cli("subscribers", "import", str(EXAMPLES / "members.csv"))
     result = cli("subscribers", "list")
     assert result.exit_code == 0, result.output
@@ -53,6 +54,20 @@ def test_list_shows_a_table_without_tokens(project, cli):
     assert "12 subscribers" in result.stdout
     for row in table(project, "subscribers"):
         assert row["token"] not in result.stdout
+
+
+def test_list_never_wraps_an_address_on_an_80_column_terminal(project, cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    cli("subscribers", "import", str(EXAMPLES / "members.csv"))
+    fits = cli("subscribers", "list").stdout.splitlines()
+    assert max(len(line.rstrip()) for line in fits) <= 80  # the example list fits as it is
+    long = "angharad.llewellyn-prichard@cyngor-gwirfoddol-ceredigion.example.org"
+    cli("subscribers", "add", long, "--name", "Angharad Llewellyn-Prichard",
+        "--organisation", "Cyngor Gwirfoddol Sirol Ceredigion")  # fmt: skip
+    for lines in (fits, cli("subscribers", "list").stdout.splitlines()):
+        for row in table(project, "subscribers"):
+            if row["email"] != long or lines is not fits:
+                assert any(row["email"] in line for line in lines), row["email"]
 
 
 def test_list_json_is_an_array_for_scripts_without_tokens(project, cli):
@@ -103,7 +118,19 @@ def test_remove_unknown_address_is_one_line(project, cli):
 def test_forget_asks_first_and_keeps_everything_on_no(project, cli):
     cli("subscribers", "add", "ann@example.org", "--name", "Ann")
     result = cli("subscribers", "forget", "ann@example.org", input="n\n")
+    assert result.exit_code == 0
+    assert "ann@example.org was not forgotten; nothing changed" in result.stdout
+    assert "ann@example.org" in by_email(project)
+
+
+def test_forget_with_no_terminal_to_ask_is_an_error_line_not_aborted(project, cli):
+    cli("subscribers", "add", "ann@example.org", "--name", "Ann")
+    result = cli("subscribers", "forget", "ann@example.org")  # stdin is empty: end of input
     assert result.exit_code == 1
+    assert "Aborted" not in result.output
+    assert one_error_line(result) == (
+        "error: ann@example.org was not forgotten: the question was not answered"
+    )
     assert "ann@example.org" in by_email(project)
 
 

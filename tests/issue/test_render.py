@@ -113,7 +113,7 @@ def test_undefined_name_is_an_error_with_file_and_line(project: Path) -> None:
     write_issue(project)
     with pytest.raises(TemplateError) as caught:
         prepare(project)
-    assert caught.value.message == "templates/issue.html:4: undefined name 'sponsor'"
+    assert caught.value.message == "templates/issue.html:4: undefined name 'issue.sponsor'"
 
 
 def test_undefined_name_in_the_base_template_names_the_base(project: Path) -> None:
@@ -289,3 +289,27 @@ def test_a_paragraph_holding_only_a_link_becomes_a_button() -> None:
     )
     assert '<p class="button-row"><a href="https://example.org" class="button">Go</a></p>' in html
     assert '<p>Text and <a href="https://x.org">a link</a>.</p>' in html
+
+
+@pytest.mark.parametrize(
+    ("expression", "name"),
+    [
+        ("sponsor", "sponsor"),
+        ("issue.sponsor", "issue.sponsor"),
+        ("subscriber.nmae", "subscriber.nmae"),
+        ("newsletter['twitter']", "twitter"),
+    ],
+)
+def test_every_misspelt_name_has_one_wording_with_file_and_line(
+    project: Path, expression: str, name: str
+) -> None:
+    write_template(
+        project,
+        "issue.html",
+        '{% extends "base.html" %}\n{% block content %}\n{{ content }}\n'
+        f"<p>{{{{ {expression} }}}}</p>\n{{% endblock %}}\n",
+    )
+    write_issue(project)
+    with pytest.raises(TemplateError) as caught:
+        prepare(project)
+    assert caught.value.message == f"templates/issue.html:4: undefined name '{name}'"

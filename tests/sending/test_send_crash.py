@@ -94,7 +94,7 @@ def test_kill_9_then_rerun_mails_everyone_once_except_the_uncertain(
     assert uncertain(project) == in_doubt
 
 
-def test_ctrl_c_finishes_in_flight_prints_a_summary_and_exits_130(
+def test_ctrl_c_says_it_finishes_the_messages_in_hand_then_sums_up_and_exits_130(
     project, store, issue, smtp_server
 ):
     emails = add_subscribers(store, 60)
@@ -105,6 +105,7 @@ def test_ctrl_c_finishes_in_flight_prints_a_summary_and_exits_130(
     out, err = process.communicate(timeout=30)
     assert process.returncode == 130, err
     assert "stopped by Ctrl-C" in out and "this run" in out
+    assert "stopping: finishing the messages in hand" in out
     assert uncertain(project) == []  # in-flight messages finished and were recorded
     sent_before = len(smtp_server.handler.messages)
     assert sent_before < 60

@@ -59,7 +59,10 @@ def outbox_messages(project: Path) -> list[EmailMessage]:
     if not (folder / "cur").exists():  # not yet (or not wholly) made by the first delivery
         return []
     box = mailbox.Maildir(folder, create=False)
-    return [message_from_bytes(box.get_bytes(key), policy=policy.default) for key in sorted(box.iterkeys(), key=_delivered)]  # type: ignore[misc]
+    return [
+        message_from_bytes(box.get_bytes(key), policy=policy.default)
+        for key in sorted(box.iterkeys(), key=_delivered)
+    ]  # type: ignore[misc]
 
 
 def confirmation_tokens(messages: list[EmailMessage], to: str) -> list[str]:
