@@ -319,7 +319,7 @@ def _allow(method: str, allowed: str) -> None:
 _SAMPLE_FORM = {"email": "", "name": "", "organisation": "", "language": "en"}
 JOINING_SAMPLES: list[tuple[str, dict[str, Any]]] = [
     ("web/unsubscribed.html", {"confirmation_sent": True}),
-    ("web/subscribe.html", {"form_action": "/subscribe", "stamp": "0.3.x", "wording_digest": "x",
+    ("web/subscribe.html", {"stamp": "0.3.x", "wording_digest": "x",
                             "consent": "sample", "values": _SAMPLE_FORM, "note": "sample",
                             "errors": {"email": "sample"},
                             "language_choices": [{"code": "en", "label": "English"}]}),

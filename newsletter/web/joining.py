@@ -156,7 +156,6 @@ class Joining:
                 "consent": self.wordings[code].text,
                 "values": {**chosen, "language": chosen["language"] or code},
             },
-            form_action=f"{self.config.base_url}/subscribe",
             stamp=self.signer.stamp(minimum),
             errors=errors,
             note=note,
@@ -229,7 +228,7 @@ class Joining:
             "web/confirm_invalid.html",
             404,
             lang=lang,
-            subscribe_url=f"{self.config.base_url}/subscribe",
+            subscribe_url="../subscribe",  # relative: right behind any proxy path
         )
 
     # --- the way back from the unsubscribe page ----------------------------------------------

@@ -1,0 +1,102 @@
+"""A person joins in a real browser (Debian's chromium, headless, JavaScript off).
+
+Fill in the form, read the confirmation from the outbox, follow its link, press
+the button: every page is screenshotted (set NEWSLETTER_SCREENSHOTS to keep
+them) and the database is checked at each step.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from newsletter.project import open_project
+
+from support.browser import SCREENSHOTS_ENV, needs_chromium
+from support.joining import CONFIRM_LINK, outbox_messages, wait_for
+from support.web import People
+
+pytestmark = needs_chromium
+
+
+def shot(page, folder: Path, name: str) -> None:  # noqa: ANN001
+    path = folder / f"joining-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 0
+
+
+def test_a_person_joins_through_the_form_and_the_emailed_link(
+    browser,
+    serve,
+    project: Path,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    server = serve("[subscribe]\nmin_fill_seconds = 1\n")
+    base = f"http://{server.host}:{server.port}"
+    shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        assert page.goto(f"{base}/subscribe").status == 200
+        shot(page, shots, "form-en")
+        page.get_by_label("Email address").fill("Cerys.Hughes@Example.org")
+        page.get_by_label("Name").fill("Cerys Hughes")
+        page.get_by_label("Organisation (optional)").fill("Menter Iaith")
+        honeypot = page.locator(".hp").bounding_box()
+        assert honeypot is not None and honeypot["x"] + honeypot["width"] <= 0  # out of sight
+        time.sleep(1.2)  # a person takes longer than the form's minimum
+        page.get_by_role("button", name="Subscribe").click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == "Check your inbox"
+        shot(page, shots, "sent-en")
+
+        [mail] = wait_for(lambda: outbox_messages(project), what="the confirmation mail")
+        text = mail.get_body(preferencelist=("plain",)).get_content()
+        link = urlsplit(text[text.index("https://") :].split()[0])
+        assert CONFIRM_LINK.search(link.path)
+        assert page.goto(f"{base}{link.path}").status == 200
+        assert "Confirm your subscription" in page.locator("h1").inner_text()
+        shot(page, shots, "confirm-en")
+        with open_project(project) as (_config, store):
+            assert store.get_subscriber("cerys.hughes@example.org") is None
+
+        page.get_by_role("button", name="Confirm my subscription").click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == "You are subscribed"
+        shot(page, shots, "confirmed-en")
+        assert context.cookies() == []
+
+        page.goto(f"{base}{link.path}")
+        assert page.locator("h1").inner_text() == "This link is no longer valid"
+        shot(page, shots, "invalid-en")
+    finally:
+        context.close()
+    with open_project(project) as (_config, store):
+        person = store.get_subscriber("Cerys.Hughes@example.org")
+        assert (person.status, person.organisation) == ("active", "Menter Iaith")
+
+
+def test_the_resubscribe_button_leads_to_check_your_inbox(
+    browser,
+    server,
+    people: People,
+    project: Path,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(f"http://{server.host}:{server.port}/u/{people.unsubscribed.token}")
+        shot(page, shots, "unsubscribed-en")
+        page.get_by_role("button", name="Resubscribe").click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == "Check your inbox"
+        shot(page, shots, "resubscribe-sent-en")
+    finally:
+        context.close()
+    wait_for(lambda: outbox_messages(project), what="the confirmation mail")
+    with open_project(project) as (_config, store):
+        assert store.get_by_id(people.unsubscribed.id).status == "unsubscribed"
