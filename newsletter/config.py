@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from email.utils import parseaddr
@@ -72,6 +73,20 @@ class SubscribeConfig:
 
 
 @dataclass(frozen=True)
+class DkimConfig:
+    """Where the signing key is; the key itself is read by newsletter.mail.dkim."""
+
+    selector: str
+    domain: str
+    key_file: Path | None = None  # absolute (resolved against the project folder)
+    key_env: str | None = None
+
+    @property
+    def record_name(self) -> str:
+        return f"{self.selector}._domainkey.{self.domain}"
+
+
+@dataclass(frozen=True)
 class Config:
     project_dir: Path
     name: str
@@ -87,6 +102,7 @@ class Config:
     sending: SendingConfig = field(default_factory=SendingConfig)
     subscribe: SubscribeConfig = field(default_factory=SubscribeConfig)
     consent: str = ""  # the consent wording of the subscribe form; "" = the default one
+    dkim: DkimConfig | None = None
 
     @property
     def database_path(self) -> Path:
@@ -149,6 +165,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "record_ip": bool,
         "welcome": bool,
     },
+    "dkim": {"selector": str, "domain": str, "key_file": str, "key_env": str},
 }
 _REQUIRED = {"newsletter": ("name", "from", "base_url"), "smtp": ("host",)}
 
@@ -201,6 +218,7 @@ def parse_config(data: dict[str, Any], project_dir: Path) -> Config:
         sending=_parse_sending(data.get("sending", {})),
         subscribe=_parse_subscribe(data.get("subscribe", {})),
         consent=news.get("consent", "").strip(),
+        dkim=_parse_dkim(data["dkim"], from_address, project_dir) if "dkim" in data else None,
     )
 
 
@@ -310,6 +328,34 @@ def _parse_subscribe(subscribe: dict[str, Any]) -> SubscribeConfig:
         if key in subscribe:
             _check_range(f"subscribe.{key}", subscribe[key], low, high)
     return SubscribeConfig(**subscribe)
+
+
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+_DNS_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
+
+
+def _parse_dkim(dkim: dict[str, Any], from_address: str, project_dir: Path) -> DkimConfig:
+    selector = dkim.get("selector", "newsletter").strip()
+    default_domain = from_address.rpartition("@")[2].encode("idna").decode("ascii")
+    domain = dkim.get("domain", default_domain).strip().lower().rstrip(".")
+    for key, value in (("selector", selector), ("domain", domain)):
+        if not value.isascii() or not _DNS_NAME.fullmatch(value):
+            raise ConfigError(
+                f"{CONFIG_NAME}: 'dkim.{key}' must be a DNS name, got {value!r}",
+                hint="write an international domain in its xn-- form",
+            )
+    if ("key_file" in dkim) == ("key_env" in dkim):
+        raise ConfigError(
+            f"{CONFIG_NAME}: [dkim] needs exactly one of 'dkim.key_file' and 'dkim.key_env'",
+            hint="run `newsletter dkim keygen` to make a key file",
+        )
+    key_file = dkim.get("key_file")
+    return DkimConfig(
+        selector=selector,
+        domain=domain,
+        key_file=project_dir / Path(key_file).expanduser() if key_file else None,
+        key_env=dkim.get("key_env"),
+    )
 
 
 def _check_range(key: str, value: float, low: float, high: float) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 from newsletter.config import CONFIG_NAME, DATABASE_NAME, Config, load_config
 from newsletter.db.connection import open_database
 from newsletter.errors import NewsletterError
-from newsletter.issue.environment import default_templates
 from newsletter.subscribers.store import Store
 
 CONFIG_TEMPLATE = """\
@@ -54,6 +53,13 @@ path = "outbox"                           # Maildir of .eml files: the default t
 # max_attempts = 5                        # tries for a 4xx or a dropped connection
 # hard_bounce_limit = 1                   # 5xx bounces before an address is marked bounced
 # policy_stop_after = 3                   # 5.7.x refusals in a row that stop the send
+
+# DKIM signing by newsletter itself: `newsletter dkim keygen` makes the key and
+# prints the DNS record; then uncomment. `newsletter doctor` checks the record.
+# [dkim]
+# selector = "newsletter"
+# domain = "example.org"                  # default: the domain of `from`
+# key_file = "dkim/newsletter.pem"        # or key_env = "NEWSLETTER_DKIM_KEY"
 """
 
 
@@ -91,6 +97,8 @@ def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
         directory / DATABASE_NAME,
     ]
     (directory / "issues").mkdir(exist_ok=True)
+    from newsletter.issue.environment import default_templates  # jinja2: only `init` needs it
+
     shutil.copytree(
         default_templates(),
         directory / "templates",

@@ -13,10 +13,9 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from newsletter.cli import issue, send, serve, status, subscribers
+from newsletter.cli import dkim, doctor, issue, send, serve, status, subscribers
 from newsletter.cli.common import console, show_error
 from newsletter.errors import DatabaseError, NewsletterError
-from newsletter.project import init_project
 
 
 class _Root(TyperGroup):
@@ -48,9 +47,11 @@ app = typer.Typer(
 )
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(issue.app, name="issue")
+app.add_typer(dkim.app, name="dkim")
 send.register(app)
 status.register(app)
 serve.register(app)
+doctor.register(app)
 
 
 @app.command("init")
@@ -59,6 +60,8 @@ def init_command(
     name: Annotated[str, typer.Option(help="The newsletter's name.")] = "My Newsletter",
 ) -> None:
     """Create a project: newsletter.toml, templates/, issues/ and the database."""
+    from newsletter.project import init_project
+
     created = init_project(directory, name)
     for path in created:
         console.print(f"created {path}")

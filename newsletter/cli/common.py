@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,7 +14,9 @@ from rich.markup import escape
 from newsletter.errors import NewsletterError
 
 if TYPE_CHECKING:
+    from newsletter.config import Config
     from newsletter.issue.checks import Finding
+    from newsletter.subscribers.store import Store
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -50,3 +54,16 @@ def show_findings(findings: list[Finding]) -> None:
         console.print("checks: no problems found")
     else:
         console.print(f"checks: {errors} error(s), {warnings} warning(s)")
+
+
+@contextmanager
+def open_project(directory: Path) -> Iterator[tuple[Config, Store]]:
+    """newsletter.project.open_project, imported on first use.
+
+    The command modules import the core inside their commands, so that
+    `newsletter --help` and `status` start in a blink (benchmarks/startup.py).
+    """
+    from newsletter.project import open_project as open_core_project
+
+    with open_core_project(directory) as opened:
+        yield opened

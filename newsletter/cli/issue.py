@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import webbrowser
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from newsletter.cli.common import ProjectOption, console, show_findings
-from newsletter.config import load_config
-from newsletter.issue.checks import check_issue, has_errors
-from newsletter.issue.rendering import prepare_issue
-from newsletter.issue.scaffold import scaffold_issue
-from newsletter.issue.source import display_path
-from newsletter.mail.preview import write_preview
-from newsletter.project import open_project
+from newsletter.cli.common import ProjectOption, console, open_project, show_findings
+
+# The core is imported inside each command, so `--help` and `status` start fast
+# (benchmarks/startup.py): this module must not pull in rendering, premailer or waitress.
 
 app = typer.Typer(help="Write, preview and check an issue.", no_args_is_help=True)
 
@@ -32,6 +27,10 @@ def new_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Create issues/SLUG.md with front matter and a sample body (never overwrites)."""
+    from newsletter.config import load_config
+    from newsletter.issue.scaffold import scaffold_issue
+    from newsletter.issue.source import display_path
+
     config = load_config(project)
     path = scaffold_issue(config, slug, subject)
     console.print(f"created {escape(display_path(config, path))}")
@@ -51,6 +50,12 @@ def preview_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Write build/SLUG/ (index.html, text.txt, message.eml) for one recipient; run the checks."""
+    import webbrowser
+
+    from newsletter.issue.checks import has_errors
+    from newsletter.issue.source import display_path
+    from newsletter.mail.preview import write_preview
+
     with open_project(project) as (config, store):
         preview = write_preview(config, store, slug, to)
     who = f"{preview.recipient} (sample)" if preview.sample else preview.recipient
@@ -70,6 +75,9 @@ def preview_command(
 @app.command("check")
 def check_command(slug: SlugArgument, project: ProjectOption = Path(".")) -> None:
     """Check an issue: errors exit non-zero, warnings are shown."""
+    from newsletter.issue.checks import check_issue, has_errors
+    from newsletter.issue.rendering import prepare_issue
+
     with open_project(project) as (config, store):
         findings = check_issue(config, prepare_issue(config, slug), store.attribute_keys)
     show_findings(findings)

@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console, show_findings
-from newsletter.errors import SendError
-from newsletter.project import open_project
-from newsletter.sending.campaign import (
-    DryRunReport,
-    SendPlan,
-    SendRequest,
-    TestSent,
-    run_send,
+from newsletter.cli.common import (
+    DryRunOption,
+    ProjectOption,
+    YesOption,
+    console,
+    open_project,
+    show_findings,
 )
-from newsletter.sending.ledger import IssueStatus
-from newsletter.sending.loop import SendReport
+from newsletter.errors import SendError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from newsletter.sending.campaign import SendPlan
+    from newsletter.sending.ledger import IssueStatus
+    from newsletter.sending.loop import SendReport
+
+# The core is imported inside each command, so `--help` and `status` start fast
+# (benchmarks/startup.py): this module must not pull in rendering, premailer or waitress.
 
 INTERRUPTED = 130
 
@@ -64,6 +69,8 @@ def send_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Send an issue to every active subscriber: resumable, never twice to anyone."""
+    from newsletter.sending.campaign import DryRunReport, SendRequest, TestSent, run_send
+
     request = SendRequest(
         slug, test_to=test_to, dry_run=dry_run_, connections=connections, rate=rate,
         resend_uncertain=resend_uncertain, allow_changes=allow_changes, as_address=as_address,
@@ -112,8 +119,8 @@ def _confirm(plan: SendPlan, yes: bool) -> bool:
     if yes:
         return True
     try:
-        return click.confirm(f"Send {plan.to_send} messages now?", default=False)
-    except click.Abort:
+        return typer.confirm(f"Send {plan.to_send} messages now?", default=False)
+    except typer.Abort:
         raise SendError(
             "not sent: the question was not answered",
             hint="answer y, or pass --yes to send without asking",
@@ -139,6 +146,14 @@ class _ProgressBar:
         self.stopping = False
 
     def start(self, plan: SendPlan, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
         self.progress = Progress(
             TextColumn("sending"),
             BarColumn(),

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from newsletter.cli.common import ProjectOption, console
+from newsletter.cli.common import ProjectOption, console, open_project
 from newsletter.errors import InputError, NotFoundError
-from newsletter.project import open_project
-from newsletter.sending.ledger import IssueStatus, Ledger
-from newsletter.sending.lock import send_running
+
+if TYPE_CHECKING:
+    from newsletter.sending.ledger import IssueStatus, Ledger
 
 
 def register(app: typer.Typer) -> None:
@@ -33,6 +33,9 @@ def status_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Per issue: queued, uncertain, sent, failed (with reasons), skipped."""
+    from newsletter.sending.ledger import Ledger  # here, so `--help` starts fast
+    from newsletter.sending.lock import send_running
+
     if failed and slug is None:
         raise InputError("--failed needs an issue", hint="newsletter status SLUG --failed")
     with open_project(project) as (config, store):

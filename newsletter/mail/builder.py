@@ -28,6 +28,7 @@ from newsletter.config import Config
 from newsletter.errors import ConfigError, InputError, TemplateError
 from newsletter.issue.personal_fields import Skeleton, field_values, html_values
 from newsletter.issue.rendering import PreparedIssue
+from newsletter.mail.dkim_keys import signer_for
 from newsletter.mail.headers import (
     CRLF,
     ONE_CLICK,
@@ -89,6 +90,7 @@ class MessageFactory:
         self._close = f"{CRLF}--{boundary}--{CRLF}".encode("ascii")
         self._text = _EncodedBody(prepared.text)
         self._html = _EncodedBody(prepared.html)
+        self._signer = signer_for(config)  # None without [dkim]
 
     def _date_header(self) -> str:
         """Date: formatting costs microseconds, so it is reused within one second."""
@@ -127,6 +129,8 @@ class MessageFactory:
                 self._close,
             ]
         )
+        if self._signer is not None:
+            data = self._signer.sign(data)  # over the final bytes, whatever made them
         return OutgoingMessage(message_id, self.sender, recipient, data)
 
 

@@ -183,7 +183,7 @@ def send_issue(
         if not plan.resuming:
             # A relay that refuses us now must not freeze the list: people who
             # join before the coordinator fixes the config still get this issue.
-            _check_connection(transport)
+            check_connection(transport)
         ledger.begin(slug, subject, content_hash, allow_changes=allow_changes)
         if resend_uncertain:
             ledger.requeue_uncertain(slug)
@@ -227,7 +227,7 @@ def dry_run(
         report.messages += 1
         if on_progress is not None:
             on_progress(report.messages)
-    report.connection = _check_connection(transport)
+    report.connection = check_connection(transport)
     return report
 
 
@@ -245,7 +245,7 @@ def _would_send(ledger: Ledger, slug: str) -> Iterator[Subscriber | None]:
         after = deliveries[-1].id
 
 
-def _check_connection(plan: TransportPlan) -> str:
+def check_connection(plan: TransportPlan) -> str:
     if not plan.smtp:
         return f"messages would go to the {plan.description}"
     transport = plan.factory()

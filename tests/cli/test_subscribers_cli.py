@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +18,7 @@ from newsletter.subscribers.importer import import_csv
 from support.subscribers import by_email, fresh_store, one_error_line, table, write_csv
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def test_add_then_add_again_updates(project, cli):
@@ -58,16 +60,38 @@ def test_list_shows_a_table_without_tokens(project, cli, monkeypatch):
 
 def test_list_never_wraps_an_address_on_an_80_column_terminal(project, cli, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich: write as to a terminal
+
+    def listed() -> list[str]:
+        return ANSI.sub("", cli("subscribers", "list").stdout).splitlines()
+
     cli("subscribers", "import", str(EXAMPLES / "members.csv"))
-    fits = cli("subscribers", "list").stdout.splitlines()
+    fits = listed()
     assert max(len(line.rstrip()) for line in fits) <= 80  # the example list fits as it is
     long = "angharad.llewellyn-prichard@cyngor-gwirfoddol-ceredigion.example.org"
     cli("subscribers", "add", long, "--name", "Angharad Llewellyn-Prichard",
         "--organisation", "Cyngor Gwirfoddol Sirol Ceredigion")  # fmt: skip
-    for lines in (fits, cli("subscribers", "list").stdout.splitlines()):
+    for lines in (fits, listed()):
         for row in table(project, "subscribers"):
             if row["email"] != long or lines is not fits:
                 assert any(row["email"] in line for line in lines), row["email"]
+
+
+def test_list_into_a_pipe_streams_plain_columns_page_by_page(project, cli, tmp_path):
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "email,name\n" + "".join(f"p{i:04d}@example.org,P {i}\n" for i in range(1203))
+    )
+    cli("subscribers", "import", str(people))
+    result = cli("subscribers", "list")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["email", "name", "organisation", "lang", "status", "subscribed"]
+    rows = [line.split() for line in lines if "@example.org" in line]
+    assert [row[0] for row in rows] == [f"p{i:04d}@example.org" for i in range(1203)]
+    assert rows[1202][1:4] == ["P", "1202", "active"]
+    assert sum("organisation" in line for line in lines) == 1  # one header, for all the pages
+    assert lines[-1] == "1203 subscribers"
 
 
 def test_list_json_is_an_array_for_scripts_without_tokens(project, cli):

@@ -16,7 +16,7 @@ from newsletter.project import open_project
 from newsletter.subscribers.signups import form_secret
 from newsletter.web.form_guard import StampSigner
 
-CONFIRM_LINK = re.compile(r"/confirm/([A-Za-z0-9_-]{24})\b")
+CONFIRM_LINK = re.compile(r"/confirm/([A-Za-z0-9_-]{24})(?![A-Za-z0-9_-])")
 STAMP = re.compile(r'name="stamp" value="([^"]+)"')
 WORDING = re.compile(r'name="wording" value="([^"]+)"')
 

@@ -37,13 +37,22 @@ def sign_up(server: Server, project: Path, email: str, **fields: str):
 
 
 def tokens_for(project: Path, email: str, count: int = 1) -> list[str]:
-    return wait_for(
-        lambda: (
-            len(confirmation_tokens(outbox_messages(project), email)) >= count
-            and confirmation_tokens(outbox_messages(project), email)
-        ),
-        what=f"{count} confirmation(s) to {email}",
-    )
+    try:
+        return wait_for(
+            lambda: (
+                len(confirmation_tokens(outbox_messages(project), email)) >= count
+                and confirmation_tokens(outbox_messages(project), email)
+            ),
+            what=f"{count} confirmation(s) to {email}",
+        )
+    except AssertionError as error:  # say where the sign-up got stuck
+        with open_project(project) as (_config, store):
+            state = {
+                table: list(store.db.query(f"SELECT * FROM {table}"))
+                for table in ("signup_requests", "signups", "mail_queue")
+            }
+        files = sorted(str(p.relative_to(project)) for p in (project / "outbox").rglob("*"))
+        raise AssertionError(f"{error}; database: {state}; outbox: {files}") from None
 
 
 def confirm_link(server: Server, token: str):
