@@ -133,7 +133,14 @@ def create_suppressions(db: Database) -> None:
 # --- later changes: append a @step("000N_what_changed") function here ---------
 
 
-@step("0002_joining")
+@step("0002_delivery_language")
+def delivery_language(db: Database) -> None:
+    """The reader's language, frozen with the recipient list: a choice made during
+    a send applies from the next issue. NULL on rows frozen before this column."""
+    db.execute("ALTER TABLE deliveries ADD COLUMN language TEXT")
+
+
+@step("0003_joining")
 def joining(db: Database) -> None:
     """Joining through the web form: requests, pending sign-ups, consent, a mail queue.
 

@@ -20,8 +20,14 @@ KEYS = ("subject", "preheader", "date")
 FENCES = ("---", "...")
 
 
-def read_issue_file(path: Path, display: str) -> tuple[dict[str, str], str]:
-    """({subject, preheader, date}, markdown body); raises InputError naming file:line."""
+def read_issue_file(
+    path: Path, display: str, *, require_subject: bool = True
+) -> tuple[dict[str, str], str]:
+    """({subject, preheader, date}, markdown body); raises InputError naming file:line.
+
+    require_subject=False: one language's file of a bilingual issue, which may
+    borrow another version's subject (`check` warns).
+    """
     try:
         text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
@@ -36,7 +42,13 @@ def read_issue_file(path: Path, display: str) -> tuple[dict[str, str], str]:
     if end is None:
         raise InputError(f"{display}:1: the front matter is not closed by a '---' line")
     meta = _load_yaml("".join(lines[1:end]), display, last_line=max(end, 2))
-    return _check_meta(meta, display, lines[1:end]), "".join(lines[end + 1 :])
+    values = _check_meta(meta, display, lines[1:end])
+    if require_subject and not values["subject"]:
+        raise InputError(
+            f"{display}: the front matter has no subject",
+            hint="add a line 'subject: ...' between the '---' lines",
+        )
+    return values, "".join(lines[end + 1 :])
 
 
 def _load_yaml(text: str, display: str, last_line: int) -> dict[str, Any]:
@@ -70,11 +82,6 @@ def _check_meta(meta: dict[str, Any], display: str, lines: list[str]) -> dict[st
         if has_line_break(values[key]):
             raise InputError(f"{display}:{_line_of(key, lines)}: '{key}' must be one line")
         values[key] = clean_field(values[key])
-    if not values["subject"]:
-        raise InputError(
-            f"{display}: the front matter has no subject",
-            hint="add a line 'subject: ...' between the '---' lines",
-        )
     return values
 
 
@@ -107,8 +114,17 @@ def check_slug(slug: str) -> str:
     return slug
 
 
-def issue_path(config: Config, slug: str) -> Path:
-    return config.issues_dir / f"{check_slug(slug)}.md"
+def issue_path(config: Config, slug: str, language: str | None = None) -> Path:
+    """issues/SLUG.md, or issues/SLUG.LANG.md for one language of a bilingual project."""
+    suffix = f".{language}.md" if language and config.bilingual else ".md"
+    return config.issues_dir / f"{check_slug(slug)}{suffix}"
+
+
+def issue_paths(config: Config, slug: str) -> dict[str, Path]:
+    """Every language's file (one file, SLUG.md, in a one-language project)."""
+    if not config.bilingual:
+        return {config.languages[0]: issue_path(config, slug)}
+    return {language: issue_path(config, slug, language) for language in config.languages}
 
 
 def display_path(config: Config, path: Path | str) -> str:

@@ -43,8 +43,8 @@ def build_notice(
     message["Date"] = datetime.now(UTC)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
-    if languages:
-        message["Content-Language"] = ", ".join(languages)
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if languages:  # after the bodies: set_content drops every Content-* header
+        message["Content-Language"] = ", ".join(languages)
     return OutgoingMessage(message_id, sender, recipient, message.as_bytes())

@@ -143,8 +143,11 @@ def find_pending(store: Store, token: str) -> PendingSignup | None:
     return _pending(row) if row else None
 
 
-def confirm(store: Store, token: str, wording_id: int) -> Subscriber | None:
-    """Make the person active and record their consent; None if the link is not valid.
+def confirm(
+    store: Store, token: str, wording_id: int, client_ip: str | None = None
+) -> Subscriber | None:
+    """Make the person active and record their consent (to `wording_id`, from
+    `client_ip` when the project keeps it); None if the link is not valid.
 
     Single use: the pending sign-up is deleted in the same transaction.
     """
@@ -153,7 +156,7 @@ def confirm(store: Store, token: str, wording_id: int) -> Subscriber | None:
         if pending is None:
             return None
         subscriber = _activate(store, pending)
-        record_consent(store, subscriber.id, wording_id, pending.source, pending.client_ip)
+        record_consent(store, subscriber.id, wording_id, pending.source, client_ip)
         store.db.execute("DELETE FROM signups WHERE token_hash = ?", [token_hash(token)])
     return store.get_by_id(subscriber.id)
 

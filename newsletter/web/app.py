@@ -26,6 +26,7 @@ import jinja2
 from newsletter.config import Config, load_config
 from newsletter.db.connection import open_database
 from newsletter.errors import DatabaseError, TemplateError
+from newsletter.i18n import N_
 from newsletter.issue.environment import Loaded, make_environment
 from newsletter.issue.template_rules import describe_error
 from newsletter.sending.transport import plan_transport
@@ -36,11 +37,11 @@ from newsletter.subscribers.store import Store
 from newsletter.subscribers.tokens import looks_like_token
 from newsletter.web.access_log import AccessLog, redact_path
 from newsletter.web.form_guard import ClientLimiter, StampSigner
-from newsletter.web.forms import HttpError, read_intent
-from newsletter.web.i18n import install_i18n, shown_languages
-from newsletter.web.joining import Joining
+from newsletter.web.forms import HttpError, Intent, read_intent
+from newsletter.web.joining import JOINING_SAMPLES, Joining
 from newsletter.web.joining_mail import JoiningMail
 from newsletter.web.mail_worker import MailWorker
+from newsletter.web.pages import PageRenderer, Shown, language_choices, shown_languages
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -71,22 +72,28 @@ STATUS_PAGES = {
     "bounced": "web/bounced.html",
 }
 ERROR_PAGE = "web/error.html"
-ERRORS = {
-    400: ("Bad request", "This request could not be understood."),
+ERRORS = {  # translated on the page, in each language it is shown in
+    400: (N_("Bad request"), N_("This request could not be understood.")),
     404: (
-        "Link not found",
-        "This link is not valid. If you copied it from an email, check that the whole link was copied.",
+        N_("Link not found"),
+        N_(
+            "This link is not valid. If you copied it from an email,"
+            " check that the whole link was copied."
+        ),
     ),
-    405: ("Not allowed", "This address does not accept that kind of request."),
-    413: ("Request too large", "This request is larger than this page accepts."),
+    405: (N_("Not allowed"), N_("This address does not accept that kind of request.")),
+    413: (N_("Request too large"), N_("This request is larger than this page accepts.")),
     429: (
-        "Too many requests",
-        "Too many sign-ups came from your connection. Please try again in an hour.",
+        N_("Too many requests"),
+        N_("Too many sign-ups came from your connection. Please try again in an hour."),
     ),
-    503: ("Temporarily unavailable", "Please try again in a minute."),
+    503: (N_("Temporarily unavailable"), N_("Please try again in a minute.")),
 }
 # Used when even the error template cannot be rendered: fixed bytes, nothing reflected.
-PLAIN_500 = b"Something went wrong. Please try again later.\n"
+PLAIN_500 = (
+    b"Aeth rhywbeth o'i le. Rhowch gynnig arall arni yn nes ymlaen.\n"
+    b"Something went wrong. Please try again later.\n"
+)
 
 ERROR_LOG = logging.getLogger("newsletter.web")
 
@@ -135,7 +142,7 @@ class UnsubscribeApp:
         self.config = config
         loaded: Loaded = {}
         self.env = make_environment(config.templates_dir, html=True, loaded=loaded)
-        install_i18n(self.env)
+        self.pages = PageRenderer(config, self.env)
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()
@@ -152,7 +159,7 @@ class UnsubscribeApp:
             mail,
         )
         self.joining.register_wordings()
-        check_templates(self.env, loaded, self._context(masked_email="r***@example.org", lang="en"))
+        check_templates(self.pages, loaded, shown_languages(config, ""))
         mail.check()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -168,13 +175,14 @@ class UnsubscribeApp:
 
     def respond(self, method: str, path: str, environ: Environ) -> Response:
         """The response to one request; errors the client or the database caused become pages."""
+        query = str(environ.get("QUERY_STRING", ""))
         try:
             return self._route(method, path, environ)
         except HttpError as error:
-            return self._error(error.code, error.headers)
+            return self._error(error.code, query, error.headers)
         except (sqlite3.OperationalError, DatabaseError):
             ERROR_LOG.exception("database unavailable: %s %s", method, redact_path(path))
-            return self._error(503, (("Retry-After", "30"),))
+            return self._error(503, query, (("Retry-After", "30"),))
 
     def _route(self, method: str, path: str, environ: Environ) -> Response:
         if path == "/healthz":
@@ -185,13 +193,13 @@ class UnsubscribeApp:
             _allow(method, "GET, HEAD, POST")
             if method == "POST":
                 return self.joining.submit(environ)
-            return self.joining.form_page(_query_language(environ))
+            return self.joining.form_page(str(environ.get("QUERY_STRING", "")))
         if path.startswith("/confirm/"):
             _allow(method, "GET, HEAD, POST")
             token = path.removeprefix("/confirm/")
             if method == "POST":
                 return self.joining.confirm(token, environ)
-            return self.joining.confirm_page(token)
+            return self.joining.confirm_page(token, str(environ.get("QUERY_STRING", "")))
         if not path.startswith("/u/"):
             raise HttpError(404)
         _allow(method, "GET, HEAD, POST")
@@ -199,9 +207,10 @@ class UnsubscribeApp:
         subscriber = self._find(path.removeprefix("/u/"))
         if subscriber is None:
             raise HttpError(404)
+        query = str(environ.get("QUERY_STRING", ""))
         if intent is None:
-            return self._page(subscriber, just_now=False)
-        return self._change(subscriber, *intent)
+            return self._page(subscriber, query, just_now=False)
+        return self._change(subscriber, intent, query)
 
     def store(self) -> Store:
         """This thread's Store: sqlite3 connections must not be shared between threads."""
@@ -228,67 +237,73 @@ class UnsubscribeApp:
         store = self.store()
         return patiently(lambda: store.get_by_token(token))
 
-    def _change(self, subscriber: Subscriber, action: str, via: str) -> Response:
+    def _change(self, subscriber: Subscriber, intent: Intent, query: str) -> Response:
         """Idempotent: a repeated POST answers the same page and records nothing new.
 
         Resubscribing only mails a confirmation link (double opt-in): whoever
         holds a forwarded issue cannot bring back someone who left.
         """
-        if action == "resubscribe":
-            if subscriber.status != "unsubscribed":
-                return self._page(subscriber, just_now=False)
-            self.joining.request_return(subscriber, {})
-            return self.render(
-                STATUS_PAGES["unsubscribed"],
-                lang=subscriber.language,
-                masked_email=mask_address(subscriber.email),
-                confirmation_sent=True,
-            )
         store = self.store()
-        patiently(lambda: store.unsubscribe(subscriber.id, via))
+        if intent.action == "resubscribe":
+            return self._request_return(subscriber, query)
+        if intent.action == "language":
+            if intent.language not in ("", *self.config.languages):
+                raise HttpError(400)
+            patiently(lambda: store.set_language(subscriber.id, intent.language, intent.via))
+        else:
+            patiently(lambda: store.unsubscribe(subscriber.id, intent.via))
         current = patiently(lambda: store.get_by_id(subscriber.id))
         if current is None:  # forgotten between the lookup and the change
             raise HttpError(404)
-        return self._page(current, just_now=True)
+        saved = intent.action == "language"
+        return self._page(current, query, just_now=not saved, saved=saved)
 
-    def _page(self, subscriber: Subscriber, *, just_now: bool) -> Response:
+    def _request_return(self, subscriber: Subscriber, query: str) -> Response:
+        if subscriber.status != "unsubscribed":  # nothing to come back from, or bounced
+            return self._page(subscriber, query, just_now=False)
+        self.joining.request_return(subscriber)
         return self.render(
-            STATUS_PAGES[subscriber.status],
+            STATUS_PAGES["unsubscribed"],
             lang=subscriber.language,
+            query=query,
             masked_email=mask_address(subscriber.email),
-            just_now=just_now,
+            confirmation_sent=True,
+            choices=lambda _lang: [],
+            saved=False,
         )
 
-    def _error(self, code: int, headers: tuple[tuple[str, str], ...] = ()) -> Response:
-        title, message = ERRORS[code]
-        response = self.render(ERROR_PAGE, code, title=title, message=message)
-        return Response(code, response.body, HTML, headers)
-
     def render(
-        self,
-        name: str,
-        code: int = 200,
-        *,
-        lang: str | None = None,
-        per_language: Callable[[str], dict[str, Any]] | None = None,
-        **values: Any,
+        self, name: str, code: int = 200, *, lang: str = "", query: str = "", **values: Any
     ) -> Response:
-        """A page in the reader's language; `per_language(code)` adds the values that
-        differ by language (a form's wording, say)."""
-        language = shown_languages(self.config, lang)[0]
-        extra = per_language(language) if per_language else {}
-        html = self.env.get_template(name).render(self._context(lang=language, **values, **extra))
+        """A page in the reader's language (`lang`), or every language when it is
+        unknown; `?lang=` in `query` picks one for display."""
+        html = self.pages.render(name, shown_languages(self.config, lang, query), **values)
         return Response(code, html.encode("utf-8"))
 
-    def _context(self, **values: Any) -> dict[str, Any]:
-        return {
-            "newsletter_name": self.config.name,
-            "postal_address": self.config.postal_address,
-            "contact_address": self.config.reply_to or self.config.from_address,
-            "just_now": False,
-            "confirmation_sent": False,
-            **values,
-        }
+    def _page(
+        self, subscriber: Subscriber, query: str, *, just_now: bool, saved: bool = False
+    ) -> Response:
+        shown = shown_languages(self.config, subscriber.language, query)
+        html = self.pages.render(
+            STATUS_PAGES[subscriber.status],
+            shown,
+            masked_email=mask_address(subscriber.email),
+            just_now=just_now and subscriber.status != "bounced",
+            saved=saved,
+            chosen=subscriber.language,
+            choices=lambda lang: language_choices(self.config, lang, subscriber.language),
+            confirmation_sent=False,
+        )
+        return Response(200, html.encode("utf-8"))
+
+    def _error(self, code: int, query: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
+        title, message = ERRORS[code]
+        shown = shown_languages(self.config, "", query)
+        html = self.pages.render(
+            ERROR_PAGE, shown, error_title=title, error_message=message,
+            title=title, message=message,  # what an error.html copied by an older init uses
+        )  # fmt: skip
+        return Response(code, html.encode("utf-8"), HTML, headers)
 
 
 def patiently(operation: Callable[[], T], limit: float = BUSY_RETRY_SECONDS) -> T:
@@ -315,41 +330,25 @@ def _allow(method: str, allowed: str) -> None:
         raise HttpError(405, (("Allow", allowed),))
 
 
-# The joining pages with made-up values, for check_templates.
-_SAMPLE_FORM = {"email": "", "name": "", "organisation": "", "language": "en"}
-JOINING_SAMPLES: list[tuple[str, dict[str, Any]]] = [
-    ("web/unsubscribed.html", {"confirmation_sent": True}),
-    ("web/subscribe.html", {"stamp": "0.3.x", "wording_digest": "x",
-                            "consent": "sample", "values": _SAMPLE_FORM, "note": "sample",
-                            "errors": {"email": "sample"},
-                            "language_choices": [{"code": "en", "label": "English"}]}),
-    ("web/subscribe_sent.html", {"email": "reader@example.org", "confirm_hours": 48}),
-    ("web/confirm.html", {"consent": "sample", "wording_digest": "x"}),
-    ("web/confirmed.html", {}),
-    ("web/confirm_invalid.html", {"subscribe_url": "/subscribe"}),
-]  # fmt: skip
-
-
-def check_templates(env: jinja2.Environment, loaded: Loaded, context: dict[str, Any]) -> None:
+def check_templates(pages: PageRenderer, loaded: Loaded, shown: Shown) -> None:
     """Render every page once with sample values, so a broken override fails at start."""
-    samples = [(name, {}) for name in STATUS_PAGES.values()]
-    samples.append((ERROR_PAGE, {"title": "Link not found", "message": "sample"}))
+    sample = {
+        "masked_email": "r***@example.org",
+        "choices": lambda _lang: [],
+        "saved": True,
+        "confirmation_sent": False,
+    }
+    samples = [(name, sample) for name in STATUS_PAGES.values()]
+    error = {"error_title": "Link not found", "error_message": "sample"}
+    samples.append((ERROR_PAGE, {**error, "title": "Link not found", "message": "sample"}))
+    samples.append((STATUS_PAGES["unsubscribed"], {**sample, "confirmation_sent": True}))
     samples.extend(JOINING_SAMPLES)
     for name, extra in samples:
         try:
-            env.get_template(name).render({**context, **extra})
+            pages.render(name, shown, **extra)
         except jinja2.TemplateError as error:
             where, line, message = describe_error(error, loaded, name)
             raise TemplateError(
                 f"{where}:{line}: {message}",
                 hint="fix the page in your project's templates/web/, or delete it to use the default",
             ) from None
-
-
-def _query_language(environ: Environ) -> str | None:
-    """`?lang=cy`: the language links of the subscribe page."""
-    for pair in str(environ.get("QUERY_STRING", "")).split("&"):
-        key, _, value = pair.partition("=")
-        if key == "lang" and value.isascii() and value.isalpha():
-            return value
-    return None

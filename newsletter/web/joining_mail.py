@@ -11,20 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from newsletter.config import Config
 from newsletter.errors import TemplateError
+from newsletter.i18n import N_, translator
 from newsletter.issue.environment import make_environment
 from newsletter.mail.notices import build_notice
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.signups import Invitation, PendingSignup
 from newsletter.subscribers.tokens import unsubscribe_url
-from newsletter.web.i18n import gettext_for, install_i18n, shown_languages
 
 # Subjects: gettext message ids, translated per language.
-CONFIRM_SUBJECT = "Confirm your subscription to {name}"
-WELCOME_SUBJECT = "Welcome to {name}"
+CONFIRM_SUBJECT = N_("Confirm your subscription to {name}")
+WELCOME_SUBJECT = N_("Welcome to {name}")
 TEXT_SEPARATOR = "\n\n----------------------------------------\n\n"
 
 
@@ -35,8 +36,6 @@ class JoiningMail:
         self.config = config
         self.html = make_environment(config.templates_dir, html=True)
         self.text = make_environment(config.templates_dir, html=False)
-        install_i18n(self.html)
-        install_i18n(self.text)
 
     def check(self) -> None:
         """Write a sample of each email, so a broken template fails when `serve` starts."""
@@ -92,24 +91,26 @@ class JoiningMail:
         context: dict[str, Any],
         subject_msgid: str,
     ) -> OutgoingMessage:
-        languages = shown_languages(self.config, language)
-        base = {"newsletter_name": self.config.name, **context}
+        config = self.config
+        languages = (language,) if language in config.languages else config.languages
         texts, parts, subjects = [], [], []
         for lang in languages:
-            values = {**base, "lang": lang}
+            values = {**context, "lang": lang, "newsletter_name": config.text("name", lang)}
             texts.append(self.text.get_template(f"mail/{kind}.txt").render(values).strip())
             body = self.html.get_template(f"mail/{kind}.html").render(values)
-            parts.append({"lang": lang, "body": jinja2.utils.markupsafe.Markup(body)})
-            subjects.append(gettext_for(lang)(subject_msgid).format(name=self.config.name))
+            parts.append({"lang": lang, "body": Markup(body)})
+            subjects.append(
+                translator(lang).gettext(subject_msgid).format(name=config.text("name", lang))
+            )
         subject = " / ".join(dict.fromkeys(subjects))
         html = self.html.get_template("mail/notice.html").render(
             subject=subject,
             parts=parts,
-            newsletter_name=self.config.name,
-            postal_address=self.config.postal_address,
+            newsletter_name=_joined(config, "name", languages),
+            postal_address=_joined(config, "postal_address", languages),
         )
         return build_notice(
-            self.config,
+            config,
             to_email=email,
             to_name=name,
             subject=subject,
@@ -117,3 +118,8 @@ class JoiningMail:
             html=html,
             languages=languages,
         )
+
+
+def _joined(config: Config, key: str, languages: tuple[str, ...]) -> str:
+    """A reader-facing value in the mail's languages, each different one once."""
+    return " / ".join(dict.fromkeys(config.text(key, lang) for lang in languages))

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from newsletter.config import load_config
+from newsletter.i18n import autonym, translator
 from newsletter.issue.environment import make_environment
-from newsletter.web.i18n import gettext_for, install_i18n, language_label, shown_languages
 from newsletter.web.joining import consent_wording
 
 
@@ -23,16 +23,15 @@ def subscribe_snippet(project_dir: Path, language: str | None = None) -> str:
     one on the project's own form, where the sign-up is sent from.
     """
     config = load_config(project_dir)
-    languages = shown_languages(config, language)
+    languages = (language,) if language in config.languages else config.languages
     env = make_environment(config.templates_dir, html=True)
-    install_i18n(env)
 
     def say(message: str) -> str:
-        return " / ".join(dict.fromkeys(gettext_for(lang)(message) for lang in languages))
+        return " / ".join(dict.fromkeys(translator(lang).gettext(message) for lang in languages))
 
     return env.get_template("web/subscribe_snippet.html").render(
         form_action=f"{config.base_url}/subscribe",
         say=say,
         wordings=[{"language": lang, "text": consent_wording(config, lang)} for lang in languages],
-        language_choices=[{"code": code, "label": language_label(code)} for code in languages],
+        language_choices=[{"code": code, "label": autonym(code)} for code in languages],
     )

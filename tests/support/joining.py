@@ -71,7 +71,7 @@ def confirmation_tokens(messages: list[EmailMessage], to: str) -> list[str]:
     for message in messages:
         if to in str(message["To"]):
             text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
-            tokens.extend(CONFIRM_LINK.findall(text))
+            tokens.extend(dict.fromkeys(CONFIRM_LINK.findall(text)))  # once per mail
     return tokens
 
 

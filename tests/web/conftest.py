@@ -81,7 +81,7 @@ def web_log() -> Iterator[list[str]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Headless chromium (Debian's), one per test module."""
+    """Debian's chromium driven by playwright, one per test module."""
     from playwright.sync_api import sync_playwright
 
     # launch() gives chromium a fresh temporary profile of its own (it refuses --user-data-dir)

@@ -80,7 +80,7 @@ def test_subscribe_form_is_a_plain_form_with_the_consent_wording(serve) -> None:
     server = serve("[subscribe]\nmin_fill_seconds = 3\n")
     reply = server.request("GET", "/subscribe")
     assert reply.status == 200
-    for field in ("email", "name", "organisation", "language", "stamp", "wording", "website"):
+    for field in ("email", "name", "organisation", "stamp", "wording", "website"):
         assert f'name="{field}"' in reply.text
     assert 'method="post"' in reply.text and "<script" not in reply.text.lower()
     assert "I agree to receive Co-pro Newsletter by email" in reply.text

@@ -12,8 +12,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
+from newsletter.i18n import autonym
 from newsletter.project import open_project
 
+from support.bilingual import make_bilingual
 from support.browser import SCREENSHOTS_ENV, needs_chromium
 from support.joining import CONFIRM_LINK, outbox_messages, wait_for
 from support.web import People
@@ -100,3 +104,104 @@ def test_the_resubscribe_button_leads_to_check_your_inbox(
     wait_for(lambda: outbox_messages(project), what="the confirmation mail")
     with open_project(project) as (_config, store):
         assert store.get_by_id(people.unsubscribed.id).status == "unsubscribed"
+
+
+WORDS = {  # what the person reads and presses, in each language
+    "cy": {
+        "email": "Cyfeiriad e-bost", "name": "Enw", "organisation": "Sefydliad (dewisol)",
+        "choice": "Cymraeg", "subscribe": "Tanysgrifio", "sent": "Gwiriwch eich mewnflwch",
+        "confirm": "Cadarnhau fy nhanysgrifiad", "done": "Rydych wedi tanysgrifio",
+        "invalid": "Nid yw'r ddolen hon yn ddilys mwyach",
+    },
+    "en": {
+        "email": "Email address", "name": "Name", "organisation": "Organisation (optional)",
+        "choice": "English", "subscribe": "Subscribe", "sent": "Check your inbox",
+        "confirm": "Confirm my subscription", "done": "You are subscribed",
+        "invalid": "This link is no longer valid",
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", ["cy", "en"])
+def test_a_person_joins_in_their_language_in_a_bilingual_project(
+    browser,
+    serve,
+    project: Path,
+    tmp_path: Path,
+    lang: str,  # noqa: ANN001
+) -> None:
+    make_bilingual(project)
+    server = serve("[subscribe]\nmin_fill_seconds = 1\n")
+    base = f"http://{server.host}:{server.port}"
+    shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    words = WORDS[lang]
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/subscribe")
+        assert [s.get_attribute("lang") for s in page.locator("main > section").all()] == [
+            "cy", "en",
+        ]  # fmt: skip
+        shot(page, shots, f"bilingual-form-both-{lang}")
+        page.get_by_role("link", name=autonym(lang)).click()  # the language switch: a GET
+        page.wait_for_load_state()
+        assert page.locator("html").get_attribute("lang") == lang
+        shot(page, shots, f"bilingual-form-{lang}")
+        page.get_by_label(words["email"]).fill(f"reader-{lang}@example.org")
+        page.get_by_label(words["name"], exact=True).fill("Gwen Morgan")
+        page.get_by_label(words["organisation"]).fill("Cwmni Cydweithredol")
+        page.get_by_label(words["choice"]).check()
+        time.sleep(1.2)
+        page.get_by_role("button", name=words["subscribe"]).click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == words["sent"]
+        shot(page, shots, f"bilingual-sent-{lang}")
+
+        [mail] = wait_for(lambda: outbox_messages(project), what="the confirmation mail")
+        assert mail["Content-Language"] == lang
+        text = mail.get_body(preferencelist=("plain",)).get_content()
+        path = urlsplit(text[text.index("https://") :].split()[0]).path
+        page.goto(f"{base}{path}")
+        assert page.locator("html").get_attribute("lang") == lang
+        shot(page, shots, f"bilingual-confirm-{lang}")
+        page.get_by_role("button", name=words["confirm"]).click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == words["done"]
+        shot(page, shots, f"bilingual-confirmed-{lang}")
+        page.goto(f"{base}{path}?lang={lang}")
+        assert page.locator("h1").inner_text() == words["invalid"]
+        shot(page, shots, f"bilingual-invalid-{lang}")
+        page.set_content(mail.get_body(preferencelist=("html",)).get_content())
+        shot(page, shots, f"bilingual-mail-{lang}")
+    finally:
+        context.close()
+    with open_project(project) as (_config, store):
+        person = store.get_subscriber(f"reader-{lang}@example.org")
+        assert (person.status, person.language) == ("active", lang)
+
+
+def test_a_welsh_reader_who_left_is_asked_to_confirm_in_welsh(
+    browser,
+    serve,
+    project: Path,
+    tmp_path: Path,  # noqa: ANN001
+) -> None:
+    make_bilingual(project)
+    with open_project(project) as (_config, store):
+        left = store.add_subscriber("gadael@example.org", language="cy").subscriber
+        store.unsubscribe(left.id, "web")
+    server = serve()
+    shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(f"http://{server.host}:{server.port}/u/{left.token}")
+        shot(page, shots, "bilingual-unsubscribed-cy")
+        page.get_by_role("button", name="Ail-danysgrifio").click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == "Gwiriwch eich mewnflwch"
+        shot(page, shots, "bilingual-resubscribe-sent-cy")
+    finally:
+        context.close()
+    [mail] = wait_for(lambda: outbox_messages(project), what="the confirmation mail")
+    assert mail["Content-Language"] == "cy"
