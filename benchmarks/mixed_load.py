@@ -213,6 +213,14 @@ def add_timing_people(project: Path) -> StampSigner:
     return StampSigner(secret, clock=lambda: time.time() - 30)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (psutil, a test dependency)."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 def summary(results: list[tuple[str, int, float]], probe: Probe, seconds: float) -> dict[str, Any]:
     def figures(latencies: list[float]) -> dict[str, float]:
         ordered = sorted(ms * 1000 for ms in latencies)

@@ -258,7 +258,9 @@ def mixed(args: argparse.Namespace) -> None:
             holder.thread.start()
             time.sleep(1.0)
             probe.start()
+            cpu_before = mixed_load.cpu_seconds(serve.pid)
             results = mixed_load.run_clients(host, port, tokens, signer, args.clients, args.seconds)
+            serve_cpu = mixed_load.cpu_seconds(serve.pid) - cpu_before
             probe.finish()
             holder.stop.set()
             holder.thread.join(timeout=30)
@@ -278,6 +280,9 @@ def mixed(args: argparse.Namespace) -> None:
         "half_open_reopened_after_server_closed_them": holder.reopened,
         "seconds": args.seconds,
         **mixed_load.summary(results, probe, args.seconds),
+        "serve_cpu_seconds": round(serve_cpu, 2),
+        "serve_cpu_ms_per_request": round(serve_cpu * 1000 / max(len(results), 1), 3),
+        "load_average_1min_after": round(os.getloadavg()[0], 2),
         "signup_ms_by_kind_of_address": timing,
         "serve_exit_code": serve_exit,
     }
