@@ -25,7 +25,7 @@ import jinja2
 
 from newsletter.config import Config, load_config
 from newsletter.db.connection import open_database
-from newsletter.errors import DatabaseError, TemplateError
+from newsletter.errors import DatabaseError, NewsletterError, TemplateError
 from newsletter.i18n import N_
 from newsletter.issue.environment import Loaded, make_environment
 from newsletter.issue.template_rules import describe_error
@@ -147,7 +147,7 @@ class UnsubscribeApp:
         self._stores: list[Store] = []
         self._lock = threading.Lock()
         mail = JoiningMail(config)
-        self.worker = MailWorker(config, plan_transport(config), mail)
+        self.worker = MailWorker(config, lambda: plan_transport(config), mail)
         self.joining = Joining(
             config,
             self.render,
@@ -161,6 +161,7 @@ class UnsubscribeApp:
         self.joining.register_wordings()
         check_templates(self.pages, loaded, shown_languages(config, ""))
         mail.check()
+        _warn_if_mail_cannot_go(config)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
@@ -328,6 +329,18 @@ def patiently(operation: Callable[[], T], limit: float = BUSY_RETRY_SECONDS) -> 
 def _allow(method: str, allowed: str) -> None:
     if method not in allowed.split(", "):
         raise HttpError(405, (("Allow", allowed),))
+
+
+def _warn_if_mail_cannot_go(config: Config) -> None:
+    """Unsubscribing must work even when mail cannot go: say so, and start anyway."""
+    try:
+        plan_transport(config)
+    except NewsletterError as error:
+        ERROR_LOG.warning(
+            "confirmation mails will wait until this is fixed: %s%s",
+            error.message,
+            f" ({error.hint})" if error.hint else "",
+        )
 
 
 def check_templates(pages: PageRenderer, loaded: Loaded, shown: Shown) -> None:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 import smtplib
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from newsletter.config import Config
 from newsletter.db.connection import open_database
+from newsletter.errors import NewsletterError
 from newsletter.sending.mail_queue import (
     QueuedMail,
     claim_due,
@@ -41,14 +43,14 @@ class MailWorker:
     def __init__(
         self,
         config: Config,
-        plan: TransportPlan,
+        plan: Callable[[], TransportPlan],
         mail: JoiningMail,
         *,
         poll_seconds: float = 5.0,
         retry_seconds: float = 15.0,
     ) -> None:
         self.config = config
-        self.plan = plan
+        self.plan = plan  # called when mail is due: a missing SMTP password stops mail, not serve
         self.mail = mail
         self.poll_seconds = poll_seconds
         self.retry_seconds = retry_seconds
@@ -112,7 +114,12 @@ class MailWorker:
         due = claim_due(store, BATCH)
         if not due:
             return
-        transport = self.plan.factory()
+        try:
+            transport = self.plan().factory()
+        except NewsletterError as error:  # e.g. the SMTP password variable is not set
+            for mail in due:
+                self._defer(store, mail, error.message)
+            return
         try:
             for index, mail in enumerate(due):
                 if not self._send_one(store, transport, mail):

@@ -412,3 +412,22 @@ def test_subscribe_form_command_prints_a_snippet_that_posts_here(cli) -> None:  
     for field in ("email", "name", "organisation", "language", "website"):
         assert f'name="{field}"' in html
     assert "I agree to receive" in html and "<script" not in html
+
+
+def test_serve_starts_without_the_smtp_password_and_the_mail_waits_for_it(
+    serve,
+    project: Path,
+    people: People,
+    monkeypatch,
+    web_log,  # noqa: ANN001
+) -> None:
+    monkeypatch.delenv("NEWSLETTER_TEST_PASSWORD", raising=False)
+    server = serve(
+        '[smtp]\nhost = "127.0.0.1"\nport = 2525\nsecurity = "none"\nusername = "u"\n'
+        'password_env = "NEWSLETTER_TEST_PASSWORD"\n'
+    )
+    assert any("NEWSLETTER_TEST_PASSWORD" in line for line in web_log)
+    assert server.post(f"/u/{people.active.token}", b"List-Unsubscribe=One-Click").status == 200
+    assert sign_up(server, project, "later@example.org").status == 200
+    waiting = wait_for(lambda: [m for m in mail_queue(project) if m["attempts"]], what="a try")
+    assert "NEWSLETTER_TEST_PASSWORD" in waiting[0]["last_error"]
