@@ -33,7 +33,7 @@ from newsletter.subscribers.store import Store
 from newsletter.web.joining_mail import JoiningMail
 
 LOG = logging.getLogger("newsletter.web.mail")
-BATCH = 20
+BATCH = 10  # requests or mails per transaction: short write locks for the web threads
 MAX_RETRY_SECONDS = 30 * 60
 
 
