@@ -39,6 +39,7 @@ class SmtpConfig:
     connections: int = 2
     rate: float = 10.0
     timeout: float = 30.0
+    data_timeout: float = 600.0  # the reply to the final dot: RFC 5321 4.5.3.2.6
     messages_per_connection: int = 100
 
     def password(self) -> str | None:
@@ -60,7 +61,39 @@ class SmtpConfig:
 class SendingConfig:
     max_attempts: int = 5
     hard_bounce_limit: int = 1
-    policy_stop_after: int = 3
+    stop_after: int = 3  # failures in a row that are not the recipients' own stop the send
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    host: str
+    username: str
+    password_env: str
+    port: int = 993
+    security: str = "ssl"
+    folder: str = "INBOX"
+    done_folder: str = "newsletter-done"
+    timeout: float = 60.0
+
+    def password(self) -> str:
+        value = os.environ.get(self.password_env)
+        if not value:
+            raise ConfigError(
+                f"the environment variable {self.password_env} (bounces.imap.password_env)"
+                " is not set",
+                hint=f"export {self.password_env}=... before reading the return mailbox",
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class BouncesConfig:
+    address: str | None = None  # the envelope sender; default: newsletter.from
+    verp: bool = False
+    soft_limit: int = 3
+    maildir: Path = Path("returns")
+    done_folder: str = "newsletter-done"
+    imap: ImapConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -83,10 +116,20 @@ class DkimConfig:
     domain: str
     key_file: Path | None = None  # absolute (resolved against the project folder)
     key_env: str | None = None
+    # The optional second signature (RFC 8463), under its own selector.
+    ed25519_selector: str | None = None
+    ed25519_key_file: Path | None = None
+    ed25519_key_env: str | None = None
 
     @property
     def record_name(self) -> str:
         return f"{self.selector}._domainkey.{self.domain}"
+
+    @property
+    def ed25519_record_name(self) -> str | None:
+        if not self.ed25519_selector:
+            return None
+        return f"{self.ed25519_selector}._domainkey.{self.domain}"
 
 
 @dataclass(frozen=True)
@@ -104,6 +147,7 @@ class Config:
     outbox_path: Path = Path("outbox")
     sending: SendingConfig = field(default_factory=SendingConfig)
     subscribe: SubscribeConfig = field(default_factory=SubscribeConfig)
+    bounces: BouncesConfig = field(default_factory=BouncesConfig)
     dkim: DkimConfig | None = None
     languages: tuple[str, ...] = (ENGLISH,)  # the first is shown first where all appear
     texts: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> language -> text
@@ -150,6 +194,16 @@ class Config:
         )
 
     @property
+    def return_address(self) -> str:
+        """The envelope sender (Return-Path): where the relay mails bounces."""
+        return self.bounces.address or self.from_address
+
+    @property
+    def returns_dir(self) -> Path:
+        path = self.bounces.maildir
+        return path if path.is_absolute() else self.project_dir / path
+
+    @property
     def sender_domain(self) -> str:
         return self.from_address.rpartition("@")[2]
 
@@ -176,10 +230,16 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "connections": int,
         "rate": (int, float),
         "timeout": (int, float),
+        "data_timeout": (int, float),
         "messages_per_connection": int,
     },
     "outbox": {"path": str},
-    "sending": {"max_attempts": int, "hard_bounce_limit": int, "policy_stop_after": int},
+    "sending": {
+        "max_attempts": int,
+        "hard_bounce_limit": int,
+        "stop_after": int,
+        "policy_stop_after": int,  # the name before it covered more than 5.7.x
+    },
     "subscribe": {
         "confirm_hours": int,
         "min_fill_seconds": int,
@@ -188,13 +248,40 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "record_ip": bool,
         "welcome": bool,
     },
-    "dkim": {"selector": str, "domain": str, "key_file": str, "key_env": str},
+    "bounces": {
+        "address": str,
+        "verp": bool,
+        "soft_limit": int,
+        "maildir": str,
+        "done_folder": str,
+        "imap": dict,
+    },
+    "bounces.imap": {
+        "host": str,
+        "port": int,
+        "security": str,
+        "username": str,
+        "password_env": str,
+        "folder": str,
+        "done_folder": str,
+        "timeout": (int, float),
+    },
+    "dkim": {
+        "selector": str,
+        "domain": str,
+        "key_file": str,
+        "key_env": str,
+        "ed25519_selector": str,
+        "ed25519_key_file": str,
+        "ed25519_key_env": str,
+    },
 }
 _KINDS = {
     str: "a string",
     int: "an integer",
-    list: "a list",
     bool: "true or false",
+    dict: "a table",
+    list: "a list",
     (str, dict): "a string or a table by language",
 }
 _REQUIRED = {"newsletter": ("name", "from", "base_url"), "smtp": ("host",)}
@@ -251,6 +338,7 @@ def parse_config(data: dict[str, Any], project_dir: Path) -> Config:
         outbox_path=Path(data.get("outbox", {}).get("path", "outbox")),
         sending=_parse_sending(data.get("sending", {})),
         subscribe=_parse_subscribe(data.get("subscribe", {})),
+        bounces=_parse_bounces(data.get("bounces", {})),
         dkim=_parse_dkim(data["dkim"], from_address, project_dir) if "dkim" in data else None,
         languages=languages,
         texts=texts,
@@ -298,25 +386,32 @@ def _localised(key: str, value: str | dict[str, Any], languages: tuple[str, ...]
 
 def _check_shape(data: dict[str, Any]) -> None:
     for section, value in data.items():
-        if section not in _SCHEMA:
-            raise ConfigError(f"{CONFIG_NAME}: unknown section [{section}]")
-        if not isinstance(value, dict):
-            raise ConfigError(f"{CONFIG_NAME}: '{section}' must be a [{section}] table")
-        for key, item in value.items():
-            expected = _SCHEMA[section].get(key)
-            if expected is None:
-                raise ConfigError(f"{CONFIG_NAME}: unknown key '{section}.{key}'")
-            if isinstance(item, bool) != (expected is bool) or not isinstance(item, expected):
-                kind = _KINDS.get(expected, "a number")  # type: ignore[call-overload]
-                raise ConfigError(f"{CONFIG_NAME}: '{section}.{key}' must be {kind}")
-            if isinstance(item, str) and has_line_break(item):
-                raise ConfigError(f"{CONFIG_NAME}: '{section}.{key}' must be on one line")
+        _check_section(section, value)
+    if isinstance(data.get("bounces", {}).get("imap"), dict):
+        _check_section("bounces.imap", data["bounces"]["imap"])
     if "newsletter" not in data:
         raise ConfigError(f"{CONFIG_NAME}: missing section [newsletter]")
     for section, keys in _REQUIRED.items():
         for key in keys:
             if section in data and not str(data[section].get(key, "")).strip():
                 raise ConfigError(f"{CONFIG_NAME}: missing key '{section}.{key}'")
+
+
+def _check_section(section: str, value: object) -> None:
+    if section not in _SCHEMA:
+        raise ConfigError(f"{CONFIG_NAME}: unknown section [{section}]")
+    if not isinstance(value, dict):
+        raise ConfigError(f"{CONFIG_NAME}: '{section}' must be a [{section}] table")
+    for key, item in value.items():
+        expected = _SCHEMA[section].get(key)
+        if expected is None:
+            raise ConfigError(f"{CONFIG_NAME}: unknown key '{section}.{key}'")
+        if isinstance(item, bool) is not (expected is bool) or not isinstance(item, expected):
+            raise ConfigError(
+                f"{CONFIG_NAME}: '{section}.{key}' must be {_KINDS.get(expected, 'a number')}"  # type: ignore[call-overload]
+            )
+        if isinstance(item, str) and has_line_break(item):
+            raise ConfigError(f"{CONFIG_NAME}: '{section}.{key}' must be on one line")
 
 
 def _check_address(key: str, text: str) -> str:
@@ -348,22 +443,27 @@ def _default_list_id(base_url: str) -> str:
     return urlsplit(base_url).hostname or "newsletter.invalid"
 
 
-def _parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
-    security = smtp.get("security", "starttls")
+def _check_security(section: str, security: str, host: str) -> str:
     if security not in SECURITY_MODES:
         raise ConfigError(
-            f"{CONFIG_NAME}: 'smtp.security' must be one of {', '.join(SECURITY_MODES)}"
+            f"{CONFIG_NAME}: '{section}.security' must be one of {', '.join(SECURITY_MODES)}"
         )
-    if security == "none" and not is_loopback(smtp["host"]):
+    if security == "none" and not is_loopback(host):
         raise ConfigError(
-            f"{CONFIG_NAME}: 'smtp.security = \"none\"' is only allowed for a loopback host",
-            hint="use starttls or ssl for a remote relay",
+            f"{CONFIG_NAME}: '{section}.security = \"none\"' is only allowed for a loopback host",
+            hint="use starttls or ssl for a remote server",
         )
+    return security
+
+
+def _parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
+    security = _check_security("smtp", smtp.get("security", "starttls"), smtp["host"])
     port = smtp.get("port", DEFAULT_PORTS[security])
     _check_range("smtp.port", port, 1, 65535)
     _check_range("smtp.connections", smtp.get("connections", 2), 1, 64)
     _check_range("smtp.rate", smtp.get("rate", 10), 0, 100_000)
     _check_range("smtp.timeout", smtp.get("timeout", 30), 1, 3600)
+    _check_range("smtp.data_timeout", smtp.get("data_timeout", 600), 1, 3600)
     _check_range("smtp.messages_per_connection", smtp.get("messages_per_connection", 100), 0, 10**9)
     if smtp.get("username") and not smtp.get("password_env"):
         raise ConfigError(f"{CONFIG_NAME}: 'smtp.password_env' is needed with 'smtp.username'")
@@ -376,6 +476,7 @@ def _parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
         connections=smtp.get("connections", 2),
         rate=float(smtp.get("rate", 10)),
         timeout=float(smtp.get("timeout", 30)),
+        data_timeout=float(smtp.get("data_timeout", 600)),
         messages_per_connection=smtp.get("messages_per_connection", 100),
     )
 
@@ -383,6 +484,9 @@ def _parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
 def _parse_sending(sending: dict[str, Any]) -> SendingConfig:
     for key, value in sending.items():
         _check_range(f"sending.{key}", value, 1, 1000)
+    sending = dict(sending)
+    if "policy_stop_after" in sending:
+        sending.setdefault("stop_after", sending.pop("policy_stop_after"))
     return SendingConfig(**sending)
 
 
@@ -401,6 +505,43 @@ def _parse_subscribe(subscribe: dict[str, Any]) -> SubscribeConfig:
     return SubscribeConfig(**subscribe)
 
 
+def _parse_bounces(bounces: dict[str, Any]) -> BouncesConfig:
+    address = bounces.get("address")
+    if address is not None:
+        address = _check_address("bounces.address", address)
+        if bounces.get("verp") and "+" in address.partition("@")[0]:
+            raise ConfigError(f"{CONFIG_NAME}: 'bounces.address' must not contain '+' with verp")
+    _check_range("bounces.soft_limit", bounces.get("soft_limit", 3), 1, 100)
+    imap = bounces.get("imap")
+    return BouncesConfig(
+        address=address,
+        verp=bounces.get("verp", False),
+        soft_limit=bounces.get("soft_limit", 3),
+        maildir=Path(bounces.get("maildir", "returns")),
+        done_folder=bounces.get("done_folder", "newsletter-done"),
+        imap=_parse_imap(imap, bounces) if imap is not None else None,
+    )
+
+
+def _parse_imap(imap: dict[str, Any], bounces: dict[str, Any]) -> ImapConfig:
+    for key in ("host", "username", "password_env"):
+        if not str(imap.get(key, "")).strip():
+            raise ConfigError(f"{CONFIG_NAME}: missing key 'bounces.imap.{key}'")
+    security = _check_security("bounces.imap", imap.get("security", "ssl"), imap["host"])
+    port = imap.get("port", 993 if security == "ssl" else 143)
+    _check_range("bounces.imap.port", port, 1, 65535)
+    return ImapConfig(
+        host=imap["host"].strip(),
+        username=imap["username"],
+        password_env=imap["password_env"],
+        port=port,
+        security=security,
+        folder=imap.get("folder", "INBOX"),
+        done_folder=imap.get("done_folder", bounces.get("done_folder", "newsletter-done")),
+        timeout=float(imap.get("timeout", 60)),
+    )
+
+
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
 _DNS_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
 
@@ -409,24 +550,40 @@ def _parse_dkim(dkim: dict[str, Any], from_address: str, project_dir: Path) -> D
     selector = dkim.get("selector", "newsletter").strip()
     default_domain = from_address.rpartition("@")[2].encode("idna").decode("ascii")
     domain = dkim.get("domain", default_domain).strip().lower().rstrip(".")
-    for key, value in (("selector", selector), ("domain", domain)):
+    ed25519 = "ed25519_key_file" in dkim or "ed25519_key_env" in dkim
+    ed_selector = dkim.get("ed25519_selector", f"{selector}-ed25519").strip() if ed25519 else None
+    names = {"selector": selector, "domain": domain, "ed25519_selector": ed_selector or "x"}
+    for key, value in names.items():
         if not value.isascii() or not _DNS_NAME.fullmatch(value):
             raise ConfigError(
                 f"{CONFIG_NAME}: 'dkim.{key}' must be a DNS name, got {value!r}",
                 hint="write an international domain in its xn-- form",
             )
-    if ("key_file" in dkim) == ("key_env" in dkim):
-        raise ConfigError(
-            f"{CONFIG_NAME}: [dkim] needs exactly one of 'dkim.key_file' and 'dkim.key_env'",
-            hint="run `newsletter dkim keygen` to make a key file",
-        )
-    key_file = dkim.get("key_file")
+    _one_key_source(dkim, "")
+    if ed25519:
+        _one_key_source(dkim, "ed25519_")
     return DkimConfig(
         selector=selector,
         domain=domain,
-        key_file=project_dir / Path(key_file).expanduser() if key_file else None,
+        key_file=_key_path(dkim.get("key_file"), project_dir),
         key_env=dkim.get("key_env"),
+        ed25519_selector=ed_selector,
+        ed25519_key_file=_key_path(dkim.get("ed25519_key_file"), project_dir),
+        ed25519_key_env=dkim.get("ed25519_key_env"),
     )
+
+
+def _one_key_source(dkim: dict[str, Any], prefix: str) -> None:
+    if (f"{prefix}key_file" in dkim) == (f"{prefix}key_env" in dkim):
+        raise ConfigError(
+            f"{CONFIG_NAME}: [dkim] needs exactly one of 'dkim.{prefix}key_file'"
+            f" and 'dkim.{prefix}key_env'",
+            hint="run `newsletter dkim keygen` to make a key file",
+        )
+
+
+def _key_path(text: str | None, project_dir: Path) -> Path | None:
+    return project_dir / Path(text).expanduser() if text else None
 
 
 def _check_range(key: str, value: float, low: float, high: float) -> None:

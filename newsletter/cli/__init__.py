@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from newsletter.cli import dkim, doctor, issue, send, serve, status, subscribers
+from newsletter.cli import bounces, dkim, doctor, issue, send, serve, status, subscribers
 from newsletter.cli.common import console, show_error
 from newsletter.errors import DatabaseError, NewsletterError
 
@@ -52,6 +52,7 @@ send.register(app)
 status.register(app)
 serve.register(app)
 doctor.register(app)
+bounces.register(app)
 
 
 @app.command("init")

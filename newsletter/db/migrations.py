@@ -133,14 +133,29 @@ def create_suppressions(db: Database) -> None:
 # --- later changes: append a @step("000N_what_changed") function here ---------
 
 
-@step("0002_delivery_language")
+@step("0002_return_mailbox")
+def return_mailbox(db: Database) -> None:
+    """`newsletter bounces`: the messages already processed (so a second run changes
+    nothing), and the lookups that tie a returned message to its delivery and issue."""
+    db.execute(
+        """CREATE TABLE returned_messages (
+        key TEXT PRIMARY KEY,
+        category TEXT NOT NULL,
+        processed_at TEXT NOT NULL
+    )"""
+    )
+    db.execute("CREATE INDEX deliveries_by_message_id ON deliveries (message_id)")
+    db.execute("CREATE INDEX events_by_issue ON events (issue_slug, kind)")
+
+
+@step("0003_delivery_language")
 def delivery_language(db: Database) -> None:
     """The reader's language, frozen with the recipient list: a choice made during
     a send applies from the next issue. NULL on rows frozen before this column."""
     db.execute("ALTER TABLE deliveries ADD COLUMN language TEXT")
 
 
-@step("0003_joining")
+@step("0004_joining")
 def joining(db: Database) -> None:
     """Joining through the web form: requests, pending sign-ups, consent, a mail queue.
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import lxml.html
-from markupsafe import escape
 
 from newsletter.config import Config
+from newsletter.issue.active_content import active_content
 from newsletter.issue.language_checks import check_languages
 from newsletter.issue.personal_fields import UNSUBSCRIBE_FIELD
 from newsletter.issue.rendering import Edition, PreparedIssue, sample_subscriber
@@ -63,6 +63,7 @@ def _check_edition(config: Config, edition: Edition) -> list[Finding]:
     html, text = edition.render(sample_subscriber())
     return [
         *_check_required(config, edition, html, text),
+        *_check_active_content(html),
         *_check_size(html),
         *_check_links(html),
         *_check_text_length(html, text),
@@ -98,11 +99,22 @@ def _check_required(config: Config, prepared: Edition, html: str, text: str) -> 
             Finding("error", "no postal address: set newsletter.postal_address in newsletter.toml")
         )
         return found
-    if not all(str(escape(address)) in html for address in addresses):
+    if not all(_words(address) in _words(_visible_text(html)) for address in addresses):
         found.append(Finding("error", "the HTML part does not show the postal address"))
     if not all(address in text for address in addresses):
         found.append(Finding("error", "the text part does not show the postal address"))
     return found
+
+
+def _check_active_content(html: str) -> list[Finding]:
+    return [
+        Finding(
+            "error",
+            f"the HTML has {what}: remove it from the issue or the templates"
+            " (mail must not carry scripts, frames or forms)",
+        )
+        for what in active_content(html)
+    ]
 
 
 def _check_attributes(
@@ -136,6 +148,15 @@ def _check_attributes(
 def _some(names: Collection[str], limit: int = 8) -> str:
     shown = sorted(names)[:limit]
     return ", ".join(shown) + (", ..." if len(names) > limit else "")
+
+
+def _visible_text(html: str) -> str:
+    """The text a reader sees: entities decoded however the inliner wrote them."""
+    return lxml.html.document_fromstring(html).text_content()
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _unsubscribe_is_a_link(prepared: Edition) -> bool:

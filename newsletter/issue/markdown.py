@@ -18,6 +18,7 @@ from markdown_it.token import Token
 TEXT_WIDTH = 72
 IMAGE_WIDTH = 520  # the default template's column: 600 px less 40 px of padding each side
 _TAG = re.compile(r"<[^>]*>")  # raw HTML in Markdown: its text goes to the text part
+_STRIKE_TAG = re.compile(r"</?(?:s|del|strike)(?:\s[^>]*)?>", re.I)  # raw HTML strikethrough
 
 
 def make_parser() -> MarkdownIt:
@@ -162,6 +163,10 @@ def _inline_text(token: Token) -> str:
         elif kind == "image":
             alt = child.content or "image"
             parts.append(f"[{alt}]")
+        elif kind in ("s_open", "s_close") or (
+            kind == "html_inline" and _STRIKE_TAG.fullmatch(child.content)
+        ):
+            parts.append("~~")  # struck-out text stays marked: dropping it reverses the sense
     return "".join(parts).strip()
 
 

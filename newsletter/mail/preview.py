@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from newsletter.config import Config
+from newsletter.issue.active_content import with_preview_policy
 from newsletter.issue.checks import Finding, check_issue
 from newsletter.issue.rendering import PreparedIssue, prepare_issue, sample_subscriber
 from newsletter.mail.builder import MessageFactory
@@ -26,6 +27,9 @@ class Preview:
 def write_preview(config: Config, store: Store, slug: str, to: str | None = None) -> Preview:
     """Render one recipient's message into build/SLUG/ and run the checks.
 
+    index.html is the message's HTML with a policy that stops a browser from
+    running any script in it (the sizes shown are those of the message itself).
+
     Without `to`, a bilingual project's preview also holds each language's
     message (index.cy.html, message.cy.eml, ...) next to the bilingual one.
     """
@@ -40,10 +44,10 @@ def write_preview(config: Config, store: Store, slug: str, to: str | None = None
             if key:
                 contents |= _contents(prepared, factory, replace(subscriber, language=key), key)
     files: dict[str, Path] = {}
-    for kind, (name, data) in contents.items():
+    for kind, (name, data, _size) in contents.items():
         files[kind] = folder / name
         files[kind].write_bytes(data)
-    sizes = {kind: len(data) for kind, (_name, data) in contents.items()}
+    sizes = {kind: size for kind, (_name, _data, size) in contents.items()}
     return Preview(
         subscriber.email,
         sample,
@@ -55,14 +59,21 @@ def write_preview(config: Config, store: Store, slug: str, to: str | None = None
 
 def _contents(
     prepared: PreparedIssue, factory: MessageFactory, subscriber: Subscriber, key: str
-) -> dict[str, tuple[str, bytes]]:
+) -> dict[str, tuple[str, bytes, int]]:
+    """kind -> (file name, bytes, size shown): one edition's files (key '' = the default)."""
     html, text = prepared.render(subscriber)
-    infix, suffix = (f".{key}", f".{key}") if key else ("", "")
-    return {
-        f"html{suffix}": (f"index{infix}.html", html.encode("utf-8")),
-        f"text{suffix}": (f"text{infix}.txt", text.encode("utf-8")),
-        f"eml{suffix}": (f"message{infix}.eml", factory.build(subscriber).data),
+    message = factory.build(subscriber).data
+    infix = f".{key}" if key else ""
+    files = {
+        "html": (
+            f"index{infix}.html",
+            with_preview_policy(html).encode("utf-8"),
+            len(html.encode()),
+        ),
+        "text": (f"text{infix}.txt", text.encode("utf-8"), len(text.encode())),
+        "eml": (f"message{infix}.eml", message, len(message)),
     }
+    return {f"{kind}{infix}": value for kind, value in files.items()}
 
 
 def _preview_subscriber(store: Store, to: str | None) -> tuple[Subscriber, bool]:

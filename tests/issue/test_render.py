@@ -286,6 +286,14 @@ def test_text_part_is_readable_text_for_every_markdown_block() -> None:
     )
 
 
+def test_struck_out_text_stays_marked_in_the_text_part() -> None:
+    source = "We no longer use ~~paper forms~~ online forms, nor <del>fax</del> or <s>post</s>.\n"
+    text = markdown.to_text(markdown.parse(source))
+    assert " ".join(text.split()) == (
+        "We no longer use ~~paper forms~~ online forms, nor ~~fax~~ or ~~post~~."
+    )
+
+
 def test_a_paragraph_holding_only_a_link_becomes_a_button() -> None:
     html = markdown.to_html(
         markdown.parse("[Go](https://example.org)\n\nText and [a link](https://x.org).\n")
