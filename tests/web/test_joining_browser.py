@@ -31,6 +31,22 @@ def shot(page, folder: Path, name: str) -> None:  # noqa: ANN001
     assert path.stat().st_size > 0
 
 
+def press_resubscribe(browser, url: str, words: tuple[str, str], shots: Path, name: str) -> None:  # noqa: ANN001
+    """Open an unsubscribed reader's page, press its button (`words`: the button and the
+    heading that must follow), with a screenshot before and after."""
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(url)
+        shot(page, shots, f"unsubscribed-{name}")
+        page.get_by_role("button", name=words[0]).click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == words[1]
+        shot(page, shots, f"resubscribe-sent-{name}")
+    finally:
+        context.close()
+
+
 def test_a_person_joins_through_the_form_and_the_emailed_link(
     browser,
     serve,
@@ -89,18 +105,9 @@ def test_the_resubscribe_button_leads_to_check_your_inbox(
     project: Path,
     tmp_path: Path,  # noqa: ANN001
 ) -> None:
+    url = f"http://{server.host}:{server.port}/u/{people.unsubscribed.token}"
     shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
-    try:
-        page.goto(f"http://{server.host}:{server.port}/u/{people.unsubscribed.token}")
-        shot(page, shots, "unsubscribed-en")
-        page.get_by_role("button", name="Resubscribe").click()
-        page.wait_for_load_state()
-        assert page.locator("h1").inner_text() == "Check your inbox"
-        shot(page, shots, "resubscribe-sent-en")
-    finally:
-        context.close()
+    press_resubscribe(browser, url, ("Resubscribe", "Check your inbox"), shots, "en")
     wait_for(lambda: outbox_messages(project), what="the confirmation mail")
     with open_project(project) as (_config, store):
         assert store.get_by_id(people.unsubscribed.id).status == "unsubscribed"
@@ -191,17 +198,9 @@ def test_a_welsh_reader_who_left_is_asked_to_confirm_in_welsh(
         left = store.add_subscriber("gadael@example.org", language="cy").subscriber
         store.unsubscribe(left.id, "web")
     server = serve()
+    url = f"http://{server.host}:{server.port}/u/{left.token}"
     shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
-    try:
-        page.goto(f"http://{server.host}:{server.port}/u/{left.token}")
-        shot(page, shots, "bilingual-unsubscribed-cy")
-        page.get_by_role("button", name="Ail-danysgrifio").click()
-        page.wait_for_load_state()
-        assert page.locator("h1").inner_text() == "Gwiriwch eich mewnflwch"
-        shot(page, shots, "bilingual-resubscribe-sent-cy")
-    finally:
-        context.close()
+    words = ("Ail-danysgrifio", "Gwiriwch eich mewnflwch")
+    press_resubscribe(browser, url, words, shots, "bilingual-cy")
     [mail] = wait_for(lambda: outbox_messages(project), what="the confirmation mail")
     assert mail["Content-Language"] == "cy"
