@@ -101,10 +101,20 @@ class DkimConfig:
     domain: str
     key_file: Path | None = None  # absolute (resolved against the project folder)
     key_env: str | None = None
+    # The optional second signature (RFC 8463), under its own selector.
+    ed25519_selector: str | None = None
+    ed25519_key_file: Path | None = None
+    ed25519_key_env: str | None = None
 
     @property
     def record_name(self) -> str:
         return f"{self.selector}._domainkey.{self.domain}"
+
+    @property
+    def ed25519_record_name(self) -> str | None:
+        if not self.ed25519_selector:
+            return None
+        return f"{self.ed25519_selector}._domainkey.{self.domain}"
 
 
 @dataclass(frozen=True)
@@ -210,7 +220,15 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "done_folder": str,
         "timeout": (int, float),
     },
-    "dkim": {"selector": str, "domain": str, "key_file": str, "key_env": str},
+    "dkim": {
+        "selector": str,
+        "domain": str,
+        "key_file": str,
+        "key_env": str,
+        "ed25519_selector": str,
+        "ed25519_key_file": str,
+        "ed25519_key_env": str,
+    },
 }
 _REQUIRED = {"newsletter": ("name", "from", "base_url"), "smtp": ("host",)}
 
@@ -418,24 +436,40 @@ def _parse_dkim(dkim: dict[str, Any], from_address: str, project_dir: Path) -> D
     selector = dkim.get("selector", "newsletter").strip()
     default_domain = from_address.rpartition("@")[2].encode("idna").decode("ascii")
     domain = dkim.get("domain", default_domain).strip().lower().rstrip(".")
-    for key, value in (("selector", selector), ("domain", domain)):
+    ed25519 = "ed25519_key_file" in dkim or "ed25519_key_env" in dkim
+    ed_selector = dkim.get("ed25519_selector", f"{selector}-ed25519").strip() if ed25519 else None
+    names = {"selector": selector, "domain": domain, "ed25519_selector": ed_selector or "x"}
+    for key, value in names.items():
         if not value.isascii() or not _DNS_NAME.fullmatch(value):
             raise ConfigError(
                 f"{CONFIG_NAME}: 'dkim.{key}' must be a DNS name, got {value!r}",
                 hint="write an international domain in its xn-- form",
             )
-    if ("key_file" in dkim) == ("key_env" in dkim):
-        raise ConfigError(
-            f"{CONFIG_NAME}: [dkim] needs exactly one of 'dkim.key_file' and 'dkim.key_env'",
-            hint="run `newsletter dkim keygen` to make a key file",
-        )
-    key_file = dkim.get("key_file")
+    _one_key_source(dkim, "")
+    if ed25519:
+        _one_key_source(dkim, "ed25519_")
     return DkimConfig(
         selector=selector,
         domain=domain,
-        key_file=project_dir / Path(key_file).expanduser() if key_file else None,
+        key_file=_key_path(dkim.get("key_file"), project_dir),
         key_env=dkim.get("key_env"),
+        ed25519_selector=ed_selector,
+        ed25519_key_file=_key_path(dkim.get("ed25519_key_file"), project_dir),
+        ed25519_key_env=dkim.get("ed25519_key_env"),
     )
+
+
+def _one_key_source(dkim: dict[str, Any], prefix: str) -> None:
+    if (f"{prefix}key_file" in dkim) == (f"{prefix}key_env" in dkim):
+        raise ConfigError(
+            f"{CONFIG_NAME}: [dkim] needs exactly one of 'dkim.{prefix}key_file'"
+            f" and 'dkim.{prefix}key_env'",
+            hint="run `newsletter dkim keygen` to make a key file",
+        )
+
+
+def _key_path(text: str | None, project_dir: Path) -> Path | None:
+    return project_dir / Path(text).expanduser() if text else None
 
 
 def _check_range(key: str, value: float, low: float, high: float) -> None:

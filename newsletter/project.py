@@ -67,6 +67,7 @@ path = "outbox"                           # Maildir of .eml files: the default t
 # selector = "newsletter"
 # domain = "example.org"                  # default: the domain of `from`
 # key_file = "dkim/newsletter.pem"        # or key_env = "NEWSLETTER_DKIM_KEY"
+# ed25519_key_file = "dkim/newsletter-ed25519.pem"  # optional second signature (keygen --ed25519)
 """
 
 

@@ -195,9 +195,8 @@ def _confirm_forget(email: str) -> bool:
 def _print_report(report: ImportReport) -> None:
     for reject in report.rejects:
         console.print(f"line {reject.line}: {escape(reject.reason)}", soft_wrap=True)
-    title = f"import of {escape(report.path.name)}"
-    if report.encoding not in ("utf-8", "utf-8-sig"):
-        title += f" (read as {report.encoding})"
+    encoding = "utf-8" if report.encoding == "utf-8-sig" else report.encoding
+    title = f"import of {escape(report.path.name)} (read as {encoding})"
     console.print(title)
     table = Table()
     table.add_column("outcome")

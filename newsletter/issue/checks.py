@@ -92,9 +92,8 @@ def _check_active_content(html: str) -> list[Finding]:
     return [
         Finding(
             "error",
-            f"the HTML has {what}: mail must not carry scripts, frames or forms"
-            " (readers block them, spam filters punish them); remove it from the issue"
-            " or the templates",
+            f"the HTML has {what}: remove it from the issue or the templates"
+            " (mail must not carry scripts, frames or forms)",
         )
         for what in active_content(html)
     ]

@@ -76,7 +76,8 @@ class IssueStatus:
         return sum(self.counts.values())
 
     def as_dict(self, *, running: bool = False) -> dict[str, Any]:
-        """For `status --json`: `sending` rows are in flight while a send runs, else uncertain."""
+        """For `status --json`. `uncertain` counts the rows left `sending`: while
+        `send_running` is true they are in flight rather than lost track of."""
         issue, counts = self.issue, self.counts
         return {
             "slug": issue.slug,
@@ -86,7 +87,7 @@ class IssueStatus:
             "send_running": running,
             "counts": {
                 "queued": counts["queued"],
-                "in_flight" if running else "uncertain": counts["sending"],
+                "uncertain": counts["sending"],
                 "sent": counts["sent"],
                 "failed": counts["failed"],
                 "skipped": counts["skipped"],

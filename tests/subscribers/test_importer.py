@@ -500,3 +500,60 @@ def test_a_non_ascii_local_part_is_rejected_with_its_line(tmp_path, store):
     report = import_csv(store, path)
     assert [(r.line, "before the @-sign" in r.reason) for r in report.rejects] == [(2, True)]
     assert [s.email for s in store.list_subscribers()] == ["mair@bücher.example"]
+
+
+def test_a_two_row_windows_1252_file_is_not_read_as_big5(project, tmp_path, cli):
+    """charset-normalizer's first guess for these few bytes is Big5 (`Si滱 Jones`)."""
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"Email,Name\nsian@example.org,Si\xe2n Jones\n")
+    result = cli("subscribers", "import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "(read as cp1252)" in result.stdout
+    assert by_email(project)["sian@example.org"]["name"] == "Siân Jones"
+
+
+def test_a_utf8_file_with_one_accented_letter_is_read_as_utf8(project, tmp_path, cli):
+    path = tmp_path / "t.csv"
+    path.write_bytes("Email,Name\nzoe@example.org,Zoë Jones\n".encode())
+    result = cli("subscribers", "import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "(read as utf-8)" in result.stdout
+    assert by_email(project)["zoe@example.org"]["name"] == "Zoë Jones"
+
+
+def test_a_small_latin1_file_reads_right(project, tmp_path, cli):
+    """Latin-1 and Windows-1252 agree on every letter (0xA0 to 0xFF): cp1252 is named."""
+    path = tmp_path / "t.csv"
+    path.write_bytes(
+        "Email,Name\nzoe@example.org,Zoë Brontë\ngwen@example.org,Gwen Ô\n".encode("latin-1")
+    )
+    result = cli("subscribers", "import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "(read as cp1252)" in result.stdout
+    assert by_email(project)["zoe@example.org"]["name"] == "Zoë Brontë"
+
+
+def test_cyrillic_windows_1251_is_still_detected(project, tmp_path):
+    text = "Email,Name\n" + "".join(
+        f"p{i}@example.org,{name}\n" for i, name in enumerate(["Анна Петрова", "Иван Сидоров"])
+    )
+    path = write_csv(tmp_path, text, encoding="cp1251")
+    report = run_import(project, path)
+    assert report.encoding == "cp1251"
+    assert by_email(project)["p0@example.org"]["name"] == "Анна Петрова"
+
+
+def test_a_cjk_encoding_is_used_only_when_named_and_valid_throughout(project, tmp_path, cli):
+    path = tmp_path / "t.csv"
+    path.write_bytes(
+        "Email,Name\nli@example.org,李雷\n".encode("big5") + b"wang@example.org,W\xff\n"
+    )
+    result = cli("subscribers", "import", str(path), "--encoding", "big5")
+    assert result.exit_code != 0
+    assert "not valid big5 at line 3" in result.output
+    assert "li@example.org" not in by_email(project)
+    path.write_bytes("Email,Name\nli@example.org,李雷\n".encode("big5"))
+    result = cli("subscribers", "import", str(path), "--encoding", "big5")
+    assert result.exit_code == 0, result.output
+    assert "(read as big5)" in result.stdout
+    assert by_email(project)["li@example.org"]["name"] == "李雷"

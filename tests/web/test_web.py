@@ -250,8 +250,26 @@ def test_body_exactly_at_the_limit_is_accepted(
         ("application/json", b'{"List-Unsubscribe": "One-Click"}'),
         ("multipart/form-data; boundary=xyz", b"not multipart at all"),
         ("multipart/form-data", b"--\r\n\r\n--"),
+        ("multipart/form-data; boundary=a", b"--a\r\nbroken"),
+        (
+            "multipart/form-data; boundary=a",
+            b'--a\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Cl',
+        ),
+        (
+            "multipart/form-data; boundary=---FormBoundaryjWmhtjORrn",
+            ONE_CLICK_MULTIPART_AS_PRINTED.removesuffix(b"---FormBoundaryjWmhtjORrn--"),
+        ),
     ],
-    ids=["bad-utf8", "unknown-action", "json", "no-parts", "no-boundary"],
+    ids=[
+        "bad-utf8",
+        "unknown-action",
+        "json",
+        "no-parts",
+        "no-boundary",
+        "truncated-part",
+        "truncated-value",
+        "rfc-example-cut-before-its-end",
+    ],
 )
 def test_malformed_bodies_are_400_and_change_nothing(
     server: Server, people: People, project: Path, content_type: str, body: bytes
