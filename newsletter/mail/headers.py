@@ -78,12 +78,12 @@ def to_header(name: str, address: str) -> str:
 
 def list_id_header(config: Config) -> str:
     """`List-Id: name <list-id>` (RFC 2919)."""
-    return phrase_header("List-Id", config.name, config.list_id)
+    return phrase_header("List-Id", config.joined_text("name"), config.list_id)
 
 
 def list_id_value(config: Config) -> str:
     """The List-Id as a reader shows it (the reference path writes this)."""
-    return f"{display_name(config.name)} <{config.list_id}>".lstrip()
+    return f"{display_name(config.joined_text('name'))} <{config.list_id}>".lstrip()
 
 
 def recipient_address(subscriber: Subscriber) -> str:
