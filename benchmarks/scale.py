@@ -62,13 +62,17 @@ def measured(command: list[str], *, interrupt_after: float | None = None) -> dic
         stderr=subprocess.PIPE,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    if interrupt_after is not None:
-        try:
-            process.wait(interrupt_after)
-        except subprocess.TimeoutExpired:
+    deadline = None if interrupt_after is None else started + interrupt_after
+    while True:  # wait4 polled: it alone reports the child's own peak RSS
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if deadline is not None and time.perf_counter() > deadline:
             process.send_signal(signal.SIGINT)
-    _pid, status, usage = os.wait4(process.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
+            deadline = None
+        time.sleep(0.05)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    code = process.returncode
     errors = process.stderr.read().decode("utf-8", "replace")  # type: ignore[union-attr]
     if code not in (0, 130):
         raise SystemExit(f"{command[:3]} failed ({code}):\n{errors}")
