@@ -18,8 +18,10 @@ from pathlib import Path
 from newsletter import columns
 from newsletter.address_cache import AddressNormaliser
 from newsletter.addresses import address_key, clean_field
+from newsletter.backup import automatic_backup
 from newsletter.csvfile import check_file, detect_encoding, header_candidates, records
 from newsletter.errors import InputError
+from newsletter.recovery import replay_journal
 from newsletter.models import Subscriber, merged
 from newsletter.store import Store
 
@@ -107,6 +109,8 @@ def import_csv(
     parser = columns.RowParser(mapping, source=event_source, source_wins=bool(source))
     lines = records(path, encoding, delimiter)
     next(lines)  # the header
+    if not dry_run:
+        automatic_backup(store.db, f"before-import-{path.stem}")
     try:
         with store.write():
             merger = _Merger(store, report, resubscribe, event_source)
@@ -116,9 +120,21 @@ def import_csv(
             store.end_import()
             if dry_run:
                 raise _Rollback
+            _settle_with_journal(store, merger)
     except _Rollback:
         pass
+    else:
+        store.journal_changes([], merger.back, "import")
     return report
+
+
+def _settle_with_journal(store: Store, merger: _Merger) -> None:
+    """Before the import commits: journal who it marks as gone, and apply every
+    unsubscribe that arrived while it held the database (the web handler
+    journals them at once and answers; see newsletter.journal)."""
+    store.journal_changes(merger.left, [], "import")
+    if store.journal is not None:
+        replay_journal(store.db, store.journal)
 
 
 def _choose_columns(path: Path, encoding: str) -> tuple[str, columns.ColumnMap]:
@@ -169,6 +185,8 @@ class _Merger:
         self.event_source = event_source
         self.forgotten = store.suppressed_hashes()
         self.hash_address = store.address_hasher()
+        self.left: list[str] = []  # keys this import marks as gone: journalled
+        self.back: list[str] = []  # keys it makes active again (resubscribe)
 
     def merge(self, rows: list[Row]) -> None:
         now = self.store.clock()
@@ -198,10 +216,12 @@ class _Merger:
                 return "suppressed"
             back = merged(current, row.profile, row.attributes, status="active")
             pending.record(state, row.key, back, ("imported", "resubscribed"))
+            self.back.append(row.key)
             return "resubscribed"
         if not row.wants_active:
             left = merged(current, row.profile, row.attributes, status=row.status, now=now)
             pending.record(state, row.key, left, ("unsubscribed", f"{row.status} in the file"))
+            self.left.append(row.key)
             return "suppressed"
         updated = merged(current, row.profile, row.attributes)
         if updated == current:
@@ -229,8 +249,11 @@ class _Merger:
         )
         detail = "added" if status == "active" else f"added as {status}"
         pending.record(state, row.key, subscriber, ("imported", detail), new=True)
+        if status != "active":
+            self.left.append(row.key)
         if forgotten:
             pending.unsuppress.append(row.email)
+            self.back.append(row.key)
             return "resubscribed"
         return "added" if status == "active" else "suppressed"
 

@@ -13,14 +13,17 @@ synchronous=NORMAL costs tens of microseconds, so per-message commits are cheap.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from newsletter.errors import SendError
+from newsletter.errors import NewsletterError, SendError
 from newsletter.models import DELIVERY_STATUSES, Subscriber
+from newsletter.recovery import applied_offset, delivered_hashes, left_since
 from newsletter.store import Store, subscriber_from_row
 
 _ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
@@ -62,10 +65,17 @@ class IssueStatus:
 
 
 class Ledger:
+    """With a journal (the store's), every delivery's progress is journalled too, and
+    an unsubscribe journalled while the database was held (see newsletter.web)
+    stops a claim just as a committed one does."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
         self.db = store.db
+        self.journal = store.journal
         self._lock = threading.RLock()
+        self._recipients: dict[int, tuple[str, int, str]] = {}  # delivery -> slug, id, hash
+        self._left = _LeftWatch(store)
 
     # --- issues ------------------------------------------------------------------
 
@@ -98,13 +108,37 @@ class Ledger:
                 )
             if record is None or record.started_at is None:
                 self.db.execute("UPDATE issues SET started_at = ? WHERE slug = ?", [now, slug])
-                return self.db.execute(
+                frozen = self.db.execute(
                     "INSERT OR IGNORE INTO deliveries (issue_slug, subscriber_id, status, updated_at)"
                     " SELECT ?, id, 'queued', ? FROM subscribers WHERE status = 'active' ORDER BY id",
                     [slug, now],
                 ).rowcount
+                if self.journal is not None:
+                    frozen -= self._honour_journal(slug, now)
+                    self.journal.issue(now, slug, content_hash, subject)
+                return frozen
             self.db.execute("UPDATE issues SET finished_at = NULL WHERE slug = ?", [slug])
             return 0
+
+    def _honour_journal(self, slug: str, now: str) -> int:
+        """Frozen rows of people the journal says already had this issue (a database
+        restored or rebuilt since) take the journal's state; returns how many."""
+        delivered = delivered_hashes(self.journal, slug)  # type: ignore[arg-type]
+        if not delivered:
+            return 0
+        rows = self.db.execute(
+            "SELECT d.id, s.email_key FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
+            " WHERE d.issue_slug = ? AND d.status = 'queued'",
+            [slug],
+        ).fetchall()
+        hashed = ((row_id, self.journal.hash(key)) for row_id, key in rows)  # type: ignore[union-attr]
+        known = [(delivered[h], now, row_id) for row_id, h in hashed if h in delivered]
+        self.db.conn.executemany(
+            "UPDATE deliveries SET status = ?, last_error = 'recorded in the journal',"
+            " updated_at = ? WHERE id = ?",
+            known,
+        )
+        return len(known)
 
     def check_content(self, slug: str, content_hash: str, allow_changes: bool) -> None:
         """Refuse a changed issue once anyone may have the earlier version."""
@@ -156,7 +190,7 @@ class Ledger:
                     [slug, after_id, limit],
                 )
             )
-        return [
+        deliveries = [
             Delivery(
                 id=row["delivery_id"],
                 subscriber=subscriber_from_row(row) if row["id"] is not None else None,
@@ -164,6 +198,13 @@ class Ledger:
             )
             for row in rows
         ]
+        if self.journal is not None:
+            hash_of = self.journal.hash
+            for row in rows:
+                if row["id"] is not None:
+                    recipient = (slug, row["id"], hash_of(row["email_key"]))
+                    self._recipients[row["delivery_id"]] = recipient
+        return deliveries
 
     def active_after(self, after_id: int, limit: int) -> list[Subscriber]:
         """Active subscribers by id, for a dry run of an issue not yet frozen."""
@@ -187,11 +228,42 @@ class Ledger:
         """
         with self._lock:
             now = self.store.clock()
-            if sent is None:
-                return self._claim(delivery_id, message_id, now)
+            recipient = self._recipients.get(delivery_id)
+            if recipient is not None and self._left.has_left(recipient[1]):
+                claimed = False
+            elif sent is None:
+                claimed = self._claim(delivery_id, message_id, now)
+            else:
+                claimed = self._claim_after_sent(delivery_id, message_id, sent, now)
+            if claimed:
+                self._journal_claim(delivery_id)
+            return claimed
+
+    def _claim_after_sent(self, delivery_id: int, message_id: str, sent: int, now: str) -> bool:
+        """One commit for the last 250 and the next claim; a failed claim keeps the 250."""
+        self._journal(sent, "sent", keep=False)
+        try:
             with self.store.write():
                 self._mark_sent(sent, now)
                 return self._claim(delivery_id, message_id, now)
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):  # the journal holds it in any case
+                self._mark_sent(sent, now)
+            raise
+
+    def _journal_claim(self, delivery_id: int) -> None:
+        """The claim is committed: journal it before a byte goes out, or undo it."""
+        try:
+            self._journal(delivery_id, "sending")
+        except NewsletterError:
+            self._move(delivery_id, "queued", "not sent: the journal could not be written")
+            raise
+
+    def _journal(self, delivery_id: int, state: str, *, keep: bool = True) -> None:
+        recipients = self._recipients
+        recipient = recipients.get(delivery_id) if keep else recipients.pop(delivery_id, None)
+        if recipient is not None and self.journal is not None:
+            self.journal.delivery(recipient[0], state, recipient[1], recipient[2])
 
     def _claim(self, delivery_id: int, message_id: str, now: str) -> bool:
         cursor = self.db.execute(
@@ -214,11 +286,15 @@ class Ledger:
             reason = (
                 f"subscriber {row['status']}" if row and row["status"] else "subscriber forgotten"
             )
+            if reason == "subscriber active":  # left in the journal, not yet in the database
+                reason = "subscriber unsubscribed"
             self._move(delivery_id, "skipped", reason, "queued")
+            self._recipients.pop(delivery_id, None)
             return reason
 
     def mark_sent(self, delivery_id: int) -> None:
         with self._lock:
+            self._journal(delivery_id, "sent", keep=False)
             self._mark_sent(delivery_id, self.store.clock())
 
     def _mark_sent(self, delivery_id: int, now: str) -> None:
@@ -231,11 +307,13 @@ class Ledger:
     def mark_failed(self, delivery_id: int, reason: str) -> None:
         with self._lock:
             self._move(delivery_id, "failed", reason)
+            self._journal(delivery_id, "failed", keep=False)
 
     def release(self, delivery_id: int, reason: str) -> None:
         """sending -> queued: the server did not take the message (a later send retries)."""
         with self._lock:
             self._move(delivery_id, "queued", reason)
+            self._journal(delivery_id, "queued", keep=False)
 
     def record_bounce(self, subscriber_id: int, detail: str, limit: int) -> bool:
         with self._lock:
@@ -291,3 +369,25 @@ class Ledger:
         ):
             groups[_ADDRESS.sub("<address>", row["last_error"])] += row["n"]
         return sorted(groups.items(), key=lambda item: (-item[1], item[0]))
+
+
+class _LeftWatch:
+    """Who left since the database last caught up with the journal.
+
+    An unsubscribe answered while an import held the database is in the journal
+    before it is in the database; a claim checks here too. Reading only the new
+    bytes of the journal costs microseconds per message.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.journal = store.journal
+        self._offset = applied_offset(store.db, self.journal) if self.journal else 0
+        self._left: set[int] = set()
+
+    def has_left(self, subscriber_id: int) -> bool:
+        if self.journal is None:
+            return False
+        if self.journal.size() > self._offset:
+            self._offset, left, back = left_since(self.journal, self._offset)
+            self._left = (self._left - back) | left
+        return subscriber_id in self._left

@@ -11,6 +11,7 @@ from pathlib import Path
 from newsletter.config import CONFIG_NAME, DATABASE_NAME, Config, load_config
 from newsletter.db import open_database
 from newsletter.errors import NewsletterError
+from newsletter.recovery import connect_journal
 from newsletter.store import Store
 
 CONFIG_TEMPLATE = """\
@@ -69,7 +70,7 @@ def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
     (directory / "issues").mkdir(exist_ok=True)
     shutil.copytree(package_templates(), directory / "templates", dirs_exist_ok=True)
     config_path.write_text(CONFIG_TEMPLATE.format(name=name.replace('"', "'")), encoding="utf-8")
-    open_database(directory / DATABASE_NAME, create=True).close()
+    open_store(directory / DATABASE_NAME).close()
     return created
 
 
@@ -81,8 +82,19 @@ def open_project(directory: Path) -> Iterator[tuple[Config, Store]]:
     gets its database on first use.
     """
     config = load_config(directory)
-    store = Store(open_database(config.database_path, create=True))
+    store = open_store(config.database_path)
     try:
         yield config, store
     finally:
         store.close()
+
+
+def open_store(database_path: Path) -> Store:
+    """The database, with its journal attached and replayed into it (see newsletter.recovery)."""
+    db = open_database(database_path, create=True)
+    try:
+        journal = connect_journal(db, database_path)
+    except BaseException:
+        db.close()
+        raise
+    return Store(db, journal=journal)

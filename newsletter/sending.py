@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from newsletter.addresses import normalise_address
+from newsletter.backup import automatic_backup, check_integrity
 from newsletter.config import Config
 from newsletter.errors import SendError
 from newsletter.ledger import Ledger
@@ -139,6 +140,9 @@ def send_issue(
             # A relay that refuses us now must not freeze the list: people who
             # join before the coordinator fixes the config still get this issue.
             _check_connection(transport)
+        check_integrity(store.db.conn, quick=True)  # damage found now, not halfway
+        if not plan.resuming:
+            automatic_backup(store.db, f"before-send-{slug}")
         ledger.begin(slug, subject, content_hash, allow_changes=allow_changes)
         if resend_uncertain:
             ledger.requeue_uncertain(slug)

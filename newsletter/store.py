@@ -20,6 +20,7 @@ from sqlite_utils import Database
 
 from newsletter.addresses import address_key, clean_field, normalise_address
 from newsletter.errors import InputError, NotFoundError
+from newsletter.journal import Journal
 from newsletter.models import STATUSES, Subscriber, merged
 from newsletter.tokens import new_token
 
@@ -38,12 +39,17 @@ class AddResult:
 
 
 class Store:
-    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+    """`journal` (see newsletter.journal) also records who leaves and comes back."""
+
+    def __init__(self, db: Database, clock: Clock = utc_now, journal: Journal | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.journal = journal
 
     def close(self) -> None:
         self.db.close()
+        if self.journal is not None:
+            self.journal.close()
 
     @contextmanager
     def write(self) -> Iterator[Store]:
@@ -129,17 +135,23 @@ class Store:
             "language": clean_field(language),
         }
         with self.write():
-            if self.is_suppressed(email) and not resubscribe:
+            suppressed = self.is_suppressed(email)
+            if suppressed and not resubscribe:
                 raise InputError(
-                    f"{email} was forgotten at their request and is suppressed",
+                    f"{email} left the list earlier (or was forgotten) and is suppressed",
                     hint="pass --resubscribe only if they asked to join again",
                 )
             existing = self.get_subscriber(email)
             if existing is None:
-                subscriber = self.insert_subscriber(email, profile, attributes or {}, source)
+                result = AddResult(
+                    "added", self.insert_subscriber(email, profile, attributes or {}, source)
+                )
                 self.unsuppress(email)
-                return AddResult("added", subscriber)
-            return self._update_existing(existing, profile, attributes, source, resubscribe)
+            else:
+                result = self._update_existing(existing, profile, attributes, source, resubscribe)
+        if result.outcome == "resubscribed" or suppressed:
+            self.note_return(result.subscriber.id, source)
+        return result
 
     def _update_existing(
         self,
@@ -205,8 +217,14 @@ class Store:
         self.record_event("added", cursor.lastrowid, source)
         return self.get_by_id(cursor.lastrowid)  # type: ignore[arg-type,return-value]
 
-    def unsubscribe(self, subscriber_id: int, via: str) -> bool:
-        """Idempotent: True only when this call changed an active subscriber."""
+    def unsubscribe(self, subscriber_id: int, via: str, *, journaled: bool = False) -> bool:
+        """Idempotent: True only when this call changed an active subscriber.
+
+        The journal line is written (and flushed) first: once this returns, or
+        even if the database write fails, the person is recorded as gone.
+        """
+        if not journaled:
+            self.note_leaving(subscriber_id, via)
         with self.write():
             cursor = self.db.execute(
                 "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?,"
@@ -228,7 +246,39 @@ class Store:
             )
             if cursor.rowcount:
                 self.record_event("resubscribed", subscriber_id, via)
-            return cursor.rowcount > 0
+        if cursor.rowcount:
+            self.note_return(subscriber_id, via)
+        return cursor.rowcount > 0
+
+    def note_leaving(self, subscriber_id: int, via: str) -> bool:
+        """Journal that an active person leaves (before the database knows); False if not active."""
+        if not self.is_active(subscriber_id):
+            return False
+        self._journal_left(subscriber_id, via)
+        return True
+
+    def note_return(self, subscriber_id: int, via: str) -> None:
+        """Journal that someone came back on request (after the database has it)."""
+        row = self.one("SELECT email_key FROM subscribers WHERE id = ?", [subscriber_id])
+        if row is not None and self.journal is not None:
+            self.journal.back(self.clock(), subscriber_id, row["email_key"], via)
+
+    def journal_changes(self, left: list[str], back: list[str], via: str) -> None:
+        """Journal an import's leavers (before it commits) or returners (after)."""
+        if self.journal is None:
+            return
+        now = self.clock()
+        for kind, keys in (("L", left), ("B", back)):
+            for start in range(0, len(keys), 5000):
+                rows = self.db.execute(
+                    "SELECT id, email_key FROM subscribers"
+                    " WHERE email_key IN (SELECT value FROM json_each(?))",
+                    [json.dumps(keys[start : start + 5000], ensure_ascii=False)],
+                ).fetchall()
+                self.journal.append(
+                    [(kind, now, sid, self.journal.hash(key), via) for sid, key in rows],
+                    sync=True,
+                )
 
     def remove(self, email: str) -> Subscriber:
         """The coordinator's unsubscribe: the row stays, so the address stays suppressed."""
@@ -250,12 +300,20 @@ class Store:
                 " WHERE id = ? AND status = 'active' AND bounce_count >= ?",
                 [self.clock(), subscriber_id, limit],
             )
+            if cursor.rowcount:
+                self._journal_left(subscriber_id, "bounce")
             return cursor.rowcount > 0
+
+    def _journal_left(self, subscriber_id: int, via: str) -> None:
+        row = self.one("SELECT email_key FROM subscribers WHERE id = ?", [subscriber_id])
+        if row is not None and self.journal is not None:
+            self.journal.left(self.clock(), subscriber_id, row["email_key"], via)
 
     def forget(self, email: str) -> None:
         """Erase the person and every event naming them; keep only a hashed suppression."""
         subscriber = self.require(email)
         with self.write():
+            self._journal_left(subscriber.id, "forgotten")
             self.db.execute("DELETE FROM events WHERE subscriber_id = ?", [subscriber.id])
             self.db.execute(
                 "UPDATE deliveries SET subscriber_id = NULL, last_error = NULL"

@@ -13,9 +13,10 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from newsletter.cli import issue, send, serve, subscribers
+from newsletter.cli import backup, issue, send, serve, subscribers
 from newsletter.cli.common import console, show_error
-from newsletter.errors import DatabaseError, NewsletterError
+from newsletter.errors import NewsletterError
+from newsletter.faults import database_fault, is_fault
 from newsletter.project import init_project
 
 
@@ -26,16 +27,12 @@ class _Root(TyperGroup):
         except NewsletterError as error:
             show_error(error)
             raise typer.Exit(error.exit_code) from None
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error):
+        except (sqlite3.Error, OSError) as error:
+            if not is_fault(error):
                 raise
-            show_error(
-                DatabaseError(
-                    "the database stayed busy: another newsletter command is writing to it",
-                    hint="wait for it to finish, then run this command again",
-                )
-            )
-            raise typer.Exit(1) from None
+            fault = database_fault(error)
+            show_error(fault)
+            raise typer.Exit(fault.exit_code) from None
 
 
 app = typer.Typer(
@@ -50,6 +47,7 @@ app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(issue.app, name="issue")
 send.register(app)
 serve.register(app)
+backup.register(app)
 
 
 @app.command("init")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import click
@@ -22,7 +26,7 @@ from newsletter.sender import SendReport
 from newsletter.sending import SendPlan, dry_run, send_issue, send_test
 from newsletter.transport import plan_transport
 
-INTERRUPTED = 130
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def register(app: typer.Typer) -> None:
@@ -69,16 +73,37 @@ def send_command(
             _dry_run(store, slug, build, transport)
             return
         bar = _ProgressBar()
-        try:
-            plan, report = send_issue(
-                config, store, slug, prepared.subject, prepared.content_hash, build, transport,
-                confirm=lambda plan: _confirm(plan, yes), on_start=bar.start,
-                on_progress=bar.update, resend_uncertain=resend_uncertain,
-                allow_changes=allow_changes,
-            )  # fmt: skip
-        finally:
-            bar.stop()
-        _finish(plan, report, Ledger(store).status(slug))
+        with _signals_as_ctrl_c() as received:
+            try:
+                plan, report = send_issue(
+                    config, store, slug, prepared.subject, prepared.content_hash, build, transport,
+                    confirm=lambda plan: _confirm(plan, yes), on_start=bar.start,
+                    on_progress=bar.update, resend_uncertain=resend_uncertain,
+                    allow_changes=allow_changes,
+                )  # fmt: skip
+            finally:
+                bar.stop()
+        _finish(plan, report, Ledger(store).status(slug), received)
+
+
+@contextmanager
+def _signals_as_ctrl_c() -> Iterator[list[int]]:
+    """SIGTERM (systemd, cron, a shutdown) stops a send exactly as Ctrl-C does.
+
+    Yields the list of signals received, so the exit code can name the first.
+    """
+    received: list[int] = []
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in _STOP_SIGNALS}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _dry_run(store, slug: str, build, transport) -> None:  # noqa: ANN001
@@ -157,7 +182,9 @@ class _ProgressBar:
             self.progress.stop()
 
 
-def _finish(plan: SendPlan, report: SendReport | None, status: IssueStatus | None) -> None:
+def _finish(
+    plan: SendPlan, report: SendReport | None, status: IssueStatus | None, received: list[int]
+) -> None:
     if report is None:
         if plan.to_send == 0:
             console.print(f"nothing to send for {escape(plan.slug)}: {_totals(status)}")
@@ -169,8 +196,15 @@ def _finish(plan: SendPlan, report: SendReport | None, status: IssueStatus | Non
     if report.stopped is not None:
         raise report.stopped
     if report.interrupted:
-        console.print("stopped by Ctrl-C; run the same command again to continue")
-        raise typer.Exit(INTERRUPTED)
+        signum = received[0] if received else signal.SIGINT
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        if report.abandoned:
+            console.print(
+                "[yellow]stopped at once by a second signal: the messages in flight are"
+                " uncertain (see `newsletter status`)[/]"
+            )
+        console.print(f"stopped by {name}; run the same command again to continue")
+        raise typer.Exit(128 + signum)
 
 
 def _totals(status: IssueStatus | None) -> str:
