@@ -26,11 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsletter.config import load_config
-from newsletter.message import MessageFactory, build_reference_message
-from newsletter.models import Subscriber
+from newsletter.issue.rendering import inline_css, prepare_issue, render_directly
+from newsletter.mail.builder import MessageFactory
+from newsletter.mail.reference import build_reference_message
 from newsletter.project import init_project
-from newsletter.render import inline_css, prepare_issue, render_directly
-from newsletter.tokens import new_token
+from newsletter.subscribers.model import Subscriber
+from newsletter.subscribers.tokens import new_token
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "issues" / "2026-12.md"

@@ -103,11 +103,11 @@ def run_sender(directory: Path, round_: int = 0) -> dict:
     """The real send path (issue copy number `round_`); its rate and this process's peak RSS."""
     import resource
 
-    from newsletter.message import MessageFactory
+    from newsletter.issue.rendering import prepare_issue
+    from newsletter.mail.builder import MessageFactory
     from newsletter.project import open_project
-    from newsletter.render import prepare_issue
-    from newsletter.sending import send_issue
-    from newsletter.transport import plan_transport
+    from newsletter.sending.campaign import send_issue
+    from newsletter.sending.transport import plan_transport
 
     with open_project(directory) as (config, store):
         slug = f"{SLUG}-r{round_}"
@@ -136,9 +136,9 @@ def run_bare(directory: Path, n: int, port: int, connections: int) -> dict:
     """n copies of one real message over `connections` smtplib sessions."""
     import smtplib
 
-    from newsletter.message import MessageFactory
+    from newsletter.issue.rendering import prepare_issue
+    from newsletter.mail.builder import MessageFactory
     from newsletter.project import open_project
-    from newsletter.render import prepare_issue
 
     with open_project(directory) as (config, store):
         prepared = prepare_issue(config, SLUG)

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from newsletter.addresses import has_line_break, normalise_address
 from newsletter.errors import ConfigError, InputError
+from newsletter.subscribers.addresses import has_line_break, normalise_address
 
 CONFIG_NAME = "newsletter.toml"
 DATABASE_NAME = "newsletter.db"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 
 from newsletter.config import CONFIG_NAME, DATABASE_NAME, Config, load_config
-from newsletter.db import open_database
+from newsletter.db.connection import open_database
+from newsletter.db.recovery import connect_journal
 from newsletter.errors import NewsletterError
-from newsletter.recovery import connect_journal
-from newsletter.store import Store
+from newsletter.issue.environment import default_templates
+from newsletter.subscribers.store import Store
 
 CONFIG_TEMPLATE = """\
 # newsletter.toml: the settings of one newsletter project.
@@ -49,10 +49,6 @@ path = "outbox"                           # Maildir of .eml files: the default t
 """
 
 
-def package_templates() -> Path:
-    return Path(str(resources.files("newsletter") / "templates"))
-
-
 def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
     """Create a project folder; refuse to touch one that already exists."""
     config_path = directory / CONFIG_NAME
@@ -68,7 +64,12 @@ def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
         directory / DATABASE_NAME,
     ]
     (directory / "issues").mkdir(exist_ok=True)
-    shutil.copytree(package_templates(), directory / "templates", dirs_exist_ok=True)
+    shutil.copytree(
+        default_templates(),
+        directory / "templates",
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__init__.py", "__pycache__"),
+    )
     config_path.write_text(CONFIG_TEMPLATE.format(name=name.replace('"', "'")), encoding="utf-8")
     open_store(directory / DATABASE_NAME).close()
     return created

@@ -1,11 +1,13 @@
-"""Fixtures every test file may use: a real project folder and the real CLI.
+"""Fixtures every test folder may use: a real project folder, the real CLI, and
+real SMTP servers (aiosmtpd on 127.0.0.1, ephemeral ports).
 
-Fixtures for one area (SMTP servers, the web server, the browser) live in
-their own `tests/fixtures_*.py` modules and are imported where needed.
+Fixtures for one area live in that folder's conftest.py; plain helpers (not
+fixtures) live in tests/support/ and are imported as `support.<area>`.
 """
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ from typer.testing import CliRunner
 
 from newsletter.cli import app
 from newsletter.project import init_project, open_project
+
+from support.smtp import FaultySink, Sink, authenticate, start_server
 
 
 @pytest.fixture
@@ -40,3 +44,58 @@ def cli(project: Path):
         )
 
     return run
+
+
+# --- SMTP servers -------------------------------------------------------------------
+
+
+@pytest.fixture
+def smtp_server():
+    controller, server = start_server(Sink())
+    yield server
+    controller.stop()
+
+
+@pytest.fixture
+def auth_server():
+    controller, server = start_server(
+        Sink(), authenticator=authenticate, auth_require_tls=False, auth_required=True
+    )
+    yield server
+    controller.stop()
+
+
+@pytest.fixture
+def faulty_server():
+    controller, server = start_server(FaultySink())
+    yield server
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (openssl; `cryptography` is not installed)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+def tls_server(certificate: tuple[Path, Path]):
+    import ssl
+
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    controller, server = start_server(
+        Sink(), tls_context=context, require_starttls=True, authenticator=authenticate
+    )
+    server.ca_file = cert
+    yield server
+    controller.stop()

@@ -15,8 +15,8 @@ from typer.core import TyperGroup
 
 from newsletter.cli import backup, issue, send, serve, subscribers
 from newsletter.cli.common import console, show_error
+from newsletter.db.faults import database_fault, is_fault
 from newsletter.errors import NewsletterError
-from newsletter.faults import database_fault, is_fault
 from newsletter.project import init_project
 
 

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from newsletter.backup import list_backups, make_backup, restore
 from newsletter.cli.common import ProjectOption, YesOption, console
 from newsletter.config import load_config
+from newsletter.db.backup import list_backups, make_backup, restore
 from newsletter.errors import NewsletterError
 from newsletter.project import open_project
 

@@ -9,12 +9,14 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from newsletter.checks import Finding, check_issue, has_errors
 from newsletter.cli.common import ProjectOption, console
 from newsletter.config import load_config
-from newsletter.issue import scaffold_issue, write_preview
+from newsletter.issue.checks import Finding, check_issue, has_errors
+from newsletter.issue.rendering import prepare_issue
+from newsletter.issue.scaffold import scaffold_issue
+from newsletter.issue.source import display_path
+from newsletter.mail.preview import write_preview
 from newsletter.project import open_project
-from newsletter.render import display_path, prepare_issue
 
 app = typer.Typer(help="Write, preview and check an issue.", no_args_is_help=True)
 

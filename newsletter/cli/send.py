@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,13 +19,16 @@ from rich.table import Table
 
 from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console
 from newsletter.errors import NotFoundError, SendError
-from newsletter.ledger import IssueStatus, Ledger
-from newsletter.message import MessageFactory
 from newsletter.project import open_project
-from newsletter.render import prepare_issue
-from newsletter.sender import SendReport
-from newsletter.sending import SendPlan, dry_run, send_issue, send_test
-from newsletter.transport import plan_transport
+from newsletter.sending.campaign import (
+    DryRunReport,
+    SendPlan,
+    SendRequest,
+    TestSent,
+    run_send,
+)
+from newsletter.sending.ledger import IssueStatus, Ledger
+from newsletter.sending.loop import SendReport
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -58,32 +62,32 @@ def send_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Send an issue to every active subscriber: resumable, never twice to anyone."""
-    with open_project(project) as (config, store):
-        prepared = prepare_issue(config, slug)
-        build = MessageFactory(config, prepared).build
-        transport = plan_transport(config, connections=connections, rate=rate)
-        if test_to:
-            message = send_test(store, build, transport, test_to)
-            console.print(
-                f"test message sent to {escape(message.recipient)} via {escape(transport.description)}"
-                " (its unsubscribe link does not work); nothing was recorded"
-            )
-            return
-        if dry_run_:
-            _dry_run(store, slug, build, transport)
-            return
-        bar = _ProgressBar()
-        with _signals_as_ctrl_c() as received:
-            try:
-                plan, report = send_issue(
-                    config, store, slug, prepared.subject, prepared.content_hash, build, transport,
-                    confirm=lambda plan: _confirm(plan, yes), on_start=bar.start,
-                    on_progress=bar.update, resend_uncertain=resend_uncertain,
-                    allow_changes=allow_changes,
-                )  # fmt: skip
-            finally:
-                bar.stop()
-        _finish(plan, report, Ledger(store).status(slug), received)
+    request = SendRequest(
+        slug, test_to=test_to, dry_run=dry_run_, connections=connections, rate=rate,
+        resend_uncertain=resend_uncertain, allow_changes=allow_changes,
+    )  # fmt: skip
+    bar = _ProgressBar()
+    with open_project(project) as (config, store), _signals_as_ctrl_c() as received:
+        try:
+            outcome = run_send(
+                config, store, request, confirm=lambda plan: _confirm(plan, yes),
+                on_start=bar.start, on_progress=bar.update,
+            )  # fmt: skip
+        finally:
+            bar.stop()
+    if isinstance(outcome, TestSent):
+        console.print(
+            f"test message sent to {escape(outcome.recipient)} via {escape(outcome.transport)}"
+            " (its unsubscribe link does not work); nothing was recorded"
+        )
+    elif isinstance(outcome, DryRunReport):
+        console.print(
+            f"dry run: {outcome.messages} messages built ({outcome.bytes / 1024:,.0f} KB),"
+            f" {outcome.skipped} recipients no longer active; {escape(outcome.connection)}"
+        )
+        console.print("nothing was sent and nothing was recorded")
+    else:
+        _finish(outcome.plan, outcome.report, outcome.status, received)
 
 
 @contextmanager
@@ -98,21 +102,13 @@ def _signals_as_ctrl_c() -> Iterator[list[int]]:
         received.append(signum)
         raise KeyboardInterrupt
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in _STOP_SIGNALS}
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, interrupt) for sig in _STOP_SIGNALS if in_main}
     try:
         yield received
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _dry_run(store, slug: str, build, transport) -> None:  # noqa: ANN001
-    report = dry_run(store, slug, build, transport)
-    console.print(
-        f"dry run: {report.messages} messages built ({report.bytes / 1024:,.0f} KB),"
-        f" {report.skipped} recipients no longer active; {escape(report.connection)}"
-    )
-    console.print("nothing was sent and nothing was recorded")
 
 
 def _confirm(plan: SendPlan, yes: bool) -> bool:

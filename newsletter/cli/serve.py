@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import typer
 
 from newsletter.cli.common import ProjectOption, console
-from newsletter.web import create_app, make_server
+from newsletter.web.app import create_app
+from newsletter.web.server import make_server
 
 HostOption = Annotated[
     str, typer.Option(help="The address to listen on; keep loopback behind a reverse proxy.")

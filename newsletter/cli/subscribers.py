@@ -16,10 +16,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console
-from newsletter.exporter import export_csv, export_file
-from newsletter.importer import ImportReport, import_csv
-from newsletter.models import Subscriber
 from newsletter.project import open_project
+from newsletter.subscribers.exporter import export_csv, export_file
+from newsletter.subscribers.importer import ImportReport, import_csv
+from newsletter.subscribers.model import Subscriber
 
 app = typer.Typer(help="Add, import, export, list and remove subscribers.", no_args_is_help=True)
 

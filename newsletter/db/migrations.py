@@ -1,0 +1,180 @@
+"""The schema, one small named step per change, applied in order at open.
+
+Never edit a step that has shipped: append a new one. Each runs in its own
+transaction (sqlite-utils `Migrations`), so a failed upgrade leaves the
+database as it was. Read top to bottom, the steps are the schema's history.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("newsletter")
+_NAMES: list[str] = []  # every step, in order: a database with another one is newer than us
+
+
+def step(name: str) -> Callable[[Callable[[Database], None]], Callable[[Database], None]]:
+    """Register a migration under its permanent name."""
+    _NAMES.append(name)
+    return migrations(name=name)
+
+
+def known_names() -> list[str]:
+    return list(_NAMES)
+
+
+@step("0001_initial")
+def initial(db: Database) -> None:
+    """The first schema: every table of the first release."""
+    create_meta(db)
+    create_subscribers(db)
+    create_issues(db)
+    create_deliveries(db)
+    create_events(db)
+    create_suppressions(db)
+
+
+# The first release's tables, each a small function so the schema reads as a list.
+# (0001 ran them in one step; later changes are new steps below, never edits here.)
+
+
+def create_meta(db: Database) -> None:
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('suppression_salt', ?)", [secrets.token_hex(16)]
+    )
+
+
+def create_subscribers(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL,
+        email_key TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL DEFAULT '',
+        organisation TEXT NOT NULL DEFAULT '',
+        language TEXT NOT NULL DEFAULT '',
+        attributes TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL DEFAULT 'active'
+            CHECK (status IN ('active', 'unsubscribed', 'bounced')),
+        token TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL DEFAULT '',
+        subscribed_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        unsubscribed_at TEXT,
+        left_via TEXT,
+        bounce_count INTEGER NOT NULL DEFAULT 0
+    )"""
+    )
+    db.execute("CREATE INDEX subscribers_by_status ON subscribers (status, id)")
+
+
+def create_issues(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE issues (
+        slug TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT
+    )"""
+    )
+
+
+def create_deliveries(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        issue_slug TEXT NOT NULL REFERENCES issues (slug),
+        subscriber_id INTEGER,
+        status TEXT NOT NULL DEFAULT 'queued'
+            CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'skipped')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        message_id TEXT,
+        updated_at TEXT,
+        sent_at TEXT,
+        UNIQUE (issue_slug, subscriber_id)
+    )"""
+    )
+    db.execute("CREATE INDEX deliveries_by_progress ON deliveries (issue_slug, status, id)")
+
+
+def create_events(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        subscriber_id INTEGER,
+        issue_slug TEXT,
+        source TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT ''
+    )"""
+    )
+    db.execute("CREATE INDEX events_by_subscriber ON events (subscriber_id)")
+
+
+def create_suppressions(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE suppressions (
+        address_hash TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )"""
+    )
+
+
+# --- later changes: append a @step("000N_what_changed") function here ---------
+
+
+@step("0002_ids_never_reused")
+def ids_never_reused(db: Database) -> None:
+    """AUTOINCREMENT: an id, once used, is never given to another row.
+
+    Without it SQLite reuses the highest id after a delete (`forget`), and a
+    web request or a bounce that read the old id would act on someone else.
+    Each table is rebuilt from its own definition, with its indexes.
+    """
+    for table in ("subscribers", "deliveries", "events"):
+        _rebuild_with_autoincrement(db, table)
+    highest = db.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM subscribers), 0),"
+        " coalesce((SELECT max(subscriber_id) FROM events), 0),"
+        " coalesce((SELECT max(subscriber_id) FROM deliveries), 0))"
+    ).fetchone()[0]
+    db.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'subscribers'", [highest])
+    db.execute(
+        "INSERT INTO sqlite_sequence (name, seq) SELECT 'subscribers', ?"
+        " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'subscribers')",
+        [highest],
+    )
+
+
+def _rebuild_with_autoincrement(db: Database, table: str) -> None:
+    sql, indexes = _definition(db, table)
+    if "AUTOINCREMENT" in sql.upper():
+        return
+    new_sql = sql.replace(f"CREATE TABLE {table}", f"CREATE TABLE {table}_rebuilt", 1)
+    new_sql = new_sql.replace("id INTEGER PRIMARY KEY,", "id INTEGER PRIMARY KEY AUTOINCREMENT,", 1)
+    db.execute(new_sql)
+    db.execute(f"INSERT INTO {table}_rebuilt SELECT * FROM {table}")
+    db.execute(f"DROP TABLE {table}")
+    db.execute(f"ALTER TABLE {table}_rebuilt RENAME TO {table}")
+    for index_sql in indexes:
+        db.execute(index_sql)
+
+
+def _definition(db: Database, table: str) -> tuple[str, list[str]]:
+    rows = db.execute(
+        "SELECT type, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL", [table]
+    ).fetchall()
+    return (
+        next(sql for kind, sql in rows if kind == "table"),
+        [sql for kind, sql in rows if kind == "index"],
+    )

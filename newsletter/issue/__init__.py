@@ -1,0 +1,1 @@
+"""The issue: source files, Markdown, templates, rendering once per issue, checks."""

@@ -1,0 +1,120 @@
+"""The issue file: YAML front matter between '---' lines, then Markdown.
+
+Every error names the file and, where YAML knows it, the line.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from newsletter.config import Config
+from newsletter.errors import InputError
+from newsletter.subscribers.addresses import clean_field, has_line_break
+
+KEYS = ("subject", "preheader", "date")
+FENCES = ("---", "...")
+
+
+def read_issue_file(path: Path, display: str) -> tuple[dict[str, str], str]:
+    """({subject, preheader, date}, markdown body); raises InputError naming file:line."""
+    try:
+        text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        raise InputError(f"{display}: not UTF-8 text") from None
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        raise InputError(
+            f"{display}:1: the file must start with front matter",
+            hint="a '---' line, 'subject: ...', another '---' line, then the Markdown",
+        )
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() in FENCES), None)
+    if end is None:
+        raise InputError(f"{display}:1: the front matter is not closed by a '---' line")
+    meta = _load_yaml("".join(lines[1:end]), display, last_line=max(end, 2))
+    return _check_meta(meta, display, lines[1:end]), "".join(lines[end + 1 :])
+
+
+def _load_yaml(text: str, display: str, last_line: int) -> dict[str, Any]:
+    try:
+        meta = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = (
+            min(mark.line + 2, last_line) if mark is not None else 2
+        )  # 'at stream end' -> last line
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise InputError(
+            f"{display}:{line}: the front matter is not valid YAML: {problem}"
+        ) from None
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise InputError(f"{display}:2: the front matter must be 'key: value' lines")
+    return meta
+
+
+def _check_meta(meta: dict[str, Any], display: str, lines: list[str]) -> dict[str, str]:
+    unknown = [str(key) for key in meta if key not in KEYS]
+    if unknown:
+        raise InputError(
+            f"{display}:{_line_of(unknown[0], lines)}: unknown front matter key '{unknown[0]}'",
+            hint=f"known keys: {', '.join(KEYS)}",
+        )
+    values = {key: _text(meta.get(key)) for key in KEYS}
+    for key in KEYS:
+        if has_line_break(values[key]):
+            raise InputError(f"{display}:{_line_of(key, lines)}: '{key}' must be one line")
+        values[key] = clean_field(values[key])
+    if not values["subject"]:
+        raise InputError(
+            f"{display}: the front matter has no subject",
+            hint="add a line 'subject: ...' between the '---' lines",
+        )
+    return values
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _line_of(key: str, lines: list[str]) -> int:
+    """The file line (front matter starts on line 2) where `key:` appears."""
+    for number, line in enumerate(lines, start=2):
+        if line.lstrip().startswith(f"{key}:"):
+            return number
+    return 2
+
+
+SLUG_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_slug(slug: str) -> str:
+    """A slug is a safe file name: letters, digits, '.', '_', '-'."""
+    if not SLUG_PATTERN.fullmatch(slug) or ".." in slug or slug.endswith(".md"):
+        raise InputError(
+            f"invalid issue name {slug!r}",
+            hint="use letters, digits, '-', '_' and '.', for example 2026-12",
+        )
+    return slug
+
+
+def issue_path(config: Config, slug: str) -> Path:
+    return config.issues_dir / f"{check_slug(slug)}.md"
+
+
+def display_path(config: Config, path: Path | str) -> str:
+    """A path as the coordinator knows it: relative to the project when inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(config.project_dir))
+    except ValueError:
+        return str(path)

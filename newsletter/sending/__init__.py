@@ -1,0 +1,1 @@
+"""Sending: the ledger, reply classification, transports, the send loop and the campaign around it."""

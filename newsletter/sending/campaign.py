@@ -1,0 +1,274 @@
+"""The steps of `newsletter send` around the loop: plan, lock, freeze, run.
+
+Also the two runs that record nothing: a dry run (builds every message, checks
+the SMTP login, delivers nothing) and a test message to one address.
+`run_send` is the one entry point the CLI calls for all three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+from newsletter.config import Config
+from newsletter.db.backup import automatic_backup, check_integrity
+from newsletter.errors import SendError
+from newsletter.issue.rendering import prepare_issue
+from newsletter.mail.builder import MessageFactory
+from newsletter.mail.outgoing import OutgoingMessage
+from newsletter.sending.ledger import IssueStatus, Ledger
+from newsletter.sending.lock import send_lock
+from newsletter.sending.loop import Builder, Sender, SendReport, SendSettings
+from newsletter.sending.replies import Kind, classify
+from newsletter.sending.transport import TransportPlan, plan_transport
+from newsletter.subscribers.addresses import normalise_address
+from newsletter.subscribers.model import Subscriber
+from newsletter.subscribers.store import Store
+
+TEST_TOKEN = "test-message-not-valid"  # not token-shaped: the web handler answers 404
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """What `send` is about to do, shown to the coordinator before asking."""
+
+    slug: str
+    subject: str
+    transport: str
+    connections: int
+    rate: float
+    resuming: bool  # the recipient list was frozen by an earlier run
+    recipients: int  # the frozen list (or the active subscribers, on a first run)
+    to_send: int  # messages this run will try
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    uncertain: int = 0
+    resend_uncertain: bool = False
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """What the coordinator asked `newsletter send` to do."""
+
+    slug: str
+    test_to: str | None = None
+    dry_run: bool = False
+    connections: int | None = None
+    rate: float | None = None
+    resend_uncertain: bool = False
+    allow_changes: bool = False
+
+
+@dataclass(frozen=True)
+class TestSent:
+    recipient: str
+    transport: str
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    plan: SendPlan
+    report: SendReport | None  # None when there was nothing to send or the answer was no
+    status: IssueStatus | None  # the issue's totals afterwards
+
+
+def run_send(
+    config: Config,
+    store: Store,
+    request: SendRequest,
+    *,
+    confirm: Callable[[SendPlan], bool],
+    on_start: Callable[[SendPlan, int], None] | None = None,
+    on_progress: Callable[[SendReport], None] | None = None,
+) -> TestSent | DryRunReport | SendOutcome:
+    """Prepare the issue once, choose the transport, then test, dry-run or send."""
+    prepared = prepare_issue(config, request.slug)
+    build = MessageFactory(config, prepared).build
+    transport = plan_transport(config, connections=request.connections, rate=request.rate)
+    if request.test_to:
+        message = send_test(store, build, transport, request.test_to)
+        return TestSent(message.recipient, transport.description)
+    if request.dry_run:
+        return dry_run(store, request.slug, build, transport)
+    plan, report = send_issue(
+        config, store, request.slug, prepared.subject, prepared.content_hash, build, transport,
+        confirm=confirm, on_start=on_start, on_progress=on_progress,
+        resend_uncertain=request.resend_uncertain, allow_changes=request.allow_changes,
+    )  # fmt: skip
+    return SendOutcome(plan, report, Ledger(store).status(request.slug))
+
+
+def plan_send(
+    ledger: Ledger,
+    store: Store,
+    slug: str,
+    subject: str,
+    transport: TransportPlan,
+    *,
+    resend_uncertain: bool = False,
+) -> SendPlan:
+    status = ledger.status(slug)
+    common = {
+        "slug": slug,
+        "subject": subject,
+        "transport": transport.description,
+        "connections": transport.connections,
+        "rate": transport.rate,
+        "resend_uncertain": resend_uncertain,
+    }
+    if status is None or status.issue.started_at is None:
+        active = store.count_by_status()["active"]
+        return SendPlan(resuming=False, recipients=active, to_send=active, **common)
+    counts = status.counts
+    to_send = counts["queued"] + (counts["sending"] if resend_uncertain else 0)
+    return SendPlan(
+        resuming=True,
+        recipients=status.total,
+        to_send=to_send,
+        sent=counts["sent"],
+        failed=counts["failed"],
+        skipped=counts["skipped"],
+        uncertain=counts["sending"],
+        **common,
+    )
+
+
+def send_issue(
+    config: Config,
+    store: Store,
+    slug: str,
+    subject: str,
+    content_hash: str,
+    build: Builder,
+    transport: TransportPlan,
+    *,
+    confirm: Callable[[SendPlan], bool],
+    on_start: Callable[[SendPlan, int], None] | None = None,
+    on_progress: Callable[[SendReport], None] | None = None,
+    resend_uncertain: bool = False,
+    allow_changes: bool = False,
+    settings: SendSettings | None = None,
+) -> tuple[SendPlan, SendReport | None]:
+    """Send (or resume) an issue; returns the plan and the report (None if declined).
+
+    Under the project's send lock: plan, ask, check the connection and freeze
+    the recipients (first run only), optionally requeue uncertain rows, run the
+    loop, mark it finished.
+    """
+    ledger = Ledger(store)
+    with send_lock(config.project_dir):
+        plan = plan_send(ledger, store, slug, subject, transport, resend_uncertain=resend_uncertain)
+        if plan.resuming:
+            ledger.check_content(slug, content_hash, allow_changes)
+        if plan.to_send == 0 or not confirm(plan):
+            return plan, None
+        if not plan.resuming:
+            # A relay that refuses us now must not freeze the list: people who
+            # join before the coordinator fixes the config still get this issue.
+            _check_connection(transport)
+        check_integrity(store.db.conn, quick=True)  # damage found now, not halfway
+        if not plan.resuming:
+            automatic_backup(store.db, f"before-send-{slug}")
+        ledger.begin(slug, subject, content_hash, allow_changes=allow_changes)
+        if resend_uncertain:
+            ledger.requeue_uncertain(slug)
+        total = ledger.status(slug).counts["queued"]  # type: ignore[union-attr]
+        if on_start is not None:
+            on_start(plan, total)
+        if settings is None:
+            settings = SendSettings.from_config(config, transport.connections, transport.rate)
+        sender = Sender(
+            ledger, slug, build, transport.factory, settings, total=total, on_progress=on_progress
+        )
+        report = sender.run()
+        ledger.finish(slug)
+        return plan, report
+
+
+@dataclass
+class DryRunReport:
+    messages: int = 0
+    bytes: int = 0
+    skipped: int = 0
+    connection: str = "not checked"
+
+
+def dry_run(
+    store: Store,
+    slug: str,
+    build: Builder,
+    transport: TransportPlan,
+    on_progress: Callable[[int], None] | None = None,
+) -> DryRunReport:
+    """Everything but delivery: build every message this send would send, check the
+    SMTP login (connect, TLS, AUTH, QUIT), record nothing."""
+    ledger = Ledger(store)
+    report = DryRunReport()
+    for subscriber in _would_send(ledger, slug):
+        if subscriber is None or subscriber.status != "active":
+            report.skipped += 1
+            continue
+        report.bytes += len(build(subscriber).data)
+        report.messages += 1
+        if on_progress is not None:
+            on_progress(report.messages)
+    report.connection = _check_connection(transport)
+    return report
+
+
+def _would_send(ledger: Ledger, slug: str) -> Iterator[Subscriber | None]:
+    issue = ledger.issue(slug)
+    after = 0
+    if issue is None or issue.started_at is None:
+        while batch := ledger.active_after(after, BATCH):
+            yield from batch
+            after = batch[-1].id
+        return
+    while deliveries := ledger.queued_after(slug, after, BATCH):
+        for delivery in deliveries:
+            yield delivery.subscriber
+        after = deliveries[-1].id
+
+
+def _check_connection(plan: TransportPlan) -> str:
+    if not plan.smtp:
+        return f"messages would go to the {plan.description}"
+    transport = plan.factory()
+    try:
+        transport.open()
+    except Exception as error:
+        _raise_for(error, plan.description, "connection check failed")
+    finally:
+        transport.close()
+    return f"login to {plan.description}: ok"
+
+
+def send_test(
+    store: Store, build: Builder, transport: TransportPlan, to_address: str
+) -> OutgoingMessage:
+    """One real message to `to_address` with a sample subscriber's fields and a
+    token that does not work; nothing is recorded for the issue."""
+    to_address = normalise_address(to_address)
+    sample = next(iter(store.list_subscribers(status="active")), None)
+    if sample is None:
+        sample = Subscriber(id=0, email=to_address, name="Test Recipient")
+    message = build(replace(sample, id=0, email=to_address, token=TEST_TOKEN))
+    sink = transport.factory()
+    try:
+        sink.open()
+        sink.send(message)
+    except Exception as error:
+        _raise_for(error, transport.description, "test message not sent")
+    finally:
+        sink.close()
+    return message
+
+
+def _raise_for(error: Exception, where: str, what: str) -> None:
+    verdict = classify(error)
+    if verdict is None:
+        raise error
+    hint = verdict.hint if verdict.kind is Kind.FATAL else None
+    raise SendError(f"{what}: {where}: {verdict.reason}", hint) from None

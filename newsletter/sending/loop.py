@@ -1,0 +1,384 @@
+"""The send loop: workers, the ledger, retries, the rate limit, progress callbacks.
+
+`connections` worker threads each own one transport (an SMTP session) and pull
+queued deliveries from a shared feed that pages through the ledger by id, so
+memory stays flat for any list size. Per message a worker builds it, waits for
+the rate limiter, and hands it to the transport with a claim: the transport
+sends MAIL, runs the claim (the row becomes `sending`, committed, only if the
+person is still active) while the server answers, and transmits the message.
+After the 250 the row is marked `sent`, committed together with the lane's
+next claim, or alone before anything that waits (rate limit, reconnect, end).
+The uncertain window is therefore the messages in flight. Never prints.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from newsletter.config import Config
+from newsletter.db.faults import database_fault
+from newsletter.errors import InputError, NewsletterError, SendError
+from newsletter.mail.outgoing import OutgoingMessage
+from newsletter.sending.ledger import Delivery, Ledger
+from newsletter.sending.rate import RateLimiter, Sleep
+from newsletter.sending.replies import Kind, Verdict, classify
+from newsletter.sending.transport import Transport, TransportFactory
+from newsletter.subscribers.model import Subscriber
+
+Builder = Callable[[Subscriber], OutgoingMessage]
+
+
+@dataclass(frozen=True)
+class SendSettings:
+    connections: int = 1
+    rate: float = 0.0
+    max_attempts: int = 5
+    hard_bounce_limit: int = 1
+    policy_stop_after: int = 3
+    backoff_base: float = 2.0  # seconds before the first retry; doubles each time
+    backoff_max: float = 60.0
+    batch_size: int = 200
+
+    @classmethod
+    def from_config(cls, config: Config, connections: int, rate: float) -> SendSettings:
+        sending = config.sending
+        return cls(
+            connections=max(1, connections),
+            rate=max(0.0, rate),
+            max_attempts=sending.max_attempts,
+            hard_bounce_limit=sending.hard_bounce_limit,
+            policy_stop_after=sending.policy_stop_after,
+        )
+
+
+@dataclass
+class SendReport:
+    """What one run did; also the snapshot handed to progress callbacks."""
+
+    total: int = 0  # queued when the run started
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    deferred: int = 0  # left queued after temporary failures: a later send retries
+    uncertain: int = 0  # reply lost after the message went out: left `sending`
+    suppressed: int = 0  # addresses marked bounced by this run
+    elapsed: float = 0.0
+    interrupted: bool = False
+    abandoned: bool = False  # a second Ctrl-C or SIGTERM: messages in flight left uncertain
+    stopped: SendError | None = None
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed + self.skipped + self.deferred + self.uncertain
+
+
+class _Stopped(Exception):
+    """Raised inside a worker when the send is stopping: leave the row as it is."""
+
+
+class _Feed:
+    """Hands queued deliveries to the workers, one page of the ledger at a time."""
+
+    def __init__(self, ledger: Ledger, slug: str, batch_size: int) -> None:
+        self.ledger, self.slug, self.batch_size = ledger, slug, batch_size
+        self._buffer: deque[Delivery] = deque()
+        self._after = 0
+        self._exhausted = False
+        self._lock = threading.Lock()
+
+    def next(self) -> Delivery | None:
+        with self._lock:
+            if not self._buffer and not self._exhausted:
+                batch = self.ledger.queued_after(self.slug, self._after, self.batch_size)
+                if batch:
+                    self._after = batch[-1].id
+                    self._buffer.extend(batch)
+                else:
+                    self._exhausted = True
+            return self._buffer.popleft() if self._buffer else None
+
+
+class _Lane:
+    """One worker's transport, and the delivery whose 250 is not yet committed.
+
+    `sent` is committed in the same transaction as the claim of the lane's next
+    message, which follows the 250 with only local work in between (one commit
+    per message instead of two). Before anything that waits (the rate limiter,
+    a reconnect, the end of the list, a stop) it is committed on its own.
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.unrecorded: int | None = None
+
+
+class _Claim:
+    """The ledger commit a transport runs just before the message body goes out.
+
+    It carries the lane's unrecorded `sent` into the same transaction; if the
+    transport fails before calling it, `settle()` still commits that `sent`.
+    """
+
+    def __init__(self, ledger: Ledger, delivery_id: int, message_id: str, lane: _Lane) -> None:
+        self.ledger, self.delivery_id, self.message_id = ledger, delivery_id, message_id
+        self.sent, lane.unrecorded = lane.unrecorded, None
+        self.called = False
+        self.claimed = False
+
+    def __call__(self) -> bool:
+        self.called = True
+        self.claimed = self.ledger.claim(self.delivery_id, self.message_id, sent=self.sent)
+        return self.claimed
+
+    def settle(self) -> None:
+        if not self.called and self.sent is not None:
+            self.ledger.mark_sent(self.sent)
+
+
+class Sender:
+    """Works through an issue's queued deliveries; see the module docstring."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        slug: str,
+        build: Builder,
+        transports: TransportFactory,
+        settings: SendSettings,
+        *,
+        total: int = 0,
+        on_progress: Callable[[SendReport], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep | None = None,
+    ) -> None:
+        self.ledger, self.slug, self.build = ledger, slug, build
+        self.transports, self.settings = transports, settings
+        self.on_progress = on_progress
+        self.clock = clock
+        self._stop = threading.Event()
+        self.sleep: Sleep = sleep or self._stop.wait
+        self.limiter = RateLimiter(settings.rate, clock, self.sleep)
+        self.report = SendReport(total=total)
+        self._feed = _Feed(ledger, slug, settings.batch_size)
+        self._lock = threading.Lock()
+        self._policy_streak: list[int] = []
+        self._crash: BaseException | None = None
+
+    def stop(self) -> None:
+        """Ask the workers to stop after the message each has in hand."""
+        self._stop.set()
+
+    def run(self) -> SendReport:
+        started = self.clock()
+        threads = [
+            threading.Thread(target=self._work, name=f"send-{n}", daemon=True)
+            for n in range(self.settings.connections)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            _wait(threads)
+        except KeyboardInterrupt:
+            self.report.interrupted = True
+            self.stop()
+            try:
+                _wait(threads)
+            except KeyboardInterrupt:  # a second signal: stop waiting; in flight stays uncertain
+                self.report.abandoned = True
+        if self._crash is not None:
+            raise self._crash
+        self.report.elapsed = self.clock() - started
+        return self.report
+
+    # --- one worker ------------------------------------------------------------------
+
+    def _work(self) -> None:
+        lane = _Lane(self.transports())
+        try:
+            while not self._stop.is_set():
+                delivery = self._feed.next()
+                if delivery is None:
+                    return
+                self._deliver(lane, delivery)
+        except _Stopped:
+            pass
+        except SendError as error:
+            self._halt(error)
+        except NewsletterError as error:
+            self._halt(SendError(f"send stopped: {error.message}", error.hint))
+        except sqlite3.Error as error:  # full disk, read-only file, I/O error, busy too long
+            self._halt_for_fault(error)
+        except BaseException as error:  # a bug: stop everyone, re-raised by run()
+            self._crash = error
+            self._stop.set()
+        finally:
+            self._close_lane(lane)
+
+    def _close_lane(self, lane: _Lane) -> None:
+        try:
+            self._record_sent(lane)
+        except (sqlite3.Error, NewsletterError) as error:  # the journal holds that 250
+            self._halt_for_fault(error)
+        finally:
+            lane.transport.close()
+
+    def _halt_for_fault(self, error: Exception) -> None:
+        fault = database_fault(error)
+        self._halt(SendError(f"send stopped: {fault.message}", fault.hint))
+
+    def _deliver(self, lane: _Lane, delivery: Delivery) -> None:
+        if delivery.subscriber is None:
+            self._record_sent(lane)
+            self.ledger.skip(delivery.id)
+            self._count("skipped")
+            return
+        for attempt in range(1, self.settings.max_attempts + 1):
+            if attempt > 1:
+                self.sleep(self._backoff(attempt - 1))
+            if self._stop.is_set():
+                raise _Stopped
+            if self._attempt(lane, delivery) is None:
+                return
+        self._count("deferred")
+
+    def _attempt(self, lane: _Lane, delivery: Delivery) -> Verdict | None:
+        """One try; returns the verdict of a temporary failure, None when settled."""
+        transport = lane.transport
+        if not transport.is_open:
+            self._record_sent(lane)  # connecting takes network time: record first
+            try:
+                transport.open()
+            except Exception as error:
+                verdict = self._verdict(error, transport)
+                transport.close()
+                return verdict
+        subscriber = delivery.subscriber
+        assert subscriber is not None
+        try:
+            message = self.build(subscriber)
+        except InputError as error:  # this address cannot be written (e.g. non-ASCII local part)
+            self._record_sent(lane)
+            self.ledger.mark_failed(delivery.id, f"cannot address the message: {error.message}")
+            self._count("failed")
+            return None
+        wait = self.limiter.reserve()
+        if wait > 0:
+            self._record_sent(lane)
+            self.sleep(wait)
+        if self._stop.is_set():
+            raise _Stopped
+        claim = _Claim(self.ledger, delivery.id, message.message_id, lane)
+        try:
+            taken = transport.send(message, claim)
+        except Exception as error:
+            claim.settle()
+            return self._settle_failure(transport, delivery, error, claimed=claim.claimed)
+        claim.settle()
+        if not taken:
+            self.ledger.skip(delivery.id)
+            self._count("skipped")
+            return None
+        lane.unrecorded = delivery.id  # committed with the next claim, or on its own
+        self._count("sent")
+        return None
+
+    def _record_sent(self, lane: _Lane) -> None:
+        """Commit the lane's last 250 now (before anything that waits on the network)."""
+        if lane.unrecorded is not None:
+            sent, lane.unrecorded = lane.unrecorded, None
+            self.ledger.mark_sent(sent)
+
+    def _settle_failure(
+        self, transport: Transport, delivery: Delivery, error: Exception, *, claimed: bool
+    ) -> Verdict | None:
+        try:
+            verdict = self._verdict(error, transport)
+        except SendError:
+            if claimed:
+                self.ledger.release(delivery.id, "not sent: the send stopped")
+            raise
+        if verdict.kind is Kind.TEMPORARY:
+            if claimed:
+                self.ledger.release(delivery.id, verdict.reason)
+            transport.close()
+            return verdict
+        if verdict.kind is Kind.UNCERTAIN:
+            self._count("uncertain")  # the row stays `sending`: reported, resent on request
+            return None
+        self.ledger.mark_failed(delivery.id, verdict.reason)
+        suppressed = False
+        if verdict.bounce and delivery.subscriber is not None:
+            limit = self.settings.hard_bounce_limit
+            suppressed = self.ledger.record_bounce(delivery.subscriber.id, verdict.reason, limit)
+        self._count(
+            "failed",
+            suppressed=suppressed,
+            policy=delivery.id if verdict.kind is Kind.POLICY else None,
+        )
+        return None
+
+    def _verdict(self, error: Exception, transport: Transport) -> Verdict:
+        """Classify, turning a failure that concerns every message into a SendError."""
+        verdict = classify(error)
+        if verdict is None:
+            raise error
+        if verdict.kind is Kind.FATAL:
+            raise SendError(
+                f"send stopped: {transport.description}: {verdict.reason}", verdict.hint
+            )
+        return verdict
+
+    def _backoff(self, retry: int) -> float:
+        return min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (retry - 1))
+
+    # --- shared bookkeeping ------------------------------------------------------------
+
+    def _count(self, outcome: str, *, suppressed: bool = False, policy: int | None = None) -> None:
+        with self._lock:
+            setattr(self.report, outcome, getattr(self.report, outcome) + 1)
+            self.report.suppressed += suppressed
+            if policy is None:
+                if outcome in ("sent", "failed"):
+                    self._policy_streak.clear()
+            else:
+                self._policy_streak.append(policy)
+                if len(self._policy_streak) >= self.settings.policy_stop_after:
+                    self._stop_for_policy()
+            snapshot = replace(self.report) if self.on_progress is not None else None
+        if snapshot is not None:
+            self.on_progress(snapshot)  # type: ignore[misc]
+
+    def _stop_for_policy(self) -> None:
+        """Several 5.7.x in a row: stop, and put those recipients back in the queue."""
+        streak, self._policy_streak = self._policy_streak, []
+        for delivery_id in streak:
+            self.ledger.release(delivery_id, "not sent: the send stopped on policy refusals")
+        self.report.failed -= len(streak)
+        self.report.deferred += len(streak)
+        self._halt_locked(
+            SendError(
+                f"send stopped: {len(streak)} recipients in a row refused for policy reasons (5.7.x)",
+                hint="see `newsletter status` for the replies; check the relay's limits and"
+                " the sender's SPF/DKIM/DMARC, then run send again",
+            )
+        )
+
+    def _halt(self, error: SendError) -> None:
+        with self._lock:
+            self._halt_locked(error)
+
+    def _halt_locked(self, error: SendError) -> None:
+        if self.report.stopped is None:
+            self.report.stopped = error
+        self._stop.set()
+
+
+def _wait(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)

@@ -1,0 +1,81 @@
+"""Where messages go: an SMTP session or the outbox Maildir, behind one interface.
+
+A transport is `open()` (idempotent), `send(message)` and `close()`;
+`plan_transport` picks one from the config.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from newsletter.config import Config
+from newsletter.mail.outgoing import OutgoingMessage
+from newsletter.sending.outbox import MaildirTransport
+from newsletter.sending.smtp import SmtpTransport
+
+Claim = Callable[[], bool]
+
+
+class Transport(Protocol):
+    """open() is idempotent; send() calls `claim` once, before the message body
+    goes out, and abandons the message (returns False) if it says no."""
+
+    description: str
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def open(self) -> None: ...
+
+    def send(self, message: OutgoingMessage, claim: Claim = lambda: True) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+TransportFactory = Callable[[], Transport]
+
+
+@dataclass(frozen=True)
+class TransportPlan:
+    factory: TransportFactory
+    description: str
+    connections: int
+    rate: float
+    smtp: bool = True  # False for the outbox: nothing to log in to
+
+
+def plan_transport(
+    config: Config,
+    *,
+    connections: int | None = None,
+    rate: float | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> TransportPlan:
+    """SMTP when [smtp] is configured, else the outbox; the password is read here, once."""
+    if config.smtp is None:
+        path = config.outbox_dir
+        return TransportPlan(
+            lambda: MaildirTransport(path),
+            MaildirTransport.describe(path),
+            1,
+            rate or 0,
+            smtp=False,
+        )
+    smtp = config.smtp
+    password = smtp.password()
+    context = ssl_context or ssl.create_default_context()
+    hostname = socket.getfqdn()
+
+    def factory() -> Transport:
+        return SmtpTransport(smtp, password=password, ssl_context=context, local_hostname=hostname)
+
+    return TransportPlan(
+        factory,
+        SmtpTransport.describe(smtp),
+        connections if connections is not None else smtp.connections,
+        rate if rate is not None else smtp.rate,
+    )

@@ -1,0 +1,1 @@
+"""Subscribers: the model, addresses, tokens, the subscriber SQL, CSV import and export."""

@@ -1,0 +1,85 @@
+"""The import's SQL: one statement per batch of rows, never one per row.
+
+`importer.py` calls `begin`, then `lookup` and `write` per batch, then `end`,
+all inside one `Store.write()` transaction, so an import is all or nothing.
+"""
+
+from __future__ import annotations
+
+import json
+
+from newsletter.subscribers.addresses import address_key
+from newsletter.subscribers.model import Subscriber
+from newsletter.subscribers.store import Store, subscriber_from_row
+from newsletter.subscribers.tokens import new_token
+
+
+class BulkImport:
+    """The batch reads and writes of one CSV import, on the store's connection."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db
+
+    def begin(self) -> None:
+        """A scratch table of the addresses this import has seen; rolled back with it."""
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS import_seen (email_key TEXT PRIMARY KEY)")
+        self.db.execute("DELETE FROM temp.import_seen")
+
+    def end(self) -> None:
+        self.db.execute("DROP TABLE IF EXISTS temp.import_seen")
+
+    def lookup(self, keys: list[str]) -> dict[str, tuple[Subscriber | None, bool]]:
+        """For each address key: its subscriber (or None), and whether this import saw it before."""
+        cursor = self.db.execute(
+            "SELECT j.value AS lookup_key, seen.email_key IS NOT NULL AS seen, s.*"
+            " FROM json_each(?) AS j"
+            " LEFT JOIN subscribers AS s ON s.email_key = j.value"
+            " LEFT JOIN temp.import_seen AS seen ON seen.email_key = j.value",
+            [json.dumps(keys, ensure_ascii=False)],
+        )
+        names = [column[0] for column in cursor.description]
+        found = {}
+        for values in cursor:
+            row = dict(zip(names, values, strict=True))
+            subscriber = subscriber_from_row(row) if row["id"] is not None else None
+            found[row["lookup_key"]] = (subscriber, bool(row["seen"]))
+        return found
+
+    def write(
+        self,
+        *,
+        new: list[Subscriber],
+        changed: list[Subscriber],
+        events: list[tuple[str, str, str]],
+        unsuppress: list[str],
+        seen: list[str],
+        source: str,
+    ) -> None:
+        """One batch's writes: new rows (fresh tokens), changed rows, (key, kind, detail) events."""
+        now = self.store.clock()
+        conn = self.db.conn
+        conn.executemany(
+            "INSERT INTO subscribers (email, email_key, name, organisation, language, attributes,"
+            " status, token, source, subscribed_at, updated_at, unsubscribed_at, left_via)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (s.email, address_key(s.email), s.name, s.organisation, s.language,
+                 json.dumps(s.attributes, ensure_ascii=False), s.status, new_token(),
+                 s.source, s.subscribed_at or now, now, s.unsubscribed_at, s.left_via)
+                for s in new
+            ],
+        )  # fmt: skip
+        self.store.update_subscribers(changed, now)
+        conn.executemany(
+            "INSERT INTO events (at, kind, subscriber_id, source, detail)"
+            " SELECT ?, ?, id, ?, ? FROM subscribers WHERE email_key = ?",
+            [(now, kind, source, detail, key) for key, kind, detail in events],
+        )
+        hasher = self.store.address_hasher()
+        conn.executemany(
+            "DELETE FROM suppressions WHERE address_hash = ?", [(hasher(e),) for e in unsuppress]
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO temp.import_seen (email_key) VALUES (?)", [(k,) for k in seen]
+        )

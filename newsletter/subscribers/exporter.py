@@ -1,0 +1,67 @@
+"""Subscribers -> CSV that `import` reads back to the same data.
+
+The columns are the import's own names (see `columns.EXPORT_COLUMNS`) followed
+by one column per attribute key, so export -> edit in a spreadsheet -> import
+is a safe round trip: the status column keeps people who left from being
+activated again. Tokens are credentials and are never exported. Rows stream
+from the database, so memory stays flat for any list size.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from itertools import chain
+from pathlib import Path
+from typing import TextIO
+
+from newsletter.errors import InputError
+from newsletter.subscribers.columns import EXPORT_COLUMNS
+from newsletter.subscribers.model import Subscriber
+from newsletter.subscribers.store import Store
+
+
+def export_csv(store: Store, out: TextIO, status: str | None = None) -> int:
+    """Write the subscribers (of `status`, or all) to `out`; returns how many."""
+    subscribers = store.list_subscribers(status)
+    first = next(subscribers, None)  # an unknown status fails here, before any output
+    keys = store.attribute_keys(status)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*EXPORT_COLUMNS, *keys])
+    count = 0
+    for subscriber in chain([first] if first else [], subscribers):
+        writer.writerow(_row(subscriber, keys))
+        count += 1
+    return count
+
+
+def export_file(store: Store, path: Path, status: str | None = None) -> int:
+    """Export into `path`, replaced only when complete.
+
+    UTF-8 with a BOM, so a spreadsheet opened by double-click shows `ŵ` and `â`
+    rather than mojibake; `import` reads either form.
+    """
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8-sig", newline="") as handle:
+            count = export_csv(store, handle, status)
+        os.replace(partial, path)
+    except OSError as error:
+        raise InputError(f"cannot write {path}: {error.strerror}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return count
+
+
+def _row(subscriber: Subscriber, keys: list[str]) -> list[str]:
+    attributes = subscriber.attributes
+    return [
+        subscriber.email,
+        subscriber.name,
+        subscriber.organisation,
+        subscriber.language,
+        subscriber.status,
+        subscriber.source,
+        subscriber.subscribed_at or "",
+        *("" if attributes.get(key) is None else str(attributes[key]) for key in keys),
+    ]

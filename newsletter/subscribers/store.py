@@ -1,0 +1,427 @@
+"""All SQL about subscribers, events and suppressions lives here.
+
+Callers get `Subscriber` records and plain values back; nothing outside this
+module (with `bulk_import.py` for the import's batches and `sending/ledger.py` for
+deliveries) writes SQL. Writes that belong together
+run in one `write()` transaction, begun IMMEDIATE so that two writers queue on
+the busy timeout instead of failing halfway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from newsletter.db.journal import Journal
+from newsletter.errors import InputError, NotFoundError
+from newsletter.subscribers.addresses import address_key, clean_field, normalise_address
+from newsletter.subscribers.model import STATUSES, Subscriber, merged
+from newsletter.subscribers.tokens import new_token
+
+Clock = Callable[[], str]
+PROFILE_FIELDS = ("name", "organisation", "language")
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class AddResult:
+    outcome: str  # added | updated | unchanged | resubscribed
+    subscriber: Subscriber
+
+
+class Store:
+    """`journal` (see newsletter.journal) also records who leaves and comes back."""
+
+    def __init__(
+        self, db: Database, clock: Clock = utc_now, journal: Journal | None = None
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.journal = journal
+
+    def close(self) -> None:
+        self.db.close()
+        if self.journal is not None:
+            self.journal.close()
+
+    @contextmanager
+    def write(self) -> Iterator[Store]:
+        """One IMMEDIATE transaction; nested calls become savepoints."""
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield self
+            return
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+            self.db.conn.execute("COMMIT")
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.conn.execute("ROLLBACK")
+            raise
+
+    # --- reading subscribers -------------------------------------------------
+
+    def get_subscriber(self, email: str) -> Subscriber | None:
+        row = self.one("SELECT * FROM subscribers WHERE email_key = ?", [address_key(email)])
+        return subscriber_from_row(row) if row else None
+
+    def get_by_id(self, subscriber_id: int) -> Subscriber | None:
+        row = self.one("SELECT * FROM subscribers WHERE id = ?", [subscriber_id])
+        return subscriber_from_row(row) if row else None
+
+    def get_by_token(self, token: str) -> Subscriber | None:
+        row = self.one("SELECT * FROM subscribers WHERE token = ?", [token])
+        return subscriber_from_row(row) if row else None
+
+    def is_active(self, subscriber_id: int) -> bool:
+        row = self.one("SELECT status FROM subscribers WHERE id = ?", [subscriber_id])
+        return bool(row) and row["status"] == "active"
+
+    def list_subscribers(
+        self, status: str | None = None, search: str | None = None
+    ) -> Iterator[Subscriber]:
+        """Stream subscribers in id order; memory stays flat for any list size."""
+        where, params = [], []
+        if status:
+            if status not in STATUSES:
+                raise InputError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
+            where.append("status = ?")
+            params.append(status)
+        if search:
+            where.append("(email LIKE ? OR name LIKE ? OR organisation LIKE ?)")
+            params.extend([f"%{search}%"] * 3)
+        sql = "SELECT * FROM subscribers"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        for row in self.db.query(sql + " ORDER BY id", params):
+            yield subscriber_from_row(row)
+
+    def count_by_status(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for row in self.db.query("SELECT status, count(*) AS n FROM subscribers GROUP BY status"):
+            counts[row["status"]] = row["n"]
+        return counts
+
+    def ping(self) -> None:
+        """A cheap read that fails if the database cannot be used (the web health check)."""
+        self.one("SELECT 1 AS ok FROM subscribers LIMIT 1")
+
+    # --- changing one subscriber ---------------------------------------------
+
+    def add_subscriber(
+        self,
+        email: str,
+        *,
+        name: str = "",
+        organisation: str = "",
+        language: str = "",
+        attributes: dict[str, Any] | None = None,
+        source: str = "cli",
+        resubscribe: bool = False,
+    ) -> AddResult:
+        """Add or update one person; someone who left comes back only on request."""
+        email = normalise_address(email)
+        profile = {
+            "name": clean_field(name),
+            "organisation": clean_field(organisation),
+            "language": clean_field(language),
+        }
+        with self.write():
+            suppressed = self.is_suppressed(email)
+            if suppressed and not resubscribe:
+                raise InputError(
+                    f"{email} left the list earlier (or was forgotten) and is suppressed",
+                    hint="pass --resubscribe only if they asked to join again",
+                )
+            existing = self.get_subscriber(email)
+            if existing is None:
+                result = AddResult(
+                    "added", self.insert_subscriber(email, profile, attributes or {}, source)
+                )
+                self.unsuppress(email)
+            else:
+                result = self._update_existing(existing, profile, attributes, source, resubscribe)
+        if result.outcome == "resubscribed" or suppressed:
+            self.note_return(result.subscriber.id, source)
+        return result
+
+    def _update_existing(
+        self,
+        existing: Subscriber,
+        profile: dict[str, str],
+        attributes: dict[str, Any] | None,
+        source: str,
+        resubscribe: bool,
+    ) -> AddResult:
+        if existing.status != "active" and not resubscribe:
+            raise InputError(
+                f"{existing.email} is {existing.status}; they will not be re-added",
+                hint="pass --resubscribe only if they asked to join again",
+            )
+        coming_back = existing.status != "active"
+        updated = merged(
+            existing, profile, attributes or {}, status="active" if coming_back else None
+        )
+        if updated == existing:
+            return AddResult("unchanged", existing)
+        outcome = "resubscribed" if coming_back else "updated"
+        if coming_back:
+            self.unsuppress(existing.email)
+        self.update_subscribers([updated], self.clock())
+        self.record_event(outcome, existing.id, source)
+        return AddResult(outcome, self.get_by_id(existing.id))  # type: ignore[arg-type]
+
+    def update_subscribers(self, subscribers: list[Subscriber], now: str) -> None:
+        """Write back changed subscribers (profile, attributes, status) in one statement."""
+        self.db.conn.executemany(
+            "UPDATE subscribers SET name = ?, organisation = ?, language = ?, attributes = ?,"
+            " status = ?, unsubscribed_at = ?, left_via = ?, bounce_count = ?, updated_at = ?"
+            " WHERE id = ?",
+            [
+                (s.name, s.organisation, s.language, json.dumps(s.attributes, ensure_ascii=False),
+                 s.status, s.unsubscribed_at, s.left_via, s.bounce_count, now, s.id)
+                for s in subscribers
+            ],
+        )  # fmt: skip
+
+    def insert_subscriber(
+        self, email: str, profile: dict[str, str], attributes: dict[str, Any], source: str
+    ) -> Subscriber:
+        """Insert a new active subscriber with a fresh token (email already normalised)."""
+        now = self.clock()
+        cursor = self.db.execute(
+            "INSERT INTO subscribers (email, email_key, name, organisation, language,"
+            " attributes, status, token, source, subscribed_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
+            [
+                email,
+                address_key(email),
+                profile.get("name", ""),
+                profile.get("organisation", ""),
+                profile.get("language", ""),
+                json.dumps(attributes, ensure_ascii=False),
+                new_token(),
+                clean_field(source),
+                now,
+                now,
+            ],
+        )
+        self.record_event("added", cursor.lastrowid, source)
+        return self.get_by_id(cursor.lastrowid)  # type: ignore[arg-type,return-value]
+
+    def unsubscribe(self, subscriber_id: int, via: str, *, journaled: bool = False) -> bool:
+        """Idempotent: True only when this call changed an active subscriber.
+
+        The journal line is written (and flushed) first: once this returns, or
+        even if the database write fails, the person is recorded as gone.
+        """
+        if not journaled:
+            self.note_leaving(subscriber_id, via)
+        with self.write():
+            cursor = self.db.execute(
+                "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?,"
+                " left_via = ?, updated_at = ? WHERE id = ? AND status = 'active'",
+                [self.clock(), via, self.clock(), subscriber_id],
+            )
+            if cursor.rowcount:
+                self.record_event("unsubscribed", subscriber_id, via)
+            return cursor.rowcount > 0
+
+    def resubscribe(self, subscriber_id: int, via: str) -> bool:
+        """The person's own choice (the web page's button); True when it changed."""
+        with self.write():
+            cursor = self.db.execute(
+                "UPDATE subscribers SET status = 'active', unsubscribed_at = NULL,"
+                " left_via = NULL, bounce_count = 0, updated_at = ?"
+                " WHERE id = ? AND status = 'unsubscribed'",
+                [self.clock(), subscriber_id],
+            )
+            if cursor.rowcount:
+                self.record_event("resubscribed", subscriber_id, via)
+        if cursor.rowcount:
+            self.note_return(subscriber_id, via)
+        return cursor.rowcount > 0
+
+    def note_leaving(self, subscriber_id: int, via: str) -> bool:
+        """Journal that an active person leaves (before the database knows); False if not active."""
+        if not self.is_active(subscriber_id):
+            return False
+        self._journal_left(subscriber_id, via)
+        return True
+
+    def note_return(self, subscriber_id: int, via: str) -> None:
+        """Journal that someone came back on request (after the database has it)."""
+        row = self.one("SELECT email_key FROM subscribers WHERE id = ?", [subscriber_id])
+        if row is not None and self.journal is not None:
+            self.journal.back(self.clock(), subscriber_id, row["email_key"], via)
+
+    def journal_changes(self, left: list[str], back: list[str], via: str) -> None:
+        """Journal an import's leavers (before it commits) or returners (after)."""
+        if self.journal is None:
+            return
+        now = self.clock()
+        for kind, keys in (("L", left), ("B", back)):
+            for start in range(0, len(keys), 5000):
+                rows = self.db.execute(
+                    "SELECT id, email_key FROM subscribers"
+                    " WHERE email_key IN (SELECT value FROM json_each(?))",
+                    [json.dumps(keys[start : start + 5000], ensure_ascii=False)],
+                ).fetchall()
+                self.journal.append(
+                    [(kind, now, sid, self.journal.hash(key), via) for sid, key in rows],
+                    sync=True,
+                )
+
+    def remove(self, email: str) -> Subscriber:
+        """The coordinator's unsubscribe: the row stays, so the address stays suppressed."""
+        subscriber = self.require(email)
+        self.unsubscribe(subscriber.id, "cli")
+        return self.get_by_id(subscriber.id)  # type: ignore[return-value]
+
+    def record_bounce(self, subscriber_id: int, detail: str, limit: int) -> bool:
+        """Count a hard bounce; True when it reached the limit and the person was suppressed."""
+        with self.write():
+            self.db.execute(
+                "UPDATE subscribers SET bounce_count = bounce_count + 1, updated_at = ?"
+                " WHERE id = ?",
+                [self.clock(), subscriber_id],
+            )
+            self.record_event("bounced", subscriber_id, "smtp", detail)
+            cursor = self.db.execute(
+                "UPDATE subscribers SET status = 'bounced', unsubscribed_at = ?, left_via = 'bounce'"
+                " WHERE id = ? AND status = 'active' AND bounce_count >= ?",
+                [self.clock(), subscriber_id, limit],
+            )
+            if cursor.rowcount:
+                self._journal_left(subscriber_id, "bounce")
+            return cursor.rowcount > 0
+
+    def _journal_left(self, subscriber_id: int, via: str) -> None:
+        row = self.one("SELECT email_key FROM subscribers WHERE id = ?", [subscriber_id])
+        if row is not None and self.journal is not None:
+            self.journal.left(self.clock(), subscriber_id, row["email_key"], via)
+
+    def forget(self, email: str) -> None:
+        """Erase the person and every event naming them; keep only a hashed suppression."""
+        subscriber = self.require(email)
+        with self.write():
+            self._journal_left(subscriber.id, "forgotten")
+            self.db.execute("DELETE FROM events WHERE subscriber_id = ?", [subscriber.id])
+            self.db.execute(
+                "UPDATE deliveries SET subscriber_id = NULL, last_error = NULL"
+                " WHERE subscriber_id = ?",
+                [subscriber.id],
+            )
+            self.db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber.id])
+            self.suppress(subscriber.email, "forgotten")
+            self.record_event("forgotten", None, "cli")
+
+    def require(self, email: str) -> Subscriber:
+        subscriber = self.get_subscriber(normalise_address(email))
+        if subscriber is None:
+            raise NotFoundError(f"no subscriber {email}")
+        return subscriber
+
+    # --- suppressions and events -----------------------------------------------
+
+    def address_hash(self, email: str) -> str:
+        """Salted per database, so a leaked file does not confirm an address elsewhere."""
+        return self.address_hasher()(email)
+
+    def suppressed_hashes(self) -> set[str]:
+        return {
+            row["address_hash"] for row in self.db.query("SELECT address_hash FROM suppressions")
+        }
+
+    def is_suppressed(self, email: str) -> bool:
+        return bool(
+            self.one(
+                "SELECT 1 AS x FROM suppressions WHERE address_hash = ?", [self.address_hash(email)]
+            )
+        )
+
+    def suppress(self, email: str, reason: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO suppressions (address_hash, reason, created_at) VALUES (?, ?, ?)",
+            [self.address_hash(email), reason, self.clock()],
+        )
+
+    def unsuppress(self, email: str) -> None:
+        self.db.execute(
+            "DELETE FROM suppressions WHERE address_hash = ?", [self.address_hash(email)]
+        )
+
+    def record_event(
+        self,
+        kind: str,
+        subscriber_id: int | None,
+        source: str = "",
+        detail: str = "",
+        issue_slug: str | None = None,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO events (at, kind, subscriber_id, issue_slug, source, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                self.clock(),
+                kind,
+                subscriber_id,
+                issue_slug,
+                clean_field(source),
+                clean_field(detail),
+            ],
+        )
+
+    def events_for(self, subscriber_id: int) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                "SELECT * FROM events WHERE subscriber_id = ? ORDER BY id", [subscriber_id]
+            )
+        )
+
+    def address_hasher(self) -> Callable[[str], str]:
+        """`address_hash` with the salt read once, for hashing a whole file of addresses."""
+        salt = self.one("SELECT value FROM meta WHERE key = 'suppression_salt'")["value"]
+        return lambda email: hashlib.sha256(f"{salt}:{address_key(email)}".encode()).hexdigest()
+
+    def attribute_keys(self, status: str | None = None) -> list[str]:
+        """Every attribute key in use (among subscribers of `status`), sorted: export's extra columns."""
+        sql = "SELECT DISTINCT j.key FROM subscribers AS s, json_each(s.attributes) AS j"
+        params = []
+        if status:
+            sql += " WHERE s.status = ?"
+            params.append(status)
+        return sorted(row[0] for row in self.db.execute(sql + " ORDER BY 1", params))
+
+    def one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
+        """The first row of a query, or None."""
+        return next(iter(self.db.query(sql, params or [])), None)
+
+
+def subscriber_from_row(row: dict[str, Any]) -> Subscriber:
+    return Subscriber(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        organisation=row["organisation"],
+        language=row["language"],
+        attributes=json.loads(row["attributes"] or "{}"),
+        status=row["status"],
+        token=row["token"],
+        source=row["source"],
+        subscribed_at=row["subscribed_at"],
+        unsubscribed_at=row["unsubscribed_at"],
+        left_via=row["left_via"],
+        bounce_count=row["bounce_count"],
+    )

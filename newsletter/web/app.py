@@ -1,0 +1,349 @@
+"""The unsubscribe link handler: a plain WSGI application, no framework.
+
+`GET /u/TOKEN` shows a page and changes nothing, because mail scanners, link
+previews and corporate firewalls follow links. `POST /u/TOKEN` unsubscribes:
+the page's button, or a mailbox provider's RFC 8058 one-click request. Tokens
+are credentials: no page reflects one and the access log never holds one.
+
+Any WSGI server can run `create_app(project_dir)`; `web.server.make_server`
+puts it on waitress for `newsletter serve`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jinja2
+
+from newsletter.config import Config, load_config
+from newsletter.db.connection import open_database
+from newsletter.db.journal import Journal, journal_path
+from newsletter.errors import DatabaseError, NewsletterError, TemplateError
+from newsletter.issue.environment import Loaded, make_environment
+from newsletter.issue.template_rules import locate_error
+from newsletter.project import open_store
+from newsletter.subscribers.model import Subscriber
+from newsletter.subscribers.store import Store
+from newsletter.subscribers.tokens import looks_like_token
+from newsletter.web.access_log import AccessLog, redact_path
+from newsletter.web.forms import HttpError, read_intent
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+
+# SQLite's busy handler waits ever longer (up to 100 ms) between tries; the web
+# handler waits 2 ms and retries every millisecond itself, for as long as the
+# project's busy timeout (see `patiently`).
+SHORT_BUSY_TIMEOUT = 0.002
+BUSY_RETRY_SECONDS = 30.0
+APPLY_NOW = 0.3  # seconds an unsubscribe waits for the database before it is deferred
+SQLITE_BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (and their extended codes)
+T = TypeVar("T")
+HTML = "text/html; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+SECURITY_HEADERS = (
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self';"
+        " frame-ancestors 'none'; base-uri 'none'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "no-store"),
+    ("X-Frame-Options", "DENY"),
+)
+STATUS_PAGES = {
+    "active": "web/unsubscribe.html",
+    "unsubscribed": "web/unsubscribed.html",
+    "bounced": "web/bounced.html",
+}
+ERROR_PAGE = "web/error.html"
+ERRORS = {
+    400: ("Bad request", "This request could not be understood."),
+    404: (
+        "Link not found",
+        "This link is not valid. If you copied it from an email, check that the whole link was copied.",
+    ),
+    405: ("Not allowed", "This address does not accept that kind of request."),
+    413: ("Request too large", "This request is larger than this page accepts."),
+    503: ("Temporarily unavailable", "Please try again in a minute."),
+}
+# Used when even the error template cannot be rendered: fixed bytes, nothing reflected.
+PLAIN_500 = b"Something went wrong. Please try again later.\n"
+
+ERROR_LOG = logging.getLogger("newsletter.web")
+
+
+@dataclass(frozen=True)
+class Response:
+    code: int
+    body: bytes
+    content_type: str = HTML
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def status(self) -> str:
+        return f"{self.code} {HTTPStatus(self.code).phrase}"
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [
+            ("Content-Type", self.content_type),
+            ("Content-Length", str(len(self.body))),
+            *SECURITY_HEADERS,
+            *self.extra_headers,
+        ]
+
+
+def create_app(project_dir: Path | str) -> AccessLog:
+    """The WSGI application of a project, wrapped in its access log.
+
+    Config, database and templates are checked here, so a mistake is one
+    clear error before the server starts instead of a 500 on the first click.
+    """
+    config = load_config(Path(project_dir))
+    open_store(config.database_path).close()  # made if new, and the journal replayed
+    return AccessLog(UnsubscribeApp(config))
+
+
+class UnsubscribeApp:
+    """Routes /u/TOKEN and /healthz; one Store (SQLite connection) per server thread."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        loaded: Loaded = {}
+        self.env = make_environment(config.templates_dir, html=True, loaded=loaded)
+        self._local = threading.local()
+        self._stores: list[Store] = []
+        self._lock = threading.Lock()
+        self.journal = Journal.open(journal_path(config.database_path))
+        self.later = DeferredUnsubscribes(self._new_store)
+        check_templates(self.env, loaded, self._context(masked_email="r***@example.org"))
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        path = str(environ.get("PATH_INFO", ""))
+        try:
+            response = self.respond(method, path, environ)
+        except Exception:  # logged here, path redacted: never by the server, with the token
+            ERROR_LOG.exception("error serving %s %s", method, redact_path(path))
+            response = Response(500, PLAIN_500, TEXT)
+        start_response(response.status, response.headers())
+        return [b"" if method == "HEAD" else response.body]
+
+    def respond(self, method: str, path: str, environ: Environ) -> Response:
+        """The response to one request; errors the client or the database caused become pages."""
+        try:
+            return self._route(method, path, environ)
+        except HttpError as error:
+            return self._error(error.code, error.headers)
+        except (sqlite3.OperationalError, DatabaseError):
+            ERROR_LOG.exception("database unavailable: %s %s", method, redact_path(path))
+            return self._error(503, (("Retry-After", "30"),))
+
+    def _route(self, method: str, path: str, environ: Environ) -> Response:
+        if path == "/healthz":
+            _allow(method, "GET, HEAD")
+            patiently(self.store().ping)
+            return Response(200, b"ok\n", TEXT)
+        if not path.startswith("/u/"):
+            raise HttpError(404)
+        _allow(method, "GET, HEAD, POST")
+        intent = read_intent(environ) if method == "POST" else None
+        subscriber = self._find(path.removeprefix("/u/"))
+        if subscriber is None:
+            raise HttpError(404)
+        if intent is None:
+            return self._page(subscriber, just_now=False)
+        return self._change(subscriber, *intent)
+
+    def store(self) -> Store:
+        """This thread's Store: sqlite3 connections must not be shared between threads."""
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._new_store()
+            self._local.store = store
+        return store
+
+    def _new_store(self) -> Store:
+        db = open_database(self.config.database_path, busy_timeout=SHORT_BUSY_TIMEOUT)
+        store = Store(db, journal=self.journal)
+        with self._lock:
+            self._stores.append(store)
+        return store
+
+    def close(self) -> None:
+        """Close every thread's connection; call once the server has stopped."""
+        self.later.stop()
+        with self._lock:
+            for store in self._stores:
+                store.close()
+            self._stores.clear()
+            self._local = threading.local()
+
+    def _find(self, token: str) -> Subscriber | None:
+        if not looks_like_token(token):
+            return None
+        store = self.store()
+        return patiently(lambda: store.get_by_token(token))
+
+    def _change(self, subscriber: Subscriber, action: str, via: str) -> Response:
+        """Idempotent: a repeated POST answers the same page and records nothing new."""
+        store = self.store()
+        if action == "resubscribe":
+            self.later.cancel(subscriber.id)
+            patiently(lambda: store.resubscribe(subscriber.id, via))
+        else:
+            self._unsubscribe(store, subscriber.id, via)
+        current = patiently(lambda: store.get_by_id(subscriber.id))
+        if current is None:  # forgotten between the lookup and the change
+            raise HttpError(404)
+        return self._page(current, just_now=True)
+
+    def _unsubscribe(self, store: Store, subscriber_id: int, via: str) -> None:
+        """Journalled (on disk) first, so the answer never waits for a busy database.
+
+        While an import or a send holds the database for long, the database
+        write is left to a background thread; every send checks the journal
+        before each message, so nobody is mailed after this answer.
+        """
+        if not patiently(lambda: store.note_leaving(subscriber_id, via)):
+            return  # not active: nothing to do
+        try:
+            patiently(lambda: store.unsubscribe(subscriber_id, via, journaled=True), APPLY_NOW)
+        except sqlite3.OperationalError as error:
+            if not is_busy(error):
+                raise
+            self.later.add(subscriber_id, via)
+
+    def _page(self, subscriber: Subscriber, *, just_now: bool) -> Response:
+        context = self._context(masked_email=mask_address(subscriber.email), just_now=just_now)
+        status = "unsubscribed" if self.later.pending(subscriber.id) else subscriber.status
+        html = self.env.get_template(STATUS_PAGES[status]).render(context)
+        return Response(200, html.encode("utf-8"))
+
+    def _error(self, code: int, headers: tuple[tuple[str, str], ...] = ()) -> Response:
+        title, message = ERRORS[code]
+        html = self.env.get_template(ERROR_PAGE).render(self._context(title=title, message=message))
+        return Response(code, html.encode("utf-8"), HTML, headers)
+
+    def _context(self, **values: Any) -> dict[str, Any]:
+        return {
+            "newsletter_name": self.config.name,
+            "postal_address": self.config.postal_address,
+            "contact_address": self.config.reply_to or self.config.from_address,
+            "just_now": False,
+            **values,
+        }
+
+
+def patiently(operation: Callable[[], T], limit: float = BUSY_RETRY_SECONDS) -> T:
+    """Run a database operation, retrying every millisecond while the database is busy.
+
+    A send commits twice per message, nearly back to back when it is fast.
+    SQLite's own busy handler backs off to 100 ms sleeps and can miss the gaps
+    for seconds; retrying often finds one in milliseconds. Each operation is
+    one transaction (rolled back on failure), so running it again is safe.
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            return operation()
+        except sqlite3.OperationalError as error:
+            if not is_busy(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.001)
+
+
+def is_busy(error: sqlite3.OperationalError) -> bool:
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF in SQLITE_BUSY_CODES
+
+
+class DeferredUnsubscribes:
+    """Journalled unsubscribes the database could not take at once (it was held by an
+    import or a send): one background thread writes them as soon as it can."""
+
+    def __init__(self, new_store: Callable[[], Store]) -> None:
+        self._new_store = new_store
+        self._waiting: dict[int, str] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, subscriber_id: int, via: str) -> None:
+        with self._lock:
+            self._waiting[subscriber_id] = via
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="unsubscribe-later", daemon=True
+                )
+                self._thread.start()
+        self._wake.set()
+
+    def pending(self, subscriber_id: int) -> bool:
+        with self._lock:
+            return subscriber_id in self._waiting
+
+    def cancel(self, subscriber_id: int) -> None:
+        with self._lock:
+            self._waiting.pop(subscriber_id, None)
+
+    def stop(self) -> None:
+        """Whatever is still waiting stays in the journal: the next open replays it."""
+        self._stopping.set()
+        self._wake.set()
+
+    def _run(self) -> None:
+        store = None
+        while not self._stopping.is_set():
+            self._wake.wait(1.0)
+            self._wake.clear()
+            with self._lock:
+                waiting = list(self._waiting.items())
+            for subscriber_id, via in waiting:
+                try:
+                    store = store or self._new_store()
+                    patiently(
+                        lambda s=store, i=subscriber_id, v=via: s.unsubscribe(i, v, journaled=True)
+                    )
+                except (sqlite3.Error, NewsletterError):
+                    ERROR_LOG.warning("an unsubscribe waits in the journal for the database")
+                    self._wake.set()
+                    break
+                with self._lock:
+                    if self._waiting.get(subscriber_id) == via:
+                        del self._waiting[subscriber_id]
+
+
+def _allow(method: str, allowed: str) -> None:
+    if method not in allowed.split(", "):
+        raise HttpError(405, (("Allow", allowed),))
+
+
+def check_templates(env: jinja2.Environment, loaded: Loaded, context: dict[str, Any]) -> None:
+    """Render every page once with sample values, so a broken override fails at start."""
+    samples = [(name, {}) for name in STATUS_PAGES.values()]
+    samples.append((ERROR_PAGE, {"title": "Link not found", "message": "sample"}))
+    for name, extra in samples:
+        try:
+            env.get_template(name).render({**context, **extra})
+        except jinja2.TemplateError as error:
+            where, line = locate_error(error, loaded, name)
+            raise TemplateError(
+                f"{where} line {line}: {error.message or error}",
+                hint="fix the page in your project's templates/web/, or delete it to use the default",
+            ) from None
+
+
+def mask_address(email: str) -> str:
+    """r***@example.org: enough for a person to recognise, little for anyone else."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}"

@@ -1,0 +1,97 @@
+"""The one place the database is opened: migrations, refusal of newer files, WAL."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlite_utils import Database
+
+from newsletter.db.connection import BUSY_TIMEOUT_SECONDS, open_database
+from newsletter.db.migrations import known_names, migrations
+from newsletter.errors import DatabaseError
+
+from support.subscribers import one_error_line
+
+TABLES = {"meta", "subscribers", "issues", "deliveries", "events", "suppressions"}
+
+
+def applied_names(path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return [
+            row[0] for row in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")
+        ]
+    finally:
+        conn.close()
+
+
+def test_a_new_database_gets_every_migration(tmp_path):
+    path = tmp_path / "new.db"
+    db = open_database(path, create=True)
+    assert set(db.table_names()) >= TABLES
+    db.close()
+    assert applied_names(path) == known_names()
+
+
+def test_an_older_database_is_upgraded_on_open(tmp_path):
+    path = tmp_path / "old.db"
+    old = Database(path)
+    migrations.apply(old, stop_before=known_names()[-1])  # one version behind
+    old.close()
+    assert known_names()[-1] not in applied_names(path)
+    open_database(path).close()
+    assert applied_names(path) == known_names()
+
+
+def test_a_missing_database_is_not_created_unless_asked(tmp_path):
+    with pytest.raises(DatabaseError, match="no database"):
+        open_database(tmp_path / "missing.db")
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_database_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "newer.db"
+    open_database(path, create=True).close()
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+        " VALUES ('newsletter', '9999_from_the_future', '2030-01-01')"
+    )
+    conn.commit()
+    conn.close()
+    with pytest.raises(DatabaseError) as caught:
+        open_database(path)
+    assert "newer version of newsletter" in caught.value.message
+    assert "9999_from_the_future" in caught.value.message
+
+
+def test_a_newer_database_is_one_line_on_the_cli(project, cli):
+    conn = sqlite3.connect(project / "newsletter.db")
+    conn.execute(
+        "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+        " VALUES ('newsletter', '9999_from_the_future', '2030-01-01')"
+    )
+    conn.commit()
+    conn.close()
+    line = one_error_line(cli("subscribers", "list"))
+    assert "newer version of newsletter" in line
+
+
+def test_a_file_that_is_not_a_database_is_one_line(project, cli):
+    (project / "newsletter.db").write_bytes(b"this is not sqlite" * 100)
+    line = one_error_line(cli("subscribers", "list"))
+    assert "cannot open database" in line
+
+
+def test_wal_mode_and_busy_timeout_are_on(tmp_path):
+    db = open_database(tmp_path / "wal.db", create=True)
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_SECONDS * 1000
+        assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    finally:
+        db.close()
+    conn = sqlite3.connect(tmp_path / "wal.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent in the file
+    conn.close()

@@ -1,0 +1,145 @@
+"""A real browser (Debian's chromium, headless) renders the previewed issue.
+
+The screenshot is decoded and measured: the page is not blank, it has the
+expected width, the 600-pixel column sits centred on a desktop window and fills
+a phone-sized one (the media query survived CSS inlining), and the brand
+colours of the header and the button were painted. Skipped only when
+/usr/bin/chromium is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from support.browser import CHROMIUM, SCREENSHOTS_ENV, needs_chromium
+from support.browser import FLAGS as CHROMIUM_FLAGS
+from support.render import EXAMPLES
+
+FLAGS = [*CHROMIUM_FLAGS, "--hide-scrollbars", "--force-device-scale-factor=1"]
+BRAND_GREEN = (0x1E, 0x4D, 0x3A)
+BUTTON_RED = (0xC8, 0x10, 0x2E)
+
+pytestmark = needs_chromium
+
+
+def read_png(path: Path) -> tuple[int, int, list[list[tuple[int, int, int]]]]:
+    """(width, height, rows of RGB) from an 8-bit RGB/RGBA non-interlaced PNG."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    offset, idat, header = 8, b"", b""
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        kind = data[offset + 4 : offset + 8]
+        chunk = data[offset + 8 : offset + 8 + length]
+        header = chunk if kind == b"IHDR" else header
+        idat += chunk if kind == b"IDAT" else b""
+        offset += 12 + length
+    width, height, depth, colour, _c, _f, interlace = struct.unpack(">IIBBBBB", header)
+    assert depth == 8 and colour in (2, 6) and interlace == 0
+    channels = 3 if colour == 2 else 4
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    rows: list[list[tuple[int, int, int]]] = []
+    previous = bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        line = _unfilter(
+            raw[start], bytearray(raw[start + 1 : start + 1 + stride]), previous, channels
+        )
+        rows.append([tuple(line[x : x + 3]) for x in range(0, stride, channels)])  # type: ignore[misc]
+        previous = line
+    return width, height, rows
+
+
+def _unfilter(kind: int, line: bytearray, previous: bytearray, bpp: int) -> bytearray:
+    for i in range(len(line)):
+        left = line[i - bpp] if i >= bpp else 0
+        up = previous[i]
+        corner = previous[i - bpp] if i >= bpp else 0
+        if kind == 1:
+            line[i] = (line[i] + left) & 0xFF
+        elif kind == 2:
+            line[i] = (line[i] + up) & 0xFF
+        elif kind == 3:
+            line[i] = (line[i] + (left + up) // 2) & 0xFF
+        elif kind == 4:
+            p = left + up - corner
+            pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+            predictor = left if pa <= pb and pa <= pc else up if pb <= pc else corner
+            line[i] = (line[i] + predictor) & 0xFF
+    return line
+
+
+def screenshot(html: Path, out: Path, width: int, height: int, profile: Path) -> Path:
+    subprocess.run(
+        [
+            str(CHROMIUM),
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            f"--screenshot={out}",
+            f"--window-size={width},{height}",
+            html.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=90,
+    )
+    return out
+
+
+def widest_run(row: list[tuple[int, int, int]], colour: tuple[int, int, int]) -> tuple[int, int]:
+    """(start, length) of the longest run of exactly this colour in a row."""
+    best, start = (0, 0), None
+    for x, pixel in enumerate([*row, (-1, -1, -1)]):
+        if pixel == colour and start is None:
+            start = x
+        elif pixel != colour and start is not None:
+            best = max(best, (start, x - start), key=lambda run: run[1])
+            start = None
+    return best
+
+
+@pytest.fixture(scope="module")
+def preview(tmp_path_factory) -> Path:
+    """The example issue previewed through the real CLI, as a coordinator would."""
+    from typer.testing import CliRunner
+
+    from newsletter.cli import app
+
+    folder = tmp_path_factory.mktemp("browser") / "example"
+    shutil.copytree(EXAMPLES / "issues", folder / "issues")
+    shutil.copy(EXAMPLES / "newsletter.toml", folder / "newsletter.toml")
+    result = CliRunner().invoke(app, ["issue", "preview", "2026-12", "--project", str(folder)])
+    assert result.exit_code == 0, result.output
+    return folder / "build" / "2026-12" / "index.html"
+
+
+@pytest.mark.parametrize(("width", "column"), [(800, 600), (390, 390)], ids=["desktop", "phone"])
+def test_chromium_renders_the_issue_as_a_centred_column(
+    preview: Path, tmp_path: Path, width: int, column: int
+) -> None:
+    shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    shot = screenshot(preview, shots / f"issue-{width}.png", width, 1600, tmp_path / "profile")
+    png_width, png_height, rows = read_png(shot)
+    assert (png_width, png_height) == (width, 1600)
+
+    colours = {pixel for row in rows[::8] for pixel in row[::4]}
+    assert len(colours) > 20, "the page rendered blank or nearly so"
+
+    header_rows = [
+        y for y, row in enumerate(rows[:300]) if widest_run(row, BRAND_GREEN)[1] >= column - 2
+    ]
+    assert header_rows, "no header band in the brand colour"
+    start, length = widest_run(rows[header_rows[len(header_rows) // 2]], BRAND_GREEN)
+    assert abs(length - column) <= 2  # 600 px column on desktop, full width on a phone
+    assert abs(start - (width - length) // 2) <= 2  # centred
+
+    red = sum(widest_run(row, BUTTON_RED)[1] >= 80 for row in rows)
+    assert red >= 20, "no button painted in the button colour"

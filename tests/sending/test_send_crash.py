@@ -1,0 +1,129 @@
+"""A real `newsletter send` process killed, interrupted, or run twice at once.
+
+The SMTP server runs in this test process; the sender is a subprocess with a
+rate limit so that it can be stopped reliably in the middle of the list.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from newsletter.project import open_project
+from newsletter.sending.ledger import Ledger
+
+from support.process import interruptible
+from support.smtp import add_subscribers, configure_smtp
+
+SLUG = "2026-12"
+
+
+@pytest.fixture
+def issue(cli) -> str:
+    assert cli("issue", "new", SLUG, "--subject", "December").exit_code == 0
+    return SLUG
+
+
+def start_send(project: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "newsletter",
+            "send",
+            SLUG,
+            "--yes",
+            "--project",
+            str(project),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=interruptible,
+    )
+
+
+def run_send(project: Path, *extra: str) -> subprocess.CompletedProcess:
+    """`newsletter send SLUG --yes` to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "newsletter", "send", SLUG, "--yes", "--project", str(project), *extra],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def wait_for(condition, timeout: float = 30.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def uncertain(project: Path) -> list[str]:
+    with open_project(project) as (_config, store):
+        return Ledger(store).uncertain(SLUG, limit=1000)
+
+
+def test_kill_9_then_rerun_mails_everyone_once_except_the_uncertain(
+    project, store, issue, smtp_server
+):
+    emails = add_subscribers(store, 60)
+    smtp_server.handler.delay = 0.05  # most of the time a message is in flight
+    configure_smtp(project, smtp_server, connections=2, rate=0)
+    process = start_send(project)
+    wait_for(lambda: len(smtp_server.handler.messages) >= 15)
+    process.kill()
+    process.wait(timeout=10)
+    in_doubt = uncertain(project)
+    smtp_server.handler.delay = 0
+    assert len(in_doubt) <= 2  # at most the messages in flight on two connections
+    rerun = run_send(project, "--rate", "0")
+    assert rerun.returncode == 0, rerun.stderr
+    received = Counter(smtp_server.handler.recipients())
+    for address in emails:
+        if address in in_doubt:
+            assert received[address] <= 1
+        else:
+            assert received[address] == 1, address
+    assert uncertain(project) == in_doubt
+
+
+def test_ctrl_c_finishes_in_flight_prints_a_summary_and_exits_130(
+    project, store, issue, smtp_server
+):
+    emails = add_subscribers(store, 60)
+    configure_smtp(project, smtp_server, connections=2, rate=30)
+    process = start_send(project)
+    wait_for(lambda: len(smtp_server.handler.messages) >= 10)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "stopped by Ctrl-C" in out and "this run" in out
+    assert uncertain(project) == []  # in-flight messages finished and were recorded
+    sent_before = len(smtp_server.handler.messages)
+    assert sent_before < 60
+    rerun = run_send(project, "--rate", "0")
+    assert rerun.returncode == 0, rerun.stderr
+    assert Counter(smtp_server.handler.recipients()) == Counter(emails)
+
+
+def test_a_second_send_refuses_while_the_first_runs(project, store, issue, smtp_server):
+    add_subscribers(store, 40)
+    configure_smtp(project, smtp_server, connections=1, rate=4)
+    first = start_send(project)
+    try:
+        wait_for(lambda: len(smtp_server.handler.messages) >= 2)
+        second = run_send(project)
+        assert second.returncode == 1
+        assert "another send is already running" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=30)
+    assert Counter(smtp_server.handler.recipients()).most_common(1)[0][1] == 1

@@ -1,0 +1,61 @@
+"""Helpers for the subscriber tests: hostile CSV files and looks into the real database."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from newsletter.project import init_project, open_project
+from newsletter.subscribers.store import Store
+
+
+def write_csv(
+    directory: Path, text: str, name: str = "members.csv", encoding: str = "utf-8"
+) -> Path:
+    """Write `text` byte for byte (no newline translation) in `encoding`."""
+    path = directory / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def table(project: Path, name: str) -> list[dict]:
+    """Every row of a table, read with a plain sqlite3 connection (not the code under test)."""
+    conn = sqlite3.connect(project / "newsletter.db")
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(row) for row in conn.execute(f"SELECT * FROM {name} ORDER BY rowid")]
+    finally:
+        conn.close()
+
+
+def snapshot(project: Path) -> dict[str, list[dict]]:
+    """The whole state an import may touch, for 'nothing changed' assertions."""
+    return {name: table(project, name) for name in ("subscribers", "events", "suppressions")}
+
+
+def by_email(project: Path) -> dict[str, dict]:
+    return {row["email"]: row for row in table(project, "subscribers")}
+
+
+def one_error_line(result) -> str:  # noqa: ANN001 - click's Result
+    """The CLI's single `error:` line; fails the test on a traceback or extra lines."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error:")]
+    assert len(errors) == 1, lines
+    return errors[0]
+
+
+@contextmanager
+def fresh_store() -> Iterator[tuple[Path, Store]]:
+    """A throwaway project for hypothesis examples (function fixtures are shared across them)."""
+    with tempfile.TemporaryDirectory(prefix="newsletter-test-") as tmp:
+        project = Path(tmp) / "project"
+        init_project(project, name="Co-pro Newsletter")
+        with open_project(project) as (_config, store):
+            yield project, store

@@ -1,0 +1,132 @@
+"""Fixtures for the unsubscribe handler: subscribers, a real waitress server, raw HTTP.
+
+The server is the real thing (waitress on 127.0.0.1, port 0) started in a
+thread and stopped at teardown; requests go over a real socket with
+http.client, so paths are sent byte for byte as the test writes them.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from newsletter.project import open_project
+
+from support.process import interruptible
+
+# RFC 8058 section 8.1 and 8.3, byte for byte (8.3 as printed: its delimiter lines
+# are the bare boundary, hence Content-Length 124; the erratum fixes the parameter).
+ONE_CLICK_URLENCODED = b"List-Unsubscribe=One-Click"
+ONE_CLICK_MULTIPART_AS_PRINTED = (
+    b"---FormBoundaryjWmhtjORrn\r\n"
+    b'Content-Disposition: form-data; name="List-Unsubscribe"\r\n'
+    b"\r\n"
+    b"One-Click\r\n"
+    b"---FormBoundaryjWmhtjORrn--"
+)
+URLENCODED = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class People:
+    """Tokens and ids of the fixture's subscribers, one per status."""
+
+    active: Any
+    unsubscribed: Any
+    bounced: Any
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+
+@dataclass
+class Server:
+    host: str
+    port: int
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """One request on a fresh connection; the path goes out exactly as given."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return Reply(
+                response.status,
+                {k.lower(): v for k, v in response.getheaders()},
+                response.read(),
+            )
+        finally:
+            conn.close()
+
+    def post(self, path: str, body: bytes = b"", content_type: str = URLENCODED) -> Reply:
+        return self.request("POST", path, body, {"Content-Type": content_type})
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def subscriber_state(project: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every subscriber row and every event: a snapshot to prove nothing changed."""
+    with open_project(project) as (_config, store):
+        rows = list(store.db.query("SELECT * FROM subscribers ORDER BY id"))
+        events = list(store.db.query("SELECT * FROM events ORDER BY id"))
+    return rows, events
+
+
+@dataclass
+class ServeProcess:
+    process: subprocess.Popen[str]
+    url: str
+
+    def stop(self, sig: int = signal.SIGINT) -> tuple[int, str, str]:
+        """Send a signal; (exit code, rest of stdout, stderr)."""
+        self.process.send_signal(sig)
+        out, err = self.process.communicate(timeout=15)
+        return self.process.returncode, out, err
+
+
+def start_serve(project: Path, *args: str) -> ServeProcess:
+    """`newsletter serve --port 0` as a real process; waits for its listening line."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NEWSLETTER_PROJECT": str(project)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=interruptible,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()  # blocks until the server has bound its port
+    if "http://" not in first:
+        process.kill()
+        out, err = process.communicate(timeout=10)
+        raise AssertionError(f"serve did not start: {first}{out}{err}")
+    return ServeProcess(process, first[first.index("http://") :].strip())
