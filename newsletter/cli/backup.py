@@ -67,7 +67,9 @@ def restore_command(
         raise NewsletterError("nothing was restored", hint="answer y, or pass --yes")
     result = restore(database, file, empty=empty)
     if result.set_aside is not None:
-        console.print(f"the database it replaced is kept as {escape(str(result.set_aside))}")
+        console.print(
+            f"the database it replaced is kept as {escape(str(result.set_aside))}", soft_wrap=True
+        )
     source = "an empty database" if result.source is None else escape(str(result.source))
     console.print(
         f"restored {source}; {result.replayed} journal entries applied on top", soft_wrap=True

@@ -148,6 +148,9 @@ def _apply_people(db: Database, journal: Journal, people: dict[str, Entry], *, f
 
 def _unsubscribe(db: Database, subscriber_id: int, entry: Entry) -> None:
     _kind, at, _id, _hash, via = entry.fields
+    if via == "forgotten":  # erased at their request: a restored copy must not bring them back
+        _erase(db, subscriber_id, entry)
+        return
     status = "bounced" if via == "bounce" else "unsubscribed"
     cursor = db.execute(
         "UPDATE subscribers SET status = ?, unsubscribed_at = ?, left_via = ?, updated_at = ?"
@@ -162,11 +165,26 @@ def _unsubscribe(db: Database, subscriber_id: int, entry: Entry) -> None:
         )
 
 
+def _erase(db: Database, subscriber_id: int, entry: Entry) -> None:
+    db.execute("DELETE FROM events WHERE subscriber_id = ?", [subscriber_id])
+    db.execute(
+        "UPDATE deliveries SET subscriber_id = NULL, last_error = NULL WHERE subscriber_id = ?",
+        [subscriber_id],
+    )
+    db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber_id])
+    db.execute(
+        "INSERT OR IGNORE INTO suppressions (address_hash, reason, created_at)"
+        " VALUES (?, 'forgotten', ?)",
+        [entry.address, entry.fields[1]],
+    )
+
+
 def _suppress(db: Database, entry: Entry) -> None:
     """Someone this database does not hold: an import will not add them back."""
+    reason = "forgotten" if entry.fields[4] == "forgotten" else "left"
     db.execute(
-        "INSERT OR IGNORE INTO suppressions (address_hash, reason, created_at) VALUES (?, 'left', ?)",
-        [entry.address, entry.fields[1]],
+        "INSERT OR IGNORE INTO suppressions (address_hash, reason, created_at) VALUES (?, ?, ?)",
+        [entry.address, reason, entry.fields[1]],
     )
 
 

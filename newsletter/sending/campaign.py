@@ -120,6 +120,8 @@ def plan_send(
     }
     if status is None or status.issue.started_at is None:
         active = store.count_by_status()["active"]
+        if status is not None:  # rows replayed from the journal into a restored database
+            active = ledger.active_not_reached(slug)
         return SendPlan(resuming=False, recipients=active, to_send=active, **common)
     counts = status.counts
     to_send = counts["queued"] + (counts["sending"] if resend_uncertain else 0)

@@ -142,6 +142,15 @@ class Ledger:
         )
         return len(known)
 
+    def active_not_reached(self, slug: str) -> int:
+        """Active people with no delivery of `slug` yet under way or done."""
+        return self.store.one(
+            "SELECT count(*) AS n FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"
+            " (SELECT 1 FROM deliveries d WHERE d.issue_slug = ? AND d.subscriber_id = s.id"
+            "  AND d.status != 'queued')",
+            [slug],
+        )["n"]
+
     def check_content(self, slug: str, content_hash: str, allow_changes: bool) -> None:
         """Refuse a changed issue once anyone may have the earlier version."""
         record = self.issue(slug)
