@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -45,6 +46,11 @@ def open_database(
         db = Database(conn)
         _migrate(db, path)
     except sqlite3.Error as error:
+        if path.parent.is_dir() and not os.access(path.parent, os.W_OK):
+            raise DatabaseError(
+                f"cannot open database {path}: the project folder is read-only",
+                hint="SQLite writes newsletter.db-wal beside the database: make the folder writable",
+            ) from None
         raise database_fault(error, f"cannot open database {path}") from None
     return db
 

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from newsletter.db.recovery import applied_offset, delivered_hashes, left_since
+from newsletter.db.recovery import LeftWatch, delivered_hashes
 from newsletter.errors import NewsletterError, SendError
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.store import Store, subscriber_from_row
@@ -77,7 +77,7 @@ class Ledger:
         self.journal = store.journal
         self._lock = threading.RLock()
         self._recipients: dict[int, tuple[str, int, str]] = {}  # delivery -> slug, id, hash
-        self._left = _LeftWatch(store)
+        self._left = LeftWatch(store.db, store.journal)
 
     # --- issues ------------------------------------------------------------------
 
@@ -380,25 +380,3 @@ class Ledger:
         ):
             groups[_ADDRESS.sub("<address>", row["last_error"])] += row["n"]
         return sorted(groups.items(), key=lambda item: (-item[1], item[0]))
-
-
-class _LeftWatch:
-    """Who left since the database last caught up with the journal.
-
-    An unsubscribe answered while an import held the database is in the journal
-    before it is in the database; a claim checks here too. Reading only the new
-    bytes of the journal costs microseconds per message.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self.journal = store.journal
-        self._offset = applied_offset(store.db, self.journal) if self.journal else 0
-        self._left: set[int] = set()
-
-    def has_left(self, subscriber_id: int) -> bool:
-        if self.journal is None:
-            return False
-        if self.journal.size() > self._offset:
-            self._offset, left, back = left_since(self.journal, self._offset)
-            self._left = (self._left - back) | left
-        return subscriber_id in self._left

@@ -130,7 +130,7 @@ def import_csv(
     except _Rollback:
         pass
     else:
-        store.journal_changes([], merger.back, "import")
+        merger.bulk.journal_changes([], merger.back, "import")
     return report
 
 
@@ -138,7 +138,7 @@ def _settle_with_journal(store: Store, merger: _Merger) -> None:
     """Before the import commits: journal who it marks as gone, and apply every
     unsubscribe that arrived while it held the database (the web handler
     journals them at once and answers; see newsletter.journal)."""
-    store.journal_changes(merger.left, [], "import")
+    merger.bulk.journal_changes(merger.left, [], "import")
     if store.journal is not None:
         replay_journal(store.db, store.journal)
 

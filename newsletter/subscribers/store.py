@@ -266,23 +266,6 @@ class Store:
         if row is not None and self.journal is not None:
             self.journal.back(self.clock(), subscriber_id, row["email_key"], via)
 
-    def journal_changes(self, left: list[str], back: list[str], via: str) -> None:
-        """Journal an import's leavers (before it commits) or returners (after)."""
-        if self.journal is None:
-            return
-        now = self.clock()
-        for kind, keys in (("L", left), ("B", back)):
-            for start in range(0, len(keys), 5000):
-                rows = self.db.execute(
-                    "SELECT id, email_key FROM subscribers"
-                    " WHERE email_key IN (SELECT value FROM json_each(?))",
-                    [json.dumps(keys[start : start + 5000], ensure_ascii=False)],
-                ).fetchall()
-                self.journal.append(
-                    [(kind, now, sid, self.journal.hash(key), via) for sid, key in rows],
-                    sync=True,
-                )
-
     def remove(self, email: str) -> Subscriber:
         """The coordinator's unsubscribe: the row stays, so the address stays suppressed."""
         subscriber = self.require(email)

@@ -216,6 +216,9 @@ class UnsubscribeApp:
         """
         if not patiently(lambda: store.note_leaving(subscriber_id, via)):
             return  # not active: nothing to do
+        if self.later.busy():  # the database is still held: no need to wait to find out
+            self.later.add(subscriber_id, via)
+            return
         try:
             patiently(lambda: store.unsubscribe(subscriber_id, via, journaled=True), APPLY_NOW)
         except sqlite3.OperationalError as error:
@@ -287,6 +290,11 @@ class DeferredUnsubscribes:
                 )
                 self._thread.start()
         self._wake.set()
+
+    def busy(self) -> bool:
+        """Unsubscribes are still waiting for the database."""
+        with self._lock:
+            return bool(self._waiting)
 
     def pending(self, subscriber_id: int) -> bool:
         with self._lock:

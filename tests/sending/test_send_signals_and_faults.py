@@ -192,3 +192,33 @@ def test_a_full_disk_mid_send_is_one_line_and_nothing_is_sent_twice(
     assert len(doubtful) <= 2
     assert all(received[e] == 1 for e in emails if e not in doubtful)
     assert all(received[e] <= 1 for e in doubtful)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no tmpfs on Windows")
+def test_a_read_only_project_is_one_line_for_every_command(small_disk, cli, smtp_server):
+    if small_disk is None:
+        pytest.skip("needs a file system this test can make read-only")
+    project = small_disk / "project"
+    assert cli("init", str(project)).exit_code == 0
+    with open_project(project) as (_config, store):
+        add_subscribers(store, 20)
+    assert cli("issue", "new", SLUG, "--subject", "December", project_dir=project).exit_code == 0
+    configure_smtp(project, smtp_server, connections=1, rate=0)
+    remount = ["mount", "-o", "remount,ro", str(small_disk)]
+    assert subprocess.run(remount, capture_output=True).returncode == 0
+    try:
+        for command in (
+            ["send", SLUG, "--yes"],
+            ["subscribers", "remove", "person00001@example.org"],
+        ):
+            result = subprocess.run(
+                [sys.executable, "-m", "newsletter", *command, "--project", str(project)],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert result.returncode == 1, result.stdout + result.stderr
+            assert "Traceback" not in result.stderr
+            errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+            assert len(errors) == 1 and "read-only" in errors[0], result.stderr
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=False)
+    assert smtp_server.handler.messages == []
