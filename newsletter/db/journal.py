@@ -110,12 +110,16 @@ class Journal:
         self.append([("I", at, slug, content_hash, subject)], sync=True)
 
     def delivery(self, slug: str, state: str, subscriber_id: int, address: str) -> None:
-        """`address` is the hash (see `hash`): the send computes it once per recipient."""
-        self.append([("D", slug, state, subscriber_id, address)], sync=False)
+        """`address` is the hash (see `hash`): the send computes it once per recipient.
+        (Once per message: the line is written as it is; a slug has no tab or newline.)"""
+        self._write(f"D\t{slug}\t{state}\t{subscriber_id}\t{address}\n", sync=False)
 
     def append(self, records: list[tuple[object, ...]], *, sync: bool) -> None:
         """One write of whole lines (O_APPEND keeps concurrent writers' lines apart)."""
         data = "".join("\t".join(_clean(v) for v in record) + "\n" for record in records)
+        self._write(data, sync=sync)
+
+    def _write(self, data: str, *, sync: bool) -> None:
         try:
             with self._lock:
                 if self._fd is None:
@@ -143,6 +147,10 @@ class Journal:
         except FileNotFoundError:
             return 0
 
+    def tail(self, start: int) -> JournalTail:
+        """A reader of what is appended after byte `start` (see `JournalTail`)."""
+        return JournalTail(self.path, start)
+
     def entries(self, start: int = 0) -> Iterator[tuple[int, Entry]]:
         """(offset after the line, entry) from byte `start`; only whole, valid lines."""
         with self.path.open("rb") as handle:
@@ -156,6 +164,29 @@ class Journal:
                     entry = _parse(line)
                     if entry is not None:
                         yield offset, entry
+
+
+class JournalTail:
+    """Follows the journal's end with one open handle: each `new_people()` reads
+    only the bytes appended since the last call (one read() when there are none),
+    and parses only the L and B lines among them."""
+
+    def __init__(self, path: Path, start: int) -> None:
+        self._handle = path.open("rb")
+        self._handle.seek(start)
+        self._rest = b""
+
+    def new_people(self) -> list[Entry]:
+        data = self._handle.read()
+        if not data:
+            return []
+        lines = (self._rest + data).split(b"\n")
+        self._rest = lines.pop()
+        people = (_parse(line) for line in lines if line[:2] in (b"L\t", b"B\t"))
+        return [entry for entry in people if entry is not None]
+
+    def close(self) -> None:
+        self._handle.close()
 
 
 _BINARY = getattr(os, "O_BINARY", 0)

@@ -186,6 +186,8 @@ def send_issue(
         )
         report = sender.run()
         ledger.finish(slug)
+        if not report.abandoned:  # workers still out there may yet check the journal
+            ledger.close()
         return plan, report
 
 

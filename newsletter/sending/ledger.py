@@ -79,6 +79,10 @@ class Ledger:
         self._recipients: dict[int, tuple[str, int, str]] = {}  # delivery -> slug, id, hash
         self._left = LeftWatch(store.db, store.journal)
 
+    def close(self) -> None:
+        """Let go of the journal (a send's ledger follows its end)."""
+        self._left.close()
+
     # --- issues ------------------------------------------------------------------
 
     def issue(self, slug: str) -> IssueRecord | None:
