@@ -5,6 +5,8 @@ Prints, from one run on one ~20 KB issue:
 - the per-recipient cost of MessageFactory.build (bytes ready for SMTP DATA);
 - the cost of ONE premailer call on the same HTML (median of several), which is
   what a per-recipient render would pay on top of Jinja;
+- the per-message cost of a DKIM signature (body hash, RSA-2048 through OpenSSL),
+  beside dkimpy's pure-Python signing of the same messages;
 - the cost of building and flattening a fresh EmailMessage per recipient (the
   reference path), split into build and flatten;
 and the ratio premailer / per-recipient (goal: at least 50).
@@ -24,6 +26,8 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
 
 from newsletter.config import load_config
 from newsletter.issue.rendering import inline_css, prepare_issue, render_directly
@@ -105,6 +109,8 @@ def run(config, count: int) -> dict[str, float | int | str]:  # noqa: ANN001
     total_bytes = sum(len(factory.build(person).data) for person in recipients)
     per_recipient_s = (time.perf_counter() - start) / count
 
+    signing = signing_cost([factory.build(person).data for person in recipients[:2000]])
+
     raw_html, _text = render_directly(config, "bench", recipients[1])
     premailer_s = median_seconds(lambda: inline_css(raw_html), 7)
 
@@ -130,12 +136,56 @@ def run(config, count: int) -> dict[str, float | int | str]:  # noqa: ANN001
         "reference_build_us": round(build_s * 1e6, 1),
         "reference_flatten_us": round(flatten_s * 1e6, 1),
         "reference_total_us": round((build_s + flatten_s) * 1e6, 1),
+        **signing,
         "ratio_premailer_to_per_recipient": round(premailer_s / per_recipient_s, 1),
         "ratio_reference_to_per_recipient": round((build_s + flatten_s) / per_recipient_s, 1),
         "goal_ratio": 50,
         "python": platform.python_version(),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def signing_cost(messages: list[bytes]) -> dict[str, float]:
+    """Per-message DKIM cost (2048-bit RSA): the whole signature, its body hash part,
+    the RSA operation alone, and dkimpy (the pure-Python reference) on a few."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from newsletter.mail.dkim import DkimSigner, relaxed_body, split_message
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    signer = DkimSigner("example.org", "newsletter", key)
+    start = time.perf_counter()
+    for data in messages:
+        signer.sign(data)
+    sign_s = (time.perf_counter() - start) / len(messages)
+    start = time.perf_counter()
+    for data in messages:
+        hashlib.sha256(relaxed_body(split_message(data)[1])).digest()
+    body_s = (time.perf_counter() - start) / len(messages)
+    rsa_s = median_seconds(lambda: key.sign(b"x" * 700, padding.PKCS1v15(), hashes.SHA256()), 200)
+    result = {
+        "dkim_sign_us": round(sign_s * 1e6, 1),
+        "dkim_body_hash_us": round(body_s * 1e6, 1),
+        "dkim_rsa_us": round(rsa_s * 1e6, 1),
+    }
+    try:
+        import dkim
+    except ImportError:  # dkimpy is a test dependency
+        return result
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    sample = messages[:30]
+    start = time.perf_counter()
+    for data in sample:
+        dkim.sign(data, b"newsletter", b"example.org", pem, canonicalize=(b"relaxed", b"relaxed"))
+    result["dkimpy_sign_us"] = round((time.perf_counter() - start) / len(sample) * 1e6, 1)
+    return result
 
 
 def report(results: dict[str, float | int | str]) -> None:
@@ -150,6 +200,11 @@ def report(results: dict[str, float | int | str]) -> None:
     print(
         f"reference EmailMessage:     {results['reference_total_us']:>10} us"
         f"  (build {results['reference_build_us']} + flatten {results['reference_flatten_us']})"
+    )
+    print(
+        f"DKIM signature:             {results['dkim_sign_us']:>10} us"
+        f"  (body hash {results['dkim_body_hash_us']}, RSA-2048 {results['dkim_rsa_us']};"
+        f" dkimpy {results.get('dkimpy_sign_us', 'n/a')} us)"
     )
     ratio = results["ratio_premailer_to_per_recipient"]
     verdict = "meets" if float(ratio) >= 50 else "MISSES"

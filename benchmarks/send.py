@@ -6,8 +6,9 @@
 A loopback aiosmtpd sink runs in its own process (it must not share the GIL
 with the sender). The sender runs in a child process too: the real path
 (`send_issue`: ledger, claim/commit per message, MessageFactory, SMTP
-sessions), on a real project database. The bare loop sends the same message
-bytes N times over the same number of smtplib sessions. Peak RSS is the send
+sessions), on a real project database, once unsigned and once DKIM-signed
+(2048-bit RSA), side by side in each round. The bare loop sends the same
+(unsigned) message bytes N times over the same number of smtplib sessions. Peak RSS is the send
 child's own maximum (the project is prepared in another process first).
 Writes benchmarks/results/send.json.
 """
@@ -88,6 +89,10 @@ def make_project(directory: Path, n: int, port: int, connections: int) -> dict:
             f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
             f"connections = {connections}\nrate = 0\n"
         )
+    from newsletter.config import load_config
+    from newsletter.mail.dkim_keys import keygen
+
+    keygen(load_config(directory))  # dkim/newsletter.pem, used by the signed runs
     with open_project(directory) as (_config, store), store.write():
         for i in range(n):
             store.insert_subscriber(
@@ -99,10 +104,13 @@ def make_project(directory: Path, n: int, port: int, connections: int) -> dict:
     return {"subscribers": n}
 
 
-def run_sender(directory: Path, round_: int = 0) -> dict:
-    """The real send path (issue copy number `round_`); its rate and this process's peak RSS."""
+def run_sender(directory: Path, round_: int = 0, signed: int = 0) -> dict:
+    """The real send path (issue copy number `round_`, DKIM-signed when `signed`);
+    its rate and this process's peak RSS."""
     import resource
+    from dataclasses import replace
 
+    from newsletter.config import DkimConfig
     from newsletter.issue.rendering import prepare_issue
     from newsletter.mail.builder import MessageFactory
     from newsletter.project import open_project
@@ -110,7 +118,10 @@ def run_sender(directory: Path, round_: int = 0) -> dict:
     from newsletter.sending.transport import plan_transport
 
     with open_project(directory) as (config, store):
-        slug = f"{SLUG}-r{round_}"
+        slug = f"{SLUG}-r{round_}{'-signed' if signed else ''}"
+        if signed:
+            key = directory / "dkim" / "newsletter.pem"
+            config = replace(config, dkim=DkimConfig("newsletter", "example.org", key_file=key))
         source = config.issues_dir / f"{SLUG}.md"
         (config.issues_dir / f"{slug}.md").write_text(source.read_text(encoding="utf-8"))
         prepared = prepare_issue(config, slug)
@@ -184,18 +195,31 @@ def throughput(n: int, connections: int, rounds: int, work: Path) -> dict:
         child("make", str(project), str(n), str(port), str(connections))
         for round_ in range(rounds):
             bare = child("bare", str(project), str(n), str(port), str(connections))
-            sender = child("send", str(project), str(round_))
-            pairs.append({"bare": bare, "sender": sender, "ratio": sender["rate"] / bare["rate"]})
+            sender = child("send", str(project), str(round_), "0")
+            signed = child("send", str(project), str(round_), "1")
+            pairs.append(
+                {
+                    "bare": bare,
+                    "sender": sender,
+                    "signed": signed,
+                    "ratio": sender["rate"] / bare["rate"],
+                    "signed_ratio": signed["rate"] / bare["rate"],
+                }
+            )
     finally:
         received = stop_sink(sink)
-    assert received == 2 * n * rounds, f"the sink received {received}, expected {2 * n * rounds}"
+    assert received == 3 * n * rounds, f"the sink received {received}, expected {3 * n * rounds}"
     best_bare = max((pair["bare"] for pair in pairs), key=lambda result: result["rate"])
     best_sender = max((pair["sender"] for pair in pairs), key=lambda result: result["rate"])
+    best_signed = max((pair["signed"] for pair in pairs), key=lambda result: result["rate"])
     return {
         "bare": best_bare,
         "sender": best_sender,
+        "signed": best_signed,
         "ratio": best_sender["rate"] / best_bare["rate"],
+        "signed_ratio": best_signed["rate"] / best_bare["rate"],
         "pair_ratios": [round(pair["ratio"], 3) for pair in pairs],
+        "signed_pair_ratios": [round(pair["signed_ratio"], 3) for pair in pairs],
     }
 
 
@@ -204,7 +228,7 @@ def peak_rss(n: int, work: Path) -> dict:
     try:
         project = work / f"rss-{n}"
         child("make", str(project), str(n), str(port), "2")
-        result = child("send", str(project), "0")
+        result = child("send", str(project), "0", "0")
     finally:
         stop_sink(sink)
     return result
@@ -228,6 +252,12 @@ def main() -> None:
             f" CPU/message), newsletter send {speed['sender']['rate']:,.0f}/s"
             f" ({speed['sender']['cpu_us_per_message']:.0f} us CPU/message), ratio {speed['ratio']:.2f}"
             f" (goal >= 0.80; pairs {speed['pair_ratios']}; message {speed['bare']['bytes']:,} bytes)"
+        )
+        print(
+            f"DKIM-signed send {speed['signed']['rate']:,.0f}/s"
+            f" ({speed['signed']['cpu_us_per_message']:.0f} us CPU/message),"
+            f" ratio to the bare loop (unsigned bytes) {speed['signed_ratio']:.2f}"
+            f" (goal >= 0.80; pairs {speed['signed_pair_ratios']})"
         )
         results: dict = {
             "n": options.n,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from email.utils import parseaddr
@@ -60,6 +61,20 @@ class SendingConfig:
 
 
 @dataclass(frozen=True)
+class DkimConfig:
+    """Where the signing key is; the key itself is read by newsletter.mail.dkim."""
+
+    selector: str
+    domain: str
+    key_file: Path | None = None  # absolute (resolved against the project folder)
+    key_env: str | None = None
+
+    @property
+    def record_name(self) -> str:
+        return f"{self.selector}._domainkey.{self.domain}"
+
+
+@dataclass(frozen=True)
 class Config:
     project_dir: Path
     name: str
@@ -73,6 +88,7 @@ class Config:
     smtp: SmtpConfig | None = None
     outbox_path: Path = Path("outbox")
     sending: SendingConfig = field(default_factory=SendingConfig)
+    dkim: DkimConfig | None = None
 
     @property
     def database_path(self) -> Path:
@@ -126,6 +142,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     },
     "outbox": {"path": str},
     "sending": {"max_attempts": int, "hard_bounce_limit": int, "policy_stop_after": int},
+    "dkim": {"selector": str, "domain": str, "key_file": str, "key_env": str},
 }
 _REQUIRED = {"newsletter": ("name", "from", "base_url"), "smtp": ("host",)}
 
@@ -176,6 +193,7 @@ def parse_config(data: dict[str, Any], project_dir: Path) -> Config:
         smtp=_parse_smtp(data["smtp"]) if "smtp" in data else None,
         outbox_path=Path(data.get("outbox", {}).get("path", "outbox")),
         sending=_parse_sending(data.get("sending", {})),
+        dkim=_parse_dkim(data["dkim"], from_address, project_dir) if "dkim" in data else None,
     )
 
 
@@ -267,6 +285,34 @@ def _parse_sending(sending: dict[str, Any]) -> SendingConfig:
     for key, value in sending.items():
         _check_range(f"sending.{key}", value, 1, 1000)
     return SendingConfig(**sending)
+
+
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+_DNS_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
+
+
+def _parse_dkim(dkim: dict[str, Any], from_address: str, project_dir: Path) -> DkimConfig:
+    selector = dkim.get("selector", "newsletter").strip()
+    default_domain = from_address.rpartition("@")[2].encode("idna").decode("ascii")
+    domain = dkim.get("domain", default_domain).strip().lower().rstrip(".")
+    for key, value in (("selector", selector), ("domain", domain)):
+        if not value.isascii() or not _DNS_NAME.fullmatch(value):
+            raise ConfigError(
+                f"{CONFIG_NAME}: 'dkim.{key}' must be a DNS name, got {value!r}",
+                hint="write an international domain in its xn-- form",
+            )
+    if ("key_file" in dkim) == ("key_env" in dkim):
+        raise ConfigError(
+            f"{CONFIG_NAME}: [dkim] needs exactly one of 'dkim.key_file' and 'dkim.key_env'",
+            hint="run `newsletter dkim keygen` to make a key file",
+        )
+    key_file = dkim.get("key_file")
+    return DkimConfig(
+        selector=selector,
+        domain=domain,
+        key_file=project_dir / Path(key_file).expanduser() if key_file else None,
+        key_env=dkim.get("key_env"),
+    )
 
 
 def _check_range(key: str, value: float, low: float, high: float) -> None:

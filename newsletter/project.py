@@ -11,7 +11,6 @@ from newsletter.config import CONFIG_NAME, DATABASE_NAME, Config, load_config
 from newsletter.db.connection import open_database
 from newsletter.db.recovery import connect_journal
 from newsletter.errors import NewsletterError
-from newsletter.issue.environment import default_templates
 from newsletter.subscribers.store import Store
 
 CONFIG_TEMPLATE = """\
@@ -46,6 +45,33 @@ path = "outbox"                           # Maildir of .eml files: the default t
 # max_attempts = 5                        # tries for a 4xx or a dropped connection
 # hard_bounce_limit = 1                   # 5xx bounces before an address is marked bounced
 # policy_stop_after = 3                   # 5.7.x refusals in a row that stop the send
+
+# DKIM signing by newsletter itself: `newsletter dkim keygen` makes the key and
+# prints the DNS record; then uncomment. `newsletter doctor` checks the record.
+# [dkim]
+# selector = "newsletter"
+# domain = "example.org"                  # default: the domain of `from`
+# key_file = "dkim/newsletter.pem"        # or key_env = "NEWSLETTER_DKIM_KEY"
+"""
+
+
+GITIGNORE = """\
+# What newsletter keeps out of git: personal data and credentials.
+# The database and its copies hold every subscriber and their unsubscribe tokens.
+newsletter.db
+newsletter.db-*
+backups/
+# The journal names people by salted hashes only, but a guessed address can be checked.
+newsletter.journal*
+# Previews and sent messages carry real unsubscribe links.
+build/
+outbox/
+# DKIM private keys.
+dkim/
+*.pem
+*.key
+# The send lock.
+.newsletter-send.*
 """
 
 
@@ -59,20 +85,33 @@ def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     created = [
         config_path,
+        directory / ".gitignore",
         directory / "templates",
         directory / "issues",
         directory / DATABASE_NAME,
     ]
     (directory / "issues").mkdir(exist_ok=True)
+    from newsletter.issue.environment import default_templates  # jinja2: only `init` needs it
+
     shutil.copytree(
         default_templates(),
         directory / "templates",
         dirs_exist_ok=True,
         ignore=shutil.ignore_patterns("__init__.py", "__pycache__"),
     )
+    _write_gitignore(directory / ".gitignore")
     config_path.write_text(CONFIG_TEMPLATE.format(name=name.replace('"', "'")), encoding="utf-8")
     open_store(directory / DATABASE_NAME).close()
     return created
+
+
+def _write_gitignore(path: Path) -> None:
+    """The project's .gitignore; a folder that has one gets ours added at its end."""
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    if GITIGNORE in existing:
+        return
+    separator = "\n" if existing and not existing.endswith("\n") else ""
+    path.write_text(existing + separator + GITIGNORE, encoding="utf-8")
 
 
 @contextmanager

@@ -10,7 +10,12 @@ trap 'rm -f "$LOG"' EXIT
 quietly() { "$@" >"$LOG" 2>&1 || { cat "$LOG" >&2; return 1; }; }
 if [ ! -x "$VENV/bin/python" ]; then
     echo "creating $VENV and installing newsletter into it..."
-    python3 -m venv "$VENV"
+    if ! quietly python3 -m venv "$VENV"; then
+        rm -rf "$VENV"
+        echo "error: python3 could not create a virtual environment in $VENV" >&2
+        echo "hint: on Debian and Ubuntu, install it first: sudo apt-get install python3-venv" >&2
+        exit 1
+    fi
     quietly "$VENV/bin/pip" install --upgrade pip
 fi
 quietly "$VENV/bin/pip" install --disable-pip-version-check -e "$ROOT${EXTRAS:+[$EXTRAS]}"

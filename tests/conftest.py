@@ -8,6 +8,7 @@ fixtures) live in tests/support/ and are imported as `support.<area>`.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from newsletter.cli import app
 from newsletter.project import init_project, open_project
 
+from support.browser import CHROMIUM, FLAGS
 from support.smtp import FaultySink, Sink, authenticate, start_server
 
 
@@ -99,3 +101,15 @@ def tls_server(certificate: tuple[Path, Path]):
     server.ca_file = cert
     yield server
     controller.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's chromium driven by playwright, for the browser tests of one module."""
+    from playwright.sync_api import sync_playwright
+
+    # launch() gives chromium a fresh temporary profile of its own (it refuses --user-data-dir)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield launched
+        launched.close()

@@ -13,11 +13,10 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from newsletter.cli import backup, issue, send, serve, subscribers
+from newsletter.cli import backup, dkim, doctor, issue, send, serve, status, subscribers
 from newsletter.cli.common import console, show_error
 from newsletter.db.faults import database_fault, is_fault
 from newsletter.errors import NewsletterError
-from newsletter.project import init_project
 
 
 class _Root(TyperGroup):
@@ -45,8 +44,11 @@ app = typer.Typer(
 )
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(issue.app, name="issue")
+app.add_typer(dkim.app, name="dkim")
 send.register(app)
+status.register(app)
 serve.register(app)
+doctor.register(app)
 backup.register(app)
 
 
@@ -56,6 +58,8 @@ def init_command(
     name: Annotated[str, typer.Option(help="The newsletter's name.")] = "My Newsletter",
 ) -> None:
     """Create a project: newsletter.toml, templates/, issues/ and the database."""
+    from newsletter.project import init_project
+
     created = init_project(directory, name)
     for path in created:
         console.print(f"created {path}")

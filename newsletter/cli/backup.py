@@ -29,6 +29,7 @@ def backup_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """A consistent, checked copy of the database: safe at any time, even during a send."""
+
     with open_project(project) as (_config, store):
         path = make_backup(store.db, file)
     console.print(f"backup written to {escape(str(path))} (integrity check: ok)", soft_wrap=True)
@@ -57,6 +58,7 @@ def restore_command(
     Stop `newsletter serve` and any send first. The database it replaces is kept
     in backups/ as replaced-*.db.
     """
+
     database = load_config(project).database_path
     if list_:
         for path in list_backups(database):

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from newsletter.errors import NewsletterError
+
+if TYPE_CHECKING:
+    from newsletter.config import Config
+    from newsletter.issue.checks import Finding
+    from newsletter.subscribers.store import Store
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -34,3 +41,29 @@ def show_error(error: NewsletterError) -> None:
     err_console.print(f"[bold red]error:[/] {escape(error.message)}", soft_wrap=True)
     if error.hint:
         err_console.print(f"[dim]hint: {escape(error.hint)}[/]", soft_wrap=True)
+
+
+def show_findings(findings: list[Finding]) -> None:
+    """The checks' errors and warnings, one line each, then the count."""
+    for finding in findings:
+        style = "bold red" if finding.level == "error" else "yellow"
+        console.print(f"[{style}]{finding.level}:[/] {escape(finding.message)}", soft_wrap=True)
+    errors = sum(finding.level == "error" for finding in findings)
+    warnings = len(findings) - errors
+    if not findings:
+        console.print("checks: no problems found")
+    else:
+        console.print(f"checks: {errors} error(s), {warnings} warning(s)")
+
+
+@contextmanager
+def open_project(directory: Path) -> Iterator[tuple[Config, Store]]:
+    """newsletter.project.open_project, imported on first use.
+
+    The command modules import the core inside their commands, so that
+    `newsletter --help` and `status` start in a blink (benchmarks/startup.py).
+    """
+    from newsletter.project import open_project as open_core_project
+
+    with open_core_project(directory) as opened:
+        yield opened

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import webbrowser
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from newsletter.cli.common import ProjectOption, console
-from newsletter.config import load_config
-from newsletter.issue.checks import Finding, check_issue, has_errors
-from newsletter.issue.rendering import prepare_issue
-from newsletter.issue.scaffold import scaffold_issue
-from newsletter.issue.source import display_path
-from newsletter.mail.preview import write_preview
-from newsletter.project import open_project
+from newsletter.cli.common import ProjectOption, console, open_project, show_findings
+
+# The core is imported inside each command, so `--help` and `status` start fast
+# (benchmarks/startup.py): this module must not pull in rendering, premailer or waitress.
 
 app = typer.Typer(help="Write, preview and check an issue.", no_args_is_help=True)
 
@@ -32,6 +27,10 @@ def new_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Create issues/SLUG.md with front matter and a sample body (never overwrites)."""
+    from newsletter.config import load_config
+    from newsletter.issue.scaffold import scaffold_issue
+    from newsletter.issue.source import display_path
+
     config = load_config(project)
     path = scaffold_issue(config, slug, subject)
     console.print(f"created {escape(display_path(config, path))}")
@@ -51,15 +50,24 @@ def preview_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Write build/SLUG/ (index.html, text.txt, message.eml) for one recipient; run the checks."""
+    import webbrowser
+
+    from newsletter.issue.checks import has_errors
+    from newsletter.issue.source import display_path
+    from newsletter.mail.preview import write_preview
+
     with open_project(project) as (config, store):
         preview = write_preview(config, store, slug, to)
     who = f"{preview.recipient} (sample)" if preview.sample else preview.recipient
     console.print(f"preview for {escape(who)}:")
     for kind, path in preview.files.items():
         console.print(f"  {escape(display_path(config, path))}  {_size(preview.sizes[kind])}")
-    _show_findings(preview.findings)
-    if open_browser:
-        webbrowser.open(preview.files["html"].resolve().as_uri())
+    show_findings(preview.findings)
+    if open_browser and not webbrowser.open(preview.files["html"].resolve().as_uri()):
+        console.print(
+            f"no web browser found to open it: open {escape(str(preview.files['html']))} yourself",
+            soft_wrap=True,
+        )
     if has_errors(preview.findings):
         raise typer.Exit(1)
 
@@ -67,23 +75,14 @@ def preview_command(
 @app.command("check")
 def check_command(slug: SlugArgument, project: ProjectOption = Path(".")) -> None:
     """Check an issue: errors exit non-zero, warnings are shown."""
-    config = load_config(project)
-    findings = check_issue(config, prepare_issue(config, slug))
-    _show_findings(findings)
+    from newsletter.issue.checks import check_issue, has_errors
+    from newsletter.issue.rendering import prepare_issue
+
+    with open_project(project) as (config, store):
+        findings = check_issue(config, prepare_issue(config, slug), store.attribute_keys)
+    show_findings(findings)
     if has_errors(findings):
         raise typer.Exit(1)
-
-
-def _show_findings(findings: list[Finding]) -> None:
-    for finding in findings:
-        style = "bold red" if finding.level == "error" else "yellow"
-        console.print(f"[{style}]{finding.level}:[/] {escape(finding.message)}", soft_wrap=True)
-    errors = sum(finding.level == "error" for finding in findings)
-    warnings = len(findings) - errors
-    if not findings:
-        console.print("checks: no problems found")
-    else:
-        console.print(f"checks: {errors} error(s), {warnings} warning(s)")
 
 
 def _size(size: int) -> str:

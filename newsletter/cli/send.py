@@ -1,4 +1,4 @@
-"""`newsletter send` and `newsletter status`: thin wrappers around newsletter.sending."""
+"""`newsletter send`: a thin wrapper around newsletter.sending."""
 
 from __future__ import annotations
 
@@ -8,35 +8,38 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
-from rich import box
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console
-from newsletter.errors import NotFoundError, SendError
-from newsletter.project import open_project
-from newsletter.sending.campaign import (
-    DryRunReport,
-    SendPlan,
-    SendRequest,
-    TestSent,
-    run_send,
+from newsletter.cli.common import (
+    DryRunOption,
+    ProjectOption,
+    YesOption,
+    console,
+    open_project,
+    show_findings,
 )
-from newsletter.sending.ledger import IssueStatus, Ledger
-from newsletter.sending.loop import SendReport
+from newsletter.errors import SendError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from newsletter.sending.campaign import SendPlan
+    from newsletter.sending.ledger import IssueStatus
+    from newsletter.sending.loop import SendReport
+
+# The core is imported inside each command, so `--help` and `status` start fast
+# (benchmarks/startup.py): this module must not pull in rendering, premailer or waitress.
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the send and status commands to the root app."""
+    """Add the send command to the root app."""
     app.command("send")(send_command)
-    app.command("status")(status_command)
 
 
 def send_command(
@@ -44,6 +47,15 @@ def send_command(
     test_to: Annotated[
         str | None,
         typer.Option("--test-to", metavar="EMAIL", help="Send one test message to EMAIL only."),
+    ] = None,
+    as_address: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            metavar="EMAIL",
+            help="With --test-to: fill the test in with this subscriber's details"
+            " (default: a made-up reader).",
+        ),
     ] = None,
     dry_run_: DryRunOption = False,
     yes: YesOption = False,
@@ -62,23 +74,27 @@ def send_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Send an issue to every active subscriber: resumable, never twice to anyone."""
+    from newsletter.sending.campaign import DryRunReport, SendRequest, TestSent, run_send
+
     request = SendRequest(
         slug, test_to=test_to, dry_run=dry_run_, connections=connections, rate=rate,
-        resend_uncertain=resend_uncertain, allow_changes=allow_changes,
+        resend_uncertain=resend_uncertain, allow_changes=allow_changes, as_address=as_address,
     )  # fmt: skip
     bar = _ProgressBar()
     with open_project(project) as (config, store), _signals_as_ctrl_c() as received:
         try:
             outcome = run_send(
                 config, store, request, confirm=lambda plan: _confirm(plan, yes),
-                on_start=bar.start, on_progress=bar.update,
+                on_findings=show_findings, on_start=bar.start, on_progress=bar.update,
             )  # fmt: skip
         finally:
             bar.stop()
     if isinstance(outcome, TestSent):
+        who = f"{outcome.as_address}'s" if outcome.as_address else "a made-up reader's"
         console.print(
-            f"test message sent to {escape(outcome.recipient)} via {escape(outcome.transport)}"
-            " (its unsubscribe link does not work); nothing was recorded"
+            f"test message sent to {escape(outcome.recipient)} via {escape(outcome.transport)},"
+            f" filled in with {escape(who)} details (its unsubscribe link does not work);"
+            " nothing was recorded"
         )
     elif isinstance(outcome, DryRunReport):
         console.print(
@@ -119,15 +135,18 @@ def _confirm(plan: SendPlan, yes: bool) -> bool:
             f" {plan.failed} failed, {plan.skipped} skipped"
         )
     else:
-        console.print(f"recipients: {plan.recipients} active subscribers (the list is frozen now)")
+        console.print(
+            f"recipients: {plan.recipients} active subscribers now"
+            " (the list is frozen when sending starts)"
+        )
     _uncertain_note(plan.uncertain, plan.resend_uncertain)
     rate = f"{plan.rate:g} messages/s" if plan.rate else "no rate limit"
     console.print(f"transport: {escape(plan.transport)}, {plan.connections} connection(s), {rate}")
     if yes:
         return True
     try:
-        return click.confirm(f"Send {plan.to_send} messages now?", default=False)
-    except click.Abort:
+        return typer.confirm(f"Send {plan.to_send} messages now?", default=False)
+    except typer.Abort:
         raise SendError(
             "not sent: the question was not answered",
             hint="answer y, or pass --yes to send without asking",
@@ -150,8 +169,17 @@ class _ProgressBar:
     def __init__(self) -> None:
         self.progress: Progress | None = None
         self.task = None
+        self.stopping = False
 
     def start(self, plan: SendPlan, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
         self.progress = Progress(
             TextColumn("sending"),
             BarColumn(),
@@ -167,6 +195,13 @@ class _ProgressBar:
     def update(self, report: SendReport) -> None:
         if self.progress is None:
             return
+        if report.interrupted and not self.stopping:
+            self.stopping = True
+            self.progress.console.print(
+                "stopping: finishing the messages in hand (the server may take a while to"
+                " answer); Ctrl-C again gives up on them, and they stay uncertain",
+                soft_wrap=True,
+            )
         speed = self.progress.tasks[0].speed or 0
         self.progress.update(
             self.task,  # type: ignore[arg-type]
@@ -231,89 +266,3 @@ def _summary(report: SendReport, status: IssueStatus | None) -> Table:
     for label, this_run, key in rows:
         table.add_row(label, str(this_run), str(counts.get(key, 0)))
     return table
-
-
-def status_command(
-    slug: Annotated[str | None, typer.Argument(help="One issue; all issues if left out.")] = None,
-    project: ProjectOption = Path("."),
-) -> None:
-    """Per issue: queued, uncertain, sent, failed (with reasons), skipped."""
-    with open_project(project) as (_config, store):
-        ledger = Ledger(store)
-        if slug is None:
-            _all_issues(ledger.statuses())
-            return
-        status = ledger.status(slug)
-        if status is None:
-            raise NotFoundError(
-                f"issue {slug} has not been sent yet", hint=f"newsletter send {slug}"
-            )
-        _one_issue(status, ledger.uncertain(slug))
-
-
-def _all_issues(statuses: list[IssueStatus]) -> None:
-    if not statuses:
-        console.print("no issue has been sent yet")
-        return
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    table.add_column("issue", no_wrap=True)
-    for name in ("sent", "failed", "skipped", "queued", "uncertain"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("started", no_wrap=True)
-    table.add_column("finished", no_wrap=True)
-    for status in statuses:
-        counts, issue = status.counts, status.issue
-        numbers = (counts[key] for key in ("sent", "failed", "skipped", "queued", "sending"))
-        table.add_row(
-            escape(issue.slug),
-            *(str(number) for number in numbers),
-            (issue.started_at or "-")[:10],
-            (issue.finished_at or "-")[:10],
-        )
-    console.print(table)
-
-
-def _when(timestamp: str | None) -> str:
-    """2026-12-01T09:30:00+00:00 -> 2026-12-01 09:30 (UTC, as stored)."""
-    return timestamp[:16].replace("T", " ") if timestamp else "-"
-
-
-def _one_issue(status: IssueStatus, uncertain: list[str]) -> None:
-    issue, counts = status.issue, status.counts
-    console.print(f"issue [bold]{escape(issue.slug)}[/]: {escape(issue.subject)}")
-    console.print(
-        f"started {_when(issue.started_at)} UTC, "
-        + (f"finished {_when(issue.finished_at)} UTC" if issue.finished_at else "not finished")
-    )
-    table = Table()
-    for name in ("queued", "uncertain", "sent", "failed", "skipped", "total"):
-        table.add_column(name, justify="right")
-    table.add_row(
-        *(str(counts[key]) for key in ("queued", "sending", "sent", "failed", "skipped")),
-        str(status.total),
-    )
-    console.print(table)
-    _reasons("failed", status.failures)
-    _reasons("still queued after temporary errors (a later send retries)", status.deferred)
-    if status.uncertain:
-        console.print(
-            f"[yellow]{status.uncertain} uncertain: the send lost track of these in flight (killed,"
-            " or the connection dropped before the server answered); they may have arrived."
-            f" `newsletter send {escape(issue.slug)} --resend-uncertain`"
-            " sends them again[/]"
-        )
-        for address in uncertain:
-            console.print(f"  {escape(address)}")
-        if status.uncertain > len(uncertain):
-            console.print(f"  ... and {status.uncertain - len(uncertain)} more")
-
-
-def _reasons(title: str, reasons: list[tuple[str, int]], limit: int = 10) -> None:
-    if not reasons:
-        return
-    console.print(f"{title}:")
-    for reason, count in reasons[:limit]:
-        console.print(f"  {count:>6}  {escape(reason)}")
-    if len(reasons) > limit:
-        rest = sum(count for _reason, count in reasons[limit:])
-        console.print(f"  {rest:>6}  (other reasons)")

@@ -12,8 +12,6 @@ from typing import Annotated, Any
 import typer
 
 from newsletter.cli.common import ProjectOption, console
-from newsletter.web.app import create_app
-from newsletter.web.server import make_server
 
 HostOption = Annotated[
     str, typer.Option(help="The address to listen on; keep loopback behind a reverse proxy.")
@@ -34,6 +32,9 @@ def serve_command(
     threads: ThreadsOption = 4,
 ) -> None:
     """Serve the unsubscribe links: GET shows a page, POST (or RFC 8058 one-click) unsubscribes."""
+    from newsletter.web.app import create_app  # imported here: waitress only for `serve`
+    from newsletter.web.server import make_server
+
     web_app = create_app(project)
     server = make_server(web_app, host, port, threads)
     _log_to_stderr()

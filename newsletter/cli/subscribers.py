@@ -8,18 +8,26 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
+from rich.cells import cell_len
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console
-from newsletter.project import open_project
-from newsletter.subscribers.exporter import export_csv, export_file
-from newsletter.subscribers.importer import ImportReport, import_csv
-from newsletter.subscribers.model import Subscriber
+from newsletter.cli.common import DryRunOption, ProjectOption, YesOption, console, open_project
+from newsletter.errors import InputError
+
+if TYPE_CHECKING:
+    from newsletter.subscribers.importer import ImportReport
+    from newsletter.subscribers.model import Subscriber
+
+# The core is imported inside each command, so `--help` and `status` start fast
+# (benchmarks/startup.py).
 
 app = typer.Typer(help="Add, import, export, list and remove subscribers.", no_args_is_help=True)
 
@@ -91,6 +99,8 @@ def import_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Import subscribers from a CSV file, as one transaction."""
+    from newsletter.subscribers.importer import import_csv
+
     with open_project(project) as (_config, store):
         report = import_csv(
             store, file, dry_run=dry_run, resubscribe=resubscribe, source=source, encoding=encoding
@@ -107,6 +117,8 @@ def export_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Write subscribers as CSV that `import` reads back unchanged."""
+    from newsletter.subscribers.exporter import export_csv, export_file
+
     with open_project(project) as (_config, store):
         if file is None:
             export_csv(store, sys.stdout, status)
@@ -159,14 +171,25 @@ def forget_command(
     """Erase someone's data; keep only a hashed suppression."""
     with open_project(project) as (_config, store):
         subscriber = store.require(email)
-        if not yes:
-            typer.confirm(
-                f"Erase {subscriber.email}, their details and their history for good?"
-                " Only a hashed suppression stays, so imports never re-add them.",
-                abort=True,
-            )
+        if not yes and not _confirm_forget(subscriber.email):
+            console.print(f"{escape(subscriber.email)} was not forgotten; nothing changed")
+            return
         store.forget(subscriber.email)
     console.print(f"forgot {escape(subscriber.email)}; the address stays suppressed")
+
+
+def _confirm_forget(email: str) -> bool:
+    try:
+        return typer.confirm(
+            f"Erase {email}, their details and their history for good?"
+            " Only a hashed suppression stays, so imports never re-add them.",
+            default=False,
+        )
+    except typer.Abort:  # no terminal to ask (end of input), or Ctrl-C
+        raise InputError(
+            f"{email} was not forgotten: the question was not answered",
+            hint="answer y, or pass --yes to erase without asking",
+        ) from None
 
 
 def _print_report(report: ImportReport) -> None:
@@ -188,30 +211,83 @@ def _print_report(report: ImportReport) -> None:
         console.print("dry run: nothing was written")
 
 
-def _print_table(subscribers) -> None:  # noqa: ANN001 - an iterator of Subscriber
-    table = Table()
-    table.add_column("email", overflow="fold")  # an address is never shortened
-    for column in ("name", "organisation", "language", "status", "subscribed"):
-        table.add_column(column)
+TABLE_PAGE = 500  # rows per printed page: a million subscribers stream out, never one huge table
+
+
+def _print_table(subscribers: Iterator[Subscriber]) -> None:
+    """A page of rows at a time, so memory stays flat at any list size.
+
+    On a terminal each page is a rich table (names wrap, addresses never do);
+    into a pipe or a file, plain aligned columns that never wrap: rich costs
+    about 0.6 ms a row, which is ten minutes for a million subscribers.
+    """
+    terminal = console.is_terminal
     count = 0
-    for subscriber in subscribers:
-        count += 1
-        table.add_row(
-            *(
-                escape(value)
-                for value in (
-                    subscriber.email,
-                    subscriber.name,
-                    subscriber.organisation,
-                    subscriber.language,
-                    subscriber.status,
-                    (subscriber.subscribed_at or "")[:10],
-                )
-            )
-        )
-    if count:
-        console.print(table)
+    for page in _pages(map(_table_row, subscribers), TABLE_PAGE):
+        if terminal:
+            table, needed = _table(page, header=count == 0)
+            # Wider than the terminal only when the addresses themselves are too wide for it.
+            Console(highlight=False, width=max(console.width, needed)).print(table)
+        else:
+            _write_plain(page, header=count == 0)
+        count += len(page)
     console.print(f"{count} subscriber{'' if count == 1 else 's'}")
+
+
+def _table_row(subscriber: Subscriber) -> tuple[str, ...]:
+    return (
+        subscriber.email,
+        subscriber.name,
+        subscriber.organisation,
+        subscriber.language,
+        subscriber.status,
+        (subscriber.subscribed_at or "")[:10],
+    )
+
+
+def _pages(rows: Iterator[tuple[str, ...]], size: int) -> Iterator[list[tuple[str, ...]]]:
+    page: list[tuple[str, ...]] = []
+    for row in rows:
+        page.append(row)
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _write_plain(rows: list[tuple[str, ...]], *, header: bool) -> None:
+    if header:
+        rows = [tuple(name for _n, name in _HEADERS), *rows]
+    widths = [max(cell_len(row[n]) for row in rows) for n, _name in _HEADERS]
+    out = sys.stdout
+    for row in rows:
+        cells = (
+            cell + " " * (width - cell_len(cell)) for cell, width in zip(row, widths, strict=True)
+        )
+        out.write("  ".join(cells).rstrip() + "\n")
+    out.flush()
+
+
+_WRAPPING_LEAST = 8  # name and organisation wrap, but not narrower than this
+
+
+def _table(rows: list[tuple[str, ...]], *, header: bool = True) -> tuple[Table, int]:
+    """(table, width it needs): names wrap; an address never wraps and is never shortened."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_header=header)
+    widths = [max(len(header), *(len(row[n]) for row in rows)) for n, header in _HEADERS]
+    table.add_column("email", no_wrap=True, min_width=widths[0])
+    for header in ("name", "organisation"):
+        table.add_column(header, overflow="fold", ratio=1)
+    for header in ("lang", "status", "subscribed"):
+        table.add_column(header, no_wrap=True)
+    for row in rows:
+        table.add_row(*(escape(value) for value in row))
+    needed = widths[0] + 2 * _WRAPPING_LEAST + sum(widths[3:]) + 2 * (len(_HEADERS) - 1)
+    return table, needed
+
+
+_HEADERS = list(enumerate(("email", "name", "organisation", "lang", "status", "subscribed")))
 
 
 def _print_json(subscribers) -> None:  # noqa: ANN001 - an iterator of Subscriber

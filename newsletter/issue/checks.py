@@ -8,13 +8,15 @@ are raised by `prepare_issue` instead, with their file and line.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import lxml.html
-from markupsafe import escape
 
 from newsletter.config import Config
+from newsletter.issue.active_content import active_content
 from newsletter.issue.personal_fields import UNSUBSCRIBE_FIELD
 from newsletter.issue.rendering import PreparedIssue, sample_subscriber
 
@@ -29,11 +31,21 @@ class Finding:
     message: str
 
 
-def check_issue(config: Config, prepared: PreparedIssue) -> list[Finding]:
-    """Every finding for this issue, errors first."""
+def check_issue(
+    config: Config,
+    prepared: PreparedIssue,
+    attribute_keys: Callable[[], Collection[str]] | None = None,
+) -> list[Finding]:
+    """Every finding for this issue, errors first.
+
+    `attribute_keys` gives the attributes the subscribers have (the store's),
+    so that a misspelt `subscriber.attributes.X` is an error, not a blank.
+    """
     html, text = prepared.render(sample_subscriber())
     findings = [
         *_check_required(config, prepared, html, text),
+        *_check_attributes(prepared, attribute_keys),
+        *_check_active_content(html),
         *_check_size(html),
         *_check_links(html),
         *_check_text_length(html, text),
@@ -69,11 +81,65 @@ def _check_required(config: Config, prepared: PreparedIssue, html: str, text: st
             Finding("error", "no postal address: set newsletter.postal_address in newsletter.toml")
         )
     else:
-        if str(escape(config.postal_address)) not in html:
+        if _words(config.postal_address) not in _words(_visible_text(html)):
             found.append(Finding("error", "the HTML part does not show the postal address"))
         if config.postal_address not in text:
             found.append(Finding("error", "the text part does not show the postal address"))
     return found
+
+
+def _check_active_content(html: str) -> list[Finding]:
+    return [
+        Finding(
+            "error",
+            f"the HTML has {what}: mail must not carry scripts, frames or forms"
+            " (readers block them, spam filters punish them); remove it from the issue"
+            " or the templates",
+        )
+        for what in active_content(html)
+    ]
+
+
+def _check_attributes(
+    prepared: PreparedIssue, attribute_keys: Callable[[], Collection[str]] | None
+) -> list[Finding]:
+    used = [
+        field.removeprefix("attributes.")
+        for field in prepared.fields
+        if field.startswith("attributes.")
+    ]
+    if not used or attribute_keys is None:
+        return []
+    known = set(attribute_keys())
+    if not known:  # no subscriber has any attribute yet: nothing to compare with
+        return []
+    found = []
+    for key in used:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            guess = f"did you mean {close[0]}?" if close else f"they have {_some(known)}"
+            found.append(
+                Finding(
+                    "error",
+                    f"subscriber.attributes.{key}: no subscriber has this attribute, so it"
+                    f" would print blank ({guess})",
+                )
+            )
+    return found
+
+
+def _some(names: Collection[str], limit: int = 8) -> str:
+    shown = sorted(names)[:limit]
+    return ", ".join(shown) + (", ..." if len(names) > limit else "")
+
+
+def _visible_text(html: str) -> str:
+    """The text a reader sees: entities decoded however the inliner wrote them."""
+    return lxml.html.document_fromstring(html).text_content()
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _unsubscribe_is_a_link(prepared: PreparedIssue) -> bool:

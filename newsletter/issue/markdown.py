@@ -16,7 +16,9 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 TEXT_WIDTH = 72
+IMAGE_WIDTH = 520  # the default template's column: 600 px less 40 px of padding each side
 _TAG = re.compile(r"<[^>]*>")  # raw HTML in Markdown: its text goes to the text part
+_STRIKE_TAG = re.compile(r"</?(?:s|del|strike)(?:\s[^>]*)?>", re.I)  # raw HTML strikethrough
 
 
 def make_parser() -> MarkdownIt:
@@ -25,6 +27,7 @@ def make_parser() -> MarkdownIt:
         ["table", "strikethrough", "replacements", "smartquotes"]
     )
     parser.core.ruler.push("button_links", _mark_buttons)
+    parser.core.ruler.push("email_attributes", _email_attributes)
     return parser
 
 
@@ -53,6 +56,17 @@ def _mark_buttons(state) -> None:  # noqa: ANN001 - markdown-it's StateCore
         ):
             opening.attrSet("class", "button-row")
             children[0].attrSet("class", "button")
+
+
+def _email_attributes(state) -> None:  # noqa: ANN001 - markdown-it's StateCore
+    """Images get a width (Outlook for Windows ignores CSS sizes and shows a photo at
+    full size); table headers get scope="col" (screen readers, html-validate)."""
+    for token in state.tokens:
+        if token.type == "th_open":
+            token.attrSet("scope", "col")
+        for child in token.children or ():
+            if child.type == "image" and child.attrGet("width") is None:
+                child.attrSet("width", str(IMAGE_WIDTH))
 
 
 # --- plain text ---------------------------------------------------------------
@@ -149,6 +163,10 @@ def _inline_text(token: Token) -> str:
         elif kind == "image":
             alt = child.content or "image"
             parts.append(f"[{alt}]")
+        elif kind in ("s_open", "s_close") or (
+            kind == "html_inline" and _STRIKE_TAG.fullmatch(child.content)
+        ):
+            parts.append("~~")  # struck-out text stays marked: dropping it reverses the sense
     return "".join(parts).strip()
 
 

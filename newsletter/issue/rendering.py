@@ -36,13 +36,12 @@ from newsletter.issue.personal_fields import (
     probe_values,
 )
 from newsletter.issue.source import display_path, issue_path, read_issue_file
-from newsletter.issue.template_rules import branching_lines, locate_error
+from newsletter.issue.template_rules import branching_lines, describe_error
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.tokens import unsubscribe_url
 
 HTML_TEMPLATE = "issue.html"
 TEXT_TEMPLATE = "issue.txt"
-_DICT_ATTRIBUTE = re.compile(r"^'dict object' has no attribute ('[^']*')$")  # Jinja's wording
 SAMPLE_TOKEN = "SampleTokenForPreview000"  # shaped like a real token, matches no one
 
 
@@ -204,9 +203,7 @@ class _Renderer:
             raise self._located(error, name) from None
 
     def _located(self, error: Exception, name: str) -> TemplateError:
-        where, line = locate_error(error, self.loaded, name)
-        message = getattr(error, "message", None) or str(error) or type(error).__name__
-        message = _DICT_ATTRIBUTE.sub(r"undefined name \1", message)
+        where, line, message = describe_error(error, self.loaded, name)
         return TemplateError(f"{display_path(self.config, where)}:{line}: {message}")
 
     def _refuse_branching(self) -> None:
@@ -256,6 +253,9 @@ def inline_css(html: str) -> str:
         html,
         strip_important=False,
         keep_style_tags=False,
+        # CSS heights become no attribute: `height: auto` would be the invalid
+        # height="auto"; the inlined style keeps the height.
+        disable_basic_attributes=["height"],
         allow_network=False,
         disable_validation=True,
         cssutils_logging_level=logging.CRITICAL,

@@ -1,12 +1,15 @@
 """The issue file: YAML front matter between '---' lines, then Markdown.
 
-Every error names the file and, where YAML knows it, the line.
+Every value is read as the text it is written as (YAML's base schema): no
+YAML 1.1 surprises such as `subject: On` becoming True or `No` becoming False.
+The date is then checked as a date. Every error names the file and, where YAML
+knows it, the line.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +42,16 @@ def read_issue_file(path: Path, display: str) -> tuple[dict[str, str], str]:
     return _check_meta(meta, display, lines[1:end]), "".join(lines[end + 1 :])
 
 
+_QUOTE_HINT = (
+    'put the value in double quotes, e.g. subject: "Co-pro Newsletter: December 2026"'
+    " (a value with ': ' or ' #' in it, or one that starts with a quote, [, {, &, *, !, |,"
+    " >, % or @, needs them)"
+)
+
+
 def _load_yaml(text: str, display: str, last_line: int) -> dict[str, Any]:
     try:
-        meta = yaml.safe_load(text)
+        meta = yaml.load(text, Loader=yaml.BaseLoader)  # every scalar stays text
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = (
@@ -49,7 +59,8 @@ def _load_yaml(text: str, display: str, last_line: int) -> dict[str, Any]:
         )  # 'at stream end' -> last line
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise InputError(
-            f"{display}:{line}: the front matter is not valid YAML: {problem}"
+            f"{display}:{line}: the front matter is not valid YAML: {problem}",
+            hint=_QUOTE_HINT,
         ) from None
     if meta is None:
         return {}
@@ -65,11 +76,18 @@ def _check_meta(meta: dict[str, Any], display: str, lines: list[str]) -> dict[st
             f"{display}:{_line_of(unknown[0], lines)}: unknown front matter key '{unknown[0]}'",
             hint=f"known keys: {', '.join(KEYS)}",
         )
-    values = {key: _text(meta.get(key)) for key in KEYS}
+    values = {}
     for key in KEYS:
-        if has_line_break(values[key]):
+        value = meta.get(key) or ""
+        if not isinstance(value, str):
+            raise InputError(
+                f"{display}:{_line_of(key, lines)}: '{key}' must be one line of text",
+                hint=_QUOTE_HINT,
+            )
+        if has_line_break(value):
             raise InputError(f"{display}:{_line_of(key, lines)}: '{key}' must be one line")
-        values[key] = clean_field(values[key])
+        values[key] = clean_field(value)
+    values["date"] = _checked_date(values["date"], f"{display}:{_line_of('date', lines)}")
     if not values["subject"]:
         raise InputError(
             f"{display}: the front matter has no subject",
@@ -78,12 +96,18 @@ def _check_meta(meta: dict[str, Any], display: str, lines: list[str]) -> dict[st
     return values
 
 
-def _text(value: Any) -> str:
-    if value is None:
+def _checked_date(value: str, where: str) -> str:
+    """'' or YYYY-MM-DD (a time after it is allowed and dropped)."""
+    if not value:
         return ""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
+    try:
+        return datetime.fromisoformat(value).date().isoformat()
+    except ValueError as error:
+        reason = "not a date" if str(error).startswith("Invalid isoformat") else str(error)
+        raise InputError(
+            f"{where}: 'date' must be a real date written YYYY-MM-DD: {value!r} ({reason})",
+            hint="for example date: 2026-12-01, or leave the date out",
+        ) from None
 
 
 def _line_of(key: str, lines: list[str]) -> int:
@@ -99,7 +123,13 @@ SLUG_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 def check_slug(slug: str) -> str:
     """A slug is a safe file name: letters, digits, '.', '_', '-'."""
-    if not SLUG_PATTERN.fullmatch(slug) or ".." in slug or slug.endswith(".md"):
+    if slug.lower().endswith(".md"):  # the file's name, perhaps with its folder
+        name = re.split(r"[\\/]", slug)[-1][:-3]
+        raise InputError(
+            f"invalid issue name {slug!r}: the name is the file's name without '.md'",
+            hint=f"use {name}" if SLUG_PATTERN.fullmatch(name) else None,
+        )
+    if not SLUG_PATTERN.fullmatch(slug) or ".." in slug:
         raise InputError(
             f"invalid issue name {slug!r}",
             hint="use letters, digits, '-', '_' and '.', for example 2026-12",

@@ -8,6 +8,7 @@ whatever it cannot see (a macro given a field, a `set` then an `if`).
 
 from __future__ import annotations
 
+import re
 import traceback
 
 import jinja2
@@ -63,3 +64,39 @@ def locate_error(
             return frame.filename, frame.lineno or 1
     filename = loaded.get(fallback, (fallback, ""))[0]
     return filename, 1
+
+
+_IS_UNDEFINED = re.compile(r"^'([^']*)' is undefined$")
+_NO_MEMBER = re.compile(r"^'?[^']*?'? has no (?:attribute|element) '?([^']*?)'?$")
+
+
+def describe_error(
+    error: Exception, loaded: dict[str, tuple[str, str]], fallback: str
+) -> tuple[str, int, str]:
+    """(file, line, message) of a template error, in one wording for every kind.
+
+    Jinja words a misspelt name three ways (`'x' is undefined`, `'dict object'
+    has no attribute 'x'`, `'<class> object' has no attribute 'x'`); all
+    become `undefined name 'issue.x'`, with the dotted name as the line spells it.
+    """
+    where, line = locate_error(error, loaded, fallback)
+    message = getattr(error, "message", None) or str(error) or type(error).__name__
+    if match := _IS_UNDEFINED.match(message):
+        message = f"undefined name '{match[1]}'"
+    elif match := _NO_MEMBER.match(message):
+        message = f"undefined name '{_dotted(match[1], _source_line(loaded, where, line))}'"
+    return where, line, message
+
+
+def _source_line(loaded: dict[str, tuple[str, str]], where: str, line: int) -> str:
+    for filename, source in loaded.values():
+        if filename == where:
+            lines = source.splitlines()
+            return lines[line - 1] if 0 < line <= len(lines) else ""
+    return ""
+
+
+def _dotted(name: str, line: str) -> str:
+    """`twitter` -> `newsletter.twitter` when the line spells it so."""
+    found = re.search(rf"([A-Za-z_][\w.]*)\.{re.escape(name)}\b", line)
+    return f"{found[1]}.{name}" if found else name

@@ -1,1 +1,1 @@
-"""The message: a per-issue skeleton and per-recipient bytes, headers, the preview."""
+"""The message: a per-issue skeleton and per-recipient bytes, headers, DKIM, the preview."""

@@ -21,21 +21,22 @@ import re
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.headerregistry import Address
 from email.utils import format_datetime
 
 from newsletter.config import Config
 from newsletter.errors import ConfigError, InputError, TemplateError
 from newsletter.issue.personal_fields import Skeleton, field_values, html_values
 from newsletter.issue.rendering import PreparedIssue
+from newsletter.mail.dkim_keys import signer_for
 from newsletter.mail.headers import (
     CRLF,
     ONE_CLICK,
-    fold_once,
-    list_id_value,
+    from_header,
+    list_id_header,
     list_unsubscribe_header,
     mailto_uri,
     recipient_address,
+    subject_header,
     to_header,
 )
 from newsletter.mail.outgoing import OutgoingMessage
@@ -72,14 +73,10 @@ class MessageFactory:
         self._fields = prepared.fields
         self._mailto = mailto_uri(config)
         boundary = f"=_nl{secrets.token_hex(12)}"
-        self._from = fold_once("From", Address(config.from_name, addr_spec=self.sender))
-        self._middle = "".join(
-            [
-                fold_once("Reply-To", config.reply_to and ascii_address(config.reply_to)),
-                fold_once("Subject", prepared.subject),
-            ]
-        )
-        self._list_id = fold_once("List-Id", list_id_value(config))
+        self._from = from_header(config)
+        reply_to = config.reply_to and f"Reply-To: {ascii_address(config.reply_to)}{CRLF}"
+        self._middle = (reply_to or "") + subject_header(prepared.subject)
+        self._list_id = list_id_header(config)
         self._mime_head = (
             f"List-Unsubscribe-Post: {ONE_CLICK}{CRLF}MIME-Version: 1.0{CRLF}"
             f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}{CRLF}'
@@ -89,6 +86,7 @@ class MessageFactory:
         self._close = f"{CRLF}--{boundary}--{CRLF}".encode("ascii")
         self._text = _EncodedBody(prepared.text)
         self._html = _EncodedBody(prepared.html)
+        self._signer = signer_for(config)  # None without [dkim]
 
     def _date_header(self) -> str:
         """Date: formatting costs microseconds, so it is reused within one second."""
@@ -127,6 +125,8 @@ class MessageFactory:
                 self._close,
             ]
         )
+        if self._signer is not None:
+            data = self._signer.sign(data)  # over the final bytes, whatever made them
         return OutgoingMessage(message_id, self.sender, recipient, data)
 
 

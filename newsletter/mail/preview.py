@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter.config import Config
+from newsletter.issue.active_content import with_preview_policy
 from newsletter.issue.checks import Finding, check_issue
 from newsletter.issue.rendering import prepare_issue, sample_subscriber
 from newsletter.mail.builder import MessageFactory
@@ -24,15 +25,20 @@ class Preview:
 
 
 def write_preview(config: Config, store: Store, slug: str, to: str | None = None) -> Preview:
-    """Render one recipient's message into build/SLUG/ and run the checks."""
+    """Render one recipient's message into build/SLUG/ and run the checks.
+
+    index.html is the message's HTML with a policy that stops a browser from
+    running any script in it (the sizes shown are those of the message itself).
+    """
     prepared = prepare_issue(config, slug)
     subscriber, sample = _preview_subscriber(store, to)
     html, text = prepared.render(subscriber)
     message = MessageFactory(config, prepared).build(subscriber)
     folder = config.build_dir / slug
     folder.mkdir(parents=True, exist_ok=True)
+    sizes = {"html": len(html.encode("utf-8"))}
     contents = {
-        "html": ("index.html", html.encode("utf-8")),
+        "html": ("index.html", with_preview_policy(html).encode("utf-8")),
         "text": ("text.txt", text.encode("utf-8")),
         "eml": ("message.eml", message.data),
     }
@@ -40,8 +46,10 @@ def write_preview(config: Config, store: Store, slug: str, to: str | None = None
     for kind, (name, data) in contents.items():
         files[kind] = folder / name
         files[kind].write_bytes(data)
-    sizes = {kind: len(data) for kind, (_name, data) in contents.items()}
-    return Preview(subscriber.email, sample, files, sizes, check_issue(config, prepared))
+    sizes = {kind: len(data) for kind, (_name, data) in contents.items()} | sizes
+    return Preview(
+        subscriber.email, sample, files, sizes, check_issue(config, prepared, store.attribute_keys)
+    )
 
 
 def _preview_subscriber(store: Store, to: str | None) -> tuple[Subscriber, bool]:

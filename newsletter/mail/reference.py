@@ -17,6 +17,7 @@ from newsletter.issue.rendering import PreparedIssue
 from newsletter.mail.headers import (
     ONE_CLICK,
     display_name,
+    header_text,
     list_id_value,
     list_unsubscribe_header,
     mailto_uri,
@@ -54,11 +55,11 @@ def build_reference_message(
     url = prepared.unsubscribe_url(subscriber)
     sender = ascii_address(config.from_address)
     message = EmailMessage(policy=policy.SMTP)
-    message["From"] = Address(config.from_name, addr_spec=sender)
+    message["From"] = Address(display_name(config.from_name), addr_spec=sender)
     message["To"] = Address(display_name(subscriber.name), addr_spec=recipient_address(subscriber))
     if config.reply_to:
         message["Reply-To"] = ascii_address(config.reply_to)
-    message["Subject"] = prepared.subject
+    message["Subject"] = header_text(prepared.subject)
     message["Date"] = date or datetime.now(UTC)
     message["Message-ID"] = message_id or f"<{secrets.token_hex(12)}@{sender.rpartition('@')[2]}>"
     message["List-Id"] = list_id_value(config)

@@ -12,14 +12,15 @@ from dataclasses import dataclass, replace
 
 from newsletter.config import Config
 from newsletter.db.backup import automatic_backup, check_integrity
-from newsletter.errors import SendError
-from newsletter.issue.rendering import prepare_issue
+from newsletter.errors import InputError, SendError
+from newsletter.issue.checks import Finding, check_issue
+from newsletter.issue.rendering import prepare_issue, sample_subscriber
 from newsletter.mail.builder import MessageFactory
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.ledger import IssueStatus, Ledger
 from newsletter.sending.lock import send_lock
 from newsletter.sending.loop import Builder, Sender, SendReport, SendSettings
-from newsletter.sending.replies import Kind, classify
+from newsletter.sending.replies import classify
 from newsletter.sending.transport import TransportPlan, plan_transport
 from newsletter.subscribers.addresses import normalise_address
 from newsletter.subscribers.model import Subscriber
@@ -59,12 +60,14 @@ class SendRequest:
     rate: float | None = None
     resend_uncertain: bool = False
     allow_changes: bool = False
+    as_address: str | None = None  # the subscriber a test message shows (default: made up)
 
 
 @dataclass(frozen=True)
 class TestSent:
     recipient: str
     transport: str
+    as_address: str | None  # whose details it shows; None: a made-up reader's
 
 
 @dataclass(frozen=True)
@@ -80,16 +83,30 @@ def run_send(
     request: SendRequest,
     *,
     confirm: Callable[[SendPlan], bool],
+    on_findings: Callable[[list[Finding]], None] | None = None,
     on_start: Callable[[SendPlan, int], None] | None = None,
     on_progress: Callable[[SendReport], None] | None = None,
 ) -> TestSent | DryRunReport | SendOutcome:
-    """Prepare the issue once, choose the transport, then test, dry-run or send."""
+    """Prepare and check the issue once, choose the transport, then test, dry-run or send.
+
+    The checks' findings go to `on_findings` before anything else happens (so
+    warnings are seen before the question); an error refuses every kind of send.
+    """
+    if request.as_address and not request.test_to:
+        raise InputError(
+            "--as only goes with --test-to",
+            hint=f"newsletter send {request.slug} --test-to ME --as EMAIL",
+        )
     prepared = prepare_issue(config, request.slug)
+    findings = check_issue(config, prepared, store.attribute_keys)
+    if on_findings is not None:
+        on_findings(findings)
+    ensure_sendable(request.slug, findings)
     build = MessageFactory(config, prepared).build
     transport = plan_transport(config, connections=request.connections, rate=request.rate)
     if request.test_to:
-        message = send_test(store, build, transport, request.test_to)
-        return TestSent(message.recipient, transport.description)
+        message = send_test(store, build, transport, request.test_to, request.as_address)
+        return TestSent(message.recipient, transport.description, request.as_address)
     if request.dry_run:
         return dry_run(store, request.slug, build, transport)
     plan, report = send_issue(
@@ -169,7 +186,7 @@ def send_issue(
         if not plan.resuming:
             # A relay that refuses us now must not freeze the list: people who
             # join before the coordinator fixes the config still get this issue.
-            _check_connection(transport)
+            check_connection(transport)
         check_integrity(store.db.conn, quick=True)  # damage found now, not halfway
         if not plan.resuming:
             automatic_backup(store.db, f"before-send-{slug}")
@@ -218,7 +235,7 @@ def dry_run(
         report.messages += 1
         if on_progress is not None:
             on_progress(report.messages)
-    report.connection = _check_connection(transport)
+    report.connection = check_connection(transport)
     return report
 
 
@@ -236,7 +253,7 @@ def _would_send(ledger: Ledger, slug: str) -> Iterator[Subscriber | None]:
         after = deliveries[-1].id
 
 
-def _check_connection(plan: TransportPlan) -> str:
+def check_connection(plan: TransportPlan) -> str:
     if not plan.smtp:
         return f"messages would go to the {plan.description}"
     transport = plan.factory()
@@ -250,15 +267,21 @@ def _check_connection(plan: TransportPlan) -> str:
 
 
 def send_test(
-    store: Store, build: Builder, transport: TransportPlan, to_address: str
+    store: Store,
+    build: Builder,
+    transport: TransportPlan,
+    to_address: str,
+    as_address: str | None = None,
 ) -> OutgoingMessage:
-    """One real message to `to_address` with a sample subscriber's fields and a
-    token that does not work; nothing is recorded for the issue."""
+    """One real message to `to_address`; nothing is recorded for the issue.
+
+    It is filled in with a made-up reader's fields, or with those of the
+    subscriber `as_address` names (the coordinator chose to show them), and a
+    token that does not work.
+    """
     to_address = normalise_address(to_address)
-    sample = next(iter(store.list_subscribers(status="active")), None)
-    if sample is None:
-        sample = Subscriber(id=0, email=to_address, name="Test Recipient")
-    message = build(replace(sample, id=0, email=to_address, token=TEST_TOKEN))
+    reader = store.require(as_address) if as_address else sample_subscriber(to_address)
+    message = build(replace(reader, id=0, email=to_address, token=TEST_TOKEN))
     sink = transport.factory()
     try:
         sink.open()
@@ -270,9 +293,18 @@ def send_test(
     return message
 
 
+def ensure_sendable(slug: str, findings: list[Finding]) -> None:
+    """An issue the checks find an error in is never sent, not even as a test."""
+    errors = sum(finding.level == "error" for finding in findings)
+    if errors:
+        raise SendError(
+            f"not sent: the checks found {errors} error(s) in issue {slug} (listed above)",
+            hint=f"fix them; `newsletter issue check {slug}` runs the checks alone",
+        )
+
+
 def _raise_for(error: Exception, where: str, what: str) -> None:
     verdict = classify(error)
     if verdict is None:
         raise error
-    hint = verdict.hint if verdict.kind is Kind.FATAL else None
-    raise SendError(f"{what}: {where}: {verdict.reason}", hint) from None
+    raise SendError(f"{what}: {where}: {verdict.reason}", verdict.hint) from None

@@ -18,6 +18,7 @@ import re
 import sqlite3
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,27 @@ class IssueStatus:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    def as_dict(self, *, running: bool = False) -> dict[str, Any]:
+        """For `status --json`: `sending` rows are in flight while a send runs, else uncertain."""
+        issue, counts = self.issue, self.counts
+        return {
+            "slug": issue.slug,
+            "subject": issue.subject,
+            "started_at": issue.started_at,
+            "finished_at": issue.finished_at,
+            "send_running": running,
+            "counts": {
+                "queued": counts["queued"],
+                "in_flight" if running else "uncertain": counts["sending"],
+                "sent": counts["sent"],
+                "failed": counts["failed"],
+                "skipped": counts["skipped"],
+                "total": self.total,
+            },
+            "failure_reasons": [{"reason": r, "count": n} for r, n in self.failures],
+            "deferred_reasons": [{"reason": r, "count": n} for r, n in self.deferred],
+        }
 
 
 class Ledger:
@@ -369,6 +391,17 @@ class Ledger:
             [slug, limit],
         )
         return [row["email"] for row in rows]
+
+    def failed(self, slug: str) -> Iterator[tuple[str, str]]:
+        """(address, the server's reply) of every failed delivery, streamed in send order."""
+        rows = self.db.query(
+            "SELECT coalesce(s.email, '(forgotten)') AS email, coalesce(d.last_error, '') AS error"
+            " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
+            " WHERE d.issue_slug = ? AND d.status = 'failed' ORDER BY d.id",
+            [slug],
+        )
+        for row in rows:
+            yield row["email"], row["error"]
 
     def statuses(self) -> list[IssueStatus]:
         slugs = [row["slug"] for row in self.db.query("SELECT slug FROM issues ORDER BY slug")]

@@ -1,39 +1,63 @@
-"""One send per project at a time."""
+"""One send per project at a time, on every operating system."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from newsletter.errors import SendError
 from newsletter.subscribers.store import utc_now
 
 LOCK_NAME = ".newsletter-send.lock"
+HOLDER_NAME = ".newsletter-send.holder"
 
 
 @contextmanager
 def send_lock(project_dir: Path) -> Iterator[None]:
-    """One send per project at a time. flock is released by the kernel when the
-    process dies, so a crash (even kill -9) never leaves it stuck."""
-    path = project_dir / LOCK_NAME
-    handle = path.open("a+", encoding="utf-8")
+    """Hold the project's send lock, or refuse naming who holds it.
+
+    An operating-system lock (flock on Linux and macOS, LockFileEx on Windows,
+    through filelock) is released when the process dies, so a crash or kill -9
+    never leaves it stuck. Who holds it is written beside it, for the refusal.
+    """
+    lock = _lock(project_dir)
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise SendError(
-                f"another send is already running in this project ({holder})",
-                hint="wait for it to finish, or stop it with Ctrl-C; it can be resumed",
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, since {utc_now()}")
-        handle.flush()
+        lock.acquire()
+    except Timeout:
+        raise SendError(
+            f"another send is already running in this project ({_holder(project_dir)})",
+            hint="wait for it to finish, or stop it with Ctrl-C; it can be resumed",
+        ) from None
+    try:
+        (project_dir / HOLDER_NAME).write_text(
+            f"pid {os.getpid()}, since {utc_now()}", encoding="utf-8"
+        )
         yield
     finally:
-        handle.close()  # closing releases the lock
+        lock.release()
+
+
+def send_running(project_dir: Path) -> bool:
+    """Whether a send holds the project's lock now (its `sending` rows are in flight)."""
+    lock = _lock(project_dir)
+    try:
+        lock.acquire()
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
+def _lock(project_dir: Path) -> FileLock:
+    return FileLock(project_dir / LOCK_NAME, blocking=False, thread_local=False)
+
+
+def _holder(project_dir: Path) -> str:
+    try:
+        return (project_dir / HOLDER_NAME).read_text(encoding="utf-8").strip() or "another process"
+    except OSError:
+        return "another process"

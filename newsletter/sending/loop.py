@@ -186,6 +186,8 @@ class Sender:
         except KeyboardInterrupt:
             self.report.interrupted = True
             self.stop()
+            if self.on_progress is not None:  # says "finishing the messages in hand"
+                self.on_progress(replace(self.report))
             try:
                 _wait(threads)
             except KeyboardInterrupt:  # a second signal: stop waiting; in flight stays uncertain

@@ -104,8 +104,19 @@ def classify(error: BaseException) -> Verdict | None:
     if isinstance(error, smtplib.SMTPResponseException):
         return reply_verdict(error.smtp_code, _decode(error.smtp_error))
     if isinstance(error, smtplib.SMTPServerDisconnected):
+        if "timed out" in str(error):
+            return _timed_out()
         return Verdict(Kind.TEMPORARY, f"connection dropped: {error}")
     return _network_verdict(error)
+
+
+def _timed_out() -> Verdict:
+    return Verdict(
+        Kind.TEMPORARY,
+        "the server stopped answering (timed out)",
+        hint="check smtp.host and smtp.port and that the server is up; a slow server"
+        " needs a longer smtp.timeout (seconds)",
+    )
 
 
 def _network_verdict(error: BaseException) -> Verdict | None:
@@ -128,7 +139,7 @@ def _network_verdict(error: BaseException) -> Verdict | None:
     if isinstance(error, socket.gaierror):
         return Verdict(Kind.FATAL, f"cannot resolve the host: {error}", hint="check smtp.host")
     if isinstance(error, TimeoutError):
-        return Verdict(Kind.TEMPORARY, "timed out waiting for the server")
+        return _timed_out()
     if isinstance(error, OSError):
         return Verdict(Kind.TEMPORARY, f"network error: {error.strerror or error}")
     return None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from newsletter.config import Config
+from newsletter.errors import InputError
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.outbox import MaildirTransport
 from newsletter.sending.smtp import SmtpTransport
@@ -57,6 +58,12 @@ def plan_transport(
 ) -> TransportPlan:
     """SMTP when [smtp] is configured, else the outbox; the password is read here, once."""
     if config.smtp is None:
+        if connections is not None and connections != 1:
+            raise InputError(
+                "--connections is for SMTP sessions; this project sends to the outbox,"
+                " which is written by one",
+                hint="leave --connections out, or add an [smtp] section to newsletter.toml",
+            )
         path = config.outbox_dir
         return TransportPlan(
             lambda: MaildirTransport(path),

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from newsletter.errors import InputError
 from newsletter.subscribers.addresses import clean_field
+from newsletter.subscribers.formulas import unguard_cell
 
 EXPORT_COLUMNS = ("email", "name", "organisation", "language", "status", "source", "subscribed_at")
 STATUS_WORDS = {
@@ -106,7 +107,7 @@ class RowParser:
                 f"{len(fields)} fields where the header has {width}"
                 " (a delimiter inside an unquoted cell?)"
             )
-        cells = [_clean(cell) for cell in fields[:width]]
+        cells = [unguard_cell(_clean(cell)) for cell in fields[:width]]
         cells.extend([""] * (width - len(cells)))
         value = self._value
         source = value(cells, "source")

@@ -17,6 +17,7 @@ from typing import TextIO
 
 from newsletter.errors import InputError
 from newsletter.subscribers.columns import EXPORT_COLUMNS
+from newsletter.subscribers.formulas import guard_cell
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.store import Store
 
@@ -54,8 +55,9 @@ def export_file(store: Store, path: Path, status: str | None = None) -> int:
 
 
 def _row(subscriber: Subscriber, keys: list[str]) -> list[str]:
+    """One subscriber's cells, each safe to open in a spreadsheet (see `formulas`)."""
     attributes = subscriber.attributes
-    return [
+    cells = [
         subscriber.email,
         subscriber.name,
         subscriber.organisation,
@@ -65,3 +67,4 @@ def _row(subscriber: Subscriber, keys: list[str]) -> list[str]:
         subscriber.subscribed_at or "",
         *("" if attributes.get(key) is None else str(attributes[key]) for key in keys),
     ]
+    return [guard_cell(cell) for cell in cells]

@@ -28,7 +28,7 @@ from newsletter.db.connection import open_database
 from newsletter.db.journal import Journal, journal_path
 from newsletter.errors import DatabaseError, NewsletterError, TemplateError
 from newsletter.issue.environment import Loaded, make_environment
-from newsletter.issue.template_rules import locate_error
+from newsletter.issue.template_rules import describe_error
 from newsletter.project import open_store
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.store import Store
@@ -344,9 +344,9 @@ def check_templates(env: jinja2.Environment, loaded: Loaded, context: dict[str, 
         try:
             env.get_template(name).render({**context, **extra})
         except jinja2.TemplateError as error:
-            where, line = locate_error(error, loaded, name)
+            where, line, message = describe_error(error, loaded, name)
             raise TemplateError(
-                f"{where} line {line}: {error.message or error}",
+                f"{where}:{line}: {message}",
                 hint="fix the page in your project's templates/web/, or delete it to use the default",
             ) from None
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.issue.active_content import with_preview_policy
 from newsletter.project import open_project
 
 from support.render import EXAMPLES, bodies, parse, write_issue, write_template
@@ -54,7 +55,8 @@ def test_preview_writes_html_text_and_eml_and_prints_paths_and_sizes(cli, projec
     assert "KB" in result.output and "no problems found" in result.output
     message = parse((folder / "message.eml").read_bytes())
     text, html = bodies(message)
-    assert html == (folder / "index.html").read_text(encoding="utf-8").replace("\n", "\r\n")
+    preview = (folder / "index.html").read_text(encoding="utf-8").replace("\n", "\r\n")
+    assert preview == with_preview_policy(html)  # the message's HTML, that never runs script
     assert text == (folder / "text.txt").read_text(encoding="utf-8").replace("\n", "\r\n")
     assert str(message["To"]) == "Sample Reader <reader@example.org>"
 
@@ -81,6 +83,41 @@ def test_preview_open_hands_the_html_file_to_the_browser(cli, project: Path, mon
     assert opened == [(project / "build" / "2026-12" / "index.html").resolve().as_uri()]
 
 
+def test_preview_open_says_so_when_no_browser_can_be_found(cli, project: Path, monkeypatch):
+    monkeypatch.setattr(webbrowser, "open", lambda url: False)  # what it answers with none
+    write_issue(project)
+    result = cli("issue", "preview", "2026-12", "--open")
+    assert result.exit_code == 0, result.output
+    assert "no web browser found to open it: open " in result.output
+    assert "build/2026-12/index.html yourself" in result.output
+
+
+def test_a_misspelt_attribute_is_an_error_naming_the_close_one(cli, project: Path) -> None:
+    with open_project(project) as (_config, store):
+        store.add_subscriber("llyr@example.org", name="Llŷr")
+        store.db.execute('UPDATE subscribers SET attributes = \'{"membership_type": "full"}\'')
+    html = (project / "templates" / "issue.html").read_text(encoding="utf-8")
+    line = "{{ content }}"
+    write_template(
+        project,
+        "issue.html",
+        html.replace(line, line + "{{ subscriber.attributes.membership_typ }}"),
+    )
+    write_issue(project)
+    result = cli("issue", "check", "2026-12")
+    assert result.exit_code == 1
+    assert (
+        "error: subscriber.attributes.membership_typ: no subscriber has this attribute,"
+        " so it would print blank (did you mean membership_type?)" in result.output
+    )
+    write_template(
+        project,
+        "issue.html",
+        html.replace(line, line + "{{ subscriber.attributes.membership_type }}"),
+    )
+    assert cli("issue", "check", "2026-12").exit_code == 0
+
+
 @pytest.mark.parametrize("command", ["check", "preview"])
 def test_undefined_variable_fails_with_file_and_line_and_no_traceback(
     cli, project: Path, command: str
@@ -91,7 +128,9 @@ def test_undefined_variable_fails_with_file_and_line_and_no_traceback(
     write_issue(project)
     result = cli("issue", command, "2026-12")
     assert result.exit_code == 1
-    assert result.stderr.strip() == "error: templates/issue.txt:3: undefined name 'twitter'"
+    assert (
+        result.stderr.strip() == "error: templates/issue.txt:3: undefined name 'newsletter.twitter'"
+    )
     assert "Traceback" not in result.output + result.stderr
     assert not (project / "build" / "2026-12").exists()
 
@@ -159,3 +198,53 @@ def test_bad_front_matter_fails_preview_with_file_and_line(cli, project: Path) -
         "error: issues/2026-12.md:3: the front matter is not valid YAML"
     )
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("written", ["On", "No", "yes", "2026", "null", "~"])
+def test_a_subject_is_always_the_text_as_written(cli, project: Path, written: str) -> None:
+    write_issue(project, front=f"subject: {written}\n")
+    assert cli("issue", "preview", "2026-12").exit_code == 0
+    message = parse((project / "build" / "2026-12" / "message.eml").read_bytes())
+    assert message["Subject"] == written
+
+
+def test_an_unquoted_colon_in_the_subject_is_one_line_with_a_quoting_hint(cli, project) -> None:
+    write_issue(project, front="subject: Co-pro Newsletter: December 2026\n")
+    result = cli("issue", "check", "2026-12")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == (
+        "error: issues/2026-12.md:2: the front matter is not valid YAML:"
+        " mapping values are not allowed here"
+    )
+    assert lines[1].startswith('hint: put the value in double quotes, e.g. subject: "Co-pro')
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("written", "reason"),
+    [("2026-13-01", "month must be in 1..12"), ("2026-02-30", "day is out of range for month")],
+)
+@pytest.mark.parametrize("command", ["check", "preview"])
+def test_an_impossible_date_is_one_line_not_a_traceback(
+    cli, project: Path, command: str, written: str, reason: str
+) -> None:
+    write_issue(project, front=f"subject: News\ndate: {written}\n")
+    result = cli("issue", command, "2026-12")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"error: issues/2026-12.md:3: 'date' must be a real date written YYYY-MM-DD:"
+        f" '{written}' ({reason})"
+    )
+    assert "Traceback" not in result.output + result.stderr
+
+
+@pytest.mark.parametrize("given", ["2026-12.md", "issues/2026-12.md"])
+def test_a_slug_with_md_says_the_md_is_not_part_of_the_name(cli, project, given) -> None:
+    write_issue(project)
+    result = cli("issue", "preview", given)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: invalid issue name '{given}': the name is the file's name without '.md'",
+        "hint: use 2026-12",
+    ]

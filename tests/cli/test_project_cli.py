@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -11,6 +12,10 @@ from typer.testing import CliRunner
 
 import newsletter.db.connection as db
 from newsletter.cli import app
+
+from support.render import write_issue
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_module(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -72,3 +77,62 @@ def test_a_database_kept_busy_by_another_writer_is_one_line(project, cli, monkey
     assert result.exit_code == 1
     assert "database stayed busy" in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_init_keeps_personal_data_and_keys_out_of_git(project, cli):
+    write_issue(project, "2026-12")
+    cli("subscribers", "add", "sian@example.org")
+    assert cli("issue", "preview", "2026-12").exit_code == 0
+    assert cli("send", "2026-12", "--yes").exit_code == 0
+    (project / "dkim").mkdir()
+    (project / "dkim" / "newsletter.pem").write_text("private", encoding="utf-8")
+    (project / "backups").mkdir()
+    (project / "backups" / "newsletter-2026-12-01.db").write_bytes(b"")
+    git = ["git", "-C", str(project)]
+    subprocess.run([*git, "init", "-q"], check=True, timeout=60)
+    subprocess.run([*git, "add", "-A"], check=True, timeout=60)
+    staged = subprocess.run(
+        [*git, "diff", "--cached", "--name-only"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "newsletter.toml" in staged and ".gitignore" in staged
+    assert "issues/2026-12.md" in staged and "templates/issue.html" in staged
+    leaked = [
+        name
+        for name in staged
+        if name.startswith(
+            ("newsletter.db", "outbox/", "build/", "dkim/", "backups/", ".newsletter")
+        )
+    ]
+    assert leaked == []
+
+
+def test_init_adds_its_ignores_to_an_existing_gitignore(tmp_path):
+    folder = tmp_path / "copro"
+    folder.mkdir()
+    (folder / ".gitignore").write_text("notes.txt", encoding="utf-8")
+    assert CliRunner().invoke(app, ["init", str(folder)]).exit_code == 0
+    lines = (folder / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "notes.txt" and "newsletter.db" in lines and "outbox/" in lines
+
+
+def test_setup_script_names_python3_venv_when_venv_creation_fails(tmp_path):
+    # A python3 whose venv module is missing, as on Debian and Ubuntu without python3-venv.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "python3").write_text(
+        "#!/bin/sh\necho 'The virtual environment was not created successfully"
+        " because ensurepip is not available.' >&2\nexit 1\n",
+        encoding="utf-8",
+    )
+    (fake / "python3").chmod(0o755)
+    venv = tmp_path / "venv"
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "setup.sh")],
+        env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}", "NEWSLETTER_VENV": str(venv)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "apt-get install python3-venv" in result.stderr
+    assert not venv.exists()

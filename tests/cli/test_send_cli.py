@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import mailbox
+import socket
 from email import policy
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from newsletter.sending.campaign import TEST_TOKEN
 
-from support.smtp import USER, add_subscribers, configure_smtp
+from support.smtp import USER, Server, Sink, add_subscribers, configure_smtp
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 SLUG = "2026-12"
@@ -83,8 +84,31 @@ def test_test_message_goes_to_one_address_with_a_dead_token(
     [received] = smtp_server.handler.messages
     assert received.rcpt_to == "me@example.net"
     assert f"/u/{TEST_TOKEN}".encode() in received.data
-    assert b"Person 0" in received.data  # a sample subscriber's fields
+    assert b"Sample Reader" in received.data  # a made-up reader, not a real subscriber
+    assert b"Person " not in received.data
     assert "has not been sent" in cli("status", issue).output
+
+
+def test_test_message_shows_a_real_subscriber_only_when_named_with_as(
+    cli, project, store, issue, smtp_server
+):
+    add_subscribers(store, 3)
+    configure_smtp(project, smtp_server)
+    result = cli("send", issue, "--test-to", "me@example.net", "--as", "person00001@example.org")
+    assert result.exit_code == 0, result.output
+    assert "person00001@example.org's details" in result.output
+    [received] = smtp_server.handler.messages
+    assert received.rcpt_to == "me@example.net"
+    assert b"Person 1" in received.data
+    assert b"person00001@example.org" not in received.data  # the To is the test address
+
+
+def test_as_names_an_unknown_subscriber_in_one_line(cli, project, store, issue, smtp_server):
+    configure_smtp(project, smtp_server)
+    result = cli("send", issue, "--test-to", "me@example.net", "--as", "nobody@example.org")
+    assert result.exit_code == 1
+    assert "error: no subscriber nobody@example.org" in result.output
+    assert smtp_server.handler.messages == []
 
 
 def test_refused_login_is_one_line_and_marks_nobody_failed(
@@ -154,3 +178,23 @@ def test_an_address_smtp_cannot_carry_fails_alone(cli, project, store, issue, sm
     assert sorted(smtp_server.handler.recipients()) == emails
     status = cli("status", issue).output
     assert "failed:" in status and "cannot address the message" in status
+
+
+def test_a_server_that_stops_answering_is_one_line_with_a_hint(cli, project, store, issue):
+    add_subscribers(store, 1)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never says a word
+        configure_smtp(project, Server(Sink(), silent.getsockname()[1]), timeout=1)
+        result = cli("send", issue, "--test-to", "me@example.net")
+    assert result.exit_code == 1
+    assert "error: test message not sent" in result.output
+    assert "the server stopped answering (timed out)" in result.output
+    assert "hint: check smtp.host and smtp.port" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_connections_for_the_outbox_is_refused_not_ignored(cli, project, store, issue):
+    add_subscribers(store, 2)
+    result = cli("send", issue, "--yes", "--connections", "4")
+    assert result.exit_code == 1
+    assert "error: --connections is for SMTP sessions" in result.output
+    assert not (project / "outbox").exists()

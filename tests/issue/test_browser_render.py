@@ -10,6 +10,7 @@ colours of the header and the button were painted. Skipped only when
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -143,3 +144,37 @@ def test_chromium_renders_the_issue_as_a_centred_column(
 
     red = sum(widest_run(row, BUTTON_RED)[1] >= 80 for row in rows)
     assert red >= 20, "no button painted in the button colour"
+
+
+PHOTO = (  # a 1200 x 800 picture, far wider than the column
+    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1200' height='800'%3E"
+    "%3Crect width='1200' height='800' fill='%232050c0'/%3E%3C/svg%3E"
+)
+
+
+def test_without_its_style_block_the_issue_fits_a_phone(
+    browser, example_preview: Path, tmp_path: Path
+) -> None:
+    """Some clients drop <style>: the inlined styles alone keep the column within 375 px."""
+    html = re.sub(r"(?s)<style\b.*?</style>", "", example_preview.read_text(encoding="utf-8"))
+    assert "<style" not in html and 'width="520"' in html
+    page_file = tmp_path / "no-style.html"
+    page_file.write_text(html.replace("https://copro.example.org/img/autumn-gathering.jpg", PHOTO))
+    page = browser.new_page(viewport={"width": 375, "height": 900})
+    try:
+        page.goto(page_file.as_uri())
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        widest = page.evaluate(
+            "Math.max(...[...document.body.querySelectorAll('*')]"
+            ".map(e => e.getBoundingClientRect().right))"
+        )
+        assert widest <= 375
+        photo = page.locator("img").first.bounding_box()
+        assert photo is not None and 200 <= photo["width"] <= 375 - 2 * 12
+        assert abs(photo["height"] - photo["width"] * 2 / 3) <= 2  # not stretched
+        shots = os.environ.get(SCREENSHOTS_ENV)
+        page.screenshot(
+            path=str(Path(shots or tmp_path) / "issue-375-no-style.png"), full_page=True
+        )
+    finally:
+        page.close()

@@ -116,3 +116,9 @@ def test_errors_come_before_warnings(project: Path) -> None:
     write_issue(project, body="[old](http://old.example.org/)\n")
     levels = [finding.level for finding in findings_for(project)]
     assert levels == sorted(levels, key=lambda level: level != "error") and levels[0] == "error"
+
+
+def test_a_postal_address_with_an_apostrophe_is_found_in_the_html(project: Path) -> None:
+    set_config(project, postal_address="St David's Hall, Cardiff & Vale")
+    write_issue(project)
+    assert findings_for(project) == []

@@ -113,7 +113,7 @@ def test_undefined_name_is_an_error_with_file_and_line(project: Path) -> None:
     write_issue(project)
     with pytest.raises(TemplateError) as caught:
         prepare(project)
-    assert caught.value.message == "templates/issue.html:4: undefined name 'sponsor'"
+    assert caught.value.message == "templates/issue.html:4: undefined name 'issue.sponsor'"
 
 
 def test_undefined_name_in_the_base_template_names_the_base(project: Path) -> None:
@@ -283,9 +283,41 @@ def test_text_part_is_readable_text_for_every_markdown_block() -> None:
     )
 
 
+def test_struck_out_text_stays_marked_in_the_text_part() -> None:
+    source = "We no longer use ~~paper forms~~ online forms, nor <del>fax</del> or <s>post</s>.\n"
+    text = markdown.to_text(markdown.parse(source))
+    assert " ".join(text.split()) == (
+        "We no longer use ~~paper forms~~ online forms, nor ~~fax~~ or ~~post~~."
+    )
+
+
 def test_a_paragraph_holding_only_a_link_becomes_a_button() -> None:
     html = markdown.to_html(
         markdown.parse("[Go](https://example.org)\n\nText and [a link](https://x.org).\n")
     )
     assert '<p class="button-row"><a href="https://example.org" class="button">Go</a></p>' in html
     assert '<p>Text and <a href="https://x.org">a link</a>.</p>' in html
+
+
+@pytest.mark.parametrize(
+    ("expression", "name"),
+    [
+        ("sponsor", "sponsor"),
+        ("issue.sponsor", "issue.sponsor"),
+        ("subscriber.nmae", "subscriber.nmae"),
+        ("newsletter['twitter']", "twitter"),
+    ],
+)
+def test_every_misspelt_name_has_one_wording_with_file_and_line(
+    project: Path, expression: str, name: str
+) -> None:
+    write_template(
+        project,
+        "issue.html",
+        '{% extends "base.html" %}\n{% block content %}\n{{ content }}\n'
+        f"<p>{{{{ {expression} }}}}</p>\n{{% endblock %}}\n",
+    )
+    write_issue(project)
+    with pytest.raises(TemplateError) as caught:
+        prepare(project)
+    assert caught.value.message == f"templates/issue.html:4: undefined name '{name}'"

@@ -107,6 +107,7 @@ def test_ctrl_c_or_sigterm_finishes_in_flight_prints_a_summary_and_exits_128_plu
     out, err = process.communicate(timeout=30)
     assert process.returncode == 128 + sig, err
     assert f"stopped by {name}" in out and "this run" in out
+    assert "stopping: finishing the messages in hand" in out
     assert "Traceback" not in err
     assert uncertain(project) == []  # in-flight messages finished and were recorded
     sent_before = len(smtp_server.handler.messages)

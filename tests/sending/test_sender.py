@@ -267,7 +267,7 @@ def test_dry_run_and_test_message_record_nothing(project, store, smtp_server):
         assert message.recipient == "Me@example.org"
         assert Ledger(store2).status(SLUG) is None
     assert smtp_server.handler.recipients() == ["Me@example.org"]
-    assert b"Hello Person 0" in smtp_server.handler.messages[0].data
+    assert b"Hello Sample Reader" in smtp_server.handler.messages[0].data  # not a real reader
 
 
 def test_starttls_with_auth_over_two_connections(project, store, tls_server, monkeypatch):

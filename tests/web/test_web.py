@@ -374,6 +374,14 @@ def test_broken_template_override_is_one_clear_error_before_serving(project: Pat
     assert "no_such_name" in result.output and "Traceback" not in result.output
 
 
+def test_a_misspelt_name_in_a_web_page_has_the_issue_templates_wording(project: Path) -> None:
+    page = project / "templates" / "web" / "page.html"
+    page.write_text("<p>\n{{ newsletter_nmae }}</p>", encoding="utf-8")
+    with pytest.raises(TemplateError) as caught:
+        create_app(project)
+    assert caught.value.message == f"{page}:2: undefined name 'newsletter_nmae'"
+
+
 # --- `newsletter serve` as a real process -------------------------------------------
 
 
@@ -425,3 +433,12 @@ def test_serve_on_a_taken_port_is_one_line_error(project: Path, cli) -> None:
         result = cli("serve", "--port", str(taken.getsockname()[1]))
     assert result.exit_code == 1
     assert "cannot listen on 127.0.0.1" in result.output
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "no..such.host"])  # refused without a DNS query
+def test_serve_on_a_bad_host_is_one_line_with_a_hint(project: Path, cli, host: str) -> None:
+    result = cli("serve", "--host", host, "--port", "0")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"error: cannot listen on {host}:0: ")
+    assert lines[1].startswith("hint: --host takes an address of this machine")

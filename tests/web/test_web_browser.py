@@ -8,28 +8,16 @@ afterwards. Skipped only when /usr/bin/chromium is not installed.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from newsletter.project import open_project
 
-from support.browser import CHROMIUM, FLAGS, SCREENSHOTS_ENV, needs_chromium
+from support.browser import SCREENSHOTS_ENV, needs_chromium
 from support.web import People, Server
 
 pytestmark = needs_chromium
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    # launch() gives chromium a fresh temporary profile of its own (it refuses --user-data-dir)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield launched
-        launched.close()
 
 
 def state(project: Path, subscriber_id: int) -> tuple[str, str | None, list[str]]:

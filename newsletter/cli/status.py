@@ -1,0 +1,160 @@
+"""`newsletter status`: per issue, what was sent, what failed and why, what is in flight."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from newsletter.cli.common import ProjectOption, console, open_project
+from newsletter.errors import InputError, NotFoundError
+
+if TYPE_CHECKING:
+    from newsletter.sending.ledger import IssueStatus, Ledger
+
+
+def register(app: typer.Typer) -> None:
+    """Add the status command to the root app."""
+    app.command("status")(status_command)
+
+
+def status_command(
+    slug: Annotated[str | None, typer.Argument(help="One issue; all issues if left out.")] = None,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="List every failed address with the server's reply.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Per issue: queued, uncertain, sent, failed (with reasons), skipped."""
+    from newsletter.sending.ledger import Ledger  # here, so `--help` starts fast
+    from newsletter.sending.lock import send_running
+
+    if failed and slug is None:
+        raise InputError("--failed needs an issue", hint="newsletter status SLUG --failed")
+    with open_project(project) as (config, store):
+        ledger = Ledger(store)
+        running = send_running(config.project_dir)
+        if slug is None:
+            statuses = ledger.statuses()
+            if as_json:
+                _print_json([status.as_dict(running=running) for status in statuses])
+            else:
+                _all_issues(statuses, running)
+            return
+        status = ledger.status(slug)
+        if status is None:
+            raise NotFoundError(
+                f"issue {slug} has not been sent yet", hint=f"newsletter send {slug}"
+            )
+        if as_json:
+            record = status.as_dict(running=running)
+            if failed:
+                record["failed"] = [
+                    {"email": email, "reply": reply} for email, reply in ledger.failed(slug)
+                ]
+            _print_json(record)
+            return
+        _one_issue(status, ledger.uncertain(slug), running)
+        if failed:
+            _failed_addresses(ledger, slug)
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+def _all_issues(statuses: list[IssueStatus], running: bool) -> None:
+    if not statuses:
+        console.print("no issue has been sent yet")
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("issue", no_wrap=True)
+    for name in ("sent", "failed", "skipped", "queued", "in flight" if running else "uncertain"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("started", no_wrap=True)
+    table.add_column("finished", no_wrap=True)
+    for status in statuses:
+        counts, issue = status.counts, status.issue
+        numbers = (counts[key] for key in ("sent", "failed", "skipped", "queued", "sending"))
+        table.add_row(
+            escape(issue.slug),
+            *(str(number) for number in numbers),
+            (issue.started_at or "-")[:10],
+            (issue.finished_at or "-")[:10],
+        )
+    console.print(table)
+    if running:
+        console.print("a send is running now: its rows being sent are counted as in flight")
+
+
+def _when(timestamp: str | None) -> str:
+    """2026-12-01T09:30:00+00:00 -> 2026-12-01 09:30 (UTC, as stored)."""
+    return timestamp[:16].replace("T", " ") if timestamp else "-"
+
+
+def _one_issue(status: IssueStatus, uncertain: list[str], running: bool) -> None:
+    issue, counts = status.issue, status.counts
+    console.print(f"issue [bold]{escape(issue.slug)}[/]: {escape(issue.subject)}")
+    console.print(
+        f"started {_when(issue.started_at)} UTC, "
+        + (f"finished {_when(issue.finished_at)} UTC" if issue.finished_at else "not finished")
+        + ("; a send is running now" if running else ""),
+        soft_wrap=True,
+    )
+    table = Table()
+    in_flight = "in flight" if running else "uncertain"
+    for name in ("queued", in_flight, "sent", "failed", "skipped", "total"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        *(str(counts[key]) for key in ("queued", "sending", "sent", "failed", "skipped")),
+        str(status.total),
+    )
+    console.print(table)
+    _reasons("failed", status.failures)
+    _reasons("still queued after temporary errors (a later send retries)", status.deferred)
+    if running:
+        if status.uncertain:
+            console.print(
+                f"{status.uncertain} in flight: the running send is handing these to the server now"
+            )
+        return
+    if status.uncertain:
+        console.print(
+            f"[yellow]{status.uncertain} uncertain: the send lost track of these in flight (killed,"
+            " or the connection dropped before the server answered); they may have arrived."
+            f" `newsletter send {escape(issue.slug)} --resend-uncertain`"
+            " sends them again[/]"
+        )
+        for address in uncertain:
+            console.print(f"  {escape(address)}")
+        if status.uncertain > len(uncertain):
+            console.print(f"  ... and {status.uncertain - len(uncertain)} more")
+
+
+def _failed_addresses(ledger: Ledger, slug: str) -> None:
+    count = 0
+    for email, reply in ledger.failed(slug):
+        if not count:
+            console.print("failed addresses:")
+        console.print(f"  {escape(email)}  {escape(reply)}", soft_wrap=True)
+        count += 1
+    if not count:
+        console.print("no failed addresses")
+
+
+def _reasons(title: str, reasons: list[tuple[str, int]], limit: int = 10) -> None:
+    if not reasons:
+        return
+    console.print(f"{title}:")
+    for reason, count in reasons[:limit]:
+        console.print(f"  {count:>6}  {escape(reason)}")
+    if len(reasons) > limit:
+        rest = sum(count for _reason, count in reasons[limit:])
+        console.print(f"  {rest:>6}  (other reasons)")
