@@ -7,12 +7,15 @@ the SMTP login, delivers nothing) and a test message to one address.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from newsletter.config import Config
 from newsletter.db.backup import automatic_backup, check_integrity
-from newsletter.errors import InputError, SendError
+from newsletter.db.recovery import replay_journal
+from newsletter.errors import DatabaseError, InputError, SendError
 from newsletter.issue.checks import Finding, check_issue
 from newsletter.issue.rendering import prepare_issue, sample_subscriber
 from newsletter.mail.builder import MessageFactory
@@ -205,7 +208,16 @@ def send_issue(
         ledger.finish(slug)
         if not report.abandoned:  # workers still out there may yet check the journal
             ledger.close()
+            _catch_up_with_journal(store)
         return plan, report
+
+
+def _catch_up_with_journal(store: Store) -> None:
+    """Mark the journal lines this run wrote as applied (they are in the database),
+    so the next command does not read them again; if the database is busy, it will."""
+    if store.journal is not None:
+        with contextlib.suppress(sqlite3.Error, DatabaseError):
+            replay_journal(store.db, store.journal)
 
 
 @dataclass
