@@ -36,6 +36,7 @@ class SmtpConfig:
     connections: int = 2
     rate: float = 10.0
     timeout: float = 30.0
+    data_timeout: float = 600.0  # the reply to the final dot: RFC 5321 4.5.3.2.6
     messages_per_connection: int = 100
 
     def password(self) -> str | None:
@@ -57,7 +58,39 @@ class SmtpConfig:
 class SendingConfig:
     max_attempts: int = 5
     hard_bounce_limit: int = 1
-    policy_stop_after: int = 3
+    stop_after: int = 3  # failures in a row that are not the recipients' own stop the send
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    host: str
+    username: str
+    password_env: str
+    port: int = 993
+    security: str = "ssl"
+    folder: str = "INBOX"
+    done_folder: str = "newsletter-done"
+    timeout: float = 60.0
+
+    def password(self) -> str:
+        value = os.environ.get(self.password_env)
+        if not value:
+            raise ConfigError(
+                f"the environment variable {self.password_env} (bounces.imap.password_env)"
+                " is not set",
+                hint=f"export {self.password_env}=... before reading the return mailbox",
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class BouncesConfig:
+    address: str | None = None  # the envelope sender; default: newsletter.from
+    verp: bool = False
+    soft_limit: int = 3
+    maildir: Path = Path("returns")
+    done_folder: str = "newsletter-done"
+    imap: ImapConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +121,7 @@ class Config:
     smtp: SmtpConfig | None = None
     outbox_path: Path = Path("outbox")
     sending: SendingConfig = field(default_factory=SendingConfig)
+    bounces: BouncesConfig = field(default_factory=BouncesConfig)
     dkim: DkimConfig | None = None
 
     @property
@@ -115,6 +149,16 @@ class Config:
         )
 
     @property
+    def return_address(self) -> str:
+        """The envelope sender (Return-Path): where the relay mails bounces."""
+        return self.bounces.address or self.from_address
+
+    @property
+    def returns_dir(self) -> Path:
+        path = self.bounces.maildir
+        return path if path.is_absolute() else self.project_dir / path
+
+    @property
     def sender_domain(self) -> str:
         return self.from_address.rpartition("@")[2]
 
@@ -138,10 +182,34 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "connections": int,
         "rate": (int, float),
         "timeout": (int, float),
+        "data_timeout": (int, float),
         "messages_per_connection": int,
     },
     "outbox": {"path": str},
-    "sending": {"max_attempts": int, "hard_bounce_limit": int, "policy_stop_after": int},
+    "sending": {
+        "max_attempts": int,
+        "hard_bounce_limit": int,
+        "stop_after": int,
+        "policy_stop_after": int,  # the name before it covered more than 5.7.x
+    },
+    "bounces": {
+        "address": str,
+        "verp": bool,
+        "soft_limit": int,
+        "maildir": str,
+        "done_folder": str,
+        "imap": dict,
+    },
+    "bounces.imap": {
+        "host": str,
+        "port": int,
+        "security": str,
+        "username": str,
+        "password_env": str,
+        "folder": str,
+        "done_folder": str,
+        "timeout": (int, float),
+    },
     "dkim": {"selector": str, "domain": str, "key_file": str, "key_env": str},
 }
 _REQUIRED = {"newsletter": ("name", "from", "base_url"), "smtp": ("host",)}
@@ -193,31 +261,40 @@ def parse_config(data: dict[str, Any], project_dir: Path) -> Config:
         smtp=_parse_smtp(data["smtp"]) if "smtp" in data else None,
         outbox_path=Path(data.get("outbox", {}).get("path", "outbox")),
         sending=_parse_sending(data.get("sending", {})),
+        bounces=_parse_bounces(data.get("bounces", {})),
         dkim=_parse_dkim(data["dkim"], from_address, project_dir) if "dkim" in data else None,
     )
 
 
 def _check_shape(data: dict[str, Any]) -> None:
     for section, value in data.items():
-        if section not in _SCHEMA:
-            raise ConfigError(f"{CONFIG_NAME}: unknown section [{section}]")
-        if not isinstance(value, dict):
-            raise ConfigError(f"{CONFIG_NAME}: '{section}' must be a [{section}] table")
-        for key, item in value.items():
-            expected = _SCHEMA[section].get(key)
-            if expected is None:
-                raise ConfigError(f"{CONFIG_NAME}: unknown key '{section}.{key}'")
-            if isinstance(item, bool) or not isinstance(item, expected):
-                kind = {str: "a string", int: "an integer"}.get(expected, "a number")  # type: ignore[call-overload]
-                raise ConfigError(f"{CONFIG_NAME}: '{section}.{key}' must be {kind}")
-            if isinstance(item, str) and has_line_break(item):
-                raise ConfigError(f"{CONFIG_NAME}: '{section}.{key}' must be on one line")
+        _check_section(section, value)
+    if isinstance(data.get("bounces", {}).get("imap"), dict):
+        _check_section("bounces.imap", data["bounces"]["imap"])
     if "newsletter" not in data:
         raise ConfigError(f"{CONFIG_NAME}: missing section [newsletter]")
     for section, keys in _REQUIRED.items():
         for key in keys:
             if section in data and not str(data[section].get(key, "")).strip():
                 raise ConfigError(f"{CONFIG_NAME}: missing key '{section}.{key}'")
+
+
+def _check_section(section: str, value: object) -> None:
+    if section not in _SCHEMA:
+        raise ConfigError(f"{CONFIG_NAME}: unknown section [{section}]")
+    if not isinstance(value, dict):
+        raise ConfigError(f"{CONFIG_NAME}: '{section}' must be a [{section}] table")
+    for key, item in value.items():
+        expected = _SCHEMA[section].get(key)
+        if expected is None:
+            raise ConfigError(f"{CONFIG_NAME}: unknown key '{section}.{key}'")
+        if isinstance(item, bool) is not (expected is bool) or not isinstance(item, expected):
+            kind = {str: "a string", int: "an integer", bool: "true or false", dict: "a table"}
+            raise ConfigError(
+                f"{CONFIG_NAME}: '{section}.{key}' must be {kind.get(expected, 'a number')}"  # type: ignore[call-overload]
+            )
+        if isinstance(item, str) and has_line_break(item):
+            raise ConfigError(f"{CONFIG_NAME}: '{section}.{key}' must be on one line")
 
 
 def _check_address(key: str, text: str) -> str:
@@ -249,22 +326,27 @@ def _default_list_id(base_url: str) -> str:
     return urlsplit(base_url).hostname or "newsletter.invalid"
 
 
-def _parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
-    security = smtp.get("security", "starttls")
+def _check_security(section: str, security: str, host: str) -> str:
     if security not in SECURITY_MODES:
         raise ConfigError(
-            f"{CONFIG_NAME}: 'smtp.security' must be one of {', '.join(SECURITY_MODES)}"
+            f"{CONFIG_NAME}: '{section}.security' must be one of {', '.join(SECURITY_MODES)}"
         )
-    if security == "none" and not is_loopback(smtp["host"]):
+    if security == "none" and not is_loopback(host):
         raise ConfigError(
-            f"{CONFIG_NAME}: 'smtp.security = \"none\"' is only allowed for a loopback host",
-            hint="use starttls or ssl for a remote relay",
+            f"{CONFIG_NAME}: '{section}.security = \"none\"' is only allowed for a loopback host",
+            hint="use starttls or ssl for a remote server",
         )
+    return security
+
+
+def _parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
+    security = _check_security("smtp", smtp.get("security", "starttls"), smtp["host"])
     port = smtp.get("port", DEFAULT_PORTS[security])
     _check_range("smtp.port", port, 1, 65535)
     _check_range("smtp.connections", smtp.get("connections", 2), 1, 64)
     _check_range("smtp.rate", smtp.get("rate", 10), 0, 100_000)
     _check_range("smtp.timeout", smtp.get("timeout", 30), 1, 3600)
+    _check_range("smtp.data_timeout", smtp.get("data_timeout", 600), 1, 3600)
     _check_range("smtp.messages_per_connection", smtp.get("messages_per_connection", 100), 0, 10**9)
     if smtp.get("username") and not smtp.get("password_env"):
         raise ConfigError(f"{CONFIG_NAME}: 'smtp.password_env' is needed with 'smtp.username'")
@@ -277,6 +359,7 @@ def _parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
         connections=smtp.get("connections", 2),
         rate=float(smtp.get("rate", 10)),
         timeout=float(smtp.get("timeout", 30)),
+        data_timeout=float(smtp.get("data_timeout", 600)),
         messages_per_connection=smtp.get("messages_per_connection", 100),
     )
 
@@ -284,7 +367,47 @@ def _parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
 def _parse_sending(sending: dict[str, Any]) -> SendingConfig:
     for key, value in sending.items():
         _check_range(f"sending.{key}", value, 1, 1000)
+    sending = dict(sending)
+    if "policy_stop_after" in sending:
+        sending.setdefault("stop_after", sending.pop("policy_stop_after"))
     return SendingConfig(**sending)
+
+
+def _parse_bounces(bounces: dict[str, Any]) -> BouncesConfig:
+    address = bounces.get("address")
+    if address is not None:
+        address = _check_address("bounces.address", address)
+        if bounces.get("verp") and "+" in address.partition("@")[0]:
+            raise ConfigError(f"{CONFIG_NAME}: 'bounces.address' must not contain '+' with verp")
+    _check_range("bounces.soft_limit", bounces.get("soft_limit", 3), 1, 100)
+    imap = bounces.get("imap")
+    return BouncesConfig(
+        address=address,
+        verp=bounces.get("verp", False),
+        soft_limit=bounces.get("soft_limit", 3),
+        maildir=Path(bounces.get("maildir", "returns")),
+        done_folder=bounces.get("done_folder", "newsletter-done"),
+        imap=_parse_imap(imap, bounces) if imap is not None else None,
+    )
+
+
+def _parse_imap(imap: dict[str, Any], bounces: dict[str, Any]) -> ImapConfig:
+    for key in ("host", "username", "password_env"):
+        if not str(imap.get(key, "")).strip():
+            raise ConfigError(f"{CONFIG_NAME}: missing key 'bounces.imap.{key}'")
+    security = _check_security("bounces.imap", imap.get("security", "ssl"), imap["host"])
+    port = imap.get("port", 993 if security == "ssl" else 143)
+    _check_range("bounces.imap.port", port, 1, 65535)
+    return ImapConfig(
+        host=imap["host"].strip(),
+        username=imap["username"],
+        password_env=imap["password_env"],
+        port=port,
+        security=security,
+        folder=imap.get("folder", "INBOX"),
+        done_folder=imap.get("done_folder", bounces.get("done_folder", "newsletter-done")),
+        timeout=float(imap.get("timeout", 60)),
+    )
 
 
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"

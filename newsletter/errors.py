@@ -39,3 +39,7 @@ class TemplateError(NewsletterError):
 
 class SendError(NewsletterError):
     """A send cannot start or had to stop for every recipient."""
+
+
+class MailboxError(NewsletterError):
+    """The return mailbox cannot be read (missing Maildir, IMAP login or TLS refused)."""

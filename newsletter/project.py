@@ -36,6 +36,7 @@ list_id = "news.example.org"              # the List-Id header; defaults to base
 # connections = 2                         # parallel SMTP sessions
 # rate = 10                               # messages per second in all; 0 = no limit
 # timeout = 30                            # seconds to wait for the server
+# data_timeout = 600                      # seconds to wait for the reply to the final dot
 # messages_per_connection = 100           # renew a session after this many; 0 = never
 
 [outbox]
@@ -44,7 +45,22 @@ path = "outbox"                           # Maildir of .eml files: the default t
 # [sending]
 # max_attempts = 5                        # tries for a 4xx or a dropped connection
 # hard_bounce_limit = 1                   # 5xx bounces before an address is marked bounced
-# policy_stop_after = 3                   # 5.7.x refusals in a row that stop the send
+# stop_after = 3                          # failures in a row not the recipients' own stop it
+
+# Where bounces, complaints and mailto unsubscribes come back (`newsletter bounces`).
+# [bounces]
+# address = "bounces@example.org"         # the envelope sender; default: the From address
+# verp = true                             # bounces+CODE@...: every bounce names its delivery
+# soft_limit = 3                          # soft bounces on this many issues in a row -> bounced
+# maildir = "returns"                     # the Maildir returned mail lands in, or:
+# [bounces.imap]                          # an IMAP mailbox (TLS verified)
+# host = "imap.example.org"
+# port = 993
+# security = "ssl"                        # ssl | starttls | none (none only for loopback)
+# username = "bounces@example.org"
+# password_env = "NEWSLETTER_IMAP_PASSWORD"
+# folder = "INBOX"
+# done_folder = "newsletter-done"         # processed messages are moved here
 
 # DKIM signing by newsletter itself: `newsletter dkim keygen` makes the key and
 # prints the DNS record; then uncomment. `newsletter doctor` checks the record.
@@ -66,6 +82,8 @@ newsletter.journal*
 # Previews and sent messages carry real unsubscribe links.
 build/
 outbox/
+# Returned mail (bounces, complaints) names subscribers too.
+returns/
 # DKIM private keys.
 dkim/
 *.pem

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from newsletter.cli import backup, dkim, doctor, issue, send, serve, status, subscribers
+from newsletter.cli import backup, bounces, dkim, doctor, issue, send, serve, status, subscribers
 from newsletter.cli.common import console, show_error
 from newsletter.db.faults import database_fault, is_fault
 from newsletter.errors import NewsletterError
@@ -49,6 +49,7 @@ send.register(app)
 status.register(app)
 serve.register(app)
 doctor.register(app)
+bounces.register(app)
 backup.register(app)
 
 

@@ -68,6 +68,10 @@ def send_command(
     resend_uncertain: Annotated[
         bool, typer.Option("--resend-uncertain", help="Also resend messages whose fate is unknown.")
     ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option("--retry-failed", help="Put the issue's failed deliveries back in the queue."),
+    ] = False,
     allow_changes: Annotated[
         bool, typer.Option("--allow-changes", help="Send an issue edited after sending began.")
     ] = False,
@@ -78,7 +82,8 @@ def send_command(
 
     request = SendRequest(
         slug, test_to=test_to, dry_run=dry_run_, connections=connections, rate=rate,
-        resend_uncertain=resend_uncertain, allow_changes=allow_changes, as_address=as_address,
+        resend_uncertain=resend_uncertain, retry_failed=retry_failed,
+        allow_changes=allow_changes, as_address=as_address,
     )  # fmt: skip
     bar = _ProgressBar()
     with open_project(project) as (config, store), _signals_as_ctrl_c() as received:
@@ -140,6 +145,11 @@ def _confirm(plan: SendPlan, yes: bool) -> bool:
             " (the list is frozen when sending starts)"
         )
     _uncertain_note(plan.uncertain, plan.resend_uncertain)
+    if plan.retry_failed:
+        console.print(
+            f"[yellow]{plan.retry_failed} failed deliveries go back in the queue and will be"
+            " tried again[/]"
+        )
     rate = f"{plan.rate:g} messages/s" if plan.rate else "no rate limit"
     console.print(f"transport: {escape(plan.transport)}, {plan.connections} connection(s), {rate}")
     if yes:

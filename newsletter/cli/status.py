@@ -119,6 +119,13 @@ def _one_issue(status: IssueStatus, uncertain: list[str], running: bool) -> None
     console.print(table)
     _reasons("failed", status.failures)
     _reasons("still queued after temporary errors (a later send retries)", status.deferred)
+    _reasons("came back (refusals at sending, returned mail, complaints)", status.came_back)
+    _reasons("what the returned mail said", status.returned)
+    if counts["failed"] and not running:
+        console.print(
+            f"`newsletter send {escape(issue.slug)} --retry-failed` tries the failed ones again"
+            " once their cause is fixed"
+        )
     if running:
         if status.uncertain:
             console.print(

@@ -133,7 +133,22 @@ def create_suppressions(db: Database) -> None:
 # --- later changes: append a @step("000N_what_changed") function here ---------
 
 
-@step("0002_ids_never_reused")
+@step("0002_return_mailbox")
+def return_mailbox(db: Database) -> None:
+    """`newsletter bounces`: the messages already processed (so a second run changes
+    nothing), and the lookups that tie a returned message to its delivery and issue."""
+    db.execute(
+        """CREATE TABLE returned_messages (
+        key TEXT PRIMARY KEY,
+        category TEXT NOT NULL,
+        processed_at TEXT NOT NULL
+    )"""
+    )
+    db.execute("CREATE INDEX deliveries_by_message_id ON deliveries (message_id)")
+    db.execute("CREATE INDEX events_by_issue ON events (issue_slug, kind)")
+
+
+@step("0003_ids_never_reused")
 def ids_never_reused(db: Database) -> None:
     """AUTOINCREMENT: an id, once used, is never given to another row.
 

@@ -67,11 +67,12 @@ class MessageFactory:
         self.sender = ascii_address(config.from_address)
         _require_ascii_config(config, self.sender)
         self._domain = self.sender.rpartition("@")[2]
+        self.envelope_sender = ascii_address(config.return_address)  # the Return-Path
         self._ids = itertools.count(1)
         self._date: tuple[datetime | None, str] = (None, "")
         self._id_prefix = secrets.token_hex(6)
         self._fields = prepared.fields
-        self._mailto = mailto_uri(config)
+        self._mailto = mailto_uri(config, "")  # + the recipient's token
         boundary = f"=_nl{secrets.token_hex(12)}"
         self._from = from_header(config)
         reply_to = config.reply_to and f"Reply-To: {ascii_address(config.reply_to)}{CRLF}"
@@ -111,7 +112,7 @@ class MessageFactory:
                 self._date_header(),
                 f"Message-ID: {message_id}{CRLF}",
                 self._list_id,
-                list_unsubscribe_header(url, self._mailto),
+                list_unsubscribe_header(url, self._mailto and self._mailto + subscriber.token),
                 self._mime_head,
             ]
         )
@@ -127,7 +128,7 @@ class MessageFactory:
         )
         if self._signer is not None:
             data = self._signer.sign(data)  # over the final bytes, whatever made them
-        return OutgoingMessage(message_id, self.sender, recipient, data)
+        return OutgoingMessage(message_id, self.envelope_sender, recipient, data)
 
 
 class _EncodedBody:

@@ -94,10 +94,12 @@ def _ascii(address: str) -> str:
     return ascii_address(address)
 
 
-def mailto_uri(config: Config) -> str | None:
+def mailto_uri(config: Config, token: str) -> str | None:
+    """The unsubscribe mailto, naming its recipient by token in the subject (the token,
+    last in the URI, is the one the https link carries), so the request can be honoured."""
     if not config.unsubscribe_mailto:
         return None
-    return f"mailto:{ascii_address(config.unsubscribe_mailto)}?subject=unsubscribe"
+    return f"mailto:{ascii_address(config.unsubscribe_mailto)}?subject=unsubscribe%20{token}"
 
 
 def list_unsubscribe_header(url: str, mailto: str | None) -> str:

@@ -63,7 +63,7 @@ def build_reference_message(
     message["Date"] = date or datetime.now(UTC)
     message["Message-ID"] = message_id or f"<{secrets.token_hex(12)}@{sender.rpartition('@')[2]}>"
     message["List-Id"] = list_id_value(config)
-    message["List-Unsubscribe"] = _UriListHeader.of(url, mailto_uri(config))
+    message["List-Unsubscribe"] = _UriListHeader.of(url, mailto_uri(config, subscriber.token))
     message["List-Unsubscribe-Post"] = ONE_CLICK
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")

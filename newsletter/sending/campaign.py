@@ -24,6 +24,7 @@ from newsletter.sending.ledger import IssueStatus, Ledger
 from newsletter.sending.lock import send_lock
 from newsletter.sending.loop import Builder, Sender, SendReport, SendSettings
 from newsletter.sending.replies import classify
+from newsletter.sending.return_path import return_path_for
 from newsletter.sending.transport import TransportPlan, plan_transport
 from newsletter.subscribers.addresses import normalise_address
 from newsletter.subscribers.model import Subscriber
@@ -50,6 +51,7 @@ class SendPlan:
     skipped: int = 0
     uncertain: int = 0
     resend_uncertain: bool = False
+    retry_failed: int = 0  # failed rows this run puts back in the queue (--retry-failed)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class SendRequest:
     connections: int | None = None
     rate: float | None = None
     resend_uncertain: bool = False
+    retry_failed: bool = False
     allow_changes: bool = False
     as_address: str | None = None  # the subscriber a test message shows (default: made up)
 
@@ -115,7 +118,8 @@ def run_send(
     plan, report = send_issue(
         config, store, request.slug, prepared.subject, prepared.content_hash, build, transport,
         confirm=confirm, on_start=on_start, on_progress=on_progress,
-        resend_uncertain=request.resend_uncertain, allow_changes=request.allow_changes,
+        resend_uncertain=request.resend_uncertain, retry_failed=request.retry_failed,
+        allow_changes=request.allow_changes,
     )  # fmt: skip
     return SendOutcome(plan, report, Ledger(store).status(request.slug))
 
@@ -128,6 +132,7 @@ def plan_send(
     transport: TransportPlan,
     *,
     resend_uncertain: bool = False,
+    retry_failed: bool = False,
 ) -> SendPlan:
     status = ledger.status(slug)
     common = {
@@ -144,8 +149,10 @@ def plan_send(
             active = ledger.active_not_reached(slug)
         return SendPlan(resuming=False, recipients=active, to_send=active, **common)
     counts = status.counts
-    to_send = counts["queued"] + (counts["sending"] if resend_uncertain else 0)
+    retrying = ledger.retryable_failed(slug) if retry_failed else 0
+    to_send = counts["queued"] + (counts["sending"] if resend_uncertain else 0) + retrying
     return SendPlan(
+        retry_failed=retrying,
         resuming=True,
         recipients=status.total,
         to_send=to_send,
@@ -170,18 +177,22 @@ def send_issue(
     on_start: Callable[[SendPlan, int], None] | None = None,
     on_progress: Callable[[SendReport], None] | None = None,
     resend_uncertain: bool = False,
+    retry_failed: bool = False,
     allow_changes: bool = False,
     settings: SendSettings | None = None,
 ) -> tuple[SendPlan, SendReport | None]:
     """Send (or resume) an issue; returns the plan and the report (None if declined).
 
     Under the project's send lock: plan, ask, check the connection and freeze
-    the recipients (first run only), optionally requeue uncertain rows, run the
-    loop, mark it finished.
+    the recipients (first run only), optionally requeue uncertain or failed rows,
+    run the loop, mark it finished.
     """
     ledger = Ledger(store)
     with send_lock(config.project_dir):
-        plan = plan_send(ledger, store, slug, subject, transport, resend_uncertain=resend_uncertain)
+        plan = plan_send(
+            ledger, store, slug, subject, transport,
+            resend_uncertain=resend_uncertain, retry_failed=retry_failed,
+        )  # fmt: skip
         if plan.resuming:
             ledger.check_content(slug, content_hash, allow_changes)
         if plan.to_send == 0 or not confirm(plan):
@@ -196,14 +207,19 @@ def send_issue(
         ledger.begin(slug, subject, content_hash, allow_changes=allow_changes)
         if resend_uncertain:
             ledger.requeue_uncertain(slug)
+        if retry_failed:
+            ledger.requeue_failed(slug)
         total = ledger.status(slug).counts["queued"]  # type: ignore[union-attr]
         if on_start is not None:
             on_start(plan, total)
         if settings is None:
             settings = SendSettings.from_config(config, transport.connections, transport.rate)
+        return_path = return_path_for(config, store)
         sender = Sender(
-            ledger, slug, build, transport.factory, settings, total=total, on_progress=on_progress
-        )
+            ledger, slug, build, transport.factory, settings, total=total,
+            on_progress=on_progress,
+            envelope_sender=return_path.for_delivery if return_path.verp else None,
+        )  # fmt: skip
         report = sender.run()
         ledger.finish(slug)
         if not report.abandoned:  # workers still out there may yet check the journal

@@ -18,15 +18,25 @@ import re
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from newsletter.db.recovery import LeftWatch, delivered_hashes
 from newsletter.errors import NewsletterError, SendError
+from newsletter.subscribers.bounces import record_soft_bounce
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.store import Store, subscriber_from_row
 
+_CAME_BACK = {
+    ("bounced", "smtp"): "hard bounces at sending",
+    ("bounced", "dsn"): "hard bounces mailed back (DSN)",
+    ("soft_bounce", "smtp"): "soft bounces at sending (every try deferred)",
+    ("soft_bounce", "dsn"): "soft bounces mailed back (DSN)",
+    ("refused", "dsn"): "refused later for a reason not the address's (no bounce)",
+    ("unsubscribed", "complaint"): "complaints (unsubscribed)",
+    ("unsubscribed", "mailto"): "unsubscribed by mail (List-Unsubscribe mailto)",
+}
 _ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
 
 DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "skipped")
@@ -57,6 +67,8 @@ class IssueStatus:
     counts: dict[str, int]
     failures: list[tuple[str, int]] = field(default_factory=list)  # failed, by reason
     deferred: list[tuple[str, int]] = field(default_factory=list)  # queued with a last error
+    came_back: list[tuple[str, int]] = field(default_factory=list)  # bounces, complaints, ...
+    returned: list[tuple[str, int]] = field(default_factory=list)  # returned mail, by reply
 
     @property
     def uncertain(self) -> int:
@@ -203,6 +215,25 @@ class Ledger:
                 [self.store.clock(), slug, slug],
             )
             return cursor.rowcount > 0
+
+    def requeue_failed(self, slug: str) -> int:
+        """`--retry-failed`: failed rows of people still active go back to the queue."""
+        with self._lock:
+            return self.db.execute(
+                "UPDATE deliveries SET status = 'queued', updated_at = ?"
+                " WHERE issue_slug = ? AND status = 'failed' AND subscriber_id IN"
+                " (SELECT id FROM subscribers WHERE status = 'active')",
+                [self.store.clock(), slug],
+            ).rowcount
+
+    def retryable_failed(self, slug: str) -> int:
+        """How many rows `requeue_failed` would put back."""
+        row = self.store.one(
+            "SELECT count(*) AS n FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
+            " WHERE d.issue_slug = ? AND d.status = 'failed' AND s.status = 'active'",
+            [slug],
+        )
+        return row["n"] if row else 0
 
     def requeue_uncertain(self, slug: str) -> int:
         """`--resend-uncertain`: rows left `sending` by a crash go back to the queue."""
@@ -352,9 +383,17 @@ class Ledger:
             self._move(delivery_id, "queued", reason)
             self._journal(delivery_id, "queued", keep=False)
 
-    def record_bounce(self, subscriber_id: int, detail: str, limit: int) -> bool:
+    def record_bounce(self, subscriber_id: int, slug: str, detail: str, limit: int) -> bool:
+        """A hard bounce at sending; True when it marked the person bounced."""
         with self._lock:
-            return self.store.record_bounce(subscriber_id, detail, limit)
+            return self.store.record_bounce(subscriber_id, detail, limit, issue=slug)
+
+    def record_soft_bounce(self, subscriber_id: int, slug: str, detail: str, limit: int) -> bool:
+        """Every try for this recipient deferred: a soft bounce for this issue."""
+        with self._lock:
+            return record_soft_bounce(
+                self.store, subscriber_id, issue=slug, detail=detail, source="smtp", limit=limit
+            )
 
     def _move(
         self, delivery_id: int, status: str, reason: str, only_from: str | None = None
@@ -379,7 +418,12 @@ class Ledger:
         ):
             counts[row["status"]] = row["n"]
         return IssueStatus(
-            record, counts, self._reasons(slug, "failed"), self._reasons(slug, "queued")
+            record,
+            counts,
+            self._reasons(slug, "failed"),
+            self._reasons(slug, "queued"),
+            self._came_back(slug),
+            self._returned(slug),
         )
 
     def uncertain(self, slug: str, limit: int = 20) -> list[str]:
@@ -407,13 +451,40 @@ class Ledger:
         slugs = [row["slug"] for row in self.db.query("SELECT slug FROM issues ORDER BY slug")]
         return [status for slug in slugs if (status := self.status(slug))]
 
+    def _came_back(self, slug: str) -> list[tuple[str, int]]:
+        """The issue's bounces, refusals, complaints and mailto unsubscribes, by kind."""
+        rows = self.db.query(
+            "SELECT kind, source, count(*) AS n FROM events WHERE issue_slug = ?"
+            " AND kind IN ('bounced', 'soft_bounce', 'refused', 'unsubscribed')"
+            " GROUP BY kind, source",
+            [slug],
+        )
+        found = [(_CAME_BACK.get((row["kind"], row["source"])), row["n"]) for row in rows]
+        return sorted(((label, n) for label, n in found if label), key=lambda item: -item[1])
+
+    def _returned(self, slug: str) -> list[tuple[str, int]]:
+        """What returned DSNs said about this issue's deliveries, grouped."""
+        return _grouped(
+            self.db.query(
+                "SELECT detail AS reply, count(*) AS n FROM events WHERE issue_slug = ?"
+                " AND source = 'dsn' GROUP BY detail",
+                [slug],
+            )
+        )
+
     def _reasons(self, slug: str, status: str) -> list[tuple[str, int]]:
-        """Replies grouped, with the addresses servers quote in them taken out."""
-        groups: Counter[str] = Counter()
-        for row in self.db.query(
-            "SELECT last_error, count(*) AS n FROM deliveries WHERE issue_slug = ?"
-            " AND status = ? AND last_error IS NOT NULL GROUP BY last_error",
-            [slug, status],
-        ):
-            groups[_ADDRESS.sub("<address>", row["last_error"])] += row["n"]
-        return sorted(groups.items(), key=lambda item: (-item[1], item[0]))
+        return _grouped(
+            self.db.query(
+                "SELECT last_error AS reply, count(*) AS n FROM deliveries WHERE issue_slug = ?"
+                " AND status = ? AND last_error IS NOT NULL GROUP BY last_error",
+                [slug, status],
+            )
+        )
+
+
+def _grouped(rows: Iterable[dict[str, Any]]) -> list[tuple[str, int]]:
+    """Replies grouped, with the addresses servers quote in them taken out."""
+    groups: Counter[str] = Counter()
+    for row in rows:
+        groups[_ADDRESS.sub("<address>", row["reply"])] += row["n"]
+    return sorted(groups.items(), key=lambda item: (-item[1], item[0]))

@@ -9,6 +9,10 @@ person is still active) while the server answers, and transmits the message.
 After the 250 the row is marked `sent`, committed together with the lane's
 next claim, or alone before anything that waits (rate limit, reconnect, end).
 The uncertain window is therefore the messages in flight. Never prints.
+
+What a failure does follows `replies.classify` (who the reply is about) and
+the breaker (breaker.py), which stops the send when failures are not the
+recipients' own; rows it touched go back to the queue.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from newsletter.config import Config
 from newsletter.db.faults import database_fault
 from newsletter.errors import InputError, NewsletterError, SendError
 from newsletter.mail.outgoing import OutgoingMessage
+from newsletter.sending.breaker import Breaker
 from newsletter.sending.ledger import Delivery, Ledger
 from newsletter.sending.rate import RateLimiter, Sleep
 from newsletter.sending.replies import Kind, Verdict, classify
@@ -31,6 +36,7 @@ from newsletter.sending.transport import Transport, TransportFactory
 from newsletter.subscribers.model import Subscriber
 
 Builder = Callable[[Subscriber], OutgoingMessage]
+EnvelopeSender = Callable[[int], str]  # delivery id -> MAIL FROM (VERP)
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,8 @@ class SendSettings:
     rate: float = 0.0
     max_attempts: int = 5
     hard_bounce_limit: int = 1
-    policy_stop_after: int = 3
+    soft_bounce_limit: int = 3  # soft bounces on this many issues in a row -> bounced
+    stop_after: int = 3  # failures in a row that are not the recipients' own stop the send
     backoff_base: float = 2.0  # seconds before the first retry; doubles each time
     backoff_max: float = 60.0
     batch_size: int = 200
@@ -52,7 +59,8 @@ class SendSettings:
             rate=max(0.0, rate),
             max_attempts=sending.max_attempts,
             hard_bounce_limit=sending.hard_bounce_limit,
-            policy_stop_after=sending.policy_stop_after,
+            soft_bounce_limit=config.bounces.soft_limit,
+            stop_after=sending.stop_after,
         )
 
 
@@ -153,10 +161,12 @@ class Sender:
         *,
         total: int = 0,
         on_progress: Callable[[SendReport], None] | None = None,
+        envelope_sender: EnvelopeSender | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep | None = None,
     ) -> None:
         self.ledger, self.slug, self.build = ledger, slug, build
+        self.envelope_sender = envelope_sender
         self.transports, self.settings = transports, settings
         self.on_progress = on_progress
         self.clock = clock
@@ -166,7 +176,7 @@ class Sender:
         self.report = SendReport(total=total)
         self._feed = _Feed(ledger, slug, settings.batch_size)
         self._lock = threading.Lock()
-        self._policy_streak: list[int] = []
+        self._breaker = Breaker(settings.stop_after)
         self._crash: BaseException | None = None
 
     def stop(self) -> None:
@@ -244,9 +254,15 @@ class Sender:
                 self.sleep(self._backoff(attempt - 1))
             if self._stop.is_set():
                 raise _Stopped
-            if self._attempt(lane, delivery) is None:
+            verdict = self._attempt(lane, delivery)
+            if verdict is None:
                 return
-        self._count("deferred")
+        suppressed = False
+        if verdict.kind is Kind.SOFT_BOUNCE:  # about the recipient, every try: a soft bounce
+            suppressed = self.ledger.record_soft_bounce(
+                delivery.subscriber.id, self.slug, verdict.detail, self.settings.soft_bounce_limit
+            )
+        self._count("deferred", suppressed=suppressed)
 
     def _attempt(self, lane: _Lane, delivery: Delivery) -> Verdict | None:
         """One try; returns the verdict of a temporary failure, None when settled."""
@@ -258,11 +274,14 @@ class Sender:
             except Exception as error:
                 verdict = self._verdict(error, transport)
                 transport.close()
+                self._watch(delivery.id, verdict)
                 return verdict
         subscriber = delivery.subscriber
         assert subscriber is not None
         try:
             message = self.build(subscriber)
+            if self.envelope_sender is not None:
+                message = replace(message, sender=self.envelope_sender(delivery.id))
         except InputError as error:  # this address cannot be written (e.g. non-ASCII local part)
             self._record_sent(lane)
             self.ledger.mark_failed(delivery.id, f"cannot address the message: {error.message}")
@@ -304,24 +323,27 @@ class Sender:
             if claimed:
                 self.ledger.release(delivery.id, "not sent: the send stopped")
             raise
-        if verdict.kind is Kind.TEMPORARY:
+        if verdict.kind in (Kind.TEMPORARY, Kind.SOFT_BOUNCE):
             if claimed:
                 self.ledger.release(delivery.id, verdict.reason)
-            transport.close()
+            if verdict.kind is Kind.TEMPORARY:
+                transport.close()
+            self._watch(delivery.id, verdict)
             return verdict
         if verdict.kind is Kind.UNCERTAIN:
             self._count("uncertain")  # the row stays `sending`: reported, resent on request
+            self._watch(delivery.id, verdict)
+            return None
+        if verdict.kind is Kind.REFUSED:
+            self._refused(delivery.id, verdict)
             return None
         self.ledger.mark_failed(delivery.id, verdict.reason)
         suppressed = False
-        if verdict.bounce and delivery.subscriber is not None:
-            limit = self.settings.hard_bounce_limit
-            suppressed = self.ledger.record_bounce(delivery.subscriber.id, verdict.reason, limit)
-        self._count(
-            "failed",
-            suppressed=suppressed,
-            policy=delivery.id if verdict.kind is Kind.POLICY else None,
-        )
+        if delivery.subscriber is not None:
+            suppressed = self.ledger.record_bounce(
+                delivery.subscriber.id, self.slug, verdict.detail, self.settings.hard_bounce_limit
+            )
+        self._count("failed", suppressed=suppressed)
         return None
 
     def _verdict(self, error: Exception, transport: Transport) -> Verdict:
@@ -340,35 +362,45 @@ class Sender:
 
     # --- shared bookkeeping ------------------------------------------------------------
 
-    def _count(self, outcome: str, *, suppressed: bool = False, policy: int | None = None) -> None:
+    def _count(self, outcome: str, *, suppressed: bool = False) -> None:
         with self._lock:
             setattr(self.report, outcome, getattr(self.report, outcome) + 1)
             self.report.suppressed += suppressed
-            if policy is None:
-                if outcome in ("sent", "failed"):
-                    self._policy_streak.clear()
-            else:
-                self._policy_streak.append(policy)
-                if len(self._policy_streak) >= self.settings.policy_stop_after:
-                    self._stop_for_policy()
+            if outcome == "sent":
+                self._breaker.accepted()
             snapshot = replace(self.report) if self.on_progress is not None else None
         if snapshot is not None:
             self.on_progress(snapshot)  # type: ignore[misc]
 
-    def _stop_for_policy(self) -> None:
-        """Several 5.7.x in a row: stop, and put those recipients back in the queue."""
-        streak, self._policy_streak = self._policy_streak, []
-        for delivery_id in streak:
-            self.ledger.release(delivery_id, "not sent: the send stopped on policy refusals")
-        self.report.failed -= len(streak)
-        self.report.deferred += len(streak)
-        self._halt_locked(
-            SendError(
-                f"send stopped: {len(streak)} recipients in a row refused for policy reasons (5.7.x)",
-                hint="see `newsletter status` for the replies; check the relay's limits and"
-                " the sender's SPF/DKIM/DMARC, then run send again",
-            )
-        )
+    def _watch(self, delivery_id: int, verdict: Verdict) -> None:
+        """A try that failed for now: the breaker may decide the relay is the problem."""
+        with self._lock:
+            error = self._breaker.failure(delivery_id, verdict)
+            if error is not None:
+                self._halt_locked(error)
+
+    def _refused(self, delivery_id: int, verdict: Verdict) -> None:
+        """Refused for the sender, relay or message: failed, unless it is one too many
+        (then it and the ones before it go back to the queue) or the send is stopping
+        anyway (then it goes back too: never collateral of a stop)."""
+        with self._lock:
+            if self._stop.is_set():
+                self.ledger.release(delivery_id, f"not sent: the send stopped; {verdict.reason}")
+                self.report.deferred += 1
+                return
+            self.ledger.mark_failed(delivery_id, verdict.reason)
+            self.report.failed += 1
+            error = self._breaker.refusal(delivery_id, verdict)
+            if error is not None:
+                streak, self._breaker.refused = self._breaker.refused, []
+                for refused_id in streak:
+                    self.ledger.release(refused_id, f"not sent: the send stopped; {verdict.reason}")
+                self.report.failed -= len(streak)
+                self.report.deferred += len(streak)
+                self._halt_locked(error)
+            snapshot = replace(self.report) if self.on_progress is not None else None
+        if snapshot is not None:
+            self.on_progress(snapshot)  # type: ignore[misc]
 
     def _halt(self, error: SendError) -> None:
         with self._lock:

@@ -118,12 +118,24 @@ class SmtpTransport:
             raise smtplib.SMTPDataError(code, text)
         session.send(_dot_stuffed(data))
         try:
-            code, text = session.getreply()
+            code, text = self._final_reply(session)
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             raise ReplyLost(str(error) or "connection closed") from error
         if code != 250:
             raise smtplib.SMTPDataError(code, text)
         return True
+
+    def _final_reply(self, session: smtplib.SMTP) -> tuple[int, bytes]:
+        """The reply to the final dot, waited for `data_timeout` (RFC 5321 4.5.3.2.6
+        suggests 10 minutes): a server may scan the whole message before it answers,
+        and a message given up on too early is one whose fate is unknown."""
+        if session.sock is not None:
+            session.sock.settimeout(self.smtp.data_timeout)
+        try:
+            return session.getreply()
+        finally:
+            if session.sock is not None:
+                session.sock.settimeout(self.smtp.timeout)
 
     def close(self) -> None:
         """QUIT politely; a session that is already gone is simply dropped."""

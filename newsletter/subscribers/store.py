@@ -220,7 +220,15 @@ class Store:
         self.record_event("added", cursor.lastrowid, source)
         return self.get_by_id(cursor.lastrowid)  # type: ignore[arg-type,return-value]
 
-    def unsubscribe(self, subscriber_id: int, via: str, *, journaled: bool = False) -> bool:
+    def unsubscribe(
+        self,
+        subscriber_id: int,
+        via: str,
+        *,
+        detail: str = "",
+        issue: str | None = None,
+        journaled: bool = False,
+    ) -> bool:
         """Idempotent: True only when this call changed an active subscriber.
 
         The journal line is written (and flushed) first: once this returns, or
@@ -235,7 +243,7 @@ class Store:
                 [self.clock(), via, self.clock(), subscriber_id],
             )
             if cursor.rowcount:
-                self.record_event("unsubscribed", subscriber_id, via)
+                self.record_event("unsubscribed", subscriber_id, via, detail, issue)
             return cursor.rowcount > 0
 
     def resubscribe(self, subscriber_id: int, via: str) -> bool:
@@ -272,23 +280,37 @@ class Store:
         self.unsubscribe(subscriber.id, "cli")
         return self.get_by_id(subscriber.id)  # type: ignore[return-value]
 
-    def record_bounce(self, subscriber_id: int, detail: str, limit: int) -> bool:
-        """Count a hard bounce; True when it reached the limit and the person was suppressed."""
+    def record_bounce(
+        self,
+        subscriber_id: int,
+        detail: str,
+        limit: int,
+        *,
+        issue: str | None = None,
+        source: str = "smtp",
+    ) -> bool:
+        """Count a hard bounce; True when it reached the limit and the person was suppressed.
+        (Soft bounces and other refusals: subscribers/bounces.py.)"""
         with self.write():
             self.db.execute(
                 "UPDATE subscribers SET bounce_count = bounce_count + 1, updated_at = ?"
                 " WHERE id = ?",
                 [self.clock(), subscriber_id],
             )
-            self.record_event("bounced", subscriber_id, "smtp", detail)
-            cursor = self.db.execute(
-                "UPDATE subscribers SET status = 'bounced', unsubscribed_at = ?, left_via = 'bounce'"
-                " WHERE id = ? AND status = 'active' AND bounce_count >= ?",
-                [self.clock(), subscriber_id, limit],
-            )
-            if cursor.rowcount:
-                self._journal_left(subscriber_id, "bounce")
-            return cursor.rowcount > 0
+            self.record_event("bounced", subscriber_id, source, detail, issue)
+            return self.mark_bounced(subscriber_id, min_hard_bounces=limit)
+
+    def mark_bounced(self, subscriber_id: int, *, min_hard_bounces: int = 0) -> bool:
+        """active -> bounced (when it has at least that many hard bounces); True if changed."""
+        now = self.clock()
+        cursor = self.db.execute(
+            "UPDATE subscribers SET status = 'bounced', unsubscribed_at = ?, left_via = 'bounce',"
+            " updated_at = ? WHERE id = ? AND status = 'active' AND bounce_count >= ?",
+            [now, now, subscriber_id, min_hard_bounces],
+        )
+        if cursor.rowcount:
+            self._journal_left(subscriber_id, "bounce")
+        return cursor.rowcount > 0
 
     def _journal_left(self, subscriber_id: int, via: str) -> None:
         row = self.one("SELECT email_key FROM subscribers WHERE id = ?", [subscriber_id])

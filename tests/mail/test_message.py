@@ -163,7 +163,7 @@ def test_headers_and_structure_of_a_finished_message(issue) -> None:
     assert str(message["List-Id"]) == "Co-pro Newsletter <news.example.org>"
     assert str(message["List-Unsubscribe"]) == (
         "<https://news.example.org/u/AbCdEfGhIjKlMnOpQrStUvWx>,"
-        " <mailto:unsubscribe@example.org?subject=unsubscribe>"
+        " <mailto:unsubscribe@example.org?subject=unsubscribe%20AbCdEfGhIjKlMnOpQrStUvWx>"
     )
     assert message["MIME-Version"] == "1.0"
     assert built.message_id.endswith("@example.org>")

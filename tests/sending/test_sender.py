@@ -13,33 +13,16 @@ import newsletter.sending.campaign as sending
 from newsletter.db.connection import open_database
 from newsletter.errors import SendError
 from newsletter.project import open_project
-from newsletter.sending.campaign import dry_run, send_issue, send_lock, send_test
+from newsletter.sending.campaign import dry_run, send_lock, send_test
 from newsletter.sending.ledger import Ledger
-from newsletter.sending.loop import SendSettings
 from newsletter.sending.rate import RateLimiter
 from newsletter.sending.transport import plan_transport
 from newsletter.subscribers.store import Store
 
+from support.sending import SLUG, send
 from support.smtp import PASSWORD, USER, add_subscribers, configure_smtp, simple_builder
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-SLUG = "2026-12"
-FAST = {"backoff_base": 0.01, "backoff_max": 0.05}
-
-
-def send(project: Path, *, hash_: str = "h1", settings: dict | None = None, **options):  # noqa: ANN201
-    """Run the real send_issue with the tiny builder; returns (report, status)."""
-    build = options.pop("build", None) or simple_builder()
-    context = options.pop("ssl_context", None)
-    with open_project(project) as (config, store):
-        transport = plan_transport(config, ssl_context=context)
-        tuned = SendSettings.from_config(config, transport.connections, transport.rate)
-        tuned = SendSettings(**{**tuned.__dict__, **FAST, **(settings or {})})
-        _plan, report = send_issue(
-            config, store, SLUG, "Subject", hash_, build, transport,
-            confirm=lambda plan: True, settings=tuned, **options,
-        )  # fmt: skip
-        return report, Ledger(store).status(SLUG)
 
 
 def test_every_active_subscriber_gets_exactly_one_copy_over_two_connections(
@@ -122,14 +105,15 @@ def test_faulty_server_retries_temporary_failures_and_fails_the_bad_domain(
     assert handler.mails > 26 + 3 and handler.datas > 24 + 4  # drops and 451s did happen
 
 
-def test_temporary_failures_beyond_max_attempts_stay_queued_for_a_later_send(
+def test_a_relay_failing_every_try_stops_the_send_and_a_later_send_delivers_all(
     project, store, faulty_server
 ):
     emails = add_subscribers(store, 3)
     faulty_server.handler.temp_fail_every = 1
     configure_smtp(project, faulty_server, connections=1, rate=0, sending_max_attempts=2)
     report, status = send(project)
-    assert (report.sent, report.deferred, status.counts["queued"]) == (0, 3, 3)
+    assert report.stopped is not None and "451 4.3.0" in report.stopped.message
+    assert (report.sent, status.counts["queued"], status.counts["failed"]) == (0, 3, 0)
     assert status.deferred[0][0].startswith("451 4.3.0")
     faulty_server.handler.temp_fail_every = 0
     report, status = send(project)

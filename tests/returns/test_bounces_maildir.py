@@ -1,0 +1,109 @@
+"""`newsletter bounces` on a Maildir: the formats real providers send, each tied to
+its delivery and acted on once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from newsletter.project import open_project
+
+from support.returns import SLUG, deliver, enable_returns, files, sample
+
+
+def statuses(project: Path) -> dict[str, tuple[str, str | None]]:
+    with open_project(project) as (_config, store):
+        return {s.email: (s.status, s.left_via) for s in store.list_subscribers()}
+
+
+def events(project: Path, kind: str) -> list[dict]:
+    with open_project(project) as (_config, store):
+        return list(store.db.query("SELECT * FROM events WHERE kind = ? ORDER BY id", [kind]))
+
+
+def test_each_kind_of_returned_mail_is_sorted_and_acted_on_once(project, sent, cli):
+    people = list(sent.values())
+    returns = project / "returns"
+    deliver(
+        returns,
+        sample("o365-ndr.eml", people[0]),  # by the Message-ID it quotes
+        sample("gmail-dsn.eml", people[1]),  # by its VERP address
+        sample("exim-plain.eml", people[2]),  # non-standard: flufl.bounce
+        sample("qmail.eml", people[3]),  # non-standard, to the plain address
+        sample("arf-complaint.eml", people[4]),
+        sample("mailto-unsubscribe.eml", people[5]),
+        sample("auto-reply.eml", people[6]),
+        sample("out-of-office.eml", people[7]),
+        sample("person.eml", people[0]),
+    )
+    dry = cli("bounces", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "9 messages read" in dry.output and "marked bounced" in dry.output
+    assert all(state == ("active", None) for state in statuses(project).values())
+    assert len(files(returns)) == 9  # nothing moved
+
+    result = cli("bounces")
+    assert result.exit_code == 0, result.output
+    for line in ("marked bounced", "unsubscribed by complaint", "unsubscribed by mailto",
+                 "auto-reply, ignored", "other, left for a person"):  # fmt: skip
+        assert line in result.output
+    state = statuses(project)
+    assert [state[p.recipient] for p in people[:4]] == [("bounced", "bounce")] * 4
+    assert state[people[4].recipient] == ("unsubscribed", "complaint")
+    assert state[people[5].recipient] == ("unsubscribed", "mailto")
+    assert state[people[6].recipient] == state[people[7].recipient] == ("active", None)
+    bounced = events(project, "bounced")
+    assert [(e["source"], e["issue_slug"]) for e in bounced] == [("dsn", SLUG)] * 4
+    assert bounced[0]["detail"].startswith("550 5.1.10 RESOLVER.ADR.RecipientNotFound")
+    assert bounced[1]["detail"].startswith("550-5.1.1 The email account")
+    assert "5.1.1" in bounced[2]["detail"] and bounced[3]["detail"].startswith("5.1.1")
+    left = files(returns)
+    assert len(left) == 1 and b"Could you add my colleague" in left[0].read_bytes()
+    assert len(files(returns / ".newsletter-done")) == 8
+
+    again = cli("bounces")
+    assert "1 messages read" in again.output and "other, left for a person" in again.output
+    assert statuses(project) == state and len(events(project, "bounced")) == 4
+
+
+def test_status_shows_what_came_back_for_the_issue(project, sent, cli):
+    people = list(sent.values())
+    deliver(
+        project / "returns",
+        sample("gmail-dsn.eml", people[0]),
+        sample("arf-complaint.eml", people[1]),
+    )
+    cli("bounces")
+    result = cli("status", SLUG)
+    assert "hard bounces mailed back (DSN)" in result.output
+    assert "complaints (unsubscribed)" in result.output
+    assert "550-5.1.1 The email account that you tried to reach does not exist" in result.output
+
+
+def test_a_report_that_names_no_delivery_of_ours_is_left_for_a_person(project, sent, cli):
+    stranger = next(iter(sent.values()))
+    foreign = sample("gmail-dsn.eml", stranger).replace(stranger.verp.encode(), b"x@elsewhere.org")
+    foreign = foreign.replace(stranger.message_id.encode(), b"<nothing@elsewhere.org>")
+    foreign = foreign.replace(stranger.recipient.encode(), b"unknown@elsewhere.org")
+    deliver(project / "returns", foreign)
+    result = cli("bounces")
+    assert "not ours, left for a person" in result.output
+    assert len(files(project / "returns")) == 1
+    assert statuses(project)[stranger.recipient] == ("active", None)
+
+
+def test_a_forged_verp_address_changes_nothing(project, sent, cli):
+    person = next(iter(sent.values()))
+    forged = person.verp.replace("-", "-f", 1)  # right delivery id, wrong tag
+    message = sample("gmail-dsn.eml", person).replace(person.verp.encode(), forged.encode())
+    message = message.replace(person.message_id.encode(), b"<forged@elsewhere.org>")
+    message = message.replace(person.recipient.encode(), b"someone@elsewhere.org")
+    deliver(project / "returns", message)
+    cli("bounces")
+    assert statuses(project)[person.recipient] == ("active", None)
+
+
+def test_a_missing_maildir_is_one_clear_error(project, cli):
+    enable_returns(project)
+    result = cli("bounces")
+    assert result.exit_code == 1
+    assert "error: no Maildir at" in result.output and "Traceback" not in result.output
