@@ -99,13 +99,6 @@ class Journal:
 
     # --- writing ---------------------------------------------------------------------
 
-    def left(self, at: str, subscriber_id: int, email_key: str, via: str) -> None:
-        """Someone left: flushed to the disk before the caller answers them."""
-        self.append([("L", at, subscriber_id, self.hash(email_key), via)], sync=True)
-
-    def back(self, at: str, subscriber_id: int, email_key: str, via: str) -> None:
-        self.append([("B", at, subscriber_id, self.hash(email_key), via)], sync=True)
-
     def issue(self, at: str, slug: str, content_hash: str, subject: str) -> None:
         self.append([("I", at, slug, content_hash, subject)], sync=True)
 

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from newsletter.db.recovery import LeftWatch, delivered_hashes
 from newsletter.errors import NewsletterError, SendError
+from newsletter.sending.delivery_journal import DeliveryJournal
 from newsletter.subscribers.bounces import record_soft_bounce
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.store import Store, subscriber_from_row
@@ -101,21 +101,19 @@ class IssueStatus:
 
 
 class Ledger:
-    """With a journal (the store's), every delivery's progress is journalled too, and
-    an unsubscribe journalled while the database was held (see newsletter.web)
-    stops a claim just as a committed one does."""
+    """With a journal (the store's), every delivery's move is journalled too, and an
+    unsubscribe journalled while the database was held (see newsletter.web) stops a
+    claim just as a committed one does (see sending.delivery_journal)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.db = store.db
-        self.journal = store.journal
         self._lock = threading.RLock()
-        self._recipients: dict[int, tuple[str, int, str]] = {}  # delivery -> slug, id, hash
-        self._left = LeftWatch(store.db, store.journal)
+        self.journalled = DeliveryJournal(store)
 
     def close(self) -> None:
         """Let go of the journal (a send's ledger follows its end)."""
-        self._left.close()
+        self.journalled.close()
 
     # --- issues ------------------------------------------------------------------
 
@@ -153,32 +151,11 @@ class Ledger:
                     " SELECT ?, id, 'queued', ? FROM subscribers WHERE status = 'active' ORDER BY id",
                     [slug, now],
                 ).rowcount
-                if self.journal is not None:
-                    frozen -= self._honour_journal(slug, now)
-                    self.journal.issue(now, slug, content_hash, subject)
+                frozen -= self.journalled.honour_at_freeze(slug, now)
+                self.journalled.frozen(now, slug, content_hash, subject)
                 return frozen
             self.db.execute("UPDATE issues SET finished_at = NULL WHERE slug = ?", [slug])
             return 0
-
-    def _honour_journal(self, slug: str, now: str) -> int:
-        """Frozen rows of people the journal says already had this issue (a database
-        restored or rebuilt since) take the journal's state; returns how many."""
-        delivered = delivered_hashes(self.journal, slug)  # type: ignore[arg-type]
-        if not delivered:
-            return 0
-        rows = self.db.execute(
-            "SELECT d.id, s.email_key FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
-            " WHERE d.issue_slug = ? AND d.status = 'queued'",
-            [slug],
-        ).fetchall()
-        hashed = ((row_id, self.journal.hash(key)) for row_id, key in rows)  # type: ignore[union-attr]
-        known = [(delivered[h], now, row_id) for row_id, h in hashed if h in delivered]
-        self.db.conn.executemany(
-            "UPDATE deliveries SET status = ?, last_error = 'recorded in the journal',"
-            " updated_at = ? WHERE id = ?",
-            known,
-        )
-        return len(known)
 
     def active_not_reached(self, slug: str) -> int:
         """Active people with no delivery of `slug` yet under way or done."""
@@ -219,12 +196,15 @@ class Ledger:
     def requeue_failed(self, slug: str) -> int:
         """`--retry-failed`: failed rows of people still active go back to the queue."""
         with self._lock:
-            return self.db.execute(
+            back = self.journalled.requeued(slug, "failed")
+            moved = self.db.execute(
                 "UPDATE deliveries SET status = 'queued', updated_at = ?"
                 " WHERE issue_slug = ? AND status = 'failed' AND subscriber_id IN"
                 " (SELECT id FROM subscribers WHERE status = 'active')",
                 [self.store.clock(), slug],
             ).rowcount
+            self.journalled.write(back)
+            return moved
 
     def retryable_failed(self, slug: str) -> int:
         """How many rows `requeue_failed` would put back."""
@@ -238,11 +218,14 @@ class Ledger:
     def requeue_uncertain(self, slug: str) -> int:
         """`--resend-uncertain`: rows left `sending` by a crash go back to the queue."""
         with self._lock:
-            return self.db.execute(
+            back = self.journalled.requeued(slug, "sending")
+            moved = self.db.execute(
                 "UPDATE deliveries SET status = 'queued', updated_at = ?"
                 " WHERE issue_slug = ? AND status = 'sending'",
                 [self.store.clock(), slug],
             ).rowcount
+            self.journalled.write(back)
+            return moved
 
     # --- the queue -------------------------------------------------------------------
 
@@ -266,12 +249,7 @@ class Ledger:
             )
             for row in rows
         ]
-        if self.journal is not None:
-            hash_of = self.journal.hash
-            for row in rows:
-                if row["id"] is not None:
-                    recipient = (slug, row["id"], hash_of(row["email_key"]))
-                    self._recipients[row["delivery_id"]] = recipient
+        self.journalled.remember(slug, rows)
         return deliveries
 
     def active_after(self, after_id: int, limit: int) -> list[Subscriber]:
@@ -296,8 +274,7 @@ class Ledger:
         """
         with self._lock:
             now = self.store.clock()
-            recipient = self._recipients.get(delivery_id)
-            if recipient is not None and self._left.has_left(recipient[1]):
+            if self.journalled.has_left(delivery_id):
                 claimed = False
             elif sent is None:
                 claimed = self._claim(delivery_id, message_id, now)
@@ -309,7 +286,7 @@ class Ledger:
 
     def _claim_after_sent(self, delivery_id: int, message_id: str, sent: int, now: str) -> bool:
         """One commit for the last 250 and the next claim; a failed claim keeps the 250."""
-        self._journal(sent, "sent", keep=False)
+        self.journalled.moved(sent, "sent", done=True)
         try:
             with self.store.write():
                 self._mark_sent(sent, now)
@@ -322,16 +299,10 @@ class Ledger:
     def _journal_claim(self, delivery_id: int) -> None:
         """The claim is committed: journal it before a byte goes out, or undo it."""
         try:
-            self._journal(delivery_id, "sending")
+            self.journalled.moved(delivery_id, "sending")
         except NewsletterError:
             self._move(delivery_id, "queued", "not sent: the journal could not be written")
             raise
-
-    def _journal(self, delivery_id: int, state: str, *, keep: bool = True) -> None:
-        recipients = self._recipients
-        recipient = recipients.get(delivery_id) if keep else recipients.pop(delivery_id, None)
-        if recipient is not None and self.journal is not None:
-            self.journal.delivery(recipient[0], state, recipient[1], recipient[2])
 
     def _claim(self, delivery_id: int, message_id: str, now: str) -> bool:
         cursor = self.db.execute(
@@ -357,12 +328,12 @@ class Ledger:
             if reason == "subscriber active":  # left in the journal, not yet in the database
                 reason = "subscriber unsubscribed"
             self._move(delivery_id, "skipped", reason, "queued")
-            self._recipients.pop(delivery_id, None)
+            self.journalled.forget(delivery_id)
             return reason
 
     def mark_sent(self, delivery_id: int) -> None:
         with self._lock:
-            self._journal(delivery_id, "sent", keep=False)
+            self.journalled.moved(delivery_id, "sent", done=True)
             self._mark_sent(delivery_id, self.store.clock())
 
     def _mark_sent(self, delivery_id: int, now: str) -> None:
@@ -375,13 +346,13 @@ class Ledger:
     def mark_failed(self, delivery_id: int, reason: str) -> None:
         with self._lock:
             self._move(delivery_id, "failed", reason)
-            self._journal(delivery_id, "failed", keep=False)
+            self.journalled.moved(delivery_id, "failed")  # kept: a policy stop may requeue it
 
     def release(self, delivery_id: int, reason: str) -> None:
         """sending -> queued: the server did not take the message (a later send retries)."""
         with self._lock:
             self._move(delivery_id, "queued", reason)
-            self._journal(delivery_id, "queued", keep=False)
+            self.journalled.moved(delivery_id, "queued", done=True)
 
     def record_bounce(self, subscriber_id: int, slug: str, detail: str, limit: int) -> bool:
         """A hard bounce at sending; True when it marked the person bounced."""

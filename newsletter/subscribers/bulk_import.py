@@ -96,7 +96,6 @@ class BulkImport:
                     " WHERE email_key IN (SELECT value FROM json_each(?))",
                     [json.dumps(keys[start : start + 5000], ensure_ascii=False)],
                 ).fetchall()
-                self.store.journal.append(
-                    [(kind, now, sid, self.store.journal.hash(key), via) for sid, key in rows],
-                    sync=True,
+                self.store.journal_lines(
+                    [(kind, now, sid, self.store.journal.hash(key), via) for sid, key in rows]
                 )

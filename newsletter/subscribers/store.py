@@ -48,6 +48,7 @@ class Store:
         self.db = db
         self.clock = clock
         self.journal = journal
+        self._unwritten: list[tuple[object, ...]] = []  # journal lines awaiting COMMIT
 
     def close(self) -> None:
         self.db.close()
@@ -58,17 +59,39 @@ class Store:
     def write(self) -> Iterator[Store]:
         """One IMMEDIATE transaction; nested calls become savepoints."""
         if self.db.conn.in_transaction:
-            with self.db.atomic():
-                yield self
+            mark = len(self._unwritten)
+            try:
+                with self.db.atomic():
+                    yield self
+            except BaseException:
+                del self._unwritten[mark:]  # rolled back to the savepoint: so are they
+                raise
             return
         self.db.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self
+            self._write_journal()  # before COMMIT: the journal never knows less
             self.db.conn.execute("COMMIT")
         except BaseException:
+            self._unwritten.clear()
             if self.db.conn.in_transaction:
                 self.db.conn.execute("ROLLBACK")
             raise
+
+    def journal_lines(self, records: list[tuple[object, ...]]) -> None:
+        """Journal L/B lines: at once outside a transaction; inside one, when it commits
+        (a dry run's rollback must not leave a journalled unsubscribe behind)."""
+        if self.journal is None or not records:
+            return
+        if self.db.conn.in_transaction:
+            self._unwritten.extend(records)
+        else:
+            self.journal.append(records, sync=True)
+
+    def _write_journal(self) -> None:
+        records, self._unwritten = self._unwritten, []
+        if records and self.journal is not None:
+            self.journal.append(records, sync=True)
 
     # --- reading subscribers -------------------------------------------------
 
@@ -270,9 +293,7 @@ class Store:
 
     def note_return(self, subscriber_id: int, via: str) -> None:
         """Journal that someone came back on request (after the database has it)."""
-        row = self.one("SELECT email_key FROM subscribers WHERE id = ?", [subscriber_id])
-        if row is not None and self.journal is not None:
-            self.journal.back(self.clock(), subscriber_id, row["email_key"], via)
+        self._journal_person("B", subscriber_id, via)
 
     def remove(self, email: str) -> Subscriber:
         """The coordinator's unsubscribe: the row stays, so the address stays suppressed."""
@@ -313,9 +334,15 @@ class Store:
         return cursor.rowcount > 0
 
     def _journal_left(self, subscriber_id: int, via: str) -> None:
+        self._journal_person("L", subscriber_id, via)
+
+    def _journal_person(self, kind: str, subscriber_id: int, via: str) -> None:
+        if self.journal is None:
+            return
         row = self.one("SELECT email_key FROM subscribers WHERE id = ?", [subscriber_id])
-        if row is not None and self.journal is not None:
-            self.journal.left(self.clock(), subscriber_id, row["email_key"], via)
+        if row is not None:
+            address = self.journal.hash(row["email_key"])
+            self.journal_lines([(kind, self.clock(), subscriber_id, address, via)])
 
     def forget(self, email: str) -> None:
         """Erase the person and every event naming them; keep only a hashed suppression."""
