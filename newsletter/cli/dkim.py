@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from newsletter.cli.common import ProjectOption, console
 from newsletter.config import load_config
-from newsletter.mail.dkim_keys import DEFAULT_BITS, KeyRecord, configured_record, keygen
+from newsletter.mail.dkim_keys import DEFAULT_BITS, KeyRecord, configured_records, keygen
 
 app = typer.Typer(help="DKIM signing: make the key, show the DNS record to publish.")
 
@@ -25,26 +25,31 @@ def keygen_command(
         ),
     ] = None,
     bits: Annotated[int, typer.Option(help="RSA key size.")] = DEFAULT_BITS,
+    ed25519: Annotated[
+        bool,
+        typer.Option(
+            "--ed25519", help="Make the optional second key, Ed25519 (RFC 8463); RSA stays."
+        ),
+    ] = False,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Make an RSA signing key (readable by you only) and print the DNS record to publish."""
-    new = keygen(load_config(project), selector, bits)
-    console.print(f"wrote {escape(str(new.path))} (readable by its owner only; keep it secret)")
+    """Make a signing key (readable by you only) and print the DNS record to publish."""
+    new = keygen(load_config(project), selector, bits, ed25519=ed25519)
+    console.print(
+        f"wrote {escape(str(new.path))} (readable by its owner only; keep it secret)",
+        soft_wrap=True,
+    )
     _show_record(new)
     if not new.configured:
-        relative = new.path.relative_to(project.resolve())  # type: ignore[union-attr]
-        console.print("then add to newsletter.toml:")
-        snippet = (
-            f'[dkim]\nselector = "{new.selector}"\ndomain = "{new.domain}"\n'
-            f'key_file = "{relative.as_posix()}"'
-        )
-        console.print(escape(snippet))
+        console.print("then add to the [dkim] section of newsletter.toml:")
+        console.print(escape(new.config_lines(project)), soft_wrap=True)
 
 
 @app.command("record")
 def record_command(project: ProjectOption = Path(".")) -> None:
-    """Print the DNS record for the key [dkim] names (to publish it again)."""
-    _show_record(configured_record(load_config(project)))
+    """Print the DNS records for the keys [dkim] names (to publish them again)."""
+    for record in configured_records(load_config(project)):
+        _show_record(record)
 
 
 def _show_record(record: KeyRecord) -> None:

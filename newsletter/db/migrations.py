@@ -148,7 +148,14 @@ def return_mailbox(db: Database) -> None:
     db.execute("CREATE INDEX events_by_issue ON events (issue_slug, kind)")
 
 
-@step("0003_ids_never_reused")
+@step("0003_delivery_language")
+def delivery_language(db: Database) -> None:
+    """The reader's language, frozen with the recipient list: a choice made during
+    a send applies from the next issue. NULL on rows frozen before this column."""
+    db.execute("ALTER TABLE deliveries ADD COLUMN language TEXT")
+
+
+@step("0004_ids_never_reused")
 def ids_never_reused(db: Database) -> None:
     """AUTOINCREMENT: an id, once used, is never given to another row.
 

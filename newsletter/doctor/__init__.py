@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from newsletter.config import Config, load_config
+from newsletter.config import load_config
 from newsletter.doctor.base_url import check_base_url
 from newsletter.doctor.dkim_record import check_dkim
 from newsletter.doctor.dmarc import check_dmarc
@@ -31,7 +31,7 @@ def run_doctor(project_dir: Path, nameserver: str | None = None) -> list[Finding
     except ConfigError as error:
         return [problem("config", error.message, error.hint or "fix newsletter.toml")]
     dns = make_dns(nameserver)
-    envelope = envelope_address(config)
+    envelope = config.return_address
     envelope_domain = envelope.rpartition("@")[2].encode("idna").decode("ascii")
     return [
         ok("config", "newsletter.toml is valid"),
@@ -42,9 +42,3 @@ def run_doctor(project_dir: Path, nameserver: str | None = None) -> list[Finding
         *check_mail_host(dns, envelope),
         *check_base_url(config.base_url),
     ]
-
-
-def envelope_address(config: Config) -> str:
-    """The envelope sender (Return-Path): the bounce address when one is configured."""
-    bounces = getattr(config, "bounces", None)
-    return getattr(bounces, "address", None) or config.from_address

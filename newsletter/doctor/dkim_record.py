@@ -1,16 +1,22 @@
-"""The DKIM check: the configured private key against the public key in DNS."""
+"""The DKIM check: each configured private key against the public key in DNS."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from cryptography.hazmat.primitives.serialization import load_der_public_key
-
-from newsletter.config import Config
+from newsletter.config import Config, DkimConfig
 from newsletter.doctor.dns import Dns, DnsFailure
 from newsletter.doctor.findings import Finding, ok, problem, warning
 from newsletter.errors import NewsletterError
-from newsletter.mail.dkim_keys import load_private_key, published_public_key
+from newsletter.mail.dkim_keys import (
+    PrivateKey,
+    key_kind,
+    load_ed25519_key,
+    load_private_key,
+    public_bytes,
+    published_key,
+)
 
 TOPIC = "DKIM"
 
@@ -26,52 +32,52 @@ def check_dkim(config: Config, dns: Dns) -> list[Finding]:
                 f" with d={config.sender_domain} over List-Unsubscribe and List-Unsubscribe-Post",
             )
         ]
+    findings = []
+    for name, load, path in _keys(dkim):
+        try:
+            key = load(dkim)
+        except NewsletterError as error:
+            findings.append(problem(TOPIC, error.message, error.hint or "fix the [dkim] section"))
+            continue
+        findings += _key_file_mode(path)
+        findings.append(_check_record(dns, name, key))
+    return findings
+
+
+def _keys(dkim: DkimConfig) -> list[tuple[str, object, Path | None]]:
+    keys = [(dkim.record_name, load_private_key, dkim.key_file)]
+    if dkim.ed25519_record_name:
+        keys.append((dkim.ed25519_record_name, load_ed25519_key, dkim.ed25519_key_file))
+    return keys  # type: ignore[return-value]
+
+
+def _check_record(dns: Dns, name: str, key: PrivateKey) -> Finding:
+    kind = key_kind(key)
     try:
-        key = load_private_key(dkim)
-    except NewsletterError as error:
-        return [problem(TOPIC, error.message, error.hint or "fix the [dkim] section")]
-    findings = _key_file_mode(dkim.key_file)
-    try:
-        records = [text for text in dns.txt(dkim.record_name) if "p=" in text]
+        records = [text for text in dns.txt(name) if "p=" in text]
     except DnsFailure as error:
-        return [*findings, warning(TOPIC, f"could not look up {error}", "try again later")]
-    publish = f"publish the TXT record `newsletter dkim record` prints at {dkim.record_name}"
-    if not records:
-        return [*findings, problem(TOPIC, f"no DKIM key published at {dkim.record_name}", publish)]
-    if len(records) > 1:
-        return [*findings, problem(TOPIC, f"{dkim.record_name} has several key records", publish)]
+        return warning(TOPIC, f"could not look up {error}", "try again later")
+    publish = f"publish the TXT record `newsletter dkim record` prints at {name}"
+    if len(records) != 1:
+        what = "no DKIM key is" if not records else "several key records are"
+        return problem(TOPIC, f"{what} published at {name}", publish)
     try:
-        der = published_public_key(records[0])
+        published = published_key(records[0], kind)
     except NewsletterError as error:
-        return [*findings, problem(TOPIC, f"{dkim.record_name}: {error.message}", publish)]
-    if der is None:
-        return [*findings, problem(TOPIC, f"the key at {dkim.record_name} is revoked", publish)]
-    if not _same_key(der, key):
-        return [
-            *findings,
-            problem(
-                TOPIC,
-                f"the key published at {dkim.record_name} is not the key newsletter signs with",
-                publish + " (a changed record may take a few hours to be seen)",
-            ),
-        ]
-    return [
-        *findings,
-        ok(TOPIC, f"{dkim.record_name} publishes the signing key ({key.key_size} bits)"),
-    ]
+        return problem(TOPIC, f"{name}: {error.message}", publish)
+    if published is None:
+        return problem(TOPIC, f"the key at {name} is revoked (empty p=)", publish)
+    if published != public_bytes(key.public_key()):
+        return problem(
+            TOPIC,
+            f"the key published at {name} is not the key newsletter signs with",
+            publish + " (a changed record may take a few hours to be seen)",
+        )
+    size = f"{key.key_size} bits" if kind == "rsa" else "Ed25519"  # type: ignore[union-attr]
+    return ok(TOPIC, f"{name} publishes the signing key ({size})")
 
 
-def _same_key(der: bytes, key) -> bool:  # noqa: ANN001 - an RSA private key
-    try:
-        published = load_der_public_key(der)
-    except ValueError:
-        return False
-    return published.public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
-
-
-def _key_file_mode(path) -> list[Finding]:  # noqa: ANN001 - Path | None
+def _key_file_mode(path: Path | None) -> list[Finding]:
     if path is None or os.name != "posix" or not path.stat().st_mode & 0o077:
         return []
-    return [
-        warning(TOPIC, f"{path} can be read by other users", f"run `chmod 600 {path}`"),
-    ]
+    return [warning(TOPIC, f"{path} can be read by other users", f"run `chmod 600 {path}`")]

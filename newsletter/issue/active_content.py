@@ -43,7 +43,7 @@ def active_content(html: str) -> list[str]:
             continue
         tag = element.tag.lower()
         if tag in ACTIVE_ELEMENTS:
-            found.append(f"a <{tag}> element")
+            found.append(f"{'an' if tag[0] in 'aeiou' else 'a'} <{tag}> element")
         if tag == "meta" and _REFRESH.match(element.get("http-equiv", "")):
             found.append('a <meta http-equiv="refresh"> (it redirects the reader)')
         found.extend(_active_attributes(tag, element.attrib))

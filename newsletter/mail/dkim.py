@@ -6,7 +6,8 @@ how the message was built, so whatever headers the builder writes are signed as
 they are. Per message it canonicalizes and hashes the body (the unsubscribe
 link is personal, so the body hash cannot be shared), canonicalizes the signed
 headers, and makes one RSA-SHA256 signature through `cryptography` (OpenSSL,
-about 0.3 ms for a 2048-bit key, where dkimpy's pure-Python RSA takes ~8 ms).
+about 0.3 ms for a 2048-bit key, where dkimpy's pure-Python RSA takes ~8 ms),
+plus an optional Ed25519 one (RFC 8463, ~0.05 ms) over the same hashes.
 
 The signature header has dkimpy's tags in dkimpy's order, so for the same
 message, key and time the two produce the same `b=` value (the tests hold them
@@ -23,6 +24,7 @@ from collections.abc import Callable, Sequence
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 # What Gmail and Yahoo need covered for one-click unsubscribe (RFC 8058), and the
 # headers a reader sees. A listed header the message lacks is signed as absent,
@@ -52,7 +54,8 @@ Clock = Callable[[], float]
 
 
 class DkimSigner:
-    """Signs finished messages for one domain and selector with an RSA key."""
+    """Signs finished messages for one domain: RSA-SHA256 (required: every receiver
+    checks it) and, when given, a second Ed25519-SHA256 signature (RFC 8463)."""
 
     def __init__(
         self,
@@ -60,42 +63,54 @@ class DkimSigner:
         selector: str,
         key: rsa.RSAPrivateKey,
         *,
+        ed25519: tuple[str, Ed25519PrivateKey] | None = None,
         headers: Sequence[str] = SIGNED_HEADERS + OVERSIGNED,
         clock: Clock = time.time,
     ) -> None:
         self.domain = domain
-        self.selector = selector
-        self.key = key
         self.headers = tuple(name.lower() for name in headers)
         self.clock = clock
-        self._head = (
-            f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; i=@{domain}; q=dns/txt;"
+        self._h_tag = "h=" + " : ".join(self.headers)
+        self._keys = [(self._tag_head("rsa-sha256", selector), self._rsa(key))]
+        if ed25519 is not None:
+            ed_selector, ed_key = ed25519
+            self._keys.append((self._tag_head("ed25519-sha256", ed_selector), self._ed(ed_key)))
+
+    def _tag_head(self, algorithm: str, selector: str) -> str:
+        domain = self.domain
+        return (
+            f"v=1; a={algorithm}; c=relaxed/relaxed; d={domain}; i=@{domain}; q=dns/txt;"
             f" s={selector}; t="
         )
-        self._h_tag = "h=" + " : ".join(self.headers)
-        self._padding = padding.PKCS1v15()
-        self._hash = hashes.SHA256()
+
+    @staticmethod
+    def _rsa(key: rsa.RSAPrivateKey) -> Callable[[bytes], bytes]:
+        scheme, digest = padding.PKCS1v15(), hashes.SHA256()
+        return lambda data: key.sign(data, scheme, digest)
+
+    @staticmethod
+    def _ed(key: Ed25519PrivateKey) -> Callable[[bytes], bytes]:
+        return lambda data: key.sign(hashlib.sha256(data).digest())  # RFC 8463 section 3
 
     def sign(self, message: bytes) -> bytes:
-        """The message with its DKIM-Signature header in front."""
+        """The message with its DKIM-Signature header(s) in front."""
         return self.signature(message) + message
 
     def signature(self, message: bytes) -> bytes:
-        """The `DKIM-Signature: ...` header line(s) for `message`, CRLF-terminated."""
+        """The `DKIM-Signature: ...` header(s) for `message`, CRLF-terminated.
+        The body hash and the signed headers are computed once for all keys."""
         head, body = split_message(message)
         body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest()).decode()
-        tags = [
-            f"{self._head}{int(self.clock())};",
-            f"{self._h_tag};",
-            f"bh={body_hash};",
-            "b=",
-        ]
-        signed = b"".join(
+        signed_headers = b"".join(
             relaxed_header(name, value) for name, value in select_headers(head, self.headers)
         )
-        signed += b"dkim-signature:" + " ".join(tags).encode("ascii")
-        value = self.key.sign(signed, self._padding, self._hash)
-        return _fold(tags, base64.b64encode(value).decode("ascii")).encode("ascii")
+        now = int(self.clock())
+        lines = []
+        for tag_head, sign in self._keys:
+            tags = [f"{tag_head}{now};", f"{self._h_tag};", f"bh={body_hash};", "b="]
+            value = sign(signed_headers + b"dkim-signature:" + " ".join(tags).encode("ascii"))
+            lines.append(_fold(tags, base64.b64encode(value).decode("ascii")))
+        return "".join(lines).encode("ascii")
 
 
 def split_message(message: bytes) -> tuple[bytes, bytes]:

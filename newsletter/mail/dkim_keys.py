@@ -1,4 +1,8 @@
-"""DKIM keys: make one, keep it private, read it back, and its DNS record (RFC 6376 3.6)."""
+"""DKIM keys: make one, keep it private, read it back, and its DNS record (RFC 6376 3.6).
+
+RSA is the key every receiver verifies; an Ed25519 key (RFC 8463) may be added
+for a second signature under its own selector.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,10 @@ from pathlib import Path
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from newsletter.config import CONFIG_NAME, Config, DkimConfig
 from newsletter.errors import ConfigError, InputError
@@ -20,44 +28,22 @@ DEFAULT_SELECTOR = "newsletter"
 DEFAULT_BITS = 2048
 MIN_BITS = 1024  # receivers ignore shorter keys (RFC 8301)
 TXT_STRING_MAX = 255  # one character-string in a TXT record
+PrivateKey = rsa.RSAPrivateKey | Ed25519PrivateKey
+PublicKey = rsa.RSAPublicKey | Ed25519PublicKey
 
 
 def signer_for(config: Config) -> DkimSigner | None:
     """The project's signer, or None when [dkim] is not configured."""
-    if config.dkim is None:
+    dkim = config.dkim
+    if dkim is None:
         return None
-    return DkimSigner(config.dkim.domain, config.dkim.selector, load_private_key(config.dkim))
+    second = (dkim.ed25519_selector, load_ed25519_key(dkim)) if dkim.ed25519_selector else None
+    return DkimSigner(dkim.domain, dkim.selector, load_private_key(dkim), ed25519=second)  # type: ignore[arg-type]
 
 
 def load_private_key(dkim: DkimConfig) -> rsa.RSAPrivateKey:
     """The RSA key from dkim.key_file or the variable dkim.key_env; errors name the key."""
-    if dkim.key_env:
-        where = f"the environment variable {dkim.key_env} (dkim.key_env)"
-        text = os.environ.get(dkim.key_env, "")
-        if not text.strip():
-            raise ConfigError(f"{where} is not set", hint=f"put the PEM key in {dkim.key_env}")
-        pem = text.encode("utf-8")
-    else:
-        assert dkim.key_file is not None
-        where = f"dkim.key_file {dkim.key_file}"
-        try:
-            pem = dkim.key_file.read_bytes()
-        except OSError as error:
-            raise ConfigError(
-                f"{CONFIG_NAME}: cannot read {where}: {error.strerror or error}",
-                hint="make one with `newsletter dkim keygen`",
-            ) from None
-    return _parse_key(pem, where)
-
-
-def _parse_key(pem: bytes, where: str) -> rsa.RSAPrivateKey:
-    try:
-        key = serialization.load_pem_private_key(pem, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise ConfigError(
-            f"{where} is not an unencrypted PEM private key",
-            hint="make one with `newsletter dkim keygen`",
-        ) from None
+    key, where = _load(dkim.key_file, dkim.key_env, "")
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ConfigError(f"{where} is not an RSA key (DKIM signing needs RSA-SHA256)")
     if key.key_size < MIN_BITS:
@@ -68,16 +54,53 @@ def _parse_key(pem: bytes, where: str) -> rsa.RSAPrivateKey:
     return key
 
 
+def load_ed25519_key(dkim: DkimConfig) -> Ed25519PrivateKey:
+    key, where = _load(dkim.ed25519_key_file, dkim.ed25519_key_env, "ed25519_")
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(
+            f"{where} is not an Ed25519 key", hint="run `newsletter dkim keygen --ed25519`"
+        )
+    return key
+
+
+def _load(path: Path | None, env: str | None, prefix: str) -> tuple[object, str]:
+    """(the key, where it came from, for messages)."""
+    if env:
+        where = f"the environment variable {env} (dkim.{prefix}key_env)"
+        text = os.environ.get(env, "")
+        if not text.strip():
+            raise ConfigError(f"{where} is not set", hint=f"put the PEM key in {env}")
+        pem = text.encode("utf-8")
+    else:
+        assert path is not None
+        where = f"dkim.{prefix}key_file {path}"
+        try:
+            pem = path.read_bytes()
+        except OSError as error:
+            raise ConfigError(
+                f"{CONFIG_NAME}: cannot read {where}: {error.strerror or error}",
+                hint="make one with `newsletter dkim keygen`",
+            ) from None
+    try:
+        return serialization.load_pem_private_key(pem, password=None), where
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ConfigError(
+            f"{where} is not an unencrypted PEM private key",
+            hint="make one with `newsletter dkim keygen`",
+        ) from None
+
+
 @dataclass(frozen=True)
 class KeyRecord:
     """A key file and the TXT record that publishes its public half."""
 
-    path: Path | None  # None when the key comes from dkim.key_env
+    path: Path | None  # None when the key comes from an environment variable
     selector: str
     domain: str
     record_name: str
     record_value: str
     configured: bool  # newsletter.toml already points at this file
+    algorithm: str = "rsa"  # or "ed25519"
 
     @property
     def record_strings(self) -> list[str]:
@@ -89,48 +112,73 @@ class KeyRecord:
         quoted = " ".join(f'"{part}"' for part in self.record_strings)
         return f"{self.record_name}. IN TXT ( {quoted} )"
 
+    def config_lines(self, project_dir: Path) -> str:
+        """The [dkim] keys that name this key (for the coordinator to paste)."""
+        assert self.path is not None
+        relative = self.path.relative_to(project_dir.resolve()).as_posix()
+        prefix = "ed25519_" if self.algorithm == "ed25519" else ""
+        domain = "" if prefix else f'domain = "{self.domain}"\n'
+        return f'{prefix}selector = "{self.selector}"\n{domain}{prefix}key_file = "{relative}"'
 
-def keygen(config: Config, selector: str | None = None, bits: int = DEFAULT_BITS) -> KeyRecord:
-    """Make an RSA key, write it readable by its owner only (never over an existing
-    file), and return the TXT record to publish."""
-    if not 1024 <= bits <= 8192 or bits % 256:
+
+def keygen(
+    config: Config, selector: str | None = None, bits: int = DEFAULT_BITS, ed25519: bool = False
+) -> KeyRecord:
+    """Make a key (RSA, or the optional Ed25519 one), write it readable by its owner
+    only (never over an existing file), and return the TXT record to publish."""
+    if not ed25519 and (not 1024 <= bits <= 8192 or bits % 256):
         raise InputError("--bits must be a multiple of 256 between 1024 and 8192 (2048 is usual)")
     dkim = config.dkim
-    selector = selector or (dkim.selector if dkim else DEFAULT_SELECTOR)
     domain = dkim.domain if dkim else config.sender_domain.encode("idna").decode("ascii")
-    configured = bool(dkim and dkim.key_file and dkim.selector == selector)
-    path = dkim.key_file if configured else config.project_dir / "dkim" / f"{selector}.pem"  # type: ignore[union-attr]
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    write_private_key(path, key)  # type: ignore[arg-type]
+    base = dkim.selector if dkim else DEFAULT_SELECTOR
+    if ed25519:
+        selector = selector or (dkim and dkim.ed25519_selector) or f"{base}-ed25519"
+        configured_path = (
+            dkim.ed25519_key_file if dkim and dkim.ed25519_selector == selector else None
+        )
+        key: PrivateKey = Ed25519PrivateKey.generate()
+    else:
+        selector = selector or base
+        configured_path = dkim.key_file if dkim and dkim.selector == selector else None
+        key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    path = configured_path or config.project_dir / "dkim" / f"{selector}.pem"
+    write_private_key(path, key)
     return KeyRecord(
-        path=path,  # type: ignore[arg-type]
+        path=path,
         selector=selector,
         domain=domain,
         record_name=f"{selector}._domainkey.{domain}",
         record_value=record_value(key.public_key()),
-        configured=configured,
+        configured=configured_path is not None,
+        algorithm="ed25519" if ed25519 else "rsa",
     )
 
 
-def configured_record(config: Config) -> KeyRecord:
-    """The TXT record for the key [dkim] names (to publish it again, or check it)."""
-    if config.dkim is None:
+def configured_records(config: Config) -> list[KeyRecord]:
+    """The TXT records for the keys [dkim] names (to publish them again, or check them)."""
+    dkim = config.dkim
+    if dkim is None:
         raise ConfigError(
-            f"{CONFIG_NAME} has no [dkim] section",
-            hint="run `newsletter dkim keygen` first",
+            f"{CONFIG_NAME} has no [dkim] section", hint="run `newsletter dkim keygen` first"
         )
-    key = load_private_key(config.dkim)
-    return KeyRecord(
-        path=config.dkim.key_file,  # type: ignore[arg-type]
-        selector=config.dkim.selector,
-        domain=config.dkim.domain,
-        record_name=config.dkim.record_name,
-        record_value=record_value(key.public_key()),
-        configured=True,
-    )
+    records = [
+        KeyRecord(
+            dkim.key_file, dkim.selector, dkim.domain, dkim.record_name,
+            record_value(load_private_key(dkim).public_key()), configured=True,
+        )
+    ]  # fmt: skip
+    if dkim.ed25519_selector and dkim.ed25519_record_name:
+        public = load_ed25519_key(dkim).public_key()
+        records.append(
+            KeyRecord(
+                dkim.ed25519_key_file, dkim.ed25519_selector, dkim.domain,
+                dkim.ed25519_record_name, record_value(public), True, "ed25519",
+            )
+        )  # fmt: skip
+    return records
 
 
-def write_private_key(path: Path, key: rsa.RSAPrivateKey) -> None:
+def write_private_key(path: Path, key: PrivateKey) -> None:
     """PEM, created with mode 0600 (on Windows the mode only marks it writable: the
     folder's permissions protect it). An existing file is never replaced."""
     pem = key.private_bytes(
@@ -159,11 +207,22 @@ def write_private_key(path: Path, key: rsa.RSAPrivateKey) -> None:
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 
 
-def record_value(public_key: rsa.RSAPublicKey) -> str:
-    der = public_key.public_bytes(
+def record_value(public_key: PublicKey) -> str:
+    """`v=DKIM1; k=rsa; p=<SubjectPublicKeyInfo>`, or k=ed25519 with the raw 32 bytes."""
+    return f"v=DKIM1; k={key_kind(public_key)}; p={base64.b64encode(public_bytes(public_key)).decode()}"
+
+
+def key_kind(key: PublicKey | PrivateKey) -> str:
+    return "ed25519" if isinstance(key, Ed25519PublicKey | Ed25519PrivateKey) else "rsa"
+
+
+def public_bytes(public_key: PublicKey) -> bytes:
+    """What a DKIM record's p= holds for this key (RFC 6376 3.6.1, RFC 8463 4.2)."""
+    if isinstance(public_key, Ed25519PublicKey):
+        return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode('ascii')}"
 
 
 def split_txt(value: str) -> list[str]:
@@ -180,23 +239,17 @@ def parse_tags(text: str) -> dict[str, str]:
     return tags
 
 
-def published_public_key(record: str) -> bytes | None:
-    """The DER public key in a DKIM TXT record; None when revoked (empty p=).
-    Raises InputError when the record is not a usable RSA key record."""
+def published_key(record: str, kind: str) -> bytes | None:
+    """The key bytes in a DKIM TXT record of this kind; None when revoked (empty p=).
+    Raises InputError when the record is not a usable key record of that kind."""
     tags = parse_tags(record)
     if tags.get("v", "DKIM1") != "DKIM1" or "p" not in tags:
         raise InputError("the record is not a DKIM key record (no v=DKIM1 with p=)")
-    if tags.get("k", "rsa") != "rsa":
-        raise InputError(f"the record holds a {tags['k']} key, not RSA")
+    if tags.get("k", "rsa") != kind:
+        raise InputError(f"the record holds a {tags.get('k', 'rsa')} key, not {kind}")
     if not tags["p"]:
         return None
     try:
         return base64.b64decode(tags["p"], validate=True)
     except binascii.Error:
         raise InputError("the record's p= is not valid base64") from None
-
-
-def public_der(key: rsa.RSAPrivateKey) -> bytes:
-    return key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )

@@ -14,6 +14,7 @@ from newsletter.subscribers.store import utc_now
 
 LOCK_NAME = ".newsletter-send.lock"
 HOLDER_NAME = ".newsletter-send.holder"
+PATIENCE = 2.0  # seconds a send waits for the lock before it refuses
 
 
 @contextmanager
@@ -26,7 +27,9 @@ def send_lock(project_dir: Path) -> Iterator[None]:
     """
     lock = _lock(project_dir)
     try:
-        lock.acquire()
+        # A moment's patience: `status` takes the lock for an instant to see whether
+        # a send is running, and must never make a send refuse.
+        lock.acquire(blocking=True, timeout=PATIENCE)
     except Timeout:
         raise SendError(
             f"another send is already running in this project ({_holder(project_dir)})",

@@ -26,6 +26,11 @@ DELIMITERS = (",", ";", "\t")
 # Among single-byte encodings that fit the bytes equally well, the one a
 # spreadsheet on a Western-European Windows machine writes.
 PREFERRED_SINGLE_BYTE = "cp1252"
+WESTERN = {"cp1252", "iso8859-1", "iso8859-15", "mac-roman", "cp850", "cp437", "ascii"}
+# The single-byte encodings a spreadsheet saves in (Windows and ISO code pages, KOI8);
+# never a DOS code page or a CJK multi-byte one unless named with --encoding.
+SPREADSHEET = ("cp125", "iso8859", "koi8")
+CLEARLY_BETTER = 5.0  # percentage points of charset-normalizer's mess ratio
 ENCODING_HINT = "name the file's encoding with --encoding, for example --encoding cp1252"
 
 
@@ -61,7 +66,7 @@ def detect_encoding(path: Path, encoding: str | None = None) -> str:
         return "utf-16"
     if b"\x00" in head and not _utf8_text(head):
         raise _not_text(path)
-    error_at = _first_utf8_error(path)
+    error_at = _first_error(path)
     if error_at is None:
         return "utf-8"
     return _guess_single_byte(path, head, error_at)
@@ -99,7 +104,7 @@ def records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, li
                 start = reader.line_num + 1
         except UnicodeDecodeError:
             raise InputError(
-                f"{path} is not valid {encoding} near line {reader.line_num + 1}",
+                f"{path} is not valid {encoding} at line {_line_at(path, encoding)}",
                 hint=ENCODING_HINT,
             ) from None
         except csv.Error as error:
@@ -167,9 +172,9 @@ def _utf8_text(head: bytes) -> bool:
     return True
 
 
-def _first_utf8_error(path: Path) -> int | None:
-    """Byte offset of the first byte that is not UTF-8, or None for a UTF-8 file."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+def _first_error(path: Path, encoding: str = "utf-8") -> int | None:
+    """Byte offset of the first byte `encoding` cannot decode, or None when it reads the file."""
+    decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
     with path.open("rb") as handle:
         while chunk := handle.read(CHUNK_BYTES):
@@ -185,20 +190,60 @@ def _first_utf8_error(path: Path) -> int | None:
     return None
 
 
+def _line_at(path: Path, encoding: str) -> int:
+    """The line (counted as an editor counts) of the first byte `encoding` cannot decode.
+
+    The csv reader reads ahead in large blocks, so its own count is not where the
+    bad byte is.
+    """
+    offset = _first_error(path, encoding) or 0
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    lines, done = 1, 0
+    with path.open("rb") as handle:
+        while done < offset:
+            chunk = handle.read(min(CHUNK_BYTES, offset - done))
+            done += len(chunk)
+            lines += decoder.decode(chunk).count("\n")
+    return lines
+
+
 def _guess_single_byte(path: Path, head: bytes, error_at: int) -> str:
-    """charset-normalizer on the start of the file plus the bytes around the first non-UTF-8 one."""
+    """A single-byte encoding for a file that is not UTF-8: Western unless clearly not.
+
+    charset-normalizer looks at the start of the file plus the bytes around the
+    first non-UTF-8 one. On a short sample it hesitates, and its first guess
+    for `Si\\xe2n` is Big5; a spreadsheet export is never in a CJK multi-byte
+    encoding unless the coordinator says so (--encoding), so only the single-byte
+    encodings spreadsheets save in are considered, and Windows-1252 (Latin-1 where a byte is
+    undefined in it) wins unless another one fits the text clearly better.
+    """
     with path.open("rb") as handle:
         handle.seek(max(0, error_at - 4096))
         around = handle.read(8192)
-    matches = charset_normalizer.from_bytes(head + b"\n" + around)
-    best = matches.best()
-    if best is None:
+    sample = head + b"\n" + around
+    fits = _first_error(path, PREFERRED_SINGLE_BYTE) is None
+    western = PREFERRED_SINGLE_BYTE if fits else "iso8859-1"  # Latin-1 reads every byte
+    matches = charset_normalizer.from_bytes(sample)
+    if matches.best() is None:
         raise _not_text(path)
-    lowest = min(match.percent_chaos for match in matches)
-    for match in matches:
-        if match.percent_chaos == lowest and PREFERRED_SINGLE_BYTE in match.could_be_from_charset:
-            return PREFERRED_SINGLE_BYTE
-    return best.encoding
+    others = [match for match in matches if _codec(match.encoding).startswith(SPREADSHEET)]
+    if not others:
+        return western
+    best = min(others, key=lambda match: match.percent_chaos)
+    names = {_codec(name) for name in [best.encoding, *best.could_be_from_charset]}
+    if names & WESTERN or best.percent_chaos + CLEARLY_BETTER >= _chaos(sample, western):
+        return western
+    return _codec(best.encoding)
+
+
+def _codec(encoding: str) -> str:
+    return codecs.lookup(encoding).name
+
+
+def _chaos(sample: bytes, encoding: str) -> float:
+    """charset-normalizer's mess ratio of the sample read as `encoding` (100: unreadable)."""
+    match = charset_normalizer.from_bytes(sample, cp_isolation=[encoding]).best()
+    return 100.0 if match is None else match.percent_chaos
 
 
 def _not_text(path: Path) -> InputError:

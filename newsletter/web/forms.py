@@ -2,7 +2,9 @@
 
 Bodies are small and read whole, up to MAX_BODY_BYTES. Both encodings a
 one-click request comes in are accepted: urlencoded (Gmail, browsers) and
-multipart/form-data (other mailbox providers), parsed with the standard library.
+multipart/form-data (other mailbox providers), parsed with the standard library;
+a multipart body that is cut short or malformed is refused (400), never read as
+an empty form.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 MAX_BODY_BYTES = 8 * 1024
@@ -26,15 +28,21 @@ class HttpError(Exception):
         self.headers = headers
 
 
-def read_intent(environ: Environ) -> tuple[str, str]:
-    """(action, via) of a POST: RFC 8058 one-click, the page's button, or resubscribe."""
+class Intent(NamedTuple):
+    action: str  # unsubscribe | resubscribe | language
+    via: str  # one-click | web
+    language: str = ""  # the language chosen (action "language"; '' = both)
+
+
+def read_intent(environ: Environ) -> Intent:
+    """What a POST asks: RFC 8058 one-click, the page's buttons, or a language choice."""
     fields = read_form(environ)
     if fields.get("List-Unsubscribe", "").strip().casefold() == "one-click":
-        return "unsubscribe", "one-click"
+        return Intent("unsubscribe", "one-click")
     action = fields.get("action", "unsubscribe").strip()
-    if action not in ("unsubscribe", "resubscribe"):
+    if action not in ("unsubscribe", "resubscribe", "language"):
         raise HttpError(400)
-    return action, "web"
+    return Intent(action, "web", fields.get("language", "").strip())
 
 
 def read_form(environ: Environ) -> dict[str, str]:
@@ -80,7 +88,7 @@ def _multipart(body: bytes, content_type: str) -> dict[str, str]:
         # RFC 8058 section 8.3 prints its delimiter lines as the bare boundary
         # (erratum: the parameter should lack two dashes); senders copied it.
         message = _parse_multipart(body, f'multipart/form-data; boundary="{boundary[2:]}"')
-    if not message.is_multipart():
+    if not message.is_multipart() or _defective(message):
         raise HttpError(400)
     fields = {}
     for part in message.iter_parts():
@@ -92,6 +100,13 @@ def _multipart(body: bytes, content_type: str) -> dict[str, str]:
             except UnicodeDecodeError:
                 raise HttpError(400) from None
     return fields
+
+
+def _defective(message: Message) -> bool:
+    """A body cut short (no closing delimiter, a part without its blank line) is
+    unreadable, not empty: what was cut off might have said `action=resubscribe`,
+    and the mailbox providers of RFC 8058 send whole, well-formed bodies."""
+    return bool(message.defects) or any(part.defects for part in message.iter_parts())
 
 
 def _parse_multipart(body: bytes, content_type: str) -> Message:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from newsletter.mail.dkim_keys import record_value
 
@@ -23,16 +24,18 @@ BROKEN = ("nodmarc.example", "spfall.example", "wrongkey.example", "spfdeep.exam
 class Zones:
     server: DnsServer
     pem: bytes  # the key every domain's record publishes (wrongkey.example: another)
+    ed25519_pem: bytes  # published at newsletter-ed25519._domainkey.good.example
 
 
-def _pem(key: rsa.RSAPrivateKey) -> bytes:
+def _pem(key: rsa.RSAPrivateKey | Ed25519PrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
-def build_zone(published: str, other: str) -> Zone:
+def build_zone(published: str, other: str, ed25519: str) -> Zone:
     zone = Zone(local=["example"])
+    zone.add_txt(f"newsletter-ed25519._domainkey.{GOOD}", ed25519)
     for domain in (GOOD, "other.example", *BROKEN):
         spf = (
             "v=spf1 +all"
@@ -57,8 +60,10 @@ def build_zone(published: str, other: str) -> Zone:
 @pytest.fixture(scope="module")
 def zones() -> Zones:
     key, other = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
-    server = DnsServer(build_zone(record_value(key.public_key()), record_value(other.public_key())))
-    yield Zones(server, _pem(key))
+    ed_key = Ed25519PrivateKey.generate()
+    records = (record_value(k.public_key()) for k in (key, other, ed_key))
+    server = DnsServer(build_zone(*records))
+    yield Zones(server, _pem(key), _pem(ed_key))
     server.stop()
 
 

@@ -71,7 +71,7 @@ def test_a_good_zone_is_all_ok(cli, project: Path, zones, health, smtp_server) -
             "nowhere.example",
             None,
             "DKIM",
-            "no DKIM key published at newsletter._domainkey.nowhere.example",
+            "no DKIM key is published at newsletter._domainkey.nowhere.example",
         ),
     ],
 )
@@ -94,6 +94,36 @@ def test_a_broken_zone_is_a_problem_with_what_to_do(
     others = {name: line for name, line in lines.items() if name not in (topic, "relay")}
     if domain != "nowhere.example":
         assert all(line.startswith("ok") for line in others.values()), result.output
+
+
+def test_the_optional_ed25519_key_is_checked_against_its_own_record(
+    cli, project: Path, zones, health
+) -> None:  # noqa: ANN001
+    configure(project, GOOD, zones, health)
+    key_file = project / "dkim" / "newsletter-ed25519.pem"
+    key_file.write_bytes(zones.ed25519_pem)
+    key_file.chmod(0o600)
+    with (project / "newsletter.toml").open("a", encoding="utf-8") as config:
+        config.write('ed25519_key_file = "dkim/newsletter-ed25519.pem"\n')
+    result, _lines = doctor(cli, zones)
+    assert result.exit_code == 0, result.output
+    assert (
+        "ok       DKIM: newsletter._domainkey.good.example publishes the signing key"
+        in result.output
+    )
+    assert (
+        "ok       DKIM: newsletter-ed25519._domainkey.good.example publishes the signing key (Ed25519)"
+        in result.output
+    )
+    config = project / "newsletter.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(GOOD, "wrongkey.example"), encoding="utf-8"
+    )
+    result, _lines = doctor(cli, zones)
+    assert (
+        "problem  DKIM: no DKIM key is published at newsletter-ed25519._domainkey.wrongkey.example"
+        in result.output
+    )
 
 
 def test_no_dkim_and_no_smtp_are_warnings_not_problems(cli, project: Path, zones, health) -> None:  # noqa: ANN001

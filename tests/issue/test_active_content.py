@@ -48,7 +48,7 @@ def _errors(project: Path) -> list[str]:
         ("<script>alert(1)</script>\n", "a <script> element"),
         ('<img src="x.png" alt="x" onerror="alert(1)">\n', "an event handler onerror= on <img>"),
         ('<a href="javascript:alert(1)">x</a>\n', 'a script URL in <a href="javascript:alert(1)">'),
-        ("<iframe src='https://example.org/'></iframe>\n", "a <iframe> element"),
+        ("<iframe src='https://example.org/'></iframe>\n", "an <iframe> element"),
         ("<form action='https://example.org/'><input name=q></form>\n", "a <form> element"),
         ('<p style="width: expression(alert(1))">x</p>\n', "script in a style attribute on <p>"),
     ],

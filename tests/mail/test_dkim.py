@@ -208,6 +208,14 @@ def test_the_key_can_come_from_the_environment(
         ('key_file = "dkim/missing.pem"', "cannot read dkim.key_file"),
         ('key_env = "NO_SUCH_VARIABLE_SET"', "NO_SUCH_VARIABLE_SET (dkim.key_env) is not set"),
         ('keyfile = "a.pem"', "unknown key 'dkim.keyfile'"),
+        (
+            'key_file = "a.pem"\ned25519_key_env = "NO_ED_KEY_SET"',
+            "NO_ED_KEY_SET (dkim.ed25519_key_env) is not set",
+        ),
+        (
+            'key_file = "a.pem"\ned25519_key_file = "a.pem"\ned25519_key_env = "X"',
+            "exactly one of 'dkim.ed25519_key_file'",
+        ),
     ],
 )
 def test_bad_dkim_config_is_one_line_naming_the_key(

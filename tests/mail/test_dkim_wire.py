@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from support.dkim import RECORD_NAME, dkimpy_verify, record_for_pem
+from support.dkim import RECORD_NAME, dkimpy_verify, printed_record, record_for_pem
 from support.dnsmasq import Zone
 from support.opendkim import namespace_command, opendkim_verify
 from support.smtp import add_subscribers, configure_smtp
@@ -78,3 +78,32 @@ def test_outbox_files_and_the_test_message_verify_with_opendkim(
     assert cli("send", issue, "--test-to", "me@example.net").exit_code == 0
     (test_message,) = [m.data for m in smtp_server.handler.messages]
     assert opendkim_verify(test_message, zone).returncode == 0
+
+
+@needs_namespaces
+def test_the_optional_ed25519_signature_verifies_with_opendkim(
+    cli, issue: str, signing_project: Path, dkim_pem: bytes
+) -> None:  # noqa: ANN001
+    result = cli("dkim", "keygen", "--ed25519")
+    assert result.exit_code == 0, result.output
+    name, value = printed_record(result.output)
+    assert name == "newsletter-ed25519._domainkey.example.org"
+    assert (
+        value.startswith("v=DKIM1; k=ed25519; p=")
+        and len(value) == len("v=DKIM1; k=ed25519; p=") + 44
+    )
+    assert 'ed25519_key_file = "dkim/newsletter-ed25519.pem"' in result.output
+    with (signing_project / "newsletter.toml").open("a", encoding="utf-8") as config:
+        config.write('ed25519_key_file = "dkim/newsletter-ed25519.pem"\n')
+    assert cli("send", issue, "--yes").exit_code == 0
+    message = sorted((signing_project / "outbox" / "new").iterdir())[0].read_bytes()
+    rsa_signature, ed_signature = message.split(b"DKIM-Signature:")[1:3]
+    assert b"a=rsa-sha256" in rsa_signature and b"a=ed25519-sha256" in ed_signature
+    zone = zone_for(dkim_pem)
+    zone.add_txt(name, value)
+    assert opendkim_verify(message, zone).returncode == 0
+    ed_only = message.replace(b"DKIM-Signature:" + rsa_signature, b"", 1)
+    assert ed_only.startswith(b"DKIM-Signature: v=1; a=ed25519-sha256")
+    assert opendkim_verify(ed_only, zone).returncode == 0
+    assert opendkim_verify(ed_only.replace(b"Subject: ", b"Subject: Re: ", 1), zone).returncode != 0
+    assert dkimpy_verify(message, {RECORD_NAME: record_for_pem(dkim_pem)})  # the RSA one

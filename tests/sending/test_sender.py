@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 import newsletter.sending.campaign as sending
 from newsletter.db.connection import open_database
@@ -15,6 +16,7 @@ from newsletter.errors import SendError
 from newsletter.project import open_project
 from newsletter.sending.campaign import dry_run, send_lock, send_test
 from newsletter.sending.ledger import Ledger
+from newsletter.sending.lock import LOCK_NAME, send_running
 from newsletter.sending.rate import RateLimiter
 from newsletter.sending.transport import plan_transport
 from newsletter.subscribers.store import Store
@@ -236,6 +238,17 @@ def test_a_second_send_refuses_while_one_holds_the_lock(project):
     with send_lock(project), pytest.raises(SendError, match="already running"), send_lock(project):
         pass
     with send_lock(project):  # released when the first one ended
+        pass
+
+
+def test_a_send_waits_out_a_status_probe_instead_of_refusing(project):
+    assert not send_running(project)
+    with send_lock(project):
+        assert send_running(project)  # what `status` asks
+    probe = FileLock(project / LOCK_NAME, thread_local=False)
+    probe.acquire()  # `status` holds the lock for an instant...
+    threading.Timer(0.3, probe.release).start()
+    with send_lock(project):  # ...and the send starts once it let go
         pass
 
 

@@ -500,3 +500,51 @@ def test_a_non_ascii_local_part_is_rejected_with_its_line(tmp_path, store):
     report = import_csv(store, path)
     assert [(r.line, "before the @-sign" in r.reason) for r in report.rejects] == [(2, True)]
     assert [s.email for s in store.list_subscribers()] == ["mair@bücher.example"]
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding", "name"),
+    [
+        # charset-normalizer's first guess for these few bytes is Big5 (`Si滱 Jones`)
+        (b"Email,Name\nsian@example.org,Si\xe2n Jones\n", "cp1252", "Siân Jones"),
+        ("Email,Name\nsian@example.org,Zoë Jones\n".encode(), "utf-8", "Zoë Jones"),
+        # Latin-1 and Windows-1252 agree on every letter (0xA0 to 0xFF): cp1252 is named
+        ("Email,Name\nsian@example.org,Zoë Brontë\n".encode("latin-1"), "cp1252", "Zoë Brontë"),
+    ],
+    ids=["two-row-cp1252-not-big5", "utf8-one-accent", "latin-1"],
+)
+def test_a_tiny_file_is_read_in_its_encoding_and_the_summary_says_which(
+    project, tmp_path, cli, data: bytes, encoding: str, name: str
+):
+    path = tmp_path / "t.csv"
+    path.write_bytes(data)
+    result = cli("subscribers", "import", str(path))
+    assert result.exit_code == 0, result.output
+    assert f"(read as {encoding})" in result.stdout
+    assert by_email(project)["sian@example.org"]["name"] == name
+
+
+def test_cyrillic_windows_1251_is_still_detected(project, tmp_path):
+    text = "Email,Name\n" + "".join(
+        f"p{i}@example.org,{name}\n" for i, name in enumerate(["Анна Петрова", "Иван Сидоров"])
+    )
+    path = write_csv(tmp_path, text, encoding="cp1251")
+    report = run_import(project, path)
+    assert report.encoding == "cp1251"
+    assert by_email(project)["p0@example.org"]["name"] == "Анна Петрова"
+
+
+def test_a_cjk_encoding_is_used_only_when_named_and_valid_throughout(project, tmp_path, cli):
+    path = tmp_path / "t.csv"
+    path.write_bytes(
+        "Email,Name\nli@example.org,李雷\n".encode("big5") + b"wang@example.org,W\xff\n"
+    )
+    result = cli("subscribers", "import", str(path), "--encoding", "big5")
+    assert result.exit_code != 0
+    assert "not valid big5 at line 3" in result.output
+    assert "li@example.org" not in by_email(project)
+    path.write_bytes("Email,Name\nli@example.org,李雷\n".encode("big5"))
+    result = cli("subscribers", "import", str(path), "--encoding", "big5")
+    assert result.exit_code == 0, result.output
+    assert "(read as big5)" in result.stdout
+    assert by_email(project)["li@example.org"]["name"] == "李雷"

@@ -5,7 +5,7 @@ and has no option to name another server. So it runs in private mount and
 network namespaces (`unshare`, root or user namespaces): there /etc/resolv.conf
 is a bind-mounted copy naming 127.0.0.1, where a dnsmasq serving the test's
 zone listens on port 53 of the namespace's own loopback. Nothing outside the
-namespace is touched.
+namespace is touched, and nothing started in it outlives it (a PID namespace).
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def namespace_command() -> list[str] | None:
     """How to enter private namespaces here, or None if this machine cannot."""
     if not shutil.which("unshare") or not shutil.which("ip") or not Path(TESTMSG).exists():
         return None
-    command = ["unshare", "--mount", "--net"]
+    # --pid --fork: the shell is the namespace's init, so nothing outlives it.
+    command = ["unshare", "--mount", "--net", "--pid", "--fork"]
     if os.geteuid() != 0:
         return None  # dnsmasq needs a real root to bind port 53 and drop privileges
     done = subprocess.run([*command, "true"], capture_output=True, timeout=30, check=False)
