@@ -92,6 +92,8 @@ class ReturnsProcessor:
             outcomes = _rolled_back(self.store, lambda: self._act(sorted_))
             return outcomes, _acted_on(outcomes)
         with self.store.write():
+            if self._seen(mail.key):  # another `bounces` run took it meanwhile
+                return ["seen before"], True
             outcomes = self._act(sorted_)
             if _acted_on(outcomes):  # even partly: never act on the same message twice
                 self._remember(mail.key, sorted_.category)
