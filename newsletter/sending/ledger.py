@@ -95,6 +95,8 @@ class IssueStatus:
             },
             "failure_reasons": [{"reason": r, "count": n} for r, n in self.failures],
             "deferred_reasons": [{"reason": r, "count": n} for r, n in self.deferred],
+            "came_back": [{"what": r, "count": n} for r, n in self.came_back],
+            "returned_replies": [{"reply": r, "count": n} for r, n in self.returned],
         }
 
 
