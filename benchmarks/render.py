@@ -10,6 +10,10 @@ Prints, from one run on one ~20 KB issue:
 - the cost of building and flattening a fresh EmailMessage per recipient (the
   reference path), split into build and flatten;
 and the ratio premailer / per-recipient (goal: at least 50).
+Then the same for a bilingual issue (Welsh and English, the example's two
+versions repeated to the same size): the time to prepare all three editions
+(Welsh, English, both in one message) once, and the per-recipient cost of each
+kind, measured in the same run as the one-language figure above.
 Writes benchmarks/results/render.json.
 
     /work/venv/bin/python benchmarks/render.py [--recipients N]
@@ -20,10 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import shutil
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,26 +44,45 @@ from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.tokens import new_token
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "issues" / "2026-12.md"
+EXAMPLES = ROOT / "examples" / "issues"
+EXAMPLE = EXAMPLES / "2026-12.en.md"
 RESULTS = ROOT / "benchmarks" / "results" / "render.json"
 TARGET_HTML_BYTES = 20_000
 
 NAMES = ["Ann Jones", "Llŷr ap Gruffydd", "O'Brien, Mary", "Siân Roberts-Evans", "李雷", ""]
 
 
-def make_issue(project: Path) -> None:
-    """The example issue, its articles repeated until the final HTML is ~20 KB."""
+def make_issue(project: Path, languages: tuple[str, ...] = ()) -> None:
+    """The example issue, its articles repeated until the final HTML is ~20 KB
+    (per language: each of a bilingual issue's versions is that long)."""
     config = load_config(project)
-    front, body = EXAMPLE.read_text(encoding="utf-8").split("\n---\n", 1)
-    articles = body.split("\n## ")
+    sources = {lang: EXAMPLES / f"2026-12.{lang}.md" for lang in languages} or {"": EXAMPLE}
     for count in range(4, 60):
-        repeated = articles[0] + "".join(
-            f"\n## {articles[1 + i % (len(articles) - 1)]}" for i in range(count)
-        )
-        (project / "issues" / "bench.md").write_text(f"{front}\n---\n{repeated}", encoding="utf-8")
-        html, _text = prepare_issue(config, "bench").render(people(1)[0])
+        for lang, source in sources.items():
+            front, body = source.read_text(encoding="utf-8").split("\n---\n", 1)
+            articles = body.split("\n## ")
+            repeated = articles[0] + "".join(
+                f"\n## {articles[1 + i % (len(articles) - 1)]}" for i in range(count)
+            )
+            name = f"bench.{lang}.md" if lang else "bench.md"
+            (project / "issues" / name).write_text(f"{front}\n---\n{repeated}", encoding="utf-8")
+        reader = replace(people(1)[0], language=languages[0] if languages else "")
+        html, _text = prepare_issue(config, "bench").render(reader)
         if len(html.encode("utf-8")) >= TARGET_HTML_BYTES:
             return
+
+
+def make_bilingual(project: Path) -> None:
+    """The project made Welsh-first bilingual, as examples/newsletter.toml is."""
+    path = project / "newsletter.toml"
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(
+        r"(?m)^name = .*$",
+        'languages = ["cy", "en"]\nname = { cy = "Cylchlythyr Cyd-gynhyrchu", en = "Co-pro Newsletter" }',
+        text,
+    )
+    path.write_text(text, encoding="utf-8")
+    make_issue(project, ("cy", "en"))
 
 
 def people(count: int) -> list[Subscriber]:
@@ -93,6 +118,10 @@ def main() -> None:
         make_issue(project)
         config = load_config(project)
         results = run(config, args.recipients)
+        bilingual = folder / "bilingual"
+        init_project(bilingual, name="Co-pro Newsletter")
+        make_bilingual(bilingual)
+        results["bilingual"] = run_bilingual(load_config(bilingual), config, args.recipients)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     report(results)
@@ -145,6 +174,33 @@ def run(config, count: int) -> dict[str, float | int | str]:  # noqa: ANN001
     }
 
 
+def run_bilingual(config, single, count: int) -> dict[str, object]:  # noqa: ANN001
+    """Prepare the three editions once; build each kind of message for `count` readers,
+    next to the one-language issue's per-recipient cost measured again in this run."""
+    prepare_s = median_seconds(lambda: prepare_issue(config, "bench"), 3)
+    prepared = prepare_issue(config, "bench")
+    factory = MessageFactory(config, prepared)
+    baseline = MessageFactory(single, prepare_issue(single, "bench"))
+    recipients = people(count)
+    kinds: dict[str, dict[str, float | int]] = {}
+    for kind, language in (("one-language", None), ("cy", "cy"), ("en", "en"), ("both", "")):
+        readers = (
+            recipients if language is None else [replace(p, language=language) for p in recipients]
+        )
+        build = baseline.build if language is None else factory.build
+        start = time.perf_counter()
+        total = sum(len(build(person).data) for person in readers)
+        elapsed = (time.perf_counter() - start) / count
+        kinds[kind] = {
+            "per_recipient_us": round(elapsed * 1e6, 2),
+            "message_bytes": total // count,
+        }
+    one = kinds["one-language"]["per_recipient_us"]
+    for kind in ("cy", "en", "both"):
+        kinds[kind]["ratio_to_one_language"] = round(kinds[kind]["per_recipient_us"] / one, 2)
+    return {"prepare_three_editions_ms": round(prepare_s * 1e3, 2), "kinds": kinds}
+
+
 def signing_cost(messages: list[bytes]) -> dict[str, float]:
     """Per-message DKIM cost (2048-bit RSA): the whole signature, its body hash part,
     the RSA operation alone, and dkimpy (the pure-Python reference) on a few."""
@@ -195,7 +251,7 @@ def signing_cost(messages: list[bytes]) -> dict[str, float]:
     return result
 
 
-def report(results: dict[str, float | int | str]) -> None:
+def report(results: dict) -> None:
     print(f"issue HTML:                 {results['issue_html_bytes']:>10,} bytes")
     print(f"prepare once:               {results['prepare_ms']:>10} ms")
     print(
@@ -218,6 +274,14 @@ def report(results: dict[str, float | int | str]) -> None:
     verdict = "meets" if float(ratio) >= 50 else "MISSES"
     print(f"premailer / per recipient:  {ratio:>10}x  ({verdict} the goal of >= 50x)")
     print(f"reference / per recipient:  {results['ratio_reference_to_per_recipient']:>10}x")
+    bilingual = results["bilingual"]
+    print(f"bilingual: prepare cy, en and both once: {bilingual['prepare_three_editions_ms']} ms")
+    for kind, figures in bilingual["kinds"].items():
+        ratio = figures.get("ratio_to_one_language", 1.0)
+        print(
+            f"  per recipient, {kind + ':':<14}{figures['per_recipient_us']:>10} us"
+            f"  ({figures['message_bytes']:,} bytes, x{ratio} the one-language cost)"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {RESULTS.relative_to(ROOT)}")

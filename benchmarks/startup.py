@@ -35,7 +35,7 @@ def make_project(directory: Path, subscribers: int) -> None:
     subprocess.run([newsletter_bin(), "init", str(directory)], check=True, capture_output=True)
     rows = "email,name\n" + "".join(f"p{i}@example.org,P {i}\n" for i in range(subscribers))
     (directory / "people.csv").write_text(rows, encoding="utf-8")
-    example = ROOT / "examples" / "issues" / "2026-12.md"
+    example = ROOT / "examples" / "issues" / "2026-12.en.md"  # a one-language project
     (directory / "issues" / "2026-12.md").write_text(example.read_text(encoding="utf-8"))
     for command in (
         ["subscribers", "import", "people.csv"],

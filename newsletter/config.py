@@ -18,11 +18,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from newsletter.errors import ConfigError, InputError
+from newsletter.i18n.languages import ENGLISH, is_language_code
 from newsletter.subscribers.addresses import has_line_break, normalise_address
 
 CONFIG_NAME = "newsletter.toml"
 DATABASE_NAME = "newsletter.db"
 SECURITY_MODES = ("starttls", "ssl", "none")
+# Values a reader sees: each a plain string, or a table by language.
+LOCALISED_KEYS = ("name", "postal_address", "footer", "consent")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
 
@@ -120,12 +123,12 @@ class DkimConfig:
 @dataclass(frozen=True)
 class Config:
     project_dir: Path
-    name: str
+    name: str  # in the first language; `text("name", lang)` for another
     from_name: str
     from_address: str
     base_url: str
     list_id: str
-    postal_address: str = ""
+    postal_address: str = ""  # in the first language, like `name`
     reply_to: str | None = None
     unsubscribe_mailto: str | None = None
     smtp: SmtpConfig | None = None
@@ -133,6 +136,25 @@ class Config:
     sending: SendingConfig = field(default_factory=SendingConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
     dkim: DkimConfig | None = None
+    languages: tuple[str, ...] = (ENGLISH,)  # the first is shown first where all appear
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> language -> text
+
+    @property
+    def bilingual(self) -> bool:
+        """More than one language: an issue is written once per language."""
+        return len(self.languages) > 1
+
+    def text(self, key: str, language: str | None = None) -> str:
+        """A reader-facing value (`name`, `postal_address`, `footer`, `consent`) in `language`
+        (the first language when None or not one of the project's)."""
+        values = self.texts.get(key, {})
+        if language in values:
+            return values[language]
+        return values.get(self.languages[0], "")
+
+    def joined_text(self, key: str, separator: str = " / ") -> str:
+        """The value in every language, first language first, each different one once."""
+        return separator.join(dict.fromkeys(self.text(key, lang) for lang in self.languages))
 
     @property
     def database_path(self) -> Path:
@@ -175,13 +197,16 @@ class Config:
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "newsletter": {
-        "name": str,
+        "name": (str, dict),
         "from": str,
         "reply_to": str,
         "base_url": str,
-        "postal_address": str,
+        "postal_address": (str, dict),
+        "footer": (str, dict),
+        "consent": (str, dict),
         "list_id": str,
         "unsubscribe_mailto": str,
+        "languages": list,
     },
     "smtp": {
         "host": str,
@@ -230,6 +255,14 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "ed25519_key_env": str,
     },
 }
+_KINDS = {
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    dict: "a table",
+    list: "a list",
+    (str, dict): "a string or a table by language",
+}
 _REQUIRED = {"newsletter": ("name", "from", "base_url"), "smtp": ("host",)}
 
 
@@ -266,14 +299,18 @@ def parse_config(data: dict[str, Any], project_dir: Path) -> Config:
     mailto = news.get("unsubscribe_mailto")
     if mailto is not None:
         mailto = _check_address("newsletter.unsubscribe_mailto", mailto.removeprefix("mailto:"))
+    languages = _parse_languages(news.get("languages", [ENGLISH]))
+    texts = {key: _localised(key, news.get(key, ""), languages) for key in LOCALISED_KEYS}
+    if not all(texts["name"].values()):
+        raise ConfigError(f"{CONFIG_NAME}: missing key 'newsletter.name'")
     return Config(
         project_dir=project_dir,
-        name=news["name"].strip(),
+        name=texts["name"][languages[0]],
         from_name=from_name,
         from_address=from_address,
         base_url=base_url,
         list_id=news.get("list_id") or _default_list_id(base_url),
-        postal_address=news.get("postal_address", "").strip(),
+        postal_address=texts["postal_address"][languages[0]],
         reply_to=reply_to,
         unsubscribe_mailto=mailto,
         smtp=_parse_smtp(data["smtp"]) if "smtp" in data else None,
@@ -281,7 +318,48 @@ def parse_config(data: dict[str, Any], project_dir: Path) -> Config:
         sending=_parse_sending(data.get("sending", {})),
         bounces=_parse_bounces(data.get("bounces", {})),
         dkim=_parse_dkim(data["dkim"], from_address, project_dir) if "dkim" in data else None,
+        languages=languages,
+        texts=texts,
     )
+
+
+def _parse_languages(value: list[Any]) -> tuple[str, ...]:
+    """`languages = ["cy", "en"]`: known codes, each once, at least one."""
+    key = "newsletter.languages"
+    if not value or not all(isinstance(item, str) for item in value):
+        raise ConfigError(
+            f"{CONFIG_NAME}: '{key}' must be a list of language codes", hint='e.g. ["cy", "en"]'
+        )
+    codes = tuple(item.strip().lower() for item in value)
+    for code in codes:
+        if not is_language_code(code):
+            raise ConfigError(
+                f"{CONFIG_NAME}: '{key}': {code!r} is not a language code", hint='e.g. ["cy", "en"]'
+            )
+    if len(set(codes)) != len(codes):
+        raise ConfigError(f"{CONFIG_NAME}: '{key}' names a language twice")
+    return codes
+
+
+def _localised(key: str, value: str | dict[str, Any], languages: tuple[str, ...]) -> dict[str, str]:
+    """A plain string (the same in every language) or a table with one value per language."""
+    if isinstance(value, str):
+        return dict.fromkeys(languages, value.strip())
+    for lang, text in value.items():
+        if lang not in languages:
+            raise ConfigError(
+                f"{CONFIG_NAME}: 'newsletter.{key}.{lang}': {lang!r} is not in newsletter.languages",
+                hint=f"languages: {', '.join(languages)}",
+            )
+        if not isinstance(text, str) or has_line_break(text):
+            raise ConfigError(f"{CONFIG_NAME}: 'newsletter.{key}.{lang}' must be a one-line string")
+    missing = [lang for lang in languages if not str(value.get(lang, "")).strip()]
+    if missing:
+        raise ConfigError(
+            f"{CONFIG_NAME}: 'newsletter.{key}' has no {missing[0]!r} value",
+            hint="give a value for every language in newsletter.languages, or one plain string",
+        )
+    return {lang: value[lang].strip() for lang in languages}
 
 
 def _check_shape(data: dict[str, Any]) -> None:
@@ -307,9 +385,8 @@ def _check_section(section: str, value: object) -> None:
         if expected is None:
             raise ConfigError(f"{CONFIG_NAME}: unknown key '{section}.{key}'")
         if isinstance(item, bool) is not (expected is bool) or not isinstance(item, expected):
-            kind = {str: "a string", int: "an integer", bool: "true or false", dict: "a table"}
             raise ConfigError(
-                f"{CONFIG_NAME}: '{section}.{key}' must be {kind.get(expected, 'a number')}"  # type: ignore[call-overload]
+                f"{CONFIG_NAME}: '{section}.{key}' must be {_KINDS.get(expected, 'a number')}"  # type: ignore[call-overload]
             )
         if isinstance(item, str) and has_line_break(item):
             raise ConfigError(f"{CONFIG_NAME}: '{section}.{key}' must be on one line")

@@ -24,6 +24,10 @@ base_url = "https://news.example.org"     # where `newsletter serve` is reachabl
 postal_address = "Cardiff, Wales"         # shown in every footer (the law asks for it)
 list_id = "news.example.org"              # the List-Id header; defaults to base_url's host
 # unsubscribe_mailto = "unsubscribe@example.org"  # adds a mailto: to List-Unsubscribe
+# Welsh and English as equals (first shown first); then name, postal_address and
+# footer may each be a table by language: name = {{ cy = "...", en = "..." }}
+# languages = ["cy", "en"]
+# footer = "One more line in every footer"
 
 # With no [smtp] section, `send` delivers into the outbox Maildir below.
 # [smtp]

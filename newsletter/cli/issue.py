@@ -16,7 +16,10 @@ from newsletter.cli.common import ProjectOption, console, open_project, show_fin
 app = typer.Typer(help="Write, preview and check an issue.", no_args_is_help=True)
 
 SlugArgument = Annotated[
-    str, typer.Argument(help="The issue's name, e.g. 2026-12 (issues/SLUG.md).")
+    str,
+    typer.Argument(
+        help="The issue's name, e.g. 2026-12 (issues/SLUG.md, or SLUG.cy.md and SLUG.en.md)."
+    ),
 ]
 
 
@@ -32,9 +35,11 @@ def new_command(
     from newsletter.issue.source import display_path
 
     config = load_config(project)
-    path = scaffold_issue(config, slug, subject)
-    console.print(f"created {escape(display_path(config, path))}")
-    console.print(f"next: edit it, then `newsletter issue preview {slug}`")
+    paths = scaffold_issue(config, slug, subject)
+    for path in paths:
+        console.print(f"created {escape(display_path(config, path))}")
+    them = "them" if len(paths) > 1 else "it"
+    console.print(f"next: edit {them}, then `newsletter issue preview {slug}`")
 
 
 @app.command("preview")
@@ -75,11 +80,11 @@ def preview_command(
 @app.command("check")
 def check_command(slug: SlugArgument, project: ProjectOption = Path(".")) -> None:
     """Check an issue: errors exit non-zero, warnings are shown."""
-    from newsletter.issue.checks import check_issue, has_errors
-    from newsletter.issue.rendering import prepare_issue
+    from newsletter.issue.checks import has_errors
+    from newsletter.mail.preview import check_for_readers
 
     with open_project(project) as (config, store):
-        findings = check_issue(config, prepare_issue(config, slug), store.attribute_keys)
+        findings = check_for_readers(config, store, slug)
     show_findings(findings)
     if has_errors(findings):
         raise typer.Exit(1)

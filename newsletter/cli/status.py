@@ -61,7 +61,7 @@ def status_command(
                 ]
             _print_json(record)
             return
-        _one_issue(status, ledger.uncertain(slug), running)
+        _one_issue(status, ledger.uncertain(slug), running, config.languages)
         if failed:
             _failed_addresses(ledger, slug)
 
@@ -99,7 +99,9 @@ def _when(timestamp: str | None) -> str:
     return timestamp[:16].replace("T", " ") if timestamp else "-"
 
 
-def _one_issue(status: IssueStatus, uncertain: list[str], running: bool) -> None:
+def _one_issue(
+    status: IssueStatus, uncertain: list[str], running: bool, languages: tuple[str, ...]
+) -> None:
     issue, counts = status.issue, status.counts
     console.print(f"issue [bold]{escape(issue.slug)}[/]: {escape(issue.subject)}")
     console.print(
@@ -108,15 +110,7 @@ def _one_issue(status: IssueStatus, uncertain: list[str], running: bool) -> None
         + ("; a send is running now" if running else ""),
         soft_wrap=True,
     )
-    table = Table()
-    in_flight = "in flight" if running else "uncertain"
-    for name in ("queued", in_flight, "sent", "failed", "skipped", "total"):
-        table.add_column(name, justify="right")
-    table.add_row(
-        *(str(counts[key]) for key in ("queued", "sending", "sent", "failed", "skipped")),
-        str(status.total),
-    )
-    console.print(table)
+    console.print(_counts_table(counts, status.by_edition(languages), running, len(languages) > 1))
     _reasons("failed", status.failures)
     _reasons("still queued after temporary errors (a later send retries)", status.deferred)
     _reasons("came back (refusals at sending, returned mail, complaints)", status.came_back)
@@ -143,6 +137,24 @@ def _one_issue(status: IssueStatus, uncertain: list[str], running: bool) -> None
             console.print(f"  {escape(address)}")
         if status.uncertain > len(uncertain):
             console.print(f"  ... and {status.uncertain - len(uncertain)} more")
+
+
+def _counts_table(
+    counts: dict[str, int], editions: dict[str, dict[str, int]], running: bool, bilingual: bool
+) -> Table:
+    """One row of counts; in a bilingual project one row per language ("both": the
+    message with every language, for readers who made no choice), then all."""
+    table = Table()
+    if bilingual:
+        table.add_column("language")
+    in_flight = "in flight" if running else "uncertain"
+    for name in ("queued", in_flight, "sent", "failed", "skipped", "total"):
+        table.add_column(name, justify="right")
+    rows = [(language or "both", each) for language, each in editions.items()] if bilingual else []
+    for label, each in [*rows, ("all", counts)]:
+        cells = [str(each[key]) for key in ("queued", "sending", "sent", "failed", "skipped")]
+        table.add_row(*([label] if bilingual else []), *cells, str(sum(each.values())))
+    return table
 
 
 def _failed_addresses(ledger: Ledger, slug: str) -> None:

@@ -66,12 +66,14 @@ def add_command(
     email: Annotated[str, typer.Argument(help="The address to add or update.")],
     name: Annotated[str, typer.Option(help="Full name.")] = "",
     organisation: Annotated[str, typer.Option(help="Organisation.")] = "",
-    language: Annotated[str, typer.Option(help="Preferred language, e.g. cy or en.")] = "",
+    language: Annotated[
+        str, typer.Option(help="Language of their newsletter: cy, en (or Cymraeg, English).")
+    ] = "",
     resubscribe: ResubscribeOption = False,
     project: ProjectOption = Path("."),
 ) -> None:
     """Add one subscriber, or update the details of an existing one."""
-    with open_project(project) as (_config, store):
+    with open_project(project) as (config, store):
         result = store.add_subscriber(
             email,
             name=name,
@@ -79,6 +81,7 @@ def add_command(
             language=language,
             source="cli",
             resubscribe=resubscribe,
+            languages=config.languages,
         )
     console.print(f"{result.outcome} {escape(result.subscriber.email)}")
 
@@ -101,10 +104,11 @@ def import_command(
     """Import subscribers from a CSV file, as one transaction."""
     from newsletter.subscribers.importer import import_csv
 
-    with open_project(project) as (_config, store):
+    with open_project(project) as (config, store):
         report = import_csv(
-            store, file, dry_run=dry_run, resubscribe=resubscribe, source=source, encoding=encoding
-        )
+            store, file, dry_run=dry_run, resubscribe=resubscribe, source=source,
+            encoding=encoding, languages=config.languages,
+        )  # fmt: skip
     _print_report(report)
 
 
@@ -195,6 +199,8 @@ def _confirm_forget(email: str) -> bool:
 def _print_report(report: ImportReport) -> None:
     for reject in report.rejects:
         console.print(f"line {reject.line}: {escape(reject.reason)}", soft_wrap=True)
+    for note in report.notes:
+        console.print(f"line {note.line}: [yellow]{escape(note.reason)}[/]", soft_wrap=True)
     encoding = "utf-8" if report.encoding == "utf-8-sig" else report.encoding
     title = f"import of {escape(report.path.name)} (read as {encoding})"
     console.print(title)

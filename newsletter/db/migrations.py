@@ -146,3 +146,10 @@ def return_mailbox(db: Database) -> None:
     )
     db.execute("CREATE INDEX deliveries_by_message_id ON deliveries (message_id)")
     db.execute("CREATE INDEX events_by_issue ON events (issue_slug, kind)")
+
+
+@step("0003_delivery_language")
+def delivery_language(db: Database) -> None:
+    """The reader's language, frozen with the recipient list: a choice made during
+    a send applies from the next issue. NULL on rows frozen before this column."""
+    db.execute("ALTER TABLE deliveries ADD COLUMN language TEXT")

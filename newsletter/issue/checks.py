@@ -17,8 +17,9 @@ import lxml.html
 
 from newsletter.config import Config
 from newsletter.issue.active_content import active_content
+from newsletter.issue.language_checks import check_languages
 from newsletter.issue.personal_fields import UNSUBSCRIBE_FIELD
-from newsletter.issue.rendering import PreparedIssue, sample_subscriber
+from newsletter.issue.rendering import Edition, PreparedIssue, sample_subscriber
 
 GMAIL_CLIP_BYTES = 102 * 1024
 TEXT_RATIO_WARNING = 0.5  # text part shorter than half the HTML's visible text
@@ -35,29 +36,45 @@ def check_issue(
     config: Config,
     prepared: PreparedIssue,
     attribute_keys: Callable[[], Collection[str]] | None = None,
+    readers: dict[str, int] | None = None,
 ) -> list[Finding]:
     """Every finding for this issue, errors first.
 
     `attribute_keys` gives the attributes the subscribers have (the store's),
     so that a misspelt `subscriber.attributes.X` is an error, not a blank.
+    Each edition is checked (in a bilingual project: each language and the
+    message with both, which Gmail may clip); `readers` (active subscribers by
+    language) tells which missing versions someone needs.
     """
-    html, text = prepared.render(sample_subscriber())
+    seen: dict[Finding, list[str]] = {}
+    for edition in prepared.editions.values():
+        for finding in _check_edition(config, edition):
+            seen.setdefault(finding, []).append("+".join(edition.languages))
     findings = [
-        *_check_required(config, prepared, html, text),
-        *_check_attributes(prepared, attribute_keys),
+        Finding(f.level, f"{f.message} [{', '.join(labels)}]") if config.bilingual else f
+        for f, labels in seen.items()
+    ]
+    findings += _check_attributes(prepared, attribute_keys)
+    findings += [Finding(*pair) for pair in check_languages(config, prepared, readers)]
+    return sorted(findings, key=lambda finding: finding.level != "error")
+
+
+def _check_edition(config: Config, edition: Edition) -> list[Finding]:
+    html, text = edition.render(sample_subscriber())
+    return [
+        *_check_required(config, edition, html, text),
         *_check_active_content(html),
         *_check_size(html),
         *_check_links(html),
         *_check_text_length(html, text),
     ]
-    return sorted(findings, key=lambda finding: finding.level != "error")
 
 
 def has_errors(findings: list[Finding]) -> bool:
     return any(finding.level == "error" for finding in findings)
 
 
-def _check_required(config: Config, prepared: PreparedIssue, html: str, text: str) -> list[Finding]:
+def _check_required(config: Config, prepared: Edition, html: str, text: str) -> list[Finding]:
     found: list[Finding] = []
     if not prepared.subject.strip():
         found.append(Finding("error", "the issue has no subject"))
@@ -76,15 +93,16 @@ def _check_required(config: Config, prepared: PreparedIssue, html: str, text: st
         found.append(
             Finding("error", "the text part has no unsubscribe link ({{ unsubscribe_url }})")
         )
-    if not config.postal_address:
+    addresses = [config.text("postal_address", lang) for lang in prepared.languages]
+    if not all(addresses):
         found.append(
             Finding("error", "no postal address: set newsletter.postal_address in newsletter.toml")
         )
-    else:
-        if _words(config.postal_address) not in _words(_visible_text(html)):
-            found.append(Finding("error", "the HTML part does not show the postal address"))
-        if config.postal_address not in text:
-            found.append(Finding("error", "the text part does not show the postal address"))
+        return found
+    if not all(_words(address) in _words(_visible_text(html)) for address in addresses):
+        found.append(Finding("error", "the HTML part does not show the postal address"))
+    if not all(address in text for address in addresses):
+        found.append(Finding("error", "the text part does not show the postal address"))
     return found
 
 
@@ -141,7 +159,7 @@ def _words(text: str) -> str:
     return " ".join(text.split())
 
 
-def _unsubscribe_is_a_link(prepared: PreparedIssue) -> bool:
+def _unsubscribe_is_a_link(prepared: Edition) -> bool:
     chunks, slots = prepared.html.chunks, prepared.html.slots
     return any(
         slot == UNSUBSCRIBE_FIELD and re.search(r"href\s*=\s*[\"']?$", chunks[index], re.I)

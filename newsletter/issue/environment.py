@@ -12,6 +12,8 @@ from typing import Any
 
 import jinja2
 
+from newsletter.i18n import install
+
 TEMPLATES_PACKAGE = "newsletter.templates"  # the repository's templates/, packaged into the wheel
 
 
@@ -29,7 +31,8 @@ def make_environment(
     """An environment that loads project overrides, then package defaults.
 
     html=True escapes every substituted value (HTML pages and email HTML);
-    html=False is for the plain-text part. `loaded`, when given, records every
+    html=False is for the plain-text part. Interface strings come from the
+    gettext catalogs, in the language named by the template's `lang`. `loaded`, when given, records every
     template read, so an error can be traced to its file and line
     (`template_rules.locate_error`).
     """
@@ -40,12 +43,14 @@ def make_environment(
     loader: jinja2.BaseLoader = jinja2.ChoiceLoader(loaders)
     if loaded is not None:
         loader = _RecordingLoader(loader, loaded)
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=loader,
         autoescape=html,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    install(env)  # {% trans %} and _() speak the template's `lang`
+    return env
 
 
 class _RecordingLoader(jinja2.BaseLoader):

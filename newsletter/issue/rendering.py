@@ -1,10 +1,16 @@
-"""An issue file -> inlined HTML and real text, prepared once per issue.
+"""Issue files -> inlined HTML and real text, prepared once per issue.
 
 `prepare_issue` does all the expensive work exactly once: it reads the front
 matter, parses the Markdown, renders `issue.html` and `issue.txt` with
 sentinels in place of the personal fields, inlines the CSS with premailer and
 splits both parts into skeletons (see `newsletter.issue.personal_fields`). Per recipient,
 `PreparedIssue.render` only fills the slots: microseconds, not milliseconds.
+
+A bilingual project (`newsletter.languages = ["cy", "en"]`) has one file per
+language (`issues/SLUG.cy.md`, `issues/SLUG.en.md`) and three editions, each
+prepared once: one per language, and the bilingual one (every version, first
+language first) for readers who made no choice. Per recipient, only the
+edition is picked by the reader's language.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -23,7 +29,9 @@ import jinja2
 from markupsafe import Markup
 
 from newsletter.config import Config
-from newsletter.errors import NotFoundError, TemplateError
+from newsletter.errors import InputError, NotFoundError, TemplateError
+from newsletter.i18n import translator
+from newsletter.i18n.dates import month_label
 from newsletter.issue import markdown
 from newsletter.issue.environment import make_environment
 from newsletter.issue.personal_fields import (
@@ -35,30 +43,42 @@ from newsletter.issue.personal_fields import (
     html_values,
     probe_values,
 )
-from newsletter.issue.source import display_path, issue_path, read_issue_file
+from newsletter.issue.source import display_path, issue_paths, read_issue_file
 from newsletter.issue.template_rules import branching_lines, describe_error
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.tokens import unsubscribe_url
 
 HTML_TEMPLATE = "issue.html"
 TEXT_TEMPLATE = "issue.txt"
+TEMPLATES = {  # kind -> (the whole message, one language's version, one language's footer)
+    "html": (HTML_TEMPLATE, "version.html", "footer.html"),
+    "text": (TEXT_TEMPLATE, "version.txt", "footer.txt"),
+}
+EVERY_LANGUAGE = ""  # the edition key of the message for readers with no (known) choice
 SAMPLE_TOKEN = "SampleTokenForPreview000"  # shaped like a real token, matches no one
 
 
 @dataclass(frozen=True)
-class PreparedIssue:
-    """One issue, rendered once; `render` fills in one recipient."""
+class Edition:
+    """One message kind, rendered once: a language, or every language in one message."""
 
-    slug: str
+    key: str  # a language code, or EVERY_LANGUAGE
+    languages: tuple[str, ...]  # the versions it holds, in order
     subject: str
     preheader: str
-    date: str
-    source_path: Path
     base_url: str
     html: Skeleton
     text: Skeleton
-    templates: tuple[str, ...]
-    content_hash: str  # sha256 of the issue file, the templates used and the rendered result
+
+    @property
+    def lang(self) -> str:
+        """<html lang>: the language, or the first one of a bilingual message."""
+        return self.languages[0]
+
+    @property
+    def content_language(self) -> str:
+        """The Content-Language header (RFC 3282): every language the message holds."""
+        return ", ".join(self.languages)
 
     @cached_property
     def fields(self) -> tuple[str, ...]:
@@ -74,42 +94,114 @@ class PreparedIssue:
         return self.html.fill(html_values(values)), self.text.fill(values)
 
 
-def sample_subscriber(email: str = "reader@example.org") -> Subscriber:
-    """The made-up reader of previews and checks."""
+@dataclass(frozen=True)
+class IssueVersion:
+    """One language's issue file, read and parsed once."""
+
+    lang: str
+    path: Path
+    issue: dict[str, str]  # subject, preheader, date, slug, date_label
+    html: str
+    text: str
+    has_subject: bool = True  # False: the file has none and borrows another version's
+
+
+@dataclass(frozen=True)
+class PreparedIssue:
+    """One issue, rendered once per edition; `render` fills in one recipient."""
+
+    slug: str
+    editions: dict[str, Edition]  # by language; EVERY_LANGUAGE for readers with no choice
+    versions: tuple[IssueVersion, ...]  # the language files found, in the project's order
+    missing: tuple[str, ...]  # languages of the project with no file
+    templates: tuple[str, ...]
+    content_hash: str  # sha256 of the issue files, the templates used and the rendered result
+
+    def edition_for(self, language: str) -> Edition:
+        """The edition a reader gets: their language's, else the one with every language."""
+        edition = self.editions.get(language) or self.editions.get(EVERY_LANGUAGE)
+        if edition is None:
+            needed = language if language in self.missing else ", ".join(self.missing)
+            raise InputError(
+                f"issue {self.slug} has no version in {needed}",
+                hint=f"write issues/{self.slug}.{self.missing[0]}.md",
+            )
+        return edition
+
+    @property
+    def default(self) -> Edition:
+        """The message for a reader with no choice (in a one-language project, the only one)."""
+        return self.editions.get(EVERY_LANGUAGE) or next(iter(self.editions.values()))
+
+    @property
+    def subject(self) -> str:
+        return self.default.subject
+
+    @property
+    def preheader(self) -> str:
+        return self.default.preheader
+
+    @property
+    def html(self) -> Skeleton:
+        return self.default.html
+
+    @property
+    def text(self) -> Skeleton:
+        return self.default.text
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.default.fields
+
+    @property
+    def source_path(self) -> Path:
+        return self.versions[0].path
+
+    def unsubscribe_url(self, subscriber: Subscriber) -> str:
+        return self.default.unsubscribe_url(subscriber)
+
+    def render(self, subscriber: Subscriber) -> tuple[str, str]:
+        """(html, text) of the edition this recipient gets."""
+        return self.edition_for(subscriber.language).render(subscriber)
+
+
+def sample_subscriber(email: str = "reader@example.org", language: str = "") -> Subscriber:
+    """The made-up reader of previews and checks (no language chosen: every language)."""
     return Subscriber(
         id=0,
         email=email,
         name="Sample Reader",
         organisation="Sample Organisation",
-        language="en",
+        language=language,
         token=SAMPLE_TOKEN,
     )
 
 
 def prepare_issue(config: Config, slug: str) -> PreparedIssue:
-    """Read, parse, render and inline one issue: the once-per-issue work."""
-    path, issue, renderer = _load(config, slug)
-    html_skeleton, text_skeleton = renderer.skeletons()
+    """Read, parse, render and inline one issue: the once-per-issue work, per edition."""
+    versions, missing = _load_versions(config, slug)
+    renderer = _Renderer(config, versions)
+    editions: dict[str, Edition] = {}
+    if config.bilingual:
+        for version in versions:
+            editions[version.lang] = renderer.edition(version.lang, (version,))
+    if not missing:
+        editions[EVERY_LANGUAGE] = renderer.edition(EVERY_LANGUAGE, versions)
     digest = hashlib.sha256(
         json.dumps(
             [
-                path.read_text(encoding="utf-8"),
+                [version.path.read_text(encoding="utf-8") for version in versions],
                 sorted((name, source) for name, (_file, source) in renderer.loaded.items()),
-                html_skeleton.shape(),
-                text_skeleton.shape(),
+                [(key, e.html.shape(), e.text.shape()) for key, e in editions.items()],
             ],
             ensure_ascii=False,
         ).encode("utf-8")
     ).hexdigest()
     return PreparedIssue(
         slug=slug,
-        subject=issue["subject"],
-        preheader=issue["preheader"],
-        date=issue["date"],
-        source_path=path,
-        base_url=config.base_url,
-        html=html_skeleton,
-        text=text_skeleton,
+        editions=editions,
+        versions=versions,
+        missing=missing,
         templates=tuple(renderer.loaded),
         content_hash=digest,
     )
@@ -121,59 +213,107 @@ def render_directly(config: Config, slug: str, subscriber: Subscriber) -> tuple[
     What a naive sender does for every recipient; kept for the benchmark's
     baseline (pass the HTML to `inline_css` to complete it).
     """
-    _path, _issue, renderer = _load(config, slug)
+    versions, _missing = _load_versions(config, slug)
+    renderer = _Renderer(config, versions)
     url = unsubscribe_url(config.base_url, subscriber.token)
+    chosen = tuple(v for v in versions if v.lang == subscriber.language) or versions
 
     def value_for(field: str) -> str:
         return field_values(subscriber, url, (field,))[field]
 
-    return renderer.render("html", value_for, url), renderer.render("text", value_for, url)
+    return (
+        renderer.render("html", value_for, url, chosen),
+        renderer.render("text", value_for, url, chosen),
+    )
 
 
-def _load(config: Config, slug: str) -> tuple[Path, dict[str, str], _Renderer]:
-    path = issue_path(config, slug)
-    if not path.is_file():
+def _load_versions(config: Config, slug: str) -> tuple[tuple[IssueVersion, ...], tuple[str, ...]]:
+    """The language files that exist, and the languages without one (at least one must exist)."""
+    paths = issue_paths(config, slug)
+    found = {language: path for language, path in paths.items() if path.is_file()}
+    if not found:
+        shown = " and ".join(display_path(config, path) for path in paths.values())
         raise NotFoundError(
-            f"no issue {slug}: {display_path(config, path)} does not exist",
+            f"no issue {slug}: {shown} {'does' if len(paths) == 1 else 'do'} not exist",
             hint=f"create it with `newsletter issue new {slug}`",
         )
-    meta, body = read_issue_file(path, display_path(config, path))
+    versions = tuple(_load(config, slug, language, path) for language, path in found.items())
+    return _fill_missing_subjects(versions), tuple(lang for lang in paths if lang not in found)
+
+
+def _load(config: Config, slug: str, language: str, path: Path) -> IssueVersion:
+    meta, body = read_issue_file(
+        path, display_path(config, path), require_subject=not config.bilingual
+    )
     tokens = markdown.parse(body)
-    issue = {**meta, "slug": slug, "date_label": _date_label(meta["date"], slug)}
-    return path, issue, _Renderer(config, issue, markdown.to_html(tokens), markdown.to_text(tokens))
+    issue = {**meta, "slug": slug, "date_label": _date_label(meta["date"], slug, language)}
+    return IssueVersion(language, path, issue, markdown.to_html(tokens), markdown.to_text(tokens))
+
+
+def _fill_missing_subjects(versions: tuple[IssueVersion, ...]) -> tuple[IssueVersion, ...]:
+    """A version without a subject borrows another's (`check` warns about it)."""
+    subjects = [version.issue["subject"] for version in versions if version.issue["subject"]]
+    if not subjects:
+        raise InputError(
+            f"{versions[0].path.name}: the front matter has no subject",
+            hint="add a line 'subject: ...' between the '---' lines",
+        )
+    return tuple(
+        version
+        if version.issue["subject"]
+        else replace(version, issue={**version.issue, "subject": subjects[0]}, has_subject=False)
+        for version in versions
+    )
 
 
 class _Renderer:
-    """Renders both templates with sentinels and with probes; checks they agree."""
+    """Renders the templates with sentinels and with probes; checks they agree."""
 
-    def __init__(self, config: Config, issue: dict[str, str], html: str, text: str) -> None:
+    def __init__(self, config: Config, versions: tuple[IssueVersion, ...]) -> None:
         self.config = config
+        self.versions = versions
         self.loaded: dict[str, tuple[str, str]] = {}
-        self.sentinels = Sentinels(hashlib.sha256(html.encode()).hexdigest()[:10])
-        self.newsletter = {
-            "name": config.name,
-            "postal_address": config.postal_address,
+        nonce = hashlib.sha256("".join(v.html for v in versions).encode()).hexdigest()[:10]
+        self.sentinels = Sentinels(nonce)
+        self.envs = {kind: self._environment(kind == "html") for kind in ("html", "text")}
+
+    def _environment(self, html: bool) -> jinja2.Environment:
+        return make_environment(self.config.templates_dir, html=html, loaded=self.loaded)
+
+    def _newsletter(self, language: str) -> dict[str, str]:
+        config = self.config
+        return {
+            "name": config.text("name", language),
+            "postal_address": config.text("postal_address", language),
+            "footer": config.text("footer", language),
             "base_url": config.base_url,
             "from_name": config.from_name,
             "from_address": config.from_address,
             "reply_to": config.reply_to or config.from_address,
             "list_id": config.list_id,
         }
-        self.issue = issue
-        self.envs = {kind: self._environment(kind == "html") for kind in ("html", "text")}
-        self.contents = {"html": Markup(html), "text": text}
 
-    def _environment(self, html: bool) -> jinja2.Environment:
-        return make_environment(self.config.templates_dir, html=html, loaded=self.loaded)
+    def edition(self, key: str, versions: tuple[IssueVersion, ...]) -> Edition:
+        html, text = self.skeletons(versions)
+        return Edition(
+            key=key,
+            languages=tuple(version.lang for version in versions),
+            subject=_joined(version.issue["subject"] for version in versions),
+            preheader=_joined(version.issue["preheader"] for version in versions),
+            base_url=self.config.base_url,
+            html=html,
+            text=text,
+        )
 
-    def skeletons(self) -> tuple[Skeleton, Skeleton]:
+    def skeletons(self, versions: tuple[IssueVersion, ...]) -> tuple[Skeleton, Skeleton]:
+        token = self.sentinels.token
         rendered = {
-            kind: self.render(kind, self.sentinels.token, self.sentinels.token(UNSUBSCRIBE_FIELD))
+            kind: self.render(kind, token, token(UNSUBSCRIBE_FIELD), versions)
             for kind in ("html", "text")
         }
         self._refuse_branching()
         for style in ("empty", "hostile"):
-            self._probe(style, rendered)
+            self._probe(style, rendered, versions)
         inlined = self._inline(rendered["html"])
         html = self.sentinels.split(inlined)
         if sorted(html.slots) != sorted(self.sentinels.split(rendered["html"]).slots):
@@ -183,15 +323,63 @@ class _Renderer:
             )
         return html, self.sentinels.split(rendered["text"])
 
-    def render(self, kind: str, value_for: Any, unsubscribe: str) -> str:
-        name = HTML_TEMPLATE if kind == "html" else TEXT_TEMPLATE
+    def render(
+        self, kind: str, value_for: Any, unsubscribe: str, versions: tuple[IssueVersion, ...]
+    ) -> str:
+        """One edition's part: each version (and its footer) in its language, then the frame."""
+        frame, _version, _footer = TEMPLATES[kind]
+        common = {"subscriber": FieldView(value_for), "unsubscribe_url": unsubscribe}
+        parts = [self._version(kind, version, versions, common) for version in versions]
+        first = versions[0]
         context = {
-            "newsletter": self.newsletter,
-            "issue": self.issue,
-            "content": self.contents[kind],
-            "subscriber": FieldView(value_for),
-            "unsubscribe_url": unsubscribe,
+            **common,
+            "lang": first.lang,
+            "languages": [version.lang for version in versions],
+            "subject": _joined(version.issue["subject"] for version in versions),
+            "preheader": _joined(version.issue["preheader"] for version in versions),
+            "newsletter": self._newsletter(first.lang),
+            "issue": first.issue,
+            "content": parts[0]["content"],
+            "versions": parts,
+            "mastheads": _distinct(
+                parts, lambda part: (part["newsletter"]["name"], part["issue"]["date_label"])
+            ),
         }
+        return self._render_template(frame, kind, context)
+
+    def _version(
+        self,
+        kind: str,
+        version: IssueVersion,
+        versions: tuple[IssueVersion, ...],
+        common: dict[str, Any],
+    ) -> dict[str, Any]:
+        """One language's version and footer, rendered with `lang` set to it."""
+        _frame, body_template, footer_template = TEMPLATES[kind]
+        wrap = Markup if kind == "html" else str
+        context = {
+            **common,
+            "lang": version.lang,
+            "newsletter": self._newsletter(version.lang),
+            "issue": version.issue,
+            "content": wrap(version.html if kind == "html" else version.text),
+            "other_versions": [
+                _link_to(other, after=index > versions.index(version))
+                for index, other in enumerate(versions)
+                if other is not version
+            ],
+        }
+        return {
+            "lang": version.lang,
+            "anchor": version.lang,
+            "newsletter": context["newsletter"],
+            "issue": version.issue,
+            "content": context["content"],
+            "body": wrap(self._render_template(body_template, kind, context)),
+            "footer": wrap(self._render_template(footer_template, kind, context)),
+        }
+
+    def _render_template(self, name: str, kind: str, context: dict[str, Any]) -> str:
         try:
             return self.envs[kind].get_template(name).render(context)
         except jinja2.TemplateNotFound as error:
@@ -217,12 +405,14 @@ class _Renderer:
                     hint="see 'Personal fields' in the README",
                 )
 
-    def _probe(self, style: str, rendered: dict[str, str]) -> None:
+    def _probe(
+        self, style: str, rendered: dict[str, str], versions: tuple[IssueVersion, ...]
+    ) -> None:
         """Render with real sample values; it must equal filling the sentinel render."""
         values = probe_values(self.sentinels.fields, style)
         for kind in ("html", "text"):
             actual = self.render(
-                kind, lambda field: values.get(field, ""), values[UNSUBSCRIBE_FIELD]
+                kind, lambda field: values.get(field, ""), values[UNSUBSCRIBE_FIELD], versions
             )
             fill = html_values(values) if kind == "html" else values
             if actual != self.sentinels.split(rendered[kind]).fill(fill):
@@ -239,6 +429,31 @@ class _Renderer:
             return inline_css(html)
         except Exception as error:  # premailer/cssutils/lxml raise many types
             raise TemplateError(f"{HTML_TEMPLATE}: cannot inline the CSS: {error}") from None
+
+
+def _link_to(version: IssueVersion, *, after: bool) -> dict[str, Any]:
+    """What leads to `version` from another one, said in `version`'s own language."""
+    translate = translator(version.lang)
+    return {
+        "lang": version.lang,
+        "anchor": version.lang,
+        "after": after,  # `version` comes later in the message
+        # Each catalog says these in its own language: cy "Darllen yn Gymraeg".
+        "read_label": translate.pgettext("link to this language's version", "Read in English"),
+        "below_label": translate.pgettext(
+            "link to this language's version", "English version below"
+        ),
+    }
+
+
+def _joined(texts: Any, separator: str = " / ") -> str:
+    """Every distinct non-empty text, in order: the subject of a bilingual message."""
+    return separator.join(dict.fromkeys(text for text in texts if text))
+
+
+def _distinct(parts: list[dict[str, Any]], key: Any) -> list[dict[str, Any]]:
+    seen: set[Any] = set()
+    return [part for part in parts if not (key(part) in seen or seen.add(key(part)))]
 
 
 def inline_css(html: str) -> str:
@@ -262,13 +477,13 @@ def inline_css(html: str) -> str:
     ).transform()
 
 
-def _date_label(value: str, slug: str) -> str:
-    """'December 2026' (a monthly letter) from the date, or from a YYYY-MM slug."""
+def _date_label(value: str, slug: str, language: str) -> str:
+    """'Rhagfyr 2026' / 'December 2026' (a monthly letter) from the date, or a YYYY-MM slug."""
     try:
-        return date.fromisoformat(value).strftime("%B %Y")
+        return month_label(date.fromisoformat(value), language)
     except ValueError:
         pass
     match = re.fullmatch(r"(\d{4})-(\d{2})", slug)
     if value or not match or not 1 <= int(match[2]) <= 12:
         return value
-    return date(int(match[1]), int(match[2]), 1).strftime("%B %Y")
+    return month_label(date(int(match[1]), int(match[2]), 1), language)

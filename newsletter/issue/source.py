@@ -23,8 +23,14 @@ KEYS = ("subject", "preheader", "date")
 FENCES = ("---", "...")
 
 
-def read_issue_file(path: Path, display: str) -> tuple[dict[str, str], str]:
-    """({subject, preheader, date}, markdown body); raises InputError naming file:line."""
+def read_issue_file(
+    path: Path, display: str, *, require_subject: bool = True
+) -> tuple[dict[str, str], str]:
+    """({subject, preheader, date}, markdown body); raises InputError naming file:line.
+
+    require_subject=False: one language's file of a bilingual issue, which may
+    borrow another version's subject (`check` warns).
+    """
     try:
         text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
@@ -39,7 +45,13 @@ def read_issue_file(path: Path, display: str) -> tuple[dict[str, str], str]:
     if end is None:
         raise InputError(f"{display}:1: the front matter is not closed by a '---' line")
     meta = _load_yaml("".join(lines[1:end]), display, last_line=max(end, 2))
-    return _check_meta(meta, display, lines[1:end]), "".join(lines[end + 1 :])
+    values = _check_meta(meta, display, lines[1:end])
+    if require_subject and not values["subject"]:
+        raise InputError(
+            f"{display}: the front matter has no subject",
+            hint="add a line 'subject: ...' between the '---' lines",
+        )
+    return values, "".join(lines[end + 1 :])
 
 
 _QUOTE_HINT = (
@@ -88,11 +100,6 @@ def _check_meta(meta: dict[str, Any], display: str, lines: list[str]) -> dict[st
             raise InputError(f"{display}:{_line_of(key, lines)}: '{key}' must be one line")
         values[key] = clean_field(value)
     values["date"] = _checked_date(values["date"], f"{display}:{_line_of('date', lines)}")
-    if not values["subject"]:
-        raise InputError(
-            f"{display}: the front matter has no subject",
-            hint="add a line 'subject: ...' between the '---' lines",
-        )
     return values
 
 
@@ -137,8 +144,17 @@ def check_slug(slug: str) -> str:
     return slug
 
 
-def issue_path(config: Config, slug: str) -> Path:
-    return config.issues_dir / f"{check_slug(slug)}.md"
+def issue_path(config: Config, slug: str, language: str | None = None) -> Path:
+    """issues/SLUG.md, or issues/SLUG.LANG.md for one language of a bilingual project."""
+    suffix = f".{language}.md" if language and config.bilingual else ".md"
+    return config.issues_dir / f"{check_slug(slug)}{suffix}"
+
+
+def issue_paths(config: Config, slug: str) -> dict[str, Path]:
+    """Every language's file (one file, SLUG.md, in a one-language project)."""
+    if not config.bilingual:
+        return {config.languages[0]: issue_path(config, slug)}
+    return {language: issue_path(config, slug, language) for language in config.languages}
 
 
 def display_path(config: Config, path: Path | str) -> str:

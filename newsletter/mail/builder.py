@@ -4,7 +4,9 @@
 everyone, MIME structure, the quoted-printable encoding of every body line that
 holds no personal field) once, then per recipient joins precomputed bytes with
 the few personal pieces: the To header, Date, Message-ID, List-Unsubscribe and
-the body lines with a personal field. `build_reference_message` builds the same
+the body lines with a personal field. A bilingual issue has one skeleton per
+edition (each language, and both together), all built here once; per
+recipient the reader's language only picks one. `build_reference_message` builds the same
 message the slow, obvious way with `EmailMessage`; the tests hold the two equal.
 
 Two traps of Python's email package are avoided on both paths: List-* headers
@@ -20,13 +22,14 @@ import itertools
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from newsletter.config import Config
 from newsletter.errors import ConfigError, InputError, TemplateError
 from newsletter.issue.personal_fields import Skeleton, field_values, html_values
-from newsletter.issue.rendering import PreparedIssue
+from newsletter.issue.rendering import Edition, PreparedIssue
 from newsletter.mail.dkim_keys import signer_for
 from newsletter.mail.headers import (
     CRLF,
@@ -71,12 +74,11 @@ class MessageFactory:
         self._ids = itertools.count(1)
         self._date: tuple[datetime | None, str] = (None, "")
         self._id_prefix = secrets.token_hex(6)
-        self._fields = prepared.fields
         self._mailto = mailto_uri(config, "")  # + the recipient's token
         boundary = f"=_nl{secrets.token_hex(12)}"
         self._from = from_header(config)
         reply_to = config.reply_to and f"Reply-To: {ascii_address(config.reply_to)}{CRLF}"
-        self._middle = (reply_to or "") + subject_header(prepared.subject)
+        self._reply_to = reply_to or ""
         self._list_id = list_id_header(config)
         self._mime_head = (
             f"List-Unsubscribe-Post: {ONE_CLICK}{CRLF}MIME-Version: 1.0{CRLF}"
@@ -85,9 +87,20 @@ class MessageFactory:
         self._text_head = _part_head(boundary, "plain").encode("ascii")
         self._html_head = (CRLF + _part_head(boundary, "html")).encode("ascii")
         self._close = f"{CRLF}--{boundary}--{CRLF}".encode("ascii")
-        self._text = _EncodedBody(prepared.text)
-        self._html = _EncodedBody(prepared.html)
         self._signer = signer_for(config)  # None without [dkim]
+        self._parts = {key: self._edition_parts(e) for key, e in prepared.editions.items()}
+
+    def _edition_parts(self, edition: Edition) -> _EditionParts:
+        middle = "".join(
+            [
+                self._reply_to,
+                subject_header(edition.subject),
+                f"Content-Language: {edition.content_language}{CRLF}",
+            ]
+        )
+        return _EditionParts(
+            edition, middle, _EncodedBody(edition.text), _EncodedBody(edition.html)
+        )
 
     def _date_header(self) -> str:
         """Date: formatting costs microseconds, so it is reused within one second."""
@@ -101,14 +114,15 @@ class MessageFactory:
         recipient = recipient_address(subscriber)
         if not _URL_SAFE.fullmatch(subscriber.token):
             raise InputError(f"cannot mail {subscriber.email}: no valid unsubscribe token")
-        url = self.prepared.unsubscribe_url(subscriber)
-        values = field_values(subscriber, url, self._fields)
+        parts = self._parts[self.prepared.edition_for(subscriber.language).key]
+        url = parts.edition.unsubscribe_url(subscriber)
+        values = field_values(subscriber, url, parts.edition.fields)
         message_id = f"<{self._id_prefix}.{next(self._ids)}.{secrets.token_hex(4)}@{self._domain}>"
         head = "".join(
             [
                 self._from,
                 to_header(subscriber.name, recipient),
-                self._middle,
+                parts.middle,
                 self._date_header(),
                 f"Message-ID: {message_id}{CRLF}",
                 self._list_id,
@@ -120,15 +134,25 @@ class MessageFactory:
             [
                 head.encode("ascii"),
                 self._text_head,
-                self._text.encode(values),
+                parts.text.encode(values),
                 self._html_head,
-                self._html.encode(html_values(values)),
+                parts.html.encode(html_values(values)),
                 self._close,
             ]
         )
         if self._signer is not None:
             data = self._signer.sign(data)  # over the final bytes, whatever made them
         return OutgoingMessage(message_id, self.envelope_sender, recipient, data)
+
+
+@dataclass(frozen=True)
+class _EditionParts:
+    """What one edition's messages share: Subject and Content-Language, encoded bodies."""
+
+    edition: Edition
+    middle: str  # Reply-To, Subject, Content-Language
+    text: _EncodedBody
+    html: _EncodedBody
 
 
 class _EncodedBody:

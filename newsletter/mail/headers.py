@@ -14,6 +14,12 @@ names and the List-Id phrase are written here, by one small set of rules:
   UTF-8 sequence), in Q unless B is clearly shorter, and is at most 75 long;
 - lines are folded only at the space between two words and stay within 76.
 
+In a display name, Python's parser puts a space between two adjacent
+encoded-words (RFC 2047 says to drop it), so a name's run of encoded words
+must fit one encoded-word (a longer one is cut, see display_name); an accented
+name that fits one encoded-word is sent as one, which is also the cheapest
+per recipient. An ASCII name that is not all atoms is a quoted-string.
+
 Text typed to look like an encoded-word (`=?utf-8?b?...?=`) is itself encoded,
 so a decoder shows it as typed instead of decoding it. List-* headers are
 folded only between URIs, never turned into encoded-words.
@@ -43,7 +49,6 @@ Q_SLACK = 8  # Q (half readable in raw headers) even when B would be this much s
 _PRINTABLE = re.compile(r"[!-~]+")
 _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 _ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")  # atoms and spaces
-_QUOTABLE = re.compile(r"[ !-~]+")
 _SAFE_ADDRESS = re.compile(r"[!-~]+@[!-~]+")  # printable ASCII, no space
 
 
@@ -73,12 +78,12 @@ def to_header(name: str, address: str) -> str:
 
 def list_id_header(config: Config) -> str:
     """`List-Id: name <list-id>` (RFC 2919)."""
-    return phrase_header("List-Id", config.name, config.list_id)
+    return phrase_header("List-Id", config.joined_text("name"), config.list_id)
 
 
 def list_id_value(config: Config) -> str:
     """The List-Id as a reader shows it (the reference path writes this)."""
-    return f"{display_name(config.name)} <{config.list_id}>".lstrip()
+    return f"{display_name(config.joined_text('name'))} <{config.list_id}>".lstrip()
 
 
 def recipient_address(subscriber: Subscriber) -> str:
@@ -185,9 +190,13 @@ def _place(lines: list[str], atom: str) -> None:
 
 def _phrase_atoms(text: str) -> tuple[list[str], str]:
     """(the phrase as header atoms, the text they decode to)."""
-    if text.isascii() and "=?" not in text and _QUOTABLE.fullmatch(text):
+    if not text.isascii():  # the usual accented name: one encoded-word when it fits
+        word, rest = _first_encoded_word(text, MAX_PHRASE_WORD)
+        if not rest:
+            return [word], text
+    elif "=?" not in text and not _ATOM_PHRASE.fullmatch(text):
         quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if not _ATOM_PHRASE.fullmatch(text) and len(quoted) <= MAX_PHRASE_WORD:
+        if len(quoted) <= MAX_PHRASE_WORD:
             return [quoted], text  # plain ASCII with a comma or a dot: readable
     runs = _runs(text, _plain_atom)
     atoms: list[str] = []

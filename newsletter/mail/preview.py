@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from newsletter.config import Config
 from newsletter.issue.active_content import with_preview_policy
 from newsletter.issue.checks import Finding, check_issue
-from newsletter.issue.rendering import prepare_issue, sample_subscriber
+from newsletter.issue.rendering import PreparedIssue, prepare_issue, sample_subscriber
 from newsletter.mail.builder import MessageFactory
 from newsletter.subscribers.addresses import normalise_address
 from newsletter.subscribers.model import Subscriber
@@ -19,7 +19,7 @@ from newsletter.subscribers.store import Store
 class Preview:
     recipient: str
     sample: bool  # True when the recipient is made up (not in the database)
-    files: dict[str, Path]  # html, text, eml
+    files: dict[str, Path]  # html, text, eml (and html.cy, text.cy, ... for each language)
     sizes: dict[str, int]
     findings: list[Finding]
 
@@ -29,27 +29,51 @@ def write_preview(config: Config, store: Store, slug: str, to: str | None = None
 
     index.html is the message's HTML with a policy that stops a browser from
     running any script in it (the sizes shown are those of the message itself).
+
+    Without `to`, a bilingual project's preview also holds each language's
+    message (index.cy.html, message.cy.eml, ...) next to the bilingual one.
     """
     prepared = prepare_issue(config, slug)
     subscriber, sample = _preview_subscriber(store, to)
-    html, text = prepared.render(subscriber)
-    message = MessageFactory(config, prepared).build(subscriber)
+    factory = MessageFactory(config, prepared)
     folder = config.build_dir / slug
     folder.mkdir(parents=True, exist_ok=True)
-    sizes = {"html": len(html.encode("utf-8"))}
-    contents = {
-        "html": ("index.html", with_preview_policy(html).encode("utf-8")),
-        "text": ("text.txt", text.encode("utf-8")),
-        "eml": ("message.eml", message.data),
-    }
+    contents = _contents(prepared, factory, subscriber, "")
+    if to is None:
+        for key in prepared.editions:
+            if key:
+                contents |= _contents(prepared, factory, replace(subscriber, language=key), key)
     files: dict[str, Path] = {}
-    for kind, (name, data) in contents.items():
+    for kind, (name, data, _size) in contents.items():
         files[kind] = folder / name
         files[kind].write_bytes(data)
-    sizes = {kind: len(data) for kind, (_name, data) in contents.items()} | sizes
+    sizes = {kind: size for kind, (_name, _data, size) in contents.items()}
     return Preview(
-        subscriber.email, sample, files, sizes, check_issue(config, prepared, store.attribute_keys)
+        subscriber.email,
+        sample,
+        files,
+        sizes,
+        check_issue(config, prepared, store.attribute_keys, store.count_by_language()),
     )
+
+
+def _contents(
+    prepared: PreparedIssue, factory: MessageFactory, subscriber: Subscriber, key: str
+) -> dict[str, tuple[str, bytes, int]]:
+    """kind -> (file name, bytes, size shown): one edition's files (key '' = the default)."""
+    html, text = prepared.render(subscriber)
+    message = factory.build(subscriber).data
+    infix = f".{key}" if key else ""
+    files = {
+        "html": (
+            f"index{infix}.html",
+            with_preview_policy(html).encode("utf-8"),
+            len(html.encode()),
+        ),
+        "text": (f"text{infix}.txt", text.encode("utf-8"), len(text.encode())),
+        "eml": (f"message{infix}.eml", message, len(message)),
+    }
+    return {f"{kind}{infix}": value for kind, value in files.items()}
 
 
 def _preview_subscriber(store: Store, to: str | None) -> tuple[Subscriber, bool]:
@@ -58,3 +82,10 @@ def _preview_subscriber(store: Store, to: str | None) -> tuple[Subscriber, bool]
     email = normalise_address(to)
     found = store.get_subscriber(email)
     return (found, False) if found is not None else (sample_subscriber(email), True)
+
+
+def check_for_readers(config: Config, store: Store, slug: str) -> list[Finding]:
+    """`issue check`: the checks, knowing which languages the active readers need."""
+    return check_issue(
+        config, prepare_issue(config, slug), store.attribute_keys, store.count_by_language()
+    )

@@ -51,15 +51,16 @@ def build_reference_message(
     date: datetime | None = None,
 ) -> EmailMessage:
     """The slow, obviously-correct message: a fresh EmailMessage (policy SMTP)."""
-    html, text = prepared.render(subscriber)
-    url = prepared.unsubscribe_url(subscriber)
+    edition = prepared.edition_for(subscriber.language)
+    html, text = edition.render(subscriber)
+    url = edition.unsubscribe_url(subscriber)
     sender = ascii_address(config.from_address)
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = Address(display_name(config.from_name), addr_spec=sender)
     message["To"] = Address(display_name(subscriber.name), addr_spec=recipient_address(subscriber))
     if config.reply_to:
         message["Reply-To"] = ascii_address(config.reply_to)
-    message["Subject"] = header_text(prepared.subject)
+    message["Subject"] = header_text(edition.subject)
     message["Date"] = date or datetime.now(UTC)
     message["Message-ID"] = message_id or f"<{secrets.token_hex(12)}@{sender.rpartition('@')[2]}>"
     message["List-Id"] = list_id_value(config)
@@ -67,4 +68,7 @@ def build_reference_message(
     message["List-Unsubscribe-Post"] = ONE_CLICK
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # set_content clears Content-* headers, so this one comes last here (the fast path
+    # puts it after Subject; header order carries no meaning).
+    message["Content-Language"] = edition.content_language
     return message

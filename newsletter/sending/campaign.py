@@ -100,7 +100,7 @@ def run_send(
             hint=f"newsletter send {request.slug} --test-to ME --as EMAIL",
         )
     prepared = prepare_issue(config, request.slug)
-    findings = check_issue(config, prepared, store.attribute_keys)
+    findings = check_issue(config, prepared, store.attribute_keys, store.count_by_language())
     if on_findings is not None:
         on_findings(findings)
     ensure_sendable(request.slug, findings)

@@ -17,7 +17,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from newsletter.errors import SendError
@@ -66,6 +66,7 @@ class IssueStatus:
     deferred: list[tuple[str, int]] = field(default_factory=list)  # queued with a last error
     came_back: list[tuple[str, int]] = field(default_factory=list)  # bounces, complaints, ...
     returned: list[tuple[str, int]] = field(default_factory=list)  # returned mail, by reply
+    by_language: dict[str, dict[str, int]] = field(default_factory=dict)  # language -> status -> n
 
     @property
     def uncertain(self) -> int:
@@ -74,6 +75,18 @@ class IssueStatus:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    def by_edition(self, languages: tuple[str, ...]) -> dict[str, dict[str, int]]:
+        """Counts by the message each reader gets: a language of the project, or ''
+        (no choice, or a language the project does not write in: the bilingual message)."""
+        editions: dict[str, dict[str, int]] = {}
+        for language, counts in self.by_language.items():
+            key = language if language in languages else ""
+            merged = editions.setdefault(key, dict.fromkeys(DELIVERY_STATUSES, 0))
+            for status, count in counts.items():
+                merged[status] += count
+        order = {language: index for index, language in enumerate(languages)}
+        return dict(sorted(editions.items(), key=lambda item: order.get(item[0], len(order))))
 
     def as_dict(self, *, running: bool = False) -> dict[str, Any]:
         """For `status --json`. `uncertain` counts the rows left `sending`: while
@@ -93,6 +106,7 @@ class IssueStatus:
                 "skipped": counts["skipped"],
                 "total": self.total,
             },
+            "by_language": self.by_language,
             "failure_reasons": [{"reason": r, "count": n} for r, n in self.failures],
             "deferred_reasons": [{"reason": r, "count": n} for r, n in self.deferred],
             "came_back": [{"what": r, "count": n} for r, n in self.came_back],
@@ -138,8 +152,10 @@ class Ledger:
             if record is None or record.started_at is None:
                 self.db.execute("UPDATE issues SET started_at = ? WHERE slug = ?", [now, slug])
                 return self.db.execute(
-                    "INSERT OR IGNORE INTO deliveries (issue_slug, subscriber_id, status, updated_at)"
-                    " SELECT ?, id, 'queued', ? FROM subscribers WHERE status = 'active' ORDER BY id",
+                    "INSERT OR IGNORE INTO deliveries"
+                    " (issue_slug, subscriber_id, status, updated_at, language)"
+                    " SELECT ?, id, 'queued', ?, language FROM subscribers"
+                    " WHERE status = 'active' ORDER BY id",
                     [slug, now],
                 ).rowcount
             self.db.execute("UPDATE issues SET finished_at = NULL WHERE slug = ?", [slug])
@@ -207,7 +223,8 @@ class Ledger:
         with self._lock:
             rows = list(
                 self.db.query(
-                    "SELECT d.id AS delivery_id, d.attempts AS delivery_attempts, s.*"
+                    "SELECT d.id AS delivery_id, d.attempts AS delivery_attempts,"
+                    " d.language AS delivery_language, s.*"
                     " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
                     " WHERE d.issue_slug = ? AND d.status = 'queued' AND d.id > ?"
                     " ORDER BY d.id LIMIT ?",
@@ -217,7 +234,7 @@ class Ledger:
         return [
             Delivery(
                 id=row["delivery_id"],
-                subscriber=subscriber_from_row(row) if row["id"] is not None else None,
+                subscriber=_as_frozen(row) if row["id"] is not None else None,
                 attempts=row["delivery_attempts"],
             )
             for row in rows
@@ -336,7 +353,21 @@ class Ledger:
             self._reasons(slug, "queued"),
             self._came_back(slug),
             self._returned(slug),
+            by_language=self._by_language(slug),
         )
+
+    def _by_language(self, slug: str) -> dict[str, dict[str, int]]:
+        """Deliveries counted by the language frozen with them ('' = no choice made)."""
+        found: dict[str, dict[str, int]] = {}
+        for row in self.db.query(
+            "SELECT coalesce(d.language, s.language, '') AS language, d.status, count(*) AS n"
+            " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
+            " WHERE d.issue_slug = ? GROUP BY 1, 2",
+            [slug],
+        ):
+            found.setdefault(row["language"], dict.fromkeys(DELIVERY_STATUSES, 0))
+            found[row["language"]][row["status"]] = row["n"]
+        return found
 
     def uncertain(self, slug: str, limit: int = 20) -> list[str]:
         """Addresses of rows left `sending`: the coordinator decides whether to resend."""
@@ -400,3 +431,12 @@ def _grouped(rows: Iterable[dict[str, Any]]) -> list[tuple[str, int]]:
     for row in rows:
         groups[_ADDRESS.sub("<address>", row["reply"])] += row["n"]
     return sorted(groups.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _as_frozen(row: dict[str, Any]) -> Subscriber:
+    """The subscriber of a delivery, in the language frozen with it (if any)."""
+    subscriber = subscriber_from_row(row)
+    language = row["delivery_language"]
+    if language is None or language == subscriber.language:
+        return subscriber
+    return replace(subscriber, language=language)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from newsletter.errors import InputError
+from newsletter.i18n.languages import NETWORK_LANGUAGES, accepted_codes, parse_language
 from newsletter.subscribers.addresses import clean_field
 from newsletter.subscribers.formulas import unguard_cell
 
@@ -94,10 +95,17 @@ def map_header(header: list[str]) -> ColumnMap:
 class RowParser:
     """Turns the fields of one record into clean values, or raises InputError (a reject)."""
 
-    def __init__(self, mapping: ColumnMap, source: str, source_wins: bool = False) -> None:
+    def __init__(
+        self,
+        mapping: ColumnMap,
+        source: str,
+        source_wins: bool = False,
+        languages: tuple[str, ...] = NETWORK_LANGUAGES,
+    ) -> None:
         self.mapping = mapping
         self.source = source
         self.source_wins = source_wins
+        self.languages = languages
         self._index = mapping.fields
 
     def parse(self, fields: list[str]) -> dict:
@@ -111,18 +119,31 @@ class RowParser:
         cells.extend([""] * (width - len(cells)))
         value = self._value
         source = value(cells, "source")
+        language, note = self._language(value(cells, "language"))
         return {
             "email": value(cells, "email"),
             "profile": {
                 "name": value(cells, "name") or self._joined_name(cells),
                 "organisation": value(cells, "organisation"),
-                "language": value(cells, "language"),
+                "language": language,
             },
+            "note": note,
             "attributes": {key: cells[i] for i, key in self.mapping.attributes if cells[i]},
             "status": _status(value(cells, "status")),
             "source": self.source if self.source_wins or not source else source,
             "subscribed_at": iso_timestamp(value(cells, "subscribed_at")),
         }
+
+    def _language(self, text: str) -> tuple[str, str]:
+        """(code, note): a language we cannot read is stored empty and reported."""
+        code = parse_language(text, self.languages)
+        if code is not None:
+            return code, ""
+        known = ", ".join(accepted_codes(self.languages))
+        return (
+            "",
+            f"language {text!r} not understood (use {known}, Cymraeg or English); stored empty",
+        )
 
     def _value(self, cells: list[str], name: str) -> str:
         index = self._index.get(name)

@@ -16,6 +16,7 @@ from itertools import islice
 from pathlib import Path
 
 from newsletter.errors import InputError
+from newsletter.i18n.languages import NETWORK_LANGUAGES
 from newsletter.subscribers import columns
 from newsletter.subscribers.address_normaliser import AddressNormaliser
 from newsletter.subscribers.addresses import address_key, clean_field
@@ -55,6 +56,7 @@ class ImportReport:
     suppressed: int = 0  # people who left: not made active, nothing changed
     duplicates: int = 0  # rows for an address already seen earlier in the file, merged
     rejects: list[Reject] = field(default_factory=list)
+    notes: list[Reject] = field(default_factory=list)  # imported, with a value left out (language)
 
     @property
     def rejected(self) -> int:
@@ -99,6 +101,7 @@ def import_csv(
     source: str | None = None,
     encoding: str | None = None,
     batch_rows: int = BATCH_ROWS,
+    languages: tuple[str, ...] = NETWORK_LANGUAGES,
 ) -> ImportReport:
     """Import `path` into the store; the whole file is one transaction.
 
@@ -110,7 +113,9 @@ def import_csv(
     delimiter, mapping = _choose_columns(path, encoding)
     report = ImportReport(path, encoding, delimiter, dry_run, mapping.attribute_keys())
     event_source = clean_field(source) or f"import {path.name}"
-    parser = columns.RowParser(mapping, source=event_source, source_wins=bool(source))
+    parser = columns.RowParser(
+        mapping, source=event_source, source_wins=bool(source), languages=languages
+    )
     lines = records(path, encoding, delimiter)
     next(lines)  # the header
     try:
@@ -156,6 +161,9 @@ def _parse(
         except InputError as error:
             report.rejects.append(Reject(line, error.message))
             continue
+        note = values.pop("note")
+        if note:
+            report.notes.append(Reject(line, note))
         yield Row(line=line, key=address_key(email), email=email, **values)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from newsletter.errors import InputError, NotFoundError
+from newsletter.i18n.languages import NETWORK_LANGUAGES, accepted_codes, parse_language
 from newsletter.subscribers.addresses import address_key, clean_field, normalise_address
 from newsletter.subscribers.model import STATUSES, Subscriber, merged
 from newsletter.subscribers.tokens import new_token
@@ -105,6 +106,16 @@ class Store:
             counts[row["status"]] = row["n"]
         return counts
 
+    def count_by_language(self, status: str = "active") -> dict[str, int]:
+        """How many subscribers (active by default) chose each language ('' = no choice)."""
+        return {
+            row["language"]: row["n"]
+            for row in self.db.query(
+                "SELECT language, count(*) AS n FROM subscribers WHERE status = ? GROUP BY language",
+                [status],
+            )
+        }
+
     def ping(self) -> None:
         """A cheap read that fails if the database cannot be used (the web health check)."""
         self.one("SELECT 1 AS ok FROM subscribers LIMIT 1")
@@ -121,13 +132,14 @@ class Store:
         attributes: dict[str, Any] | None = None,
         source: str = "cli",
         resubscribe: bool = False,
+        languages: tuple[str, ...] = NETWORK_LANGUAGES,
     ) -> AddResult:
         """Add or update one person; someone who left comes back only on request."""
         email = normalise_address(email)
         profile = {
             "name": clean_field(name),
             "organisation": clean_field(organisation),
-            "language": clean_field(language),
+            "language": _language(language, languages),
         }
         with self.write():
             if self.is_suppressed(email) and not resubscribe:
@@ -231,6 +243,22 @@ class Store:
             )
             if cursor.rowcount:
                 self.record_event("resubscribed", subscriber_id, via)
+            return cursor.rowcount > 0
+
+    def set_language(self, subscriber_id: int, language: str, via: str) -> bool:
+        """The reader's own language choice ('' for both); True when it changed.
+
+        A send already under way keeps the language frozen with its recipient
+        list, so the choice applies from the next issue.
+        """
+        with self.write():
+            cursor = self.db.execute(
+                "UPDATE subscribers SET language = ?, updated_at = ?"
+                " WHERE id = ? AND status = 'active' AND language != ?",
+                [language, self.clock(), subscriber_id, language],
+            )
+            if cursor.rowcount:
+                self.record_event("language", subscriber_id, via, language or "none")
             return cursor.rowcount > 0
 
     def remove(self, email: str) -> Subscriber:
@@ -363,6 +391,16 @@ class Store:
     def one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
         """The first row of a query, or None."""
         return next(iter(self.db.query(sql, params or [])), None)
+
+
+def _language(text: str, languages: tuple[str, ...]) -> str:
+    code = parse_language(clean_field(text), languages)
+    if code is None:
+        raise InputError(
+            f"unknown language {text!r}",
+            hint=f"use {', '.join(accepted_codes(languages))} (Cymraeg and English are understood too)",
+        )
+    return code
 
 
 def subscriber_from_row(row: dict[str, Any]) -> Subscriber:

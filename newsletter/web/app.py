@@ -26,13 +26,15 @@ import jinja2
 from newsletter.config import Config, load_config
 from newsletter.db.connection import open_database
 from newsletter.errors import DatabaseError, TemplateError
+from newsletter.i18n import N_
 from newsletter.issue.environment import Loaded, make_environment
 from newsletter.issue.template_rules import describe_error
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.store import Store
 from newsletter.subscribers.tokens import looks_like_token
 from newsletter.web.access_log import AccessLog, redact_path
-from newsletter.web.forms import HttpError, read_intent
+from newsletter.web.forms import HttpError, Intent, read_intent
+from newsletter.web.pages import PageRenderer, Shown, language_choices, shown_languages
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -63,18 +65,24 @@ STATUS_PAGES = {
     "bounced": "web/bounced.html",
 }
 ERROR_PAGE = "web/error.html"
-ERRORS = {
-    400: ("Bad request", "This request could not be understood."),
+ERRORS = {  # translated on the page, in each language it is shown in
+    400: (N_("Bad request"), N_("This request could not be understood.")),
     404: (
-        "Link not found",
-        "This link is not valid. If you copied it from an email, check that the whole link was copied.",
+        N_("Link not found"),
+        N_(
+            "This link is not valid. If you copied it from an email,"
+            " check that the whole link was copied."
+        ),
     ),
-    405: ("Not allowed", "This address does not accept that kind of request."),
-    413: ("Request too large", "This request is larger than this page accepts."),
-    503: ("Temporarily unavailable", "Please try again in a minute."),
+    405: (N_("Not allowed"), N_("This address does not accept that kind of request.")),
+    413: (N_("Request too large"), N_("This request is larger than this page accepts.")),
+    503: (N_("Temporarily unavailable"), N_("Please try again in a minute.")),
 }
 # Used when even the error template cannot be rendered: fixed bytes, nothing reflected.
-PLAIN_500 = b"Something went wrong. Please try again later.\n"
+PLAIN_500 = (
+    b"Aeth rhywbeth o'i le. Rhowch gynnig arall arni yn nes ymlaen.\n"
+    b"Something went wrong. Please try again later.\n"
+)
 
 ERROR_LOG = logging.getLogger("newsletter.web")
 
@@ -117,10 +125,11 @@ class UnsubscribeApp:
         self.config = config
         loaded: Loaded = {}
         self.env = make_environment(config.templates_dir, html=True, loaded=loaded)
+        self.pages = PageRenderer(config, self.env)
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()
-        check_templates(self.env, loaded, self._context(masked_email="r***@example.org"))
+        check_templates(self.pages, loaded, shown_languages(config, ""))
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
@@ -135,13 +144,14 @@ class UnsubscribeApp:
 
     def respond(self, method: str, path: str, environ: Environ) -> Response:
         """The response to one request; errors the client or the database caused become pages."""
+        query = str(environ.get("QUERY_STRING", ""))
         try:
             return self._route(method, path, environ)
         except HttpError as error:
-            return self._error(error.code, error.headers)
+            return self._error(error.code, query, error.headers)
         except (sqlite3.OperationalError, DatabaseError):
             ERROR_LOG.exception("database unavailable: %s %s", method, redact_path(path))
-            return self._error(503, (("Retry-After", "30"),))
+            return self._error(503, query, (("Retry-After", "30"),))
 
     def _route(self, method: str, path: str, environ: Environ) -> Response:
         if path == "/healthz":
@@ -155,9 +165,10 @@ class UnsubscribeApp:
         subscriber = self._find(path.removeprefix("/u/"))
         if subscriber is None:
             raise HttpError(404)
+        query = str(environ.get("QUERY_STRING", ""))
         if intent is None:
-            return self._page(subscriber, just_now=False)
-        return self._change(subscriber, *intent)
+            return self._page(subscriber, query, just_now=False)
+        return self._change(subscriber, intent, query)
 
     def store(self) -> Store:
         """This thread's Store: sqlite3 connections must not be shared between threads."""
@@ -183,34 +194,45 @@ class UnsubscribeApp:
         store = self.store()
         return patiently(lambda: store.get_by_token(token))
 
-    def _change(self, subscriber: Subscriber, action: str, via: str) -> Response:
+    def _change(self, subscriber: Subscriber, intent: Intent, query: str) -> Response:
         """Idempotent: a repeated POST answers the same page and records nothing new."""
         store = self.store()
-        change = store.resubscribe if action == "resubscribe" else store.unsubscribe
-        patiently(lambda: change(subscriber.id, via))
+        if intent.action == "language":
+            if intent.language not in ("", *self.config.languages):
+                raise HttpError(400)
+            patiently(lambda: store.set_language(subscriber.id, intent.language, intent.via))
+        else:
+            change = store.resubscribe if intent.action == "resubscribe" else store.unsubscribe
+            patiently(lambda: change(subscriber.id, intent.via))
         current = patiently(lambda: store.get_by_id(subscriber.id))
         if current is None:  # forgotten between the lookup and the change
             raise HttpError(404)
-        return self._page(current, just_now=True)
+        saved = intent.action == "language"
+        return self._page(current, query, just_now=not saved, saved=saved)
 
-    def _page(self, subscriber: Subscriber, *, just_now: bool) -> Response:
-        context = self._context(masked_email=mask_address(subscriber.email), just_now=just_now)
-        html = self.env.get_template(STATUS_PAGES[subscriber.status]).render(context)
+    def _page(
+        self, subscriber: Subscriber, query: str, *, just_now: bool, saved: bool = False
+    ) -> Response:
+        shown = shown_languages(self.config, subscriber.language, query)
+        html = self.pages.render(
+            STATUS_PAGES[subscriber.status],
+            shown,
+            masked_email=mask_address(subscriber.email),
+            just_now=just_now and subscriber.status != "bounced",
+            saved=saved,
+            chosen=subscriber.language,
+            choices=lambda lang: language_choices(self.config, lang, subscriber.language),
+        )
         return Response(200, html.encode("utf-8"))
 
-    def _error(self, code: int, headers: tuple[tuple[str, str], ...] = ()) -> Response:
+    def _error(self, code: int, query: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
         title, message = ERRORS[code]
-        html = self.env.get_template(ERROR_PAGE).render(self._context(title=title, message=message))
+        shown = shown_languages(self.config, "", query)
+        html = self.pages.render(
+            ERROR_PAGE, shown, error_title=title, error_message=message,
+            title=title, message=message,  # what an error.html copied by an older init uses
+        )  # fmt: skip
         return Response(code, html.encode("utf-8"), HTML, headers)
-
-    def _context(self, **values: Any) -> dict[str, Any]:
-        return {
-            "newsletter_name": self.config.name,
-            "postal_address": self.config.postal_address,
-            "contact_address": self.config.reply_to or self.config.from_address,
-            "just_now": False,
-            **values,
-        }
 
 
 def patiently(operation: Callable[[], T], limit: float = BUSY_RETRY_SECONDS) -> T:
@@ -237,13 +259,15 @@ def _allow(method: str, allowed: str) -> None:
         raise HttpError(405, (("Allow", allowed),))
 
 
-def check_templates(env: jinja2.Environment, loaded: Loaded, context: dict[str, Any]) -> None:
+def check_templates(pages: PageRenderer, loaded: Loaded, shown: Shown) -> None:
     """Render every page once with sample values, so a broken override fails at start."""
-    samples = [(name, {}) for name in STATUS_PAGES.values()]
-    samples.append((ERROR_PAGE, {"title": "Link not found", "message": "sample"}))
+    sample = {"masked_email": "r***@example.org", "choices": lambda _lang: [], "saved": True}
+    samples = [(name, sample) for name in STATUS_PAGES.values()]
+    error = {"error_title": "Link not found", "error_message": "sample"}
+    samples.append((ERROR_PAGE, {**error, "title": "Link not found", "message": "sample"}))
     for name, extra in samples:
         try:
-            env.get_template(name).render({**context, **extra})
+            pages.render(name, shown, **extra)
         except jinja2.TemplateError as error:
             where, line, message = describe_error(error, loaded, name)
             raise TemplateError(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 MAX_BODY_BYTES = 8 * 1024
@@ -28,15 +28,21 @@ class HttpError(Exception):
         self.headers = headers
 
 
-def read_intent(environ: Environ) -> tuple[str, str]:
-    """(action, via) of a POST: RFC 8058 one-click, the page's button, or resubscribe."""
+class Intent(NamedTuple):
+    action: str  # unsubscribe | resubscribe | language
+    via: str  # one-click | web
+    language: str = ""  # the language chosen (action "language"; '' = both)
+
+
+def read_intent(environ: Environ) -> Intent:
+    """What a POST asks: RFC 8058 one-click, the page's buttons, or a language choice."""
     fields = read_form(environ)
     if fields.get("List-Unsubscribe", "").strip().casefold() == "one-click":
-        return "unsubscribe", "one-click"
+        return Intent("unsubscribe", "one-click")
     action = fields.get("action", "unsubscribe").strip()
-    if action not in ("unsubscribe", "resubscribe"):
+    if action not in ("unsubscribe", "resubscribe", "language"):
         raise HttpError(400)
-    return action, "web"
+    return Intent(action, "web", fields.get("language", "").strip())
 
 
 def read_form(environ: Environ) -> dict[str, str]:

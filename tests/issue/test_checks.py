@@ -45,8 +45,8 @@ def test_a_150_kb_issue_warns_that_gmail_clips_it(project: Path) -> None:
 
 def test_missing_unsubscribe_link_in_either_part_is_an_error(project: Path) -> None:
     write_template(project, "issue.txt", "{{ content }}\n{{ newsletter.postal_address }}\n")
-    base = (project / "templates" / "base.html").read_text(encoding="utf-8")
-    write_template(project, "base.html", base.replace('href="{{ unsubscribe_url }}"', 'href="#"'))
+    footer = (project / "templates" / "footer.html").read_text(encoding="utf-8")
+    write_template(project, "footer.html", footer.replace('href="{{ url }}"', 'href="#"'))
     write_issue(project)
     errors = messages(findings_for(project), "error")
     assert "the HTML part has no unsubscribe link ({{ unsubscribe_url }})" in errors
@@ -54,13 +54,11 @@ def test_missing_unsubscribe_link_in_either_part_is_an_error(project: Path) -> N
 
 
 def test_unsubscribe_url_printed_but_not_linked_is_an_error(project: Path) -> None:
-    base = (project / "templates" / "base.html").read_text(encoding="utf-8")
+    footer = (project / "templates" / "footer.html").read_text(encoding="utf-8")
     write_template(
         project,
-        "base.html",
-        base.replace(
-            '<a class="unsubscribe" href="{{ unsubscribe_url }}">', "{{ unsubscribe_url }} <a>"
-        ),
+        "footer.html",
+        footer.replace('<a class="unsubscribe" href="{{ url }}">', "{{ url }} <a>"),
     )
     write_issue(project)
     errors = messages(findings_for(project), "error")

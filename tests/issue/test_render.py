@@ -232,7 +232,10 @@ def test_project_templates_override_package_defaults(project: Path) -> None:
     write_issue(project)
     prepared = prepare(project)
     assert prepared.render(subscriber())[1].startswith("OVERRIDDEN https://")
-    assert prepared.templates == ("issue.html", "base.html", "issue.txt")
+    assert set(prepared.templates) == {
+        "issue.html", "base.html", "version.html", "footer.html",
+        "issue.txt", "version.txt", "footer.txt",
+    }  # fmt: skip
 
 
 def test_package_defaults_are_used_when_the_project_has_none(project: Path) -> None:

@@ -87,5 +87,5 @@ def test_plain_ascii_words_stay_readable() -> None:
         'To: "O\'Brien, Mary" <m@example.org>\r\n'
     )
     assert phrase_header("To", "Siân Jones", "s@example.org") == (
-        "To: =?utf-8?q?Si=C3=A2n?= Jones <s@example.org>\r\n"
+        "To: =?utf-8?q?Si=C3=A2n_Jones?= <s@example.org>\r\n"
     )

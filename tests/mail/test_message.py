@@ -217,7 +217,7 @@ def test_a_name_cannot_add_a_header(issue) -> None:
     names = [line.split(b":", 1)[0] for line in head.split(b"\r\n") if not line.startswith(b" ")]
     assert b"Bcc" not in names
     assert names == [
-        b"From", b"To", b"Reply-To", b"Subject", b"Date", b"Message-ID", b"List-Id",
+        b"From", b"To", b"Reply-To", b"Subject", b"Content-Language", b"Date", b"Message-ID", b"List-Id",
         b"List-Unsubscribe", b"List-Unsubscribe-Post", b"MIME-Version", b"Content-Type",
     ]  # fmt: skip
 

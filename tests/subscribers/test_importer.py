@@ -502,35 +502,26 @@ def test_a_non_ascii_local_part_is_rejected_with_its_line(tmp_path, store):
     assert [s.email for s in store.list_subscribers()] == ["mair@bücher.example"]
 
 
-def test_a_two_row_windows_1252_file_is_not_read_as_big5(project, tmp_path, cli):
-    """charset-normalizer's first guess for these few bytes is Big5 (`Si滱 Jones`)."""
+@pytest.mark.parametrize(
+    ("data", "encoding", "name"),
+    [
+        # charset-normalizer's first guess for these few bytes is Big5 (`Si滱 Jones`)
+        (b"Email,Name\nsian@example.org,Si\xe2n Jones\n", "cp1252", "Siân Jones"),
+        ("Email,Name\nsian@example.org,Zoë Jones\n".encode(), "utf-8", "Zoë Jones"),
+        # Latin-1 and Windows-1252 agree on every letter (0xA0 to 0xFF): cp1252 is named
+        ("Email,Name\nsian@example.org,Zoë Brontë\n".encode("latin-1"), "cp1252", "Zoë Brontë"),
+    ],
+    ids=["two-row-cp1252-not-big5", "utf8-one-accent", "latin-1"],
+)
+def test_a_tiny_file_is_read_in_its_encoding_and_the_summary_says_which(
+    project, tmp_path, cli, data: bytes, encoding: str, name: str
+):
     path = tmp_path / "t.csv"
-    path.write_bytes(b"Email,Name\nsian@example.org,Si\xe2n Jones\n")
+    path.write_bytes(data)
     result = cli("subscribers", "import", str(path))
     assert result.exit_code == 0, result.output
-    assert "(read as cp1252)" in result.stdout
-    assert by_email(project)["sian@example.org"]["name"] == "Siân Jones"
-
-
-def test_a_utf8_file_with_one_accented_letter_is_read_as_utf8(project, tmp_path, cli):
-    path = tmp_path / "t.csv"
-    path.write_bytes("Email,Name\nzoe@example.org,Zoë Jones\n".encode())
-    result = cli("subscribers", "import", str(path))
-    assert result.exit_code == 0, result.output
-    assert "(read as utf-8)" in result.stdout
-    assert by_email(project)["zoe@example.org"]["name"] == "Zoë Jones"
-
-
-def test_a_small_latin1_file_reads_right(project, tmp_path, cli):
-    """Latin-1 and Windows-1252 agree on every letter (0xA0 to 0xFF): cp1252 is named."""
-    path = tmp_path / "t.csv"
-    path.write_bytes(
-        "Email,Name\nzoe@example.org,Zoë Brontë\ngwen@example.org,Gwen Ô\n".encode("latin-1")
-    )
-    result = cli("subscribers", "import", str(path))
-    assert result.exit_code == 0, result.output
-    assert "(read as cp1252)" in result.stdout
-    assert by_email(project)["zoe@example.org"]["name"] == "Zoë Brontë"
+    assert f"(read as {encoding})" in result.stdout
+    assert by_email(project)["sian@example.org"]["name"] == name
 
 
 def test_cyrillic_windows_1251_is_still_detected(project, tmp_path):

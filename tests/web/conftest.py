@@ -14,6 +14,7 @@ from newsletter.project import open_project
 from newsletter.web.app import create_app
 from newsletter.web.server import make_server
 
+from support.browser import CHROMIUM, FLAGS
 from support.web import People, Records, Server
 
 
@@ -67,3 +68,15 @@ def web_log() -> Iterator[list[str]]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's chromium driven by playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    # launch() gives chromium a fresh temporary profile of its own (it refuses --user-data-dir)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield launched
+        launched.close()

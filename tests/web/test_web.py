@@ -370,17 +370,35 @@ def test_concurrent_posts_while_another_writer_holds_transactions(
 
 def test_project_template_override_wins(project: Path, people: People) -> None:
     (project / "templates" / "web" / "unsubscribe.html").write_text(
-        '{% extends "web/page.html" %}{% block content %}Leave {{ newsletter_name }}, '
+        "Leave {{ newsletter_name }}, {{ masked_email }}?", encoding="utf-8"
+    )
+    body = page_of(project, people.active.token)
+    assert "Leave Co-pro Newsletter, r***@example.org?" in body
+    assert '<html lang="en">' in body
+
+
+def test_whole_pages_copied_by_an_older_init_still_work(project: Path, people: People) -> None:
+    (project / "templates" / "web" / "old.html").write_text(
+        "<!doctype html><html><title>{% block title %}{% endblock %}</title>"
+        "{% block content %}{% endblock %}</html>",
+        encoding="utf-8",
+    )
+    (project / "templates" / "web" / "unsubscribe.html").write_text(
+        '{% extends "web/old.html" %}{% block content %}Leave {{ newsletter_name }}, '
         "{{ masked_email }}?{% endblock %}",
         encoding="utf-8",
     )
+    assert "Leave Co-pro Newsletter, r***@example.org?" in page_of(project, people.active.token)
+
+
+def page_of(project: Path, token: str) -> str:
+    """GET /u/TOKEN straight through the WSGI app (no server)."""
     app = create_app(project)
     try:
-        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": f"/u/{people.active.token}"}
-        body = b"".join(app(environ, lambda status, headers, exc_info=None: None))
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": f"/u/{token}"}
+        return b"".join(app(environ, lambda status, headers, exc_info=None: None)).decode()
     finally:
         app.close()
-    assert "Leave Co-pro Newsletter, r***@example.org?" in body.decode()
 
 
 def test_broken_template_override_is_one_clear_error_before_serving(project: Path, cli) -> None:

@@ -1,0 +1,85 @@
+"""Language codes: the reader's choice, however a spreadsheet or a person writes it.
+
+A subscriber's `language` is a code (`cy`, `en`, ...) or empty (no choice
+made). Names in English, in the language itself and in Welsh are understood
+(`Cymraeg`, `Welsh`, `Saesneg`, `English`), as are the ISO 639-2 codes
+(`cym`, `wel`, `eng`). Only the languages a project works in are accepted
+(Welsh and English always, plus any in `newsletter.languages`), so a third
+language is a configuration change, not a code change.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
+
+WELSH = "cy"
+ENGLISH = "en"
+SOURCE_LANGUAGE = ENGLISH  # the language the interface strings are written in
+_THREE_LETTER = {"cym": WELSH, "wel": WELSH, "eng": ENGLISH}
+_NAMED_IN = (ENGLISH, WELSH)  # language names are understood as written in these
+
+
+NETWORK_LANGUAGES = (WELSH, ENGLISH)
+
+
+def accepted_codes(languages: tuple[str, ...]) -> tuple[str, ...]:
+    """The codes a project accepts: its own languages, then Welsh and English."""
+    return tuple(dict.fromkeys((*languages, *NETWORK_LANGUAGES)))
+
+
+@lru_cache(maxsize=1024)
+def parse_language(text: str, accepted: tuple[str, ...] = NETWORK_LANGUAGES) -> str | None:
+    """The code `text` means ('' for blank), or None when it is not one of `accepted`."""
+    key = " ".join(text.split()).casefold()
+    if not key:
+        return ""
+    code = _names().get(key) or _THREE_LETTER.get(key) or _known_code(key)
+    if code is None and ("-" in key or "_" in key):
+        code = _known_code(re.split(r"[-_]", key, maxsplit=1)[0])  # en-GB, cy_GB
+    return code if code in accepted_codes(accepted) else None
+
+
+def is_language_code(code: str) -> bool:
+    """A two- or three-letter code Babel has data for (cy, en, fr, ...)."""
+    return _known_code(code) == code
+
+
+def language_name(code: str, in_language: str) -> str:
+    """`code`'s name written in `in_language`: ('en', 'cy') -> 'Saesneg'."""
+    locale = _locale(in_language) or _locale(SOURCE_LANGUAGE)
+    assert locale is not None
+    return locale.languages.get(code, code)
+
+
+def autonym(code: str) -> str:
+    """A language's name in itself ('Cymraeg', 'English'): what a language switch shows."""
+    return language_name(code, code)
+
+
+@lru_cache(maxsize=64)
+def _locale(code: str) -> Locale | None:
+    try:
+        return Locale.parse(code)
+    except (UnknownLocaleError, ValueError):
+        return None
+
+
+def _known_code(key: str) -> str | None:
+    if not (key.isascii() and key.isalpha() and 2 <= len(key) <= 3):
+        return None
+    locale = _locale(key)
+    return locale.language if locale is not None and locale.language == key else None
+
+
+@lru_cache(maxsize=1)
+def _names() -> dict[str, str]:
+    """'welsh' -> 'cy', 'cymraeg' -> 'cy', 'saesneg' -> 'en', ... for the two languages
+    of the network, in English, in Welsh and in themselves."""
+    names: dict[str, str] = {}
+    for code in (WELSH, ENGLISH):
+        for language in (*_NAMED_IN, code):
+            names[language_name(code, language).casefold()] = code
+    return names
