@@ -225,20 +225,22 @@ def signing_cost(messages: list[bytes]) -> dict[str, float]:
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     signer = DkimSigner("example.org", "newsletter", key)
-    start = time.perf_counter()
-    for data in messages:
-        signer.sign(data)
-    sign_s = (time.perf_counter() - start) / len(messages)
-    start = time.perf_counter()
-    for data in messages:
-        hashlib.sha256(relaxed_body(split_message(data)[1])).digest()
-    body_s = (time.perf_counter() - start) / len(messages)
-    rsa_s = median_seconds(lambda: key.sign(b"x" * 700, padding.PKCS1v15(), hashes.SHA256()), 200)
     both = DkimSigner("example.org", "s", key, ed25519=("e", Ed25519PrivateKey.generate()))
-    start = time.perf_counter()
-    for data in messages:
-        both.sign(data)
-    both_s = (time.perf_counter() - start) / len(messages)
+    batch = messages[:200]
+
+    def per_message(function) -> float:  # noqa: ANN001
+        start = time.perf_counter()
+        for data in batch:
+            function(data)
+        return (time.perf_counter() - start) / len(batch)
+
+    def body_hash(data: bytes) -> bytes:
+        return hashlib.sha256(relaxed_body(split_message(data)[1])).digest()
+
+    # Interleaved rounds, best of each: a shared machine slows some rounds down.
+    rounds = [[per_message(f) for f in (signer.sign, both.sign, body_hash)] for _ in range(7)]
+    sign_s, both_s, body_s = (min(column) for column in zip(*rounds, strict=True))
+    rsa_s = median_seconds(lambda: key.sign(b"x" * 700, padding.PKCS1v15(), hashes.SHA256()), 200)
     result = {
         "dkim_sign_us": round(sign_s * 1e6, 1),
         "dkim_sign_with_ed25519_us": round(both_s * 1e6, 1),
