@@ -175,26 +175,37 @@ def run(config, count: int) -> dict[str, float | int | str]:  # noqa: ANN001
 
 
 def run_bilingual(config, single, count: int) -> dict[str, object]:  # noqa: ANN001
-    """Prepare the three editions once; build each kind of message for `count` readers,
-    next to the one-language issue's per-recipient cost measured again in this run."""
+    """Prepare the three editions once; build each kind of message (best of 5 interleaved
+    rounds of count/5 readers), next to the one-language issue's cost in the same rounds."""
     prepare_s = median_seconds(lambda: prepare_issue(config, "bench"), 3)
     prepared = prepare_issue(config, "bench")
     factory = MessageFactory(config, prepared)
     baseline = MessageFactory(single, prepare_issue(single, "bench"))
     recipients = people(count)
-    kinds: dict[str, dict[str, float | int]] = {}
-    for kind, language in (("one-language", None), ("cy", "cy"), ("en", "en"), ("both", "")):
-        readers = (
-            recipients if language is None else [replace(p, language=language) for p in recipients]
+    plans = {  # kind -> (build, readers)
+        kind: (
+            baseline.build if language is None else factory.build,
+            recipients
+            if language is None
+            else [replace(person, language=language) for person in recipients],
         )
-        build = baseline.build if language is None else factory.build
-        start = time.perf_counter()
-        total = sum(len(build(person).data) for person in readers)
-        elapsed = (time.perf_counter() - start) / count
-        kinds[kind] = {
-            "per_recipient_us": round(elapsed * 1e6, 2),
-            "message_bytes": total // count,
-        }
+        for kind, language in (("one-language", None), ("cy", "cy"), ("en", "en"), ("both", ""))
+    }
+    best: dict[str, float] = {}
+    sizes: dict[str, int] = {}
+    rounds = 5  # interleaved, best of: the machine is shared and noisy
+    for _ in range(rounds):
+        for kind, (build, readers) in plans.items():
+            chunk = readers[: max(1, count // rounds)]
+            start = time.perf_counter()
+            total = sum(len(build(person).data) for person in chunk)
+            elapsed = (time.perf_counter() - start) / len(chunk)
+            best[kind] = min(best.get(kind, elapsed), elapsed)
+            sizes[kind] = total // len(chunk)
+    kinds: dict[str, dict[str, float | int]] = {
+        kind: {"per_recipient_us": round(best[kind] * 1e6, 2), "message_bytes": sizes[kind]}
+        for kind in plans
+    }
     one = kinds["one-language"]["per_recipient_us"]
     for kind in ("cy", "en", "both"):
         kinds[kind]["ratio_to_one_language"] = round(kinds[kind]["per_recipient_us"] / one, 2)
@@ -214,20 +225,22 @@ def signing_cost(messages: list[bytes]) -> dict[str, float]:
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     signer = DkimSigner("example.org", "newsletter", key)
-    start = time.perf_counter()
-    for data in messages:
-        signer.sign(data)
-    sign_s = (time.perf_counter() - start) / len(messages)
-    start = time.perf_counter()
-    for data in messages:
-        hashlib.sha256(relaxed_body(split_message(data)[1])).digest()
-    body_s = (time.perf_counter() - start) / len(messages)
-    rsa_s = median_seconds(lambda: key.sign(b"x" * 700, padding.PKCS1v15(), hashes.SHA256()), 200)
     both = DkimSigner("example.org", "s", key, ed25519=("e", Ed25519PrivateKey.generate()))
-    start = time.perf_counter()
-    for data in messages:
-        both.sign(data)
-    both_s = (time.perf_counter() - start) / len(messages)
+    batch = messages[:200]
+
+    def per_message(function) -> float:  # noqa: ANN001
+        start = time.perf_counter()
+        for data in batch:
+            function(data)
+        return (time.perf_counter() - start) / len(batch)
+
+    def body_hash(data: bytes) -> bytes:
+        return hashlib.sha256(relaxed_body(split_message(data)[1])).digest()
+
+    # Interleaved rounds, best of each: a shared machine slows some rounds down.
+    rounds = [[per_message(f) for f in (signer.sign, both.sign, body_hash)] for _ in range(7)]
+    sign_s, both_s, body_s = (min(column) for column in zip(*rounds, strict=True))
+    rsa_s = median_seconds(lambda: key.sign(b"x" * 700, padding.PKCS1v15(), hashes.SHA256()), 200)
     result = {
         "dkim_sign_us": round(sign_s * 1e6, 1),
         "dkim_sign_with_ed25519_us": round(both_s * 1e6, 1),

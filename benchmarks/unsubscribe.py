@@ -1,6 +1,11 @@
 """Benchmark: 1,000 RFC 8058 one-click unsubscribes while a send writes the same database.
 
-    /work/venv/bin/python benchmarks/unsubscribe.py [--subscribers 1000] [--clients 8] [--threads 4]
+    .venv/bin/python benchmarks/unsubscribe.py [--subscribers 1000] [--clients 8] [--threads 4]
+    .venv/bin/python benchmarks/unsubscribe.py --mixed [--seconds 30] [--half-open 100]
+
+With --mixed: 200 clients mixing page GETs, one-click POSTs and sign-ups while
+100 half-open connections are held (see benchmarks/mixed_load.py); writes
+benchmarks/results/unsubscribe-mixed.json.
 
 A fresh project with N subscribers; `newsletter serve` runs as a subprocess on a
 free loopback port; several client threads POST `List-Unsubscribe=One-Click`
@@ -238,6 +243,61 @@ def post_all(host: str, port: int, tokens: list[str], clients: int) -> list[tupl
     return results
 
 
+def mixed(args: argparse.Namespace) -> None:
+    """200 clients mixing GETs, one-click POSTs and sign-ups while half-open connections are held."""
+    import mixed_load
+
+    with tempfile.TemporaryDirectory() as tmp:
+        project, tokens = make_project(Path(tmp), args.subscribers)
+        mixed_load.prepare(project)
+        signer = mixed_load.add_timing_people(project)
+        serve, host, port = start_serve(project, args.threads)
+        holder = mixed_load.HalfOpen(host, port, args.half_open)
+        probe = mixed_load.Probe(host, port, args.seconds)
+        try:
+            holder.thread.start()
+            time.sleep(1.0)
+            probe.start()
+            cpu_before = mixed_load.cpu_seconds(serve.pid)
+            results = mixed_load.run_clients(host, port, tokens, signer, args.clients, args.seconds)
+            serve_cpu = mixed_load.cpu_seconds(serve.pid) - cpu_before
+            probe.finish()
+            holder.stop.set()
+            holder.thread.join(timeout=30)
+            timing = mixed_load.signup_timing_by_kind(host, port, signer)
+        finally:
+            serve.send_signal(signal.SIGINT)
+            serve_exit = serve.wait(timeout=60)
+    figures = {
+        "benchmark": "unsubscribe --mixed",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "subscribers": args.subscribers,
+        "client_threads": args.clients,
+        "serve_threads": args.threads,
+        "half_open_connections_held": args.half_open,
+        "half_open_reopened_after_server_closed_them": holder.reopened,
+        "seconds": args.seconds,
+        **mixed_load.summary(results, probe, args.seconds),
+        "serve_cpu_seconds": round(serve_cpu, 2),
+        "serve_cpu_ms_per_request": round(serve_cpu * 1000 / max(len(results), 1), 3),
+        "load_average_1min_after": round(os.getloadavg()[0], 2),
+        "signup_ms_by_kind_of_address": timing,
+        "serve_exit_code": serve_exit,
+    }
+    print(json.dumps(figures, indent=2))
+    path = RESULTS.with_name("unsubscribe-mixed.json")
+    path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    probe_figures = figures["normal_request_probe"]
+    print(
+        f"{figures['requests_per_second']} requests/s, p50 {figures['latency_ms']['p50']} ms,"
+        f" p99 {figures['latency_ms']['p99']} ms, errors {figures['errors']};"
+        f" normal request: {probe_figures['answered']}/{probe_figures['tries']} answered,"
+        f" max {probe_figures['latency_ms']['max']} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=1000)
@@ -248,7 +308,15 @@ def main() -> None:
         action="store_true",
         help="simulated writer only: commit in a tight loop (worst case, not a real send)",
     )
+    parser.add_argument("--mixed", action="store_true", help="the mixed load (see above)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="--mixed: how long")
+    parser.add_argument("--half-open", type=int, default=100, help="--mixed: connections held")
     args = parser.parse_args()
+    if args.mixed:
+        if args.clients == 8:
+            args.clients = 200
+        mixed(args)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         project, tokens = make_project(Path(tmp), args.subscribers)

@@ -97,6 +97,18 @@ class BouncesConfig:
 
 
 @dataclass(frozen=True)
+class SubscribeConfig:
+    """Joining through the web form (double opt-in); see README, "Joining"."""
+
+    confirm_hours: int = 48  # a confirmation link expires, and its sign-up is deleted, after this
+    min_fill_seconds: int = 3  # a form sent back sooner was filled by a machine
+    per_address_per_day: int = 3  # confirmation mails to one address in a day, at most
+    per_client_per_hour: int = 20  # sign-ups from one client (IP address) in an hour, at most
+    record_ip: bool = False  # keep the client IP address with the consent record
+    welcome: bool = False  # mail templates/mail/welcome.* after a confirmation
+
+
+@dataclass(frozen=True)
 class DkimConfig:
     """Where the signing key is; the key itself is read by newsletter.mail.dkim."""
 
@@ -134,6 +146,7 @@ class Config:
     smtp: SmtpConfig | None = None
     outbox_path: Path = Path("outbox")
     sending: SendingConfig = field(default_factory=SendingConfig)
+    subscribe: SubscribeConfig = field(default_factory=SubscribeConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
     dkim: DkimConfig | None = None
     languages: tuple[str, ...] = (ENGLISH,)  # the first is shown first where all appear
@@ -227,6 +240,14 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "stop_after": int,
         "policy_stop_after": int,  # the name before it covered more than 5.7.x
     },
+    "subscribe": {
+        "confirm_hours": int,
+        "min_fill_seconds": int,
+        "per_address_per_day": int,
+        "per_client_per_hour": int,
+        "record_ip": bool,
+        "welcome": bool,
+    },
     "bounces": {
         "address": str,
         "verp": bool,
@@ -316,6 +337,7 @@ def parse_config(data: dict[str, Any], project_dir: Path) -> Config:
         smtp=_parse_smtp(data["smtp"]) if "smtp" in data else None,
         outbox_path=Path(data.get("outbox", {}).get("path", "outbox")),
         sending=_parse_sending(data.get("sending", {})),
+        subscribe=_parse_subscribe(data.get("subscribe", {})),
         bounces=_parse_bounces(data.get("bounces", {})),
         dkim=_parse_dkim(data["dkim"], from_address, project_dir) if "dkim" in data else None,
         languages=languages,
@@ -466,6 +488,21 @@ def _parse_sending(sending: dict[str, Any]) -> SendingConfig:
     if "policy_stop_after" in sending:
         sending.setdefault("stop_after", sending.pop("policy_stop_after"))
     return SendingConfig(**sending)
+
+
+_SUBSCRIBE_RANGES = {
+    "confirm_hours": (1, 24 * 30),
+    "min_fill_seconds": (0, 3600),
+    "per_address_per_day": (1, 100),
+    "per_client_per_hour": (1, 100_000),
+}
+
+
+def _parse_subscribe(subscribe: dict[str, Any]) -> SubscribeConfig:
+    for key, (low, high) in _SUBSCRIBE_RANGES.items():
+        if key in subscribe:
+            _check_range(f"subscribe.{key}", subscribe[key], low, high)
+    return SubscribeConfig(**subscribe)
 
 
 def _parse_bounces(bounces: dict[str, Any]) -> BouncesConfig:

@@ -28,6 +28,7 @@ list_id = "news.example.org"              # the List-Id header; defaults to base
 # footer may each be a table by language: name = {{ cy = "...", en = "..." }}
 # languages = ["cy", "en"]
 # footer = "One more line in every footer"
+# consent = "I agree to receive ..."      # the subscribe form's consent wording (default: built in)
 
 # With no [smtp] section, `send` delivers into the outbox Maildir below.
 # [smtp]
@@ -44,6 +45,14 @@ list_id = "news.example.org"              # the List-Id header; defaults to base
 
 [outbox]
 path = "outbox"                           # Maildir of .eml files: the default transport
+
+# [subscribe]                            # joining through /subscribe (double opt-in)
+# confirm_hours = 48                      # a confirmation link expires after this
+# min_fill_seconds = 3                    # a form sent back faster was filled by a machine
+# per_address_per_day = 3                 # confirmation mails to one address a day, at most
+# per_client_per_hour = 20                # sign-ups from one IP address an hour, at most
+# record_ip = false                       # keep the client's IP address with the consent
+# welcome = false                         # mail templates/mail/welcome.* after confirming
 
 # [sending]
 # max_attempts = 5                        # tries for a 4xx or a dropped connection

@@ -7,6 +7,8 @@ fixtures) live in tests/support/ and are imported as `support.<area>`.
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ from newsletter.cli import app
 from newsletter.project import init_project, open_project
 
 from support.browser import CHROMIUM, FLAGS
+from support.html import HTML_VALIDATE_PACKAGE
 from support.smtp import FaultySink, Sink, authenticate, start_server
 
 
@@ -113,3 +116,31 @@ def browser() -> Iterator[object]:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="session")
+def html_validate(request: pytest.FixtureRequest) -> Path:
+    """The html-validate command, installed once from the npm registry into pytest's cache."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed (.ci/run installs nodejs and npm)")
+    folder = request.config.cache.mkdir("html-validate")
+    command = folder / "node_modules" / ".bin" / "html-validate"
+    package = folder / "node_modules" / "html-validate" / "package.json"
+    version = HTML_VALIDATE_PACKAGE.rpartition("@")[2]
+    if not package.exists() or json.loads(package.read_text())["version"] != version:
+        subprocess.run(
+            [
+                npm,
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(folder),
+                HTML_VALIDATE_PACKAGE,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return command

@@ -42,6 +42,9 @@ def test_base_url_trailing_slash_is_dropped(project):
         ('[smtp]\nhost = "mail.example.org"\nsecurity = "none"\n', "security"),
         ('[smtp]\nhost = "mail.example.org"\nusername = "u"\n', "smtp.password_env"),
         ("[unknown]\n", "[unknown]"),
+        ('[subscribe]\nrecord_ip = "yes"\n', "subscribe.record_ip"),
+        ("[subscribe]\nconfirm_hours = 0\n", "subscribe.confirm_hours"),
+        ("[subscribe]\nper_client_per_hour = true\n", "subscribe.per_client_per_hour"),
     ],
 )
 def test_config_errors_name_the_key(project, extra, key):
@@ -98,3 +101,9 @@ def test_smtp_password_comes_from_environment(project, monkeypatch):
     monkeypatch.setenv("NL_TEST_PW", "s3cret")
     assert config.smtp.password() == "s3cret"
     assert "s3cret" not in repr(config)
+
+
+def test_subscribe_settings_have_defaults_and_can_be_set(project):
+    assert load_config(write(project, BASE)).subscribe.confirm_hours == 48
+    config = load_config(write(project, BASE + "[subscribe]\nrecord_ip = true\nwelcome = true\n"))
+    assert (config.subscribe.record_ip, config.subscribe.welcome) == (True, True)

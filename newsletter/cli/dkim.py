@@ -41,7 +41,7 @@ def keygen_command(
     )
     _show_record(new)
     if not new.configured:
-        console.print("then add to the [dkim] section of newsletter.toml:")
+        console.print("then add to newsletter.toml:")
         console.print(escape(new.config_lines(project)), soft_wrap=True)
 
 

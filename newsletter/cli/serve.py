@@ -23,6 +23,7 @@ ThreadsOption = Annotated[int, typer.Option(min=1, max=64, help="Worker threads.
 def register(app: typer.Typer) -> None:
     """Add the serve command to the root app."""
     app.command("serve")(serve_command)
+    app.command("subscribe-form")(subscribe_form_command)
 
 
 def serve_command(
@@ -54,6 +55,19 @@ def serve_command(
         server.close()
         web_app.close()
     console.print("stopped")
+
+
+def subscribe_form_command(
+    language: Annotated[
+        str | None,
+        typer.Option(help="Only this language (e.g. cy or en); default: every language."),
+    ] = None,
+    project: ProjectOption = Path("."),
+) -> None:
+    """Print the sign-up form as HTML to paste into your own web site."""
+    from newsletter.web.snippet import subscribe_snippet
+
+    sys.stdout.write(subscribe_snippet(project, language))
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:

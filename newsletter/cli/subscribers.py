@@ -6,7 +6,6 @@ result. Tokens are credentials, so no command here ever shows one.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,20 +44,6 @@ ResubscribeOption = Annotated[
         " (only when they asked to join again).",
     ),
 ]
-JSON_FIELDS = (
-    "id",
-    "email",
-    "name",
-    "organisation",
-    "language",
-    "attributes",
-    "status",
-    "source",
-    "subscribed_at",
-    "unsubscribed_at",
-    "left_via",
-    "bounce_count",
-)
 
 
 @app.command("add")
@@ -118,16 +103,20 @@ def export_command(
         Path | None, typer.Argument(help="Write here (UTF-8 with BOM); default: stdout.")
     ] = None,
     status: StatusOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="JSON with every field and the consent record, not CSV."),
+    ] = False,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Write subscribers as CSV that `import` reads back unchanged."""
-    from newsletter.subscribers.exporter import export_csv, export_file
+    """Write subscribers as CSV that `import` reads back unchanged (or as JSON)."""
+    from newsletter.subscribers.exporter import export_csv, export_file, export_json
 
     with open_project(project) as (_config, store):
         if file is None:
-            export_csv(store, sys.stdout, status)
+            (export_json if as_json else export_csv)(store, sys.stdout, status)
             return
-        count = export_file(store, file, status)
+        count = export_file(store, file, status, as_json=as_json)
     console.print(f"exported {count} subscribers to {escape(str(file))}")
 
 
@@ -138,17 +127,19 @@ def list_command(
         str | None, typer.Option(help="Only addresses, names or organisations containing this.")
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="A JSON array for scripts (no tokens).")
+        bool,
+        typer.Option("--json", help="A JSON array for scripts, with consent records (no tokens)."),
     ] = False,
     project: ProjectOption = Path("."),
 ) -> None:
     """Show subscribers as a table, or as JSON with --json."""
+    from newsletter.subscribers.exporter import export_json
+
     with open_project(project) as (_config, store):
-        subscribers = store.list_subscribers(status, search)
         if as_json:
-            _print_json(subscribers)
+            export_json(store, sys.stdout, status, search)
         else:
-            _print_table(subscribers)
+            _print_table(store.list_subscribers(status, search))
 
 
 @app.command("remove")
@@ -293,17 +284,3 @@ def _table(rows: list[tuple[str, ...]], *, header: bool = True) -> tuple[Table, 
 
 
 _HEADERS = list(enumerate(("email", "name", "organisation", "lang", "status", "subscribed")))
-
-
-def _print_json(subscribers) -> None:  # noqa: ANN001 - an iterator of Subscriber
-    """A JSON array, streamed one subscriber per line so memory stays flat."""
-    out = sys.stdout
-    out.write("[")
-    for index, subscriber in enumerate(subscribers):
-        out.write(",\n" if index else "\n")
-        out.write(json.dumps(_json_record(subscriber), ensure_ascii=False))
-    out.write("\n]\n")
-
-
-def _json_record(subscriber: Subscriber) -> dict:
-    return {name: getattr(subscriber, name) for name in JSON_FIELDS}

@@ -153,3 +153,89 @@ def delivery_language(db: Database) -> None:
     """The reader's language, frozen with the recipient list: a choice made during
     a send applies from the next issue. NULL on rows frozen before this column."""
     db.execute("ALTER TABLE deliveries ADD COLUMN language TEXT")
+
+
+@step("0004_joining")
+def joining(db: Database) -> None:
+    """Joining through the web form: requests, pending sign-ups, consent, a mail queue.
+
+    - signup_requests: what POST /subscribe received, taken in one INSERT so the
+      answer costs the same whoever the address belongs to; the serving process
+      decides later (new, pending, active, left, bounced).
+    - signups: one pending confirmation per address; only a hash of its link's
+      token is kept. Deleted when confirmed or expired.
+    - consent_wordings: every consent text ever shown, stored once, by digest.
+    - consents: who agreed, when, to which wording, from where (the client IP
+      only when the project records it). Erased by `forget`.
+    - mail_queue: confirmation and welcome mails, sent and retried by `serve`.
+    - meta 'form_secret': signs the forms' time stamps (no server state per form).
+    """
+    db.execute(
+        """CREATE TABLE signup_requests (
+        id INTEGER PRIMARY KEY,
+        received_at TEXT NOT NULL,
+        email TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        organisation TEXT NOT NULL DEFAULT '',
+        language TEXT NOT NULL DEFAULT '',
+        wording_id INTEGER,
+        source TEXT NOT NULL,
+        client_ip TEXT
+    )"""
+    )
+    db.execute(
+        """CREATE TABLE signups (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL,
+        email_key TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL DEFAULT '',
+        organisation TEXT NOT NULL DEFAULT '',
+        language TEXT NOT NULL DEFAULT '',
+        token_hash TEXT NOT NULL UNIQUE,
+        wording_id INTEGER,
+        source TEXT NOT NULL,
+        client_ip TEXT,
+        requested_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        mails_in_window INTEGER NOT NULL DEFAULT 0,
+        window_started_at TEXT NOT NULL
+    )"""
+    )
+    db.execute("CREATE INDEX signups_by_expiry ON signups (expires_at)")
+    db.execute(
+        """CREATE TABLE consent_wordings (
+        id INTEGER PRIMARY KEY,
+        digest TEXT NOT NULL UNIQUE,
+        language TEXT NOT NULL,
+        text TEXT NOT NULL,
+        first_shown_at TEXT NOT NULL
+    )"""
+    )
+    db.execute(
+        """CREATE TABLE consents (
+        id INTEGER PRIMARY KEY,
+        subscriber_id INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        wording_id INTEGER NOT NULL REFERENCES consent_wordings (id),
+        source TEXT NOT NULL,
+        client_ip TEXT
+    )"""
+    )
+    db.execute("CREATE INDEX consents_by_subscriber ON consents (subscriber_id, id)")
+    db.execute(
+        """CREATE TABLE mail_queue (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        recipient_key TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        data BLOB NOT NULL,
+        queued_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    )"""
+    )
+    db.execute("CREATE INDEX mail_queue_by_due ON mail_queue (next_attempt_at)")
+    db.execute("INSERT INTO meta (key, value) VALUES ('form_secret', ?)", [secrets.token_hex(32)])

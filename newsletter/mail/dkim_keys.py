@@ -116,9 +116,12 @@ class KeyRecord:
         """The [dkim] keys that name this key (for the coordinator to paste)."""
         assert self.path is not None
         relative = self.path.relative_to(project_dir.resolve()).as_posix()
-        prefix = "ed25519_" if self.algorithm == "ed25519" else ""
-        domain = "" if prefix else f'domain = "{self.domain}"\n'
-        return f'{prefix}selector = "{self.selector}"\n{domain}{prefix}key_file = "{relative}"'
+        if self.algorithm == "ed25519":  # goes into the existing [dkim] section
+            return f'ed25519_selector = "{self.selector}"\ned25519_key_file = "{relative}"'
+        return (
+            f'[dkim]\nselector = "{self.selector}"\ndomain = "{self.domain}"\n'
+            f'key_file = "{relative}"'
+        )
 
 
 def keygen(

@@ -46,7 +46,8 @@ class ImapBox:
         except ssl.SSLCertVerificationError as error:
             raise MailboxError(
                 f"{self.description}: TLS certificate not trusted: {error.verify_message}",
-                hint="bounces.imap.host must match the server's certificate",
+                hint="the server's certificate must be valid for bounces.imap.host and signed"
+                " by an authority this machine trusts",
             ) from None
         except (OSError, socket.gaierror) as error:
             raise MailboxError(

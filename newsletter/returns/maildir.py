@@ -8,6 +8,7 @@ always in exactly one place.
 
 from __future__ import annotations
 
+import contextlib
 import mailbox
 import os
 from collections.abc import Iterator
@@ -45,7 +46,8 @@ class MaildirBox:
     def done(self, mail: ReturnedMail) -> None:
         """Move the message into the done folder (keeping its flags)."""
         source = Path(mail.ref)
-        os.replace(source, self._done_dir() / "cur" / _with_seen_flag(source.name))
+        with contextlib.suppress(FileNotFoundError):  # moved meanwhile (a mail client, a run)
+            os.replace(source, self._done_dir() / "cur" / _with_seen_flag(source.name))
 
     def close(self) -> None:
         self._done = None

@@ -90,13 +90,14 @@ class ReturnsProcessor:
             return [LEFT_OTHER], False
         if self.dry_run:
             outcomes = _rolled_back(self.store, lambda: self._act(sorted_))
-            return outcomes, LEFT_NOT_OURS not in outcomes
+            return outcomes, _acted_on(outcomes)
         with self.store.write():
+            if self._seen(mail.key):  # another `bounces` run took it meanwhile
+                return ["seen before"], True
             outcomes = self._act(sorted_)
-            handled = LEFT_NOT_OURS not in outcomes
-            if handled:
+            if _acted_on(outcomes):  # even partly: never act on the same message twice
                 self._remember(mail.key, sorted_.category)
-        return outcomes, handled
+        return outcomes, _acted_on(outcomes)
 
     def _act(self, sorted_: Sorted) -> list[str]:
         if sorted_.category is Category.AUTO_REPLY:
@@ -105,7 +106,8 @@ class ReturnsProcessor:
             subscriber = self.store.get_by_token(sorted_.token or "")
             if subscriber is None:
                 return [LEFT_NOT_OURS]
-            return [self._unsubscribe(_Target(subscriber.id, None), "mailto", "mailto request")]
+            target = _Target(subscriber.id, latest_issue(self.store, subscriber.id))
+            return [self._unsubscribe(target, "mailto", "mailto request")]
         target = self._delivery(sorted_)
         if sorted_.category is Category.COMPLAINT:
             if target is None:
@@ -195,6 +197,10 @@ class ReturnsProcessor:
             "INSERT OR IGNORE INTO returned_messages (key, category, processed_at) VALUES (?, ?, ?)",
             [key, str(category), self.store.clock()],
         )
+
+
+def _acted_on(outcomes: list[str]) -> bool:
+    return any(outcome != LEFT_NOT_OURS for outcome in outcomes)
 
 
 class _Rollback(Exception):

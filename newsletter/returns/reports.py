@@ -114,8 +114,14 @@ def _quoted_report(recipient: str, action: str, text: str) -> RecipientReport:
         recipient=recipient,
         action=action,
         status=status.group(1) if status else default,
-        diagnostic=_one_line(reply.group(0)) if reply else "",
+        diagnostic=_one_line(reply.group(0) if reply else _line_after(near)),
     )
+
+
+def _line_after(text: str) -> str:
+    """The first line of prose after the address: what qmail-style bounces say."""
+    lines = [line.strip() for line in text.splitlines()[1:] if line.strip()]
+    return lines[0][:300] if lines else ""
 
 
 def body_text(message: Message, limit: int = 200_000) -> str:

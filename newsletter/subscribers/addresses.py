@@ -63,3 +63,9 @@ def clean_field(value: object) -> str:
 def has_line_break(text: str) -> bool:
     """True when the text could start a new header line."""
     return bool(_LINE_BREAKS.search(text))
+
+
+def mask_address(email: str) -> str:
+    """r***@example.org: enough for a person to recognise, little for anyone else."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}"

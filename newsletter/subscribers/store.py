@@ -232,19 +232,6 @@ class Store:
                 self.record_event("unsubscribed", subscriber_id, via, detail, issue)
             return cursor.rowcount > 0
 
-    def resubscribe(self, subscriber_id: int, via: str) -> bool:
-        """The person's own choice (the web page's button); True when it changed."""
-        with self.write():
-            cursor = self.db.execute(
-                "UPDATE subscribers SET status = 'active', unsubscribed_at = NULL,"
-                " left_via = NULL, bounce_count = 0, updated_at = ?"
-                " WHERE id = ? AND status = 'unsubscribed'",
-                [self.clock(), subscriber_id],
-            )
-            if cursor.rowcount:
-                self.record_event("resubscribed", subscriber_id, via)
-            return cursor.rowcount > 0
-
     def set_language(self, subscriber_id: int, language: str, via: str) -> bool:
         """The reader's own language choice ('' for both); True when it changed.
 
@@ -298,7 +285,8 @@ class Store:
         return cursor.rowcount > 0
 
     def forget(self, email: str) -> None:
-        """Erase the person and every event naming them; keep only a hashed suppression."""
+        """Erase the person, every event naming them and their consent records, pending
+        sign-up and queued mail; keep only a hashed suppression."""
         subscriber = self.require(email)
         with self.write():
             self.db.execute("DELETE FROM events WHERE subscriber_id = ?", [subscriber.id])
@@ -308,8 +296,19 @@ class Store:
                 [subscriber.id],
             )
             self.db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber.id])
+            self._erase_joining(subscriber)
             self.suppress(subscriber.email, "forgotten")
             self.record_event("forgotten", None, "cli")
+
+    def _erase_joining(self, subscriber: Subscriber) -> None:
+        """Consent records, a pending sign-up, unread requests and queued mail for the person."""
+        key = address_key(subscriber.email)
+        self.db.execute("DELETE FROM consents WHERE subscriber_id = ?", [subscriber.id])
+        self.db.execute("DELETE FROM signups WHERE email_key = ?", [key])
+        self.db.execute("DELETE FROM mail_queue WHERE recipient_key = ?", [key])
+        requests = self.db.query("SELECT id, email FROM signup_requests")
+        doomed = [[row["id"]] for row in requests if address_key(row["email"]) == key]
+        self.db.conn.executemany("DELETE FROM signup_requests WHERE id = ?", doomed)
 
     def require(self, email: str) -> Subscriber:
         subscriber = self.get_subscriber(normalise_address(email))

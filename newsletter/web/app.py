@@ -25,15 +25,22 @@ import jinja2
 
 from newsletter.config import Config, load_config
 from newsletter.db.connection import open_database
-from newsletter.errors import DatabaseError, TemplateError
+from newsletter.errors import DatabaseError, NewsletterError, TemplateError
 from newsletter.i18n import N_
 from newsletter.issue.environment import Loaded, make_environment
 from newsletter.issue.template_rules import describe_error
+from newsletter.sending.transport import plan_transport
+from newsletter.subscribers.addresses import mask_address
 from newsletter.subscribers.model import Subscriber
+from newsletter.subscribers.signups import form_secret
 from newsletter.subscribers.store import Store
 from newsletter.subscribers.tokens import looks_like_token
 from newsletter.web.access_log import AccessLog, redact_path
+from newsletter.web.form_guard import ClientLimiter, StampSigner
 from newsletter.web.forms import HttpError, Intent, read_intent
+from newsletter.web.joining import JOINING_SAMPLES, Joining
+from newsletter.web.joining_mail import JoiningMail
+from newsletter.web.mail_worker import MailWorker
 from newsletter.web.pages import PageRenderer, Shown, language_choices, shown_languages
 
 Environ = dict[str, Any]
@@ -76,6 +83,10 @@ ERRORS = {  # translated on the page, in each language it is shown in
     ),
     405: (N_("Not allowed"), N_("This address does not accept that kind of request.")),
     413: (N_("Request too large"), N_("This request is larger than this page accepts.")),
+    429: (
+        N_("Too many requests"),
+        N_("Too many sign-ups came from your connection. Please try again in an hour."),
+    ),
     503: (N_("Temporarily unavailable"), N_("Please try again in a minute.")),
 }
 # Used when even the error template cannot be rendered: fixed bytes, nothing reflected.
@@ -107,19 +118,25 @@ class Response:
         ]
 
 
-def create_app(project_dir: Path | str) -> AccessLog:
+def create_app(project_dir: Path | str, *, mail_worker: bool = True) -> AccessLog:
     """The WSGI application of a project, wrapped in its access log.
 
-    Config, database and templates are checked here, so a mistake is one
-    clear error before the server starts instead of a 500 on the first click.
+    Config, database, templates and the mail transport are checked here, so a
+    mistake is one clear error before the server starts instead of a 500 on the
+    first click. The mail worker (confirmation mails) starts here too, unless
+    `mail_worker=False`; `close()` stops it.
     """
     config = load_config(Path(project_dir))
     open_database(config.database_path, create=True).close()
-    return AccessLog(UnsubscribeApp(config))
+    app = UnsubscribeApp(config)
+    if mail_worker:
+        app.worker.start()
+    return AccessLog(app)
 
 
 class UnsubscribeApp:
-    """Routes /u/TOKEN and /healthz; one Store (SQLite connection) per server thread."""
+    """Routes /u/TOKEN, /subscribe, /confirm/TOKEN and /healthz; one Store (SQLite
+    connection) per server thread."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -129,7 +146,22 @@ class UnsubscribeApp:
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()
+        mail = JoiningMail(config)
+        self.worker = MailWorker(config, lambda: plan_transport(config), mail)
+        self.joining = Joining(
+            config,
+            self.render,
+            self.store,
+            patiently,
+            StampSigner(patiently(lambda: form_secret(self.store()))),
+            ClientLimiter(config.subscribe.per_client_per_hour),
+            self.worker.wake,
+            mail,
+        )
+        self.joining.register_wordings()
         check_templates(self.pages, loaded, shown_languages(config, ""))
+        mail.check()
+        _warn_if_mail_cannot_go(config)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
@@ -158,6 +190,17 @@ class UnsubscribeApp:
             _allow(method, "GET, HEAD")
             patiently(self.store().ping)
             return Response(200, b"ok\n", TEXT)
+        if path == "/subscribe":
+            _allow(method, "GET, HEAD, POST")
+            if method == "POST":
+                return self.joining.submit(environ)
+            return self.joining.form_page(str(environ.get("QUERY_STRING", "")))
+        if path.startswith("/confirm/"):
+            _allow(method, "GET, HEAD, POST")
+            token = path.removeprefix("/confirm/")
+            if method == "POST":
+                return self.joining.confirm(token, environ)
+            return self.joining.confirm_page(token, str(environ.get("QUERY_STRING", "")))
         if not path.startswith("/u/"):
             raise HttpError(404)
         _allow(method, "GET, HEAD, POST")
@@ -182,6 +225,7 @@ class UnsubscribeApp:
 
     def close(self) -> None:
         """Close every thread's connection; call once the server has stopped."""
+        self.worker.stop()
         with self._lock:
             for store in self._stores:
                 store.close()
@@ -195,20 +239,47 @@ class UnsubscribeApp:
         return patiently(lambda: store.get_by_token(token))
 
     def _change(self, subscriber: Subscriber, intent: Intent, query: str) -> Response:
-        """Idempotent: a repeated POST answers the same page and records nothing new."""
+        """Idempotent: a repeated POST answers the same page and records nothing new.
+
+        Resubscribing only mails a confirmation link (double opt-in): whoever
+        holds a forwarded issue cannot bring back someone who left.
+        """
         store = self.store()
+        if intent.action == "resubscribe":
+            return self._request_return(subscriber, query)
         if intent.action == "language":
             if intent.language not in ("", *self.config.languages):
                 raise HttpError(400)
             patiently(lambda: store.set_language(subscriber.id, intent.language, intent.via))
         else:
-            change = store.resubscribe if intent.action == "resubscribe" else store.unsubscribe
-            patiently(lambda: change(subscriber.id, intent.via))
+            patiently(lambda: store.unsubscribe(subscriber.id, intent.via))
         current = patiently(lambda: store.get_by_id(subscriber.id))
         if current is None:  # forgotten between the lookup and the change
             raise HttpError(404)
         saved = intent.action == "language"
         return self._page(current, query, just_now=not saved, saved=saved)
+
+    def _request_return(self, subscriber: Subscriber, query: str) -> Response:
+        if subscriber.status != "unsubscribed":  # nothing to come back from, or bounced
+            return self._page(subscriber, query, just_now=False)
+        self.joining.request_return(subscriber)
+        return self.render(
+            STATUS_PAGES["unsubscribed"],
+            lang=subscriber.language,
+            query=query,
+            masked_email=mask_address(subscriber.email),
+            confirmation_sent=True,
+            choices=lambda _lang: [],
+            saved=False,
+        )
+
+    def render(
+        self, name: str, code: int = 200, *, lang: str = "", query: str = "", **values: Any
+    ) -> Response:
+        """A page in the reader's language (`lang`), or every language when it is
+        unknown; `?lang=` in `query` picks one for display."""
+        html = self.pages.render(name, shown_languages(self.config, lang, query), **values)
+        return Response(code, html.encode("utf-8"))
 
     def _page(
         self, subscriber: Subscriber, query: str, *, just_now: bool, saved: bool = False
@@ -222,6 +293,7 @@ class UnsubscribeApp:
             saved=saved,
             chosen=subscriber.language,
             choices=lambda lang: language_choices(self.config, lang, subscriber.language),
+            confirmation_sent=False,
         )
         return Response(200, html.encode("utf-8"))
 
@@ -259,12 +331,31 @@ def _allow(method: str, allowed: str) -> None:
         raise HttpError(405, (("Allow", allowed),))
 
 
+def _warn_if_mail_cannot_go(config: Config) -> None:
+    """Unsubscribing must work even when mail cannot go: say so, and start anyway."""
+    try:
+        plan_transport(config)
+    except NewsletterError as error:
+        ERROR_LOG.warning(
+            "confirmation mails will wait until this is fixed: %s%s",
+            error.message,
+            f" ({error.hint})" if error.hint else "",
+        )
+
+
 def check_templates(pages: PageRenderer, loaded: Loaded, shown: Shown) -> None:
     """Render every page once with sample values, so a broken override fails at start."""
-    sample = {"masked_email": "r***@example.org", "choices": lambda _lang: [], "saved": True}
+    sample = {
+        "masked_email": "r***@example.org",
+        "choices": lambda _lang: [],
+        "saved": True,
+        "confirmation_sent": False,
+    }
     samples = [(name, sample) for name in STATUS_PAGES.values()]
     error = {"error_title": "Link not found", "error_message": "sample"}
     samples.append((ERROR_PAGE, {**error, "title": "Link not found", "message": "sample"}))
+    samples.append((STATUS_PAGES["unsubscribed"], {**sample, "confirmation_sent": True}))
+    samples.extend(JOINING_SAMPLES)
     for name, extra in samples:
         try:
             pages.render(name, shown, **extra)
@@ -274,9 +365,3 @@ def check_templates(pages: PageRenderer, loaded: Loaded, shown: Shown) -> None:
                 f"{where}:{line}: {message}",
                 hint="fix the page in your project's templates/web/, or delete it to use the default",
             ) from None
-
-
-def mask_address(email: str) -> str:
-    """r***@example.org: enough for a person to recognise, little for anyone else."""
-    local, _, domain = email.rpartition("@")
-    return f"{local[:1]}***@{domain}"

@@ -1,10 +1,8 @@
-"""Fixtures for the issue tests: the example issue previewed, html-validate installed."""
+"""Fixtures for the issue tests: the example issue previewed."""
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,8 +11,6 @@ from typer.testing import CliRunner
 from newsletter.cli import app
 
 from support.render import EXAMPLES
-
-HTML_VALIDATE = "html-validate@9.7.1"  # runs on Debian 12's nodejs 18 and on node 20+
 
 
 @pytest.fixture(scope="module")
@@ -39,23 +35,3 @@ def example_preview(tmp_path_factory) -> Path:
     result = CliRunner().invoke(app, ["issue", "preview", "2026-12", "--project", str(folder)])
     assert result.exit_code == 0, result.output
     return folder / "build" / "2026-12" / "index.html"
-
-
-@pytest.fixture(scope="session")
-def html_validate(request: pytest.FixtureRequest) -> Path:
-    """The html-validate command, installed once from the npm registry into pytest's cache."""
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed (.ci/run installs nodejs and npm)")
-    folder = request.config.cache.mkdir("html-validate")
-    command = folder / "node_modules" / ".bin" / "html-validate"
-    package = folder / "node_modules" / "html-validate" / "package.json"
-    version = HTML_VALIDATE.rpartition("@")[2]
-    if not package.exists() or json.loads(package.read_text())["version"] != version:
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(folder), HTML_VALIDATE],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-    return command

@@ -8,29 +8,10 @@ values included. npm installs html-validate once into pytest's cache.
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 from pathlib import Path
 
-CONFIG = Path(__file__).resolve().parents[1] / "support" / "html-validate.json"
-
-
-def validate(command: Path, page: Path) -> tuple[int, set[str], str]:
-    """(exit code, rule ids that fired, the report) of html-validate on one page."""
-    result = subprocess.run(
-        [str(command), "--config", str(CONFIG), "--formatter", "json", str(page)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    reports = json.loads(result.stdout or "[]")
-    messages = [message for report in reports for message in report["messages"]]
-    rules = {message["ruleId"] for message in messages}
-    described = "\n".join(
-        f"{m['line']}:{m['column']} {m['ruleId']}: {m['message']}" for m in messages
-    )
-    return result.returncode, rules, described
+from support.html import validate
 
 
 def test_the_previewed_issue_passes_html_validate(

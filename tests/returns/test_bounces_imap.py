@@ -75,3 +75,19 @@ def test_a_refused_imap_login_is_one_clear_error(mailbox_server, cli, monkeypatc
     result = cli("bounces")
     assert result.exit_code == 1
     assert "error: IMAP" in result.output and "bounces.imap.password_env" in result.output
+
+
+def test_starttls_on_the_plain_port_works_the_same(project, sent, mailbox_server, cli):
+    config = (project / "newsletter.toml").read_text()
+    config = config.replace(
+        f"port = {mailbox_server.port}", f"port = {mailbox_server.starttls_port}"
+    )
+    (project / "newsletter.toml").write_text(
+        config.replace('security = "ssl"', 'security = "starttls"')
+    )
+    person = next(iter(sent.values()))
+    mailbox_server.append(sample("gmail-dsn.eml", person))
+    result = cli("bounces")
+    assert result.exit_code == 0, result.output
+    assert "marked bounced" in result.output
+    assert mailbox_server.messages("INBOX") == []

@@ -55,7 +55,8 @@ def test_each_kind_of_returned_mail_is_sorted_and_acted_on_once(project, sent, c
     assert [(e["source"], e["issue_slug"]) for e in bounced] == [("dsn", SLUG)] * 4
     assert bounced[0]["detail"].startswith("550 5.1.10 RESOLVER.ADR.RecipientNotFound")
     assert bounced[1]["detail"].startswith("550-5.1.1 The email account")
-    assert "5.1.1" in bounced[2]["detail"] and bounced[3]["detail"].startswith("5.1.1")
+    assert "5.1.1" in bounced[2]["detail"]
+    assert bounced[3]["detail"] == "5.1.1 Sorry, no mailbox here by that name. (#5.1.1)"
     left = files(returns)
     assert len(left) == 1 and b"Could you add my colleague" in left[0].read_bytes()
     assert len(files(returns / ".newsletter-done")) == 8
@@ -71,11 +72,13 @@ def test_status_shows_what_came_back_for_the_issue(project, sent, cli):
         project / "returns",
         sample("gmail-dsn.eml", people[0]),
         sample("arf-complaint.eml", people[1]),
+        sample("mailto-unsubscribe.eml", people[2]),
     )
     cli("bounces")
     result = cli("status", SLUG)
     assert "hard bounces mailed back (DSN)" in result.output
     assert "complaints (unsubscribed)" in result.output
+    assert "unsubscribed by mail (List-Unsubscribe mailto)" in result.output
     assert "550-5.1.1 The email account that you tried to reach does not exist" in result.output
 
 
@@ -107,3 +110,25 @@ def test_a_missing_maildir_is_one_clear_error(project, cli):
     result = cli("bounces")
     assert result.exit_code == 1
     assert "error: no Maildir at" in result.output and "Traceback" not in result.output
+
+
+def test_a_report_partly_about_us_is_acted_on_once(project, sent, cli):
+    person = next(iter(sent.values()))
+    report = (
+        "From: MAILER-DAEMON@mx.example.net\r\nTo: bounces@example.org\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        "--B\r\nContent-Type: text/plain\r\n\r\nTwo recipients failed.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.net\r\n\r\n"
+        f"Final-Recipient: rfc822; {person.recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 no such user\r\n\r\n"
+        "Final-Recipient: rfc822; stranger@elsewhere.org\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 no such user\r\n\r\n--B--\r\n"
+    ).encode()
+    deliver(project / "returns", report)
+    first = cli("bounces")
+    assert "marked bounced" in first.output and "not ours, left for a person" in first.output
+    assert len(events(project, "bounced")) == 1
+    assert len(files(project / "returns" / ".newsletter-done")) == 1  # handled: moved
+    cli("bounces")
+    assert len(events(project, "bounced")) == 1

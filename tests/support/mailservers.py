@@ -96,7 +96,8 @@ mail_location = maildir:~/Maildir
 service imap-login {{
   chroot =
   inet_listener imap {{
-    port = 0
+    address = 127.0.0.1
+    port = {starttls_port}
   }}
   inet_listener imaps {{
     address = 127.0.0.1
@@ -200,7 +201,8 @@ class Postfix:
 class Dovecot:
     def __init__(self, cert: Path, key: Path, user: str, password: str) -> None:
         self.root = shared_tempdir("newsletter-dovecot-")
-        self.port = free_port()
+        self.port = free_port()  # IMAPS (TLS from the start)
+        self.starttls_port = free_port()  # IMAP with STARTTLS (required before login)
         self.host = "127.0.0.1"
         self.user, self.password, self.ca_file = user, password, cert
         name = user.partition("@")[0]
@@ -221,17 +223,22 @@ class Dovecot:
                 uid=uid,
                 gid=gid,
                 port=self.port,
+                starttls_port=self.starttls_port,
                 login_user=me,
                 internal_user="dovecot" if is_root else me,
-            )  # fmt: skip
+            )
         )
 
     def start(self) -> None:
         subprocess.run(["dovecot", "-c", str(self.config)], check=True, timeout=30)
         wait_for_port(self.port)
+        wait_for_port(self.starttls_port)
 
     def stop(self) -> None:
         subprocess.run(["dovecot", "-c", str(self.config), "stop"], timeout=30, check=False)
+        deadline = time.monotonic() + 10  # `stop` returns before the processes are gone
+        while (self.root / "run" / "master.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def session(self) -> imaplib.IMAP4_SSL:

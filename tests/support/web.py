@@ -58,6 +58,7 @@ class Reply:
 class Server:
     host: str
     port: int
+    app: Any = None  # the WSGI app, when served in-process by the `serve` fixture
 
     def request(
         self,
@@ -90,6 +91,26 @@ class Records(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(self.format(record))
+
+
+def stop_waitress(waitress_server: Any, thread: Any) -> None:
+    """Close every socket from inside the loop's own thread; the loop then ends.
+
+    Stopping waitress from another thread is racy (Pylons/waitress#468); if the
+    trigger's pipe is already gone, empty the map: the loop ends within its 1 s
+    poll timeout.
+    """
+    from waitress import wasyncore
+
+    try:
+        waitress_server.trigger.pull_trigger(
+            lambda: wasyncore.close_all(waitress_server._map, ignore_all=True)
+        )
+    except OSError:
+        wasyncore.close_all(waitress_server._map, ignore_all=True)
+    thread.join(timeout=10)
+    waitress_server.task_dispatcher.shutdown(timeout=5)
+    assert not thread.is_alive(), "the waitress loop did not stop"
 
 
 def subscriber_state(project: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

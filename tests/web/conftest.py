@@ -1,21 +1,20 @@
-"""Fixtures for the web handler's tests: people with tokens, a served app, its log."""
+"""Fixtures for the web handler's tests: people with tokens, a served app, its log, a browser."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from waitress import wasyncore
 
 from newsletter.project import open_project
 from newsletter.web.app import create_app
 from newsletter.web.server import make_server
 
 from support.browser import CHROMIUM, FLAGS
-from support.web import People, Records, Server
+from support.web import People, Records, Server, stop_waitress
 
 
 @pytest.fixture
@@ -30,29 +29,39 @@ def people(project: Path) -> People:
 
 
 @pytest.fixture
-def server(project: Path, people: People) -> Iterator[Server]:
-    """waitress serving the project's app on a free loopback port, in a thread."""
-    app = create_app(project)
-    waitress_server = make_server(app, "127.0.0.1", 0, threads=4)
-    thread = threading.Thread(target=waitress_server.run, daemon=True)
-    thread.start()
-    try:
-        yield Server("127.0.0.1", waitress_server.effective_port)
-    finally:
-        # Close every socket from inside the loop's own thread; the loop then ends.
-        # Stopping waitress from another thread is racy (Pylons/waitress#468); if
-        # the trigger's pipe is already gone, empty the map: the loop ends within
-        # its 1 s poll timeout.
+def serve(project: Path) -> Iterator[Callable[..., Server]]:
+    """serve(config_text="", **waitress_options): waitress serving the project's app on
+    a free loopback port, in a thread; `config_text` is appended to newsletter.toml
+    first. The Server's `app` is the WSGI app (its `.app.worker` the mail worker,
+    woken at once and retrying after 0.3 s here). Stopped at teardown."""
+    running = []
+
+    def start(config_text: str = "", **options: object) -> Server:
+        if config_text:
+            with (project / "newsletter.toml").open("a", encoding="utf-8") as handle:
+                handle.write("\n" + config_text + "\n")
+        app = create_app(project, mail_worker=False)
+        app.app.worker.poll_seconds = 0.2
+        app.app.worker.retry_seconds = 0.3
+        app.app.worker.start()
+        waitress_server = make_server(app, "127.0.0.1", 0, threads=4, **options)
+        thread = threading.Thread(target=waitress_server.run, daemon=True)
+        thread.start()
+        running.append((waitress_server, thread, app))
+        return Server("127.0.0.1", waitress_server.effective_port, app)
+
+    yield start
+    for waitress_server, thread, app in running:
         try:
-            waitress_server.trigger.pull_trigger(
-                lambda: wasyncore.close_all(waitress_server._map, ignore_all=True)
-            )
-        except OSError:
-            wasyncore.close_all(waitress_server._map, ignore_all=True)
-        thread.join(timeout=10)
-        waitress_server.task_dispatcher.shutdown(timeout=5)
-        app.close()
-        assert not thread.is_alive(), "the waitress loop did not stop"
+            stop_waitress(waitress_server, thread)
+        finally:
+            app.close()
+
+
+@pytest.fixture
+def server(serve: Callable[..., Server], people: People) -> Server:
+    """The project's app served with its default settings, with `people` in it."""
+    return serve()
 
 
 @pytest.fixture

@@ -149,17 +149,6 @@ def test_repeated_post_answers_200_and_records_one_event(
     assert [e["kind"] for e in events].count("unsubscribed") == 1
 
 
-def test_resubscribe_post_reactivates_and_records_it(
-    server: Server, people: People, project: Path
-) -> None:
-    reply = server.post(f"/u/{people.unsubscribed.token}", b"action=resubscribe")
-    assert reply.status == 200
-    assert "Welcome back" in reply.text and ">Unsubscribe</button>" in reply.text
-    person, events = subscriber(project, people.unsubscribed.id)
-    assert (person.status, person.left_via) == ("active", None)
-    assert (events[-1]["kind"], events[-1]["source"]) == ("resubscribed", "web")
-
-
 # --- bad tokens, paths, methods, bodies -----------------------------------------------
 
 BOGUS_TOKENS = [

@@ -59,7 +59,7 @@ def test_browser_unsubscribes_with_the_button(
     assert events.count("unsubscribed:web") == 1
 
 
-def test_browser_resubscribes_from_the_confirmation(
+def test_browser_resubscribe_button_only_mails_a_confirmation(
     browser, server: Server, people: People, project: Path
 ) -> None:
     context = browser.new_context(java_script_enabled=False)
@@ -69,7 +69,7 @@ def test_browser_resubscribes_from_the_confirmation(
         assert "already unsubscribed" in page.locator("h1").inner_text()
         page.get_by_role("button", name="Resubscribe").click()
         page.wait_for_load_state()
-        assert page.locator("h1").inner_text() == "Welcome back"
+        assert page.locator("h1").inner_text() == "Check your inbox"
     finally:
         context.close()
-    assert state(project, people.unsubscribed.id)[:2] == ("active", None)
+    assert state(project, people.unsubscribed.id)[:2] == ("unsubscribed", "cli")

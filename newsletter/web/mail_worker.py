@@ -1,0 +1,161 @@
+"""The serving process's background worker: sign-up requests in, confirmation mails out.
+
+No web request waits on SMTP or on deciding what an address is: POST /subscribe
+only records the request and wakes this thread. Here each request becomes a
+pending sign-up and a queued mail (one transaction), the queue is sent through
+the project's transport (SMTP or the outbox), and a mail the relay does not
+take is retried with a growing pause until its link expires; a relay that is
+down loses nothing. Expired sign-ups and mails are deleted as it goes.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+from newsletter.config import Config
+from newsletter.db.connection import open_database
+from newsletter.errors import NewsletterError
+from newsletter.sending.mail_queue import (
+    QueuedMail,
+    claim_due,
+    enqueue,
+    mark_deferred,
+    mark_sent,
+)
+from newsletter.sending.mail_queue import purge_expired as purge_expired_mail
+from newsletter.sending.transport import Transport, TransportPlan
+from newsletter.subscribers.signups import open_signup, purge_expired, take_requests
+from newsletter.subscribers.store import Store
+from newsletter.web.joining_mail import JoiningMail
+
+LOG = logging.getLogger("newsletter.web.mail")
+BATCH = 10  # requests or mails per transaction: short write locks for the web threads
+MAX_RETRY_SECONDS = 30 * 60
+
+
+class MailWorker:
+    """One daemon thread; `wake()` after queuing work, `stop()` at shutdown."""
+
+    def __init__(
+        self,
+        config: Config,
+        plan: Callable[[], TransportPlan],
+        mail: JoiningMail,
+        *,
+        poll_seconds: float = 5.0,
+        retry_seconds: float = 15.0,
+    ) -> None:
+        self.config = config
+        self.plan = plan  # called when mail is due: a missing SMTP password stops mail, not serve
+        self.mail = mail
+        self.poll_seconds = poll_seconds
+        self.retry_seconds = retry_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="newsletter-mail", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        store = Store(open_database(self.config.database_path))
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.run_once(store)
+                except Exception:  # a bug or a broken database: log, keep the server up, retry
+                    LOG.exception("the mail worker failed; retrying shortly")
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+        finally:
+            store.close()
+
+    def run_once(self, store: Store) -> None:
+        """One round: requests -> sign-ups and mails, then send what is due, then tidy."""
+        while self._take_requests(store):
+            pass
+        self._send_due(store)
+        purge_expired(store)
+        purge_expired_mail(store)
+
+    def _take_requests(self, store: Store) -> int:
+        settings = self.config.subscribe
+        with store.write():
+            requests = take_requests(store, BATCH)
+            for request in requests:
+                invitation = open_signup(
+                    store,
+                    request,
+                    valid_for=timedelta(hours=settings.confirm_hours),
+                    per_address=settings.per_address_per_day,
+                )
+                if invitation is not None:
+                    message = self.mail.confirmation(invitation)
+                    enqueue(
+                        store, "confirmation", request.email, message, invitation.signup.expires_at
+                    )
+        return len(requests)
+
+    def _send_due(self, store: Store) -> None:
+        due = claim_due(store, BATCH)
+        if not due:
+            return
+        try:
+            transport = self.plan().factory()
+        except NewsletterError as error:  # e.g. the SMTP password variable is not set
+            for mail in due:
+                self._defer(store, mail, error.message)
+            return
+        try:
+            for index, mail in enumerate(due):
+                if not self._send_one(store, transport, mail):
+                    for waiting in due[index + 1 :]:  # the relay is unreachable: all wait
+                        self._defer(store, waiting, "not tried: the relay was unreachable")
+                    break
+        finally:
+            transport.close()
+
+    def _send_one(self, store: Store, transport: Transport, mail: QueuedMail) -> bool:
+        """False when the relay itself failed (the rest of the batch waits too)."""
+        try:
+            transport.open()
+            transport.send(mail.message)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as error:
+            code = _reply_code(error)
+            if 500 <= code < 600 and isinstance(error, smtplib.SMTPRecipientsRefused):
+                LOG.warning("the relay refused a %s mail for good (%s): dropped", mail.kind, code)
+                mark_sent(store, mail.id)
+                return True
+            self._defer(store, mail, f"{code} {error}")
+            return code < 500
+        except (OSError, smtplib.SMTPException) as error:
+            self._defer(store, mail, str(error) or type(error).__name__)
+            return False
+        mark_sent(store, mail.id)
+        return True
+
+    def _defer(self, store: Store, mail: QueuedMail, error: str) -> None:
+        pause = min(self.retry_seconds * 2**mail.attempts, MAX_RETRY_SECONDS)
+        LOG.warning("a %s mail waits %.0f s for another try: %s", mail.kind, pause, error)
+        mark_deferred(store, mail, error, timedelta(seconds=pause))
+
+
+def _reply_code(error: Exception) -> int:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _text in error.recipients.values()]
+        return codes[0] if codes else 0
+    return int(getattr(error, "smtp_code", 0) or 0)
