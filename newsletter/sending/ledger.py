@@ -112,6 +112,8 @@ class IssueStatus:
             "by_language": self.by_language,
             "failure_reasons": [{"reason": r, "count": n} for r, n in self.failures],
             "deferred_reasons": [{"reason": r, "count": n} for r, n in self.deferred],
+            "came_back": [{"what": r, "count": n} for r, n in self.came_back],
+            "returned_replies": [{"reply": r, "count": n} for r, n in self.returned],
         }
 
 
