@@ -9,6 +9,7 @@ from pathlib import Path
 
 from newsletter.config import CONFIG_NAME, DATABASE_NAME, Config, load_config
 from newsletter.db.connection import open_database
+from newsletter.db.recovery import connect_journal
 from newsletter.errors import NewsletterError
 from newsletter.subscribers.store import Store
 
@@ -90,6 +91,8 @@ GITIGNORE = """\
 newsletter.db
 newsletter.db-*
 backups/
+# The journal names people by salted hashes only, but a guessed address can be checked.
+newsletter.journal*
 # Previews and sent messages carry real unsubscribe links.
 build/
 outbox/
@@ -130,7 +133,7 @@ def init_project(directory: Path, name: str = "My Newsletter") -> list[Path]:
     )
     _write_gitignore(directory / ".gitignore")
     config_path.write_text(CONFIG_TEMPLATE.format(name=name.replace('"', "'")), encoding="utf-8")
-    open_database(directory / DATABASE_NAME, create=True).close()
+    open_store(directory / DATABASE_NAME).close()
     return created
 
 
@@ -151,8 +154,19 @@ def open_project(directory: Path) -> Iterator[tuple[Config, Store]]:
     gets its database on first use.
     """
     config = load_config(directory)
-    store = Store(open_database(config.database_path, create=True))
+    store = open_store(config.database_path)
     try:
         yield config, store
     finally:
         store.close()
+
+
+def open_store(database_path: Path) -> Store:
+    """The database, with its journal attached and replayed into it (see newsletter.recovery)."""
+    db = open_database(database_path, create=True)
+    try:
+        journal = connect_journal(db, database_path)
+    except BaseException:
+        db.close()
+        raise
+    return Store(db, journal=journal)

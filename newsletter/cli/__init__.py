@@ -13,9 +13,10 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from newsletter.cli import bounces, dkim, doctor, issue, send, serve, status, subscribers
+from newsletter.cli import backup, bounces, dkim, doctor, issue, send, serve, status, subscribers
 from newsletter.cli.common import console, show_error
-from newsletter.errors import DatabaseError, NewsletterError
+from newsletter.db.faults import database_fault, is_fault
+from newsletter.errors import NewsletterError
 
 
 class _Root(TyperGroup):
@@ -25,16 +26,12 @@ class _Root(TyperGroup):
         except NewsletterError as error:
             show_error(error)
             raise typer.Exit(error.exit_code) from None
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error):
+        except (sqlite3.Error, OSError) as error:
+            if not is_fault(error):
                 raise
-            show_error(
-                DatabaseError(
-                    "the database stayed busy: another newsletter command is writing to it",
-                    hint="wait for it to finish, then run this command again",
-                )
-            )
-            raise typer.Exit(1) from None
+            fault = database_fault(error)
+            show_error(fault)
+            raise typer.Exit(fault.exit_code) from None
 
 
 app = typer.Typer(
@@ -53,6 +50,7 @@ status.register(app)
 serve.register(app)
 doctor.register(app)
 bounces.register(app)
+backup.register(app)
 
 
 @app.command("init")

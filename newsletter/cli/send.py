@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -29,7 +34,7 @@ if TYPE_CHECKING:
 # The core is imported inside each command, so `--help` and `status` start fast
 # (benchmarks/startup.py): this module must not pull in rendering, premailer or waitress.
 
-INTERRUPTED = 130
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def register(app: typer.Typer) -> None:
@@ -81,7 +86,7 @@ def send_command(
         allow_changes=allow_changes, as_address=as_address,
     )  # fmt: skip
     bar = _ProgressBar()
-    with open_project(project) as (config, store):
+    with open_project(project) as (config, store), _signals_as_ctrl_c() as received:
         try:
             outcome = run_send(
                 config, store, request, confirm=lambda plan: _confirm(plan, yes),
@@ -103,7 +108,28 @@ def send_command(
         )
         console.print("nothing was sent and nothing was recorded")
     else:
-        _finish(outcome.plan, outcome.report, outcome.status)
+        _finish(outcome.plan, outcome.report, outcome.status, received)
+
+
+@contextmanager
+def _signals_as_ctrl_c() -> Iterator[list[int]]:
+    """SIGTERM (systemd, cron, a shutdown) stops a send exactly as Ctrl-C does.
+
+    Yields the list of signals received, so the exit code can name the first.
+    """
+    received: list[int] = []
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, interrupt) for sig in _STOP_SIGNALS if in_main}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _confirm(plan: SendPlan, yes: bool) -> bool:
@@ -197,7 +223,9 @@ class _ProgressBar:
             self.progress.stop()
 
 
-def _finish(plan: SendPlan, report: SendReport | None, status: IssueStatus | None) -> None:
+def _finish(
+    plan: SendPlan, report: SendReport | None, status: IssueStatus | None, received: list[int]
+) -> None:
     if report is None:
         if plan.to_send == 0:
             console.print(f"nothing to send for {escape(plan.slug)}: {_totals(status)}")
@@ -209,8 +237,15 @@ def _finish(plan: SendPlan, report: SendReport | None, status: IssueStatus | Non
     if report.stopped is not None:
         raise report.stopped
     if report.interrupted:
-        console.print("stopped by Ctrl-C; run the same command again to continue")
-        raise typer.Exit(INTERRUPTED)
+        signum = received[0] if received else signal.SIGINT
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        if report.abandoned:
+            console.print(
+                "[yellow]stopped at once by a second signal: the messages in flight are"
+                " uncertain (see `newsletter status`)[/]"
+            )
+        console.print(f"stopped by {name}; run the same command again to continue")
+        raise typer.Exit(128 + signum)
 
 
 def _totals(status: IssueStatus | None) -> str:

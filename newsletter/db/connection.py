@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
 from sqlite_utils import Database
 
+from newsletter.db.faults import database_fault
 from newsletter.db.migrations import known_names, migrations
+from newsletter.db.recovery import has_history
 from newsletter.errors import DatabaseError
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
 def open_database(
-    path: Path, *, create: bool = False, busy_timeout: float | None = None
+    path: Path, *, create: bool = False, busy_timeout: float | None = None, blank: bool = False
 ) -> Database:
     """Open (or with create=True, make) the project database, migrated to now.
 
     WAL lets the unsubscribe handler write while a send reads; the busy timeout
     makes writers wait for each other instead of failing. (The web handler
     passes a short one and retries itself: see newsletter.web.app.patiently.)
+
+    A missing or empty file is made anew only in a project with no history
+    (no journal entries, no backups), or with blank=True (`restore --empty`):
+    a blank database must never pass for one that knew who left.
     """
     if not create and not path.exists():
         raise DatabaseError(f"no database at {path}", hint="run `newsletter init` first")
+    if not blank and _is_blank(path) and (history := has_history(path)):
+        raise DatabaseError(
+            f"{path.name} is missing or empty, but this project has a history ({history})",
+            hint="restore the newest backup with `newsletter restore`"
+            " (or see `newsletter restore --help` to start an empty database)",
+        )
     try:
         timeout = BUSY_TIMEOUT_SECONDS if busy_timeout is None else busy_timeout
         conn = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False)
@@ -32,9 +45,21 @@ def open_database(
         conn.execute("PRAGMA foreign_keys=ON")
         db = Database(conn)
         _migrate(db, path)
-    except sqlite3.DatabaseError as error:
-        raise DatabaseError(f"cannot open database {path}: {error}") from None
+    except sqlite3.Error as error:
+        if path.parent.is_dir() and not os.access(path.parent, os.W_OK):
+            raise DatabaseError(
+                f"cannot open database {path}: the project folder is read-only",
+                hint="SQLite writes newsletter.db-wal beside the database: make the folder writable",
+            ) from None
+        raise database_fault(error, f"cannot open database {path}") from None
     return db
+
+
+def _is_blank(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except FileNotFoundError:
+        return True
 
 
 def _migrate(db: Database, path: Path) -> None:

@@ -239,3 +239,50 @@ def joining(db: Database) -> None:
     )
     db.execute("CREATE INDEX mail_queue_by_due ON mail_queue (next_attempt_at)")
     db.execute("INSERT INTO meta (key, value) VALUES ('form_secret', ?)", [secrets.token_hex(32)])
+
+
+@step("0005_ids_never_reused")
+def ids_never_reused(db: Database) -> None:
+    """AUTOINCREMENT: an id, once used, is never given to another row.
+
+    Without it SQLite reuses the highest id after a delete (`forget`), and a
+    web request or a bounce that read the old id would act on someone else.
+    Each table is rebuilt from its own definition, with its indexes.
+    """
+    for table in ("subscribers", "deliveries", "events"):
+        _rebuild_with_autoincrement(db, table)
+    highest = db.execute(
+        "SELECT max(coalesce((SELECT max(id) FROM subscribers), 0),"
+        " coalesce((SELECT max(subscriber_id) FROM events), 0),"
+        " coalesce((SELECT max(subscriber_id) FROM deliveries), 0))"
+    ).fetchone()[0]
+    db.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'subscribers'", [highest])
+    db.execute(
+        "INSERT INTO sqlite_sequence (name, seq) SELECT 'subscribers', ?"
+        " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'subscribers')",
+        [highest],
+    )
+
+
+def _rebuild_with_autoincrement(db: Database, table: str) -> None:
+    sql, indexes = _definition(db, table)
+    if "AUTOINCREMENT" in sql.upper():
+        return
+    new_sql = sql.replace(f"CREATE TABLE {table}", f"CREATE TABLE {table}_rebuilt", 1)
+    new_sql = new_sql.replace("id INTEGER PRIMARY KEY,", "id INTEGER PRIMARY KEY AUTOINCREMENT,", 1)
+    db.execute(new_sql)
+    db.execute(f"INSERT INTO {table}_rebuilt SELECT * FROM {table}")
+    db.execute(f"DROP TABLE {table}")
+    db.execute(f"ALTER TABLE {table}_rebuilt RENAME TO {table}")
+    for index_sql in indexes:
+        db.execute(index_sql)
+
+
+def _definition(db: Database, table: str) -> tuple[str, list[str]]:
+    rows = db.execute(
+        "SELECT type, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL", [table]
+    ).fetchall()
+    return (
+        next(sql for kind, sql in rows if kind == "table"),
+        [sql for kind, sql in rows if kind == "index"],
+    )

@@ -7,11 +7,15 @@ the SMTP login, delivers nothing) and a test message to one address.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from newsletter.config import Config
-from newsletter.errors import InputError, SendError
+from newsletter.db.backup import automatic_backup, check_integrity
+from newsletter.db.recovery import replay_journal
+from newsletter.errors import DatabaseError, InputError, SendError
 from newsletter.issue.checks import Finding, check_issue
 from newsletter.issue.rendering import prepare_issue, sample_subscriber
 from newsletter.mail.builder import MessageFactory
@@ -141,6 +145,8 @@ def plan_send(
     }
     if status is None or status.issue.started_at is None:
         active = store.count_by_status()["active"]
+        if status is not None:  # rows replayed from the journal into a restored database
+            active = ledger.active_not_reached(slug)
         return SendPlan(resuming=False, recipients=active, to_send=active, **common)
     counts = status.counts
     retrying = ledger.retryable_failed(slug) if retry_failed else 0
@@ -195,6 +201,9 @@ def send_issue(
             # A relay that refuses us now must not freeze the list: people who
             # join before the coordinator fixes the config still get this issue.
             check_connection(transport)
+        check_integrity(store.db.conn, quick=True)  # damage found now, not halfway
+        if not plan.resuming:
+            automatic_backup(store.db, f"before-send-{slug}")
         ledger.begin(slug, subject, content_hash, allow_changes=allow_changes)
         if resend_uncertain:
             ledger.requeue_uncertain(slug)
@@ -213,7 +222,18 @@ def send_issue(
         )  # fmt: skip
         report = sender.run()
         ledger.finish(slug)
+        if not report.abandoned:  # workers still out there may yet check the journal
+            ledger.close()
+            _catch_up_with_journal(store)
         return plan, report
+
+
+def _catch_up_with_journal(store: Store) -> None:
+    """Mark the journal lines this run wrote as applied (they are in the database),
+    so the next command does not read them again; if the database is busy, it will."""
+    if store.journal is not None:
+        with contextlib.suppress(sqlite3.Error, DatabaseError):
+            replay_journal(store.db, store.journal)
 
 
 @dataclass

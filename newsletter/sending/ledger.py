@@ -13,14 +13,17 @@ synchronous=NORMAL costs tens of microseconds, so per-message commits are cheap.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from newsletter.errors import SendError
+from newsletter.errors import NewsletterError, SendError
+from newsletter.sending.delivery_journal import DeliveryJournal
 from newsletter.subscribers.bounces import record_soft_bounce
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.store import Store, subscriber_from_row
@@ -109,14 +112,25 @@ class IssueStatus:
             "by_language": self.by_language,
             "failure_reasons": [{"reason": r, "count": n} for r, n in self.failures],
             "deferred_reasons": [{"reason": r, "count": n} for r, n in self.deferred],
+            "came_back": [{"what": r, "count": n} for r, n in self.came_back],
+            "returned_replies": [{"reply": r, "count": n} for r, n in self.returned],
         }
 
 
 class Ledger:
+    """With a journal (the store's), every delivery's move is journalled too, and an
+    unsubscribe journalled while the database was held (see newsletter.web) stops a
+    claim just as a committed one does (see sending.delivery_journal)."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
         self.db = store.db
         self._lock = threading.RLock()
+        self.journalled = DeliveryJournal(store)
+
+    def close(self) -> None:
+        """Let go of the journal (a send's ledger follows its end)."""
+        self.journalled.close()
 
     # --- issues ------------------------------------------------------------------
 
@@ -149,15 +163,27 @@ class Ledger:
                 )
             if record is None or record.started_at is None:
                 self.db.execute("UPDATE issues SET started_at = ? WHERE slug = ?", [now, slug])
-                return self.db.execute(
+                frozen = self.db.execute(
                     "INSERT OR IGNORE INTO deliveries"
                     " (issue_slug, subscriber_id, status, updated_at, language)"
                     " SELECT ?, id, 'queued', ?, language FROM subscribers"
                     " WHERE status = 'active' ORDER BY id",
                     [slug, now],
                 ).rowcount
+                frozen -= self.journalled.honour_at_freeze(slug, now)
+                self.journalled.frozen(now, slug, content_hash, subject)
+                return frozen
             self.db.execute("UPDATE issues SET finished_at = NULL WHERE slug = ?", [slug])
             return 0
+
+    def active_not_reached(self, slug: str) -> int:
+        """Active people with no delivery of `slug` yet under way or done."""
+        return self.store.one(
+            "SELECT count(*) AS n FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"
+            " (SELECT 1 FROM deliveries d WHERE d.issue_slug = ? AND d.subscriber_id = s.id"
+            "  AND d.status != 'queued')",
+            [slug],
+        )["n"]
 
     def check_content(self, slug: str, content_hash: str, allow_changes: bool) -> None:
         """Refuse a changed issue once anyone may have the earlier version."""
@@ -189,12 +215,15 @@ class Ledger:
     def requeue_failed(self, slug: str) -> int:
         """`--retry-failed`: failed rows of people still active go back to the queue."""
         with self._lock:
-            return self.db.execute(
+            back = self.journalled.requeued(slug, "failed")
+            moved = self.db.execute(
                 "UPDATE deliveries SET status = 'queued', updated_at = ?"
                 " WHERE issue_slug = ? AND status = 'failed' AND subscriber_id IN"
                 " (SELECT id FROM subscribers WHERE status = 'active')",
                 [self.store.clock(), slug],
             ).rowcount
+            self.journalled.write(back)
+            return moved
 
     def retryable_failed(self, slug: str) -> int:
         """How many rows `requeue_failed` would put back."""
@@ -208,11 +237,14 @@ class Ledger:
     def requeue_uncertain(self, slug: str) -> int:
         """`--resend-uncertain`: rows left `sending` by a crash go back to the queue."""
         with self._lock:
-            return self.db.execute(
+            back = self.journalled.requeued(slug, "sending")
+            moved = self.db.execute(
                 "UPDATE deliveries SET status = 'queued', updated_at = ?"
                 " WHERE issue_slug = ? AND status = 'sending'",
                 [self.store.clock(), slug],
             ).rowcount
+            self.journalled.write(back)
+            return moved
 
     # --- the queue -------------------------------------------------------------------
 
@@ -229,7 +261,7 @@ class Ledger:
                     [slug, after_id, limit],
                 )
             )
-        return [
+        deliveries = [
             Delivery(
                 id=row["delivery_id"],
                 subscriber=_as_frozen(row) if row["id"] is not None else None,
@@ -237,6 +269,8 @@ class Ledger:
             )
             for row in rows
         ]
+        self.journalled.remember(slug, rows)
+        return deliveries
 
     def active_after(self, after_id: int, limit: int) -> list[Subscriber]:
         """Active subscribers by id, for a dry run of an issue not yet frozen."""
@@ -260,11 +294,35 @@ class Ledger:
         """
         with self._lock:
             now = self.store.clock()
-            if sent is None:
-                return self._claim(delivery_id, message_id, now)
+            if self.journalled.has_left(delivery_id):
+                claimed = False
+            elif sent is None:
+                claimed = self._claim(delivery_id, message_id, now)
+            else:
+                claimed = self._claim_after_sent(delivery_id, message_id, sent, now)
+            if claimed:
+                self._journal_claim(delivery_id)
+            return claimed
+
+    def _claim_after_sent(self, delivery_id: int, message_id: str, sent: int, now: str) -> bool:
+        """One commit for the last 250 and the next claim; a failed claim keeps the 250."""
+        self.journalled.moved(sent, "sent", done=True)
+        try:
             with self.store.write():
                 self._mark_sent(sent, now)
                 return self._claim(delivery_id, message_id, now)
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):  # the journal holds it in any case
+                self._mark_sent(sent, now)
+            raise
+
+    def _journal_claim(self, delivery_id: int) -> None:
+        """The claim is committed: journal it before a byte goes out, or undo it."""
+        try:
+            self.journalled.moved(delivery_id, "sending")
+        except NewsletterError:
+            self._move(delivery_id, "queued", "not sent: the journal could not be written")
+            raise
 
     def _claim(self, delivery_id: int, message_id: str, now: str) -> bool:
         cursor = self.db.execute(
@@ -287,11 +345,15 @@ class Ledger:
             reason = (
                 f"subscriber {row['status']}" if row and row["status"] else "subscriber forgotten"
             )
+            if reason == "subscriber active":  # left in the journal, not yet in the database
+                reason = "subscriber unsubscribed"
             self._move(delivery_id, "skipped", reason, "queued")
+            self.journalled.forget(delivery_id)
             return reason
 
     def mark_sent(self, delivery_id: int) -> None:
         with self._lock:
+            self.journalled.moved(delivery_id, "sent", done=True)
             self._mark_sent(delivery_id, self.store.clock())
 
     def _mark_sent(self, delivery_id: int, now: str) -> None:
@@ -304,11 +366,13 @@ class Ledger:
     def mark_failed(self, delivery_id: int, reason: str) -> None:
         with self._lock:
             self._move(delivery_id, "failed", reason)
+            self.journalled.moved(delivery_id, "failed")  # kept: a policy stop may requeue it
 
     def release(self, delivery_id: int, reason: str) -> None:
         """sending -> queued: the server did not take the message (a later send retries)."""
         with self._lock:
             self._move(delivery_id, "queued", reason)
+            self.journalled.moved(delivery_id, "queued", done=True)
 
     def record_bounce(self, subscriber_id: int, slug: str, detail: str, limit: int) -> bool:
         """A hard bounce at sending; True when it marked the person bounced."""

@@ -17,6 +17,7 @@ recipients' own; rows it touched go back to the queue.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from newsletter.config import Config
+from newsletter.db.faults import database_fault
 from newsletter.errors import InputError, NewsletterError, SendError
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.breaker import Breaker
@@ -75,6 +77,7 @@ class SendReport:
     suppressed: int = 0  # addresses marked bounced by this run
     elapsed: float = 0.0
     interrupted: bool = False
+    abandoned: bool = False  # a second Ctrl-C or SIGTERM: messages in flight left uncertain
     stopped: SendError | None = None
 
     @property
@@ -195,7 +198,10 @@ class Sender:
             self.stop()
             if self.on_progress is not None:  # says "finishing the messages in hand"
                 self.on_progress(replace(self.report))
-            _wait(threads)  # a second Ctrl-C gives up: in-flight rows stay uncertain
+            try:
+                _wait(threads)
+            except KeyboardInterrupt:  # a second signal: stop waiting; in flight stays uncertain
+                self.report.abandoned = True
         if self._crash is not None:
             raise self._crash
         self.report.elapsed = self.clock() - started
@@ -217,12 +223,25 @@ class Sender:
             self._halt(error)
         except NewsletterError as error:
             self._halt(SendError(f"send stopped: {error.message}", error.hint))
+        except sqlite3.Error as error:  # full disk, read-only file, I/O error, busy too long
+            self._halt_for_fault(error)
         except BaseException as error:  # a bug: stop everyone, re-raised by run()
             self._crash = error
             self._stop.set()
         finally:
+            self._close_lane(lane)
+
+    def _close_lane(self, lane: _Lane) -> None:
+        try:
             self._record_sent(lane)
+        except (sqlite3.Error, NewsletterError) as error:  # the journal holds that 250
+            self._halt_for_fault(error)
+        finally:
             lane.transport.close()
+
+    def _halt_for_fault(self, error: Exception) -> None:
+        fault = database_fault(error)
+        self._halt(SendError(f"send stopped: {fault.message}", fault.hint))
 
     def _deliver(self, lane: _Lane, delivery: Delivery) -> None:
         if delivery.subscriber is None:

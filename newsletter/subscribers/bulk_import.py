@@ -83,3 +83,19 @@ class BulkImport:
         conn.executemany(
             "INSERT OR IGNORE INTO temp.import_seen (email_key) VALUES (?)", [(k,) for k in seen]
         )
+
+    def journal_changes(self, left: list[str], back: list[str], via: str) -> None:
+        """Journal an import's leavers (before it commits) or returners (after)."""
+        if self.store.journal is None:
+            return
+        now = self.store.clock()
+        for kind, keys in (("L", left), ("B", back)):
+            for start in range(0, len(keys), 5000):
+                rows = self.db.execute(
+                    "SELECT id, email_key FROM subscribers"
+                    " WHERE email_key IN (SELECT value FROM json_each(?))",
+                    [json.dumps(keys[start : start + 5000], ensure_ascii=False)],
+                ).fetchall()
+                self.store.journal_lines(
+                    [(kind, now, sid, self.store.journal.hash(key), via) for sid, key in rows]
+                )

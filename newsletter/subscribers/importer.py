@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from newsletter.db.backup import automatic_backup
+from newsletter.db.recovery import replay_journal
 from newsletter.errors import InputError
 from newsletter.i18n.languages import NETWORK_LANGUAGES
 from newsletter.subscribers import columns
@@ -118,6 +120,8 @@ def import_csv(
     )
     lines = records(path, encoding, delimiter)
     next(lines)  # the header
+    if not dry_run:
+        automatic_backup(store.db, f"before-import-{path.stem}")
     try:
         with store.write():
             merger = _Merger(store, report, resubscribe, event_source)
@@ -127,9 +131,21 @@ def import_csv(
             merger.bulk.end()
             if dry_run:
                 raise _Rollback
+            _settle_with_journal(store, merger)
     except _Rollback:
         pass
+    else:
+        merger.bulk.journal_changes([], merger.back, "import")
     return report
+
+
+def _settle_with_journal(store: Store, merger: _Merger) -> None:
+    """Before the import commits: journal who it marks as gone, and apply every
+    unsubscribe that arrived while it held the database (the web handler
+    journals them at once and answers; see newsletter.journal)."""
+    merger.bulk.journal_changes(merger.left, [], "import")
+    if store.journal is not None:
+        replay_journal(store.db, store.journal)
 
 
 def _choose_columns(path: Path, encoding: str) -> tuple[str, columns.ColumnMap]:
@@ -184,6 +200,8 @@ class _Merger:
         self.forgotten = store.suppressed_hashes()
         self.hash_address = store.address_hasher()
         self.bulk = BulkImport(store)
+        self.left: list[str] = []  # keys this import marks as gone: journalled
+        self.back: list[str] = []  # keys it makes active again (resubscribe)
 
     def merge(self, rows: list[Row]) -> None:
         now = self.store.clock()
@@ -213,10 +231,12 @@ class _Merger:
                 return "suppressed"
             back = merged(current, row.profile, row.attributes, status="active")
             pending.record(state, row.key, back, ("imported", "resubscribed"))
+            self.back.append(row.key)
             return "resubscribed"
         if not row.wants_active:
             left = merged(current, row.profile, row.attributes, status=row.status, now=now)
             pending.record(state, row.key, left, ("unsubscribed", f"{row.status} in the file"))
+            self.left.append(row.key)
             return "suppressed"
         updated = merged(current, row.profile, row.attributes)
         if updated == current:
@@ -244,8 +264,11 @@ class _Merger:
         )
         detail = "added" if status == "active" else f"added as {status}"
         pending.record(state, row.key, subscriber, ("imported", detail), new=True)
+        if status != "active":
+            self.left.append(row.key)
         if forgotten:
             pending.unsuppress.append(row.email)
+            self.back.append(row.key)
             return "resubscribed"
         return "added" if status == "active" else "suppressed"
 

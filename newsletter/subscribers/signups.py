@@ -156,6 +156,7 @@ def confirm(
         if pending is None:
             return None
         subscriber = _activate(store, pending)
+        store.note_return(subscriber.id, pending.source)  # the journal: back on request
         record_consent(store, subscriber.id, wording_id, pending.source, client_ip)
         store.db.execute("DELETE FROM signups WHERE token_hash = ?", [token_hash(token)])
     return store.get_by_id(subscriber.id)

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from newsletter.db.journal import Journal
 from newsletter.errors import InputError, NotFoundError
 from newsletter.i18n.languages import NETWORK_LANGUAGES, accepted_codes, parse_language
 from newsletter.subscribers.addresses import address_key, clean_field, normalise_address
@@ -40,28 +41,58 @@ class AddResult:
 
 
 class Store:
-    def __init__(self, db: Database, clock: Clock = utc_now) -> None:
+    """`journal` (see newsletter.journal) also records who leaves and comes back."""
+
+    def __init__(
+        self, db: Database, clock: Clock = utc_now, journal: Journal | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
+        self.journal = journal
+        self._unwritten: list[tuple[object, ...]] = []  # journal lines awaiting COMMIT
 
     def close(self) -> None:
         self.db.close()
+        if self.journal is not None:
+            self.journal.close()
 
     @contextmanager
     def write(self) -> Iterator[Store]:
         """One IMMEDIATE transaction; nested calls become savepoints."""
         if self.db.conn.in_transaction:
-            with self.db.atomic():
-                yield self
+            mark = len(self._unwritten)
+            try:
+                with self.db.atomic():
+                    yield self
+            except BaseException:
+                del self._unwritten[mark:]  # rolled back to the savepoint: so are they
+                raise
             return
         self.db.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self
+            self._write_journal()  # before COMMIT: the journal never knows less
             self.db.conn.execute("COMMIT")
         except BaseException:
+            self._unwritten.clear()
             if self.db.conn.in_transaction:
                 self.db.conn.execute("ROLLBACK")
             raise
+
+    def journal_lines(self, records: list[tuple[object, ...]]) -> None:
+        """Journal L/B lines: at once outside a transaction; inside one, when it commits
+        (a dry run's rollback must not leave a journalled unsubscribe behind)."""
+        if self.journal is None or not records:
+            return
+        if self.db.conn.in_transaction:
+            self._unwritten.extend(records)
+        else:
+            self.journal.append(records, sync=True)
+
+    def _write_journal(self) -> None:
+        records, self._unwritten = self._unwritten, []
+        if records and self.journal is not None:
+            self.journal.append(records, sync=True)
 
     # --- reading subscribers -------------------------------------------------
 
@@ -142,17 +173,23 @@ class Store:
             "language": _language(language, languages),
         }
         with self.write():
-            if self.is_suppressed(email) and not resubscribe:
+            suppressed = self.is_suppressed(email)
+            if suppressed and not resubscribe:
                 raise InputError(
-                    f"{email} was forgotten at their request and is suppressed",
+                    f"{email} left the list earlier (or was forgotten) and is suppressed",
                     hint="pass --resubscribe only if they asked to join again",
                 )
             existing = self.get_subscriber(email)
             if existing is None:
-                subscriber = self.insert_subscriber(email, profile, attributes or {}, source)
+                result = AddResult(
+                    "added", self.insert_subscriber(email, profile, attributes or {}, source)
+                )
                 self.unsuppress(email)
-                return AddResult("added", subscriber)
-            return self._update_existing(existing, profile, attributes, source, resubscribe)
+            else:
+                result = self._update_existing(existing, profile, attributes, source, resubscribe)
+        if result.outcome == "resubscribed" or suppressed:
+            self.note_return(result.subscriber.id, source)
+        return result
 
     def _update_existing(
         self,
@@ -219,9 +256,21 @@ class Store:
         return self.get_by_id(cursor.lastrowid)  # type: ignore[arg-type,return-value]
 
     def unsubscribe(
-        self, subscriber_id: int, via: str, *, detail: str = "", issue: str | None = None
+        self,
+        subscriber_id: int,
+        via: str,
+        *,
+        detail: str = "",
+        issue: str | None = None,
+        journaled: bool = False,
     ) -> bool:
-        """Idempotent: True only when this call changed an active subscriber."""
+        """Idempotent: True only when this call changed an active subscriber.
+
+        The journal line is written (and flushed) first: once this returns, or
+        even if the database write fails, the person is recorded as gone.
+        """
+        if not journaled:
+            self.note_leaving(subscriber_id, via)
         with self.write():
             cursor = self.db.execute(
                 "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?,"
@@ -231,6 +280,17 @@ class Store:
             if cursor.rowcount:
                 self.record_event("unsubscribed", subscriber_id, via, detail, issue)
             return cursor.rowcount > 0
+
+    def note_leaving(self, subscriber_id: int, via: str) -> bool:
+        """Journal that an active person leaves (before the database knows); False if not active."""
+        if not self.is_active(subscriber_id):
+            return False
+        self._journal_left(subscriber_id, via)
+        return True
+
+    def note_return(self, subscriber_id: int, via: str) -> None:
+        """Journal that someone came back on request (after the database has it)."""
+        self._journal_person("B", subscriber_id, via)
 
     def set_language(self, subscriber_id: int, language: str, via: str) -> bool:
         """The reader's own language choice ('' for both); True when it changed.
@@ -282,13 +342,27 @@ class Store:
             " updated_at = ? WHERE id = ? AND status = 'active' AND bounce_count >= ?",
             [now, now, subscriber_id, min_hard_bounces],
         )
+        if cursor.rowcount:
+            self._journal_left(subscriber_id, "bounce")
         return cursor.rowcount > 0
+
+    def _journal_left(self, subscriber_id: int, via: str) -> None:
+        self._journal_person("L", subscriber_id, via)
+
+    def _journal_person(self, kind: str, subscriber_id: int, via: str) -> None:
+        if self.journal is None:
+            return
+        row = self.one("SELECT email_key FROM subscribers WHERE id = ?", [subscriber_id])
+        if row is not None:
+            address = self.journal.hash(row["email_key"])
+            self.journal_lines([(kind, self.clock(), subscriber_id, address, via)])
 
     def forget(self, email: str) -> None:
         """Erase the person, every event naming them and their consent records, pending
         sign-up and queued mail; keep only a hashed suppression."""
         subscriber = self.require(email)
         with self.write():
+            self._journal_left(subscriber.id, "forgotten")
             self.db.execute("DELETE FROM events WHERE subscriber_id = ?", [subscriber.id])
             self.db.execute(
                 "UPDATE deliveries SET subscriber_id = NULL, last_error = NULL"

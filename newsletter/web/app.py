@@ -25,10 +25,12 @@ import jinja2
 
 from newsletter.config import Config, load_config
 from newsletter.db.connection import open_database
+from newsletter.db.journal import Journal, journal_path
 from newsletter.errors import DatabaseError, NewsletterError, TemplateError
 from newsletter.i18n import N_
 from newsletter.issue.environment import Loaded, make_environment
 from newsletter.issue.template_rules import describe_error
+from newsletter.project import open_store
 from newsletter.sending.transport import plan_transport
 from newsletter.subscribers.addresses import mask_address
 from newsletter.subscribers.model import Subscriber
@@ -51,6 +53,7 @@ StartResponse = Callable[..., Any]
 # project's busy timeout (see `patiently`).
 SHORT_BUSY_TIMEOUT = 0.002
 BUSY_RETRY_SECONDS = 30.0
+APPLY_NOW = 0.3  # seconds an unsubscribe waits for the database before it is deferred
 SQLITE_BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (and their extended codes)
 T = TypeVar("T")
 HTML = "text/html; charset=utf-8"
@@ -127,7 +130,7 @@ def create_app(project_dir: Path | str, *, mail_worker: bool = True) -> AccessLo
     `mail_worker=False`; `close()` stops it.
     """
     config = load_config(Path(project_dir))
-    open_database(config.database_path, create=True).close()
+    open_store(config.database_path).close()  # made if new, and the journal replayed
     app = UnsubscribeApp(config)
     if mail_worker:
         app.worker.start()
@@ -146,6 +149,8 @@ class UnsubscribeApp:
         self._local = threading.local()
         self._stores: list[Store] = []
         self._lock = threading.Lock()
+        self.journal = Journal.open(journal_path(config.database_path))
+        self.later = DeferredUnsubscribes(self._new_store)
         mail = JoiningMail(config)
         self.worker = MailWorker(config, lambda: plan_transport(config), mail)
         self.joining = Joining(
@@ -217,14 +222,20 @@ class UnsubscribeApp:
         """This thread's Store: sqlite3 connections must not be shared between threads."""
         store = getattr(self._local, "store", None)
         if store is None:
-            store = Store(open_database(self.config.database_path, busy_timeout=SHORT_BUSY_TIMEOUT))
+            store = self._new_store()
             self._local.store = store
-            with self._lock:
-                self._stores.append(store)
+        return store
+
+    def _new_store(self) -> Store:
+        db = open_database(self.config.database_path, busy_timeout=SHORT_BUSY_TIMEOUT)
+        store = Store(db, journal=self.journal)
+        with self._lock:
+            self._stores.append(store)
         return store
 
     def close(self) -> None:
         """Close every thread's connection; call once the server has stopped."""
+        self.later.stop()
         self.worker.stop()
         with self._lock:
             for store in self._stores:
@@ -252,12 +263,31 @@ class UnsubscribeApp:
                 raise HttpError(400)
             patiently(lambda: store.set_language(subscriber.id, intent.language, intent.via))
         else:
-            patiently(lambda: store.unsubscribe(subscriber.id, intent.via))
+            self._unsubscribe(store, subscriber.id, intent.via)
         current = patiently(lambda: store.get_by_id(subscriber.id))
         if current is None:  # forgotten between the lookup and the change
             raise HttpError(404)
         saved = intent.action == "language"
         return self._page(current, query, just_now=not saved, saved=saved)
+
+    def _unsubscribe(self, store: Store, subscriber_id: int, via: str) -> None:
+        """Journalled (on disk) first, so the answer never waits for a busy database.
+
+        While an import or a send holds the database for long, the database
+        write is left to a background thread; every send checks the journal
+        before each message, so nobody is mailed after this answer.
+        """
+        if not patiently(lambda: store.note_leaving(subscriber_id, via)):
+            return  # not active: nothing to do
+        if self.later.busy():  # the database is still held: no need to wait to find out
+            self.later.add(subscriber_id, via)
+            return
+        try:
+            patiently(lambda: store.unsubscribe(subscriber_id, via, journaled=True), APPLY_NOW)
+        except sqlite3.OperationalError as error:
+            if not is_busy(error):
+                raise
+            self.later.add(subscriber_id, via)
 
     def _request_return(self, subscriber: Subscriber, query: str) -> Response:
         if subscriber.status != "unsubscribed":  # nothing to come back from, or bounced
@@ -285,11 +315,12 @@ class UnsubscribeApp:
         self, subscriber: Subscriber, query: str, *, just_now: bool, saved: bool = False
     ) -> Response:
         shown = shown_languages(self.config, subscriber.language, query)
+        status = "unsubscribed" if self.later.pending(subscriber.id) else subscriber.status
         html = self.pages.render(
-            STATUS_PAGES[subscriber.status],
+            STATUS_PAGES[status],
             shown,
             masked_email=mask_address(subscriber.email),
-            just_now=just_now and subscriber.status != "bounced",
+            just_now=just_now and status != "bounced",
             saved=saved,
             chosen=subscriber.language,
             choices=lambda lang: language_choices(self.config, lang, subscriber.language),
@@ -320,10 +351,71 @@ def patiently(operation: Callable[[], T], limit: float = BUSY_RETRY_SECONDS) -> 
         try:
             return operation()
         except sqlite3.OperationalError as error:
-            code = getattr(error, "sqlite_errorcode", 0) & 0xFF
-            if code not in SQLITE_BUSY_CODES or time.monotonic() > deadline:
+            if not is_busy(error) or time.monotonic() > deadline:
                 raise
             time.sleep(0.001)
+
+
+def is_busy(error: sqlite3.OperationalError) -> bool:
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF in SQLITE_BUSY_CODES
+
+
+class DeferredUnsubscribes:
+    """Journalled unsubscribes the database could not take at once (it was held by an
+    import or a send): one background thread writes them as soon as it can."""
+
+    def __init__(self, new_store: Callable[[], Store]) -> None:
+        self._new_store = new_store
+        self._waiting: dict[int, str] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, subscriber_id: int, via: str) -> None:
+        with self._lock:
+            self._waiting[subscriber_id] = via
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="unsubscribe-later", daemon=True
+                )
+                self._thread.start()
+        self._wake.set()
+
+    def busy(self) -> bool:
+        """Unsubscribes are still waiting for the database."""
+        with self._lock:
+            return bool(self._waiting)
+
+    def pending(self, subscriber_id: int) -> bool:
+        with self._lock:
+            return subscriber_id in self._waiting
+
+    def stop(self) -> None:
+        """Whatever is still waiting stays in the journal: the next open replays it."""
+        self._stopping.set()
+        self._wake.set()
+
+    def _run(self) -> None:
+        store = None
+        while not self._stopping.is_set():
+            self._wake.wait(1.0)
+            self._wake.clear()
+            with self._lock:
+                waiting = list(self._waiting.items())
+            for subscriber_id, via in waiting:
+                try:
+                    store = store or self._new_store()
+                    patiently(
+                        lambda s=store, i=subscriber_id, v=via: s.unsubscribe(i, v, journaled=True)
+                    )
+                except (sqlite3.Error, NewsletterError):
+                    ERROR_LOG.warning("an unsubscribe waits in the journal for the database")
+                    self._wake.set()
+                    break
+                with self._lock:
+                    if self._waiting.get(subscriber_id) == via:
+                        del self._waiting[subscriber_id]
 
 
 def _allow(method: str, allowed: str) -> None:

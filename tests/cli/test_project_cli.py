@@ -86,7 +86,7 @@ def test_init_keeps_personal_data_and_keys_out_of_git(project, cli):
     assert cli("send", "2026-12", "--yes").exit_code == 0
     (project / "dkim").mkdir()
     (project / "dkim" / "newsletter.pem").write_text("private", encoding="utf-8")
-    (project / "backups").mkdir()
+    (project / "backups").mkdir(exist_ok=True)  # the send made one
     (project / "backups" / "newsletter-2026-12-01.db").write_bytes(b"")
     git = ["git", "-C", str(project)]
     subprocess.run([*git, "init", "-q"], check=True, timeout=60)
@@ -100,7 +100,15 @@ def test_init_keeps_personal_data_and_keys_out_of_git(project, cli):
         name
         for name in staged
         if name.startswith(
-            ("newsletter.db", "outbox/", "build/", "dkim/", "backups/", ".newsletter")
+            (
+                "newsletter.db",
+                "newsletter.journal",
+                "outbox/",
+                "build/",
+                "dkim/",
+                "backups/",
+                ".newsletter",
+            )
         )
     ]
     assert leaked == []

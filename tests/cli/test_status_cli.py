@@ -42,6 +42,7 @@ def test_status_json_has_the_counts_and_with_failed_the_addresses(
     assert record["counts"]["sent"] == 2 and record["counts"]["failed"] == 2
     assert [entry["email"] for entry in record["failed"]] == bad
     assert all("550" in entry["reply"] for entry in record["failed"])
+    assert {"came_back", "returned_replies", "failure_reasons"} <= set(record)
     everything = json.loads(cli("status", "--json").stdout)
     assert [issue["slug"] for issue in everything] == [SLUG]
 

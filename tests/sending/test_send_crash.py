@@ -94,18 +94,21 @@ def test_kill_9_then_rerun_mails_everyone_once_except_the_uncertain(
     assert uncertain(project) == in_doubt
 
 
-def test_ctrl_c_says_it_finishes_the_messages_in_hand_then_sums_up_and_exits_130(
-    project, store, issue, smtp_server
+@pytest.mark.parametrize(("sig", "name"), [(signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")])
+def test_ctrl_c_or_sigterm_finishes_in_flight_prints_a_summary_and_exits_128_plus_signal(
+    project, store, issue, smtp_server, sig, name
 ):
+    """systemd, cron and shutdowns send SIGTERM: it must be as graceful as Ctrl-C."""
     emails = add_subscribers(store, 60)
     configure_smtp(project, smtp_server, connections=2, rate=30)
     process = start_send(project)
     wait_for(lambda: len(smtp_server.handler.messages) >= 10)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sig)
     out, err = process.communicate(timeout=30)
-    assert process.returncode == 130, err
-    assert "stopped by Ctrl-C" in out and "this run" in out
+    assert process.returncode == 128 + sig, err
+    assert f"stopped by {name}" in out and "this run" in out
     assert "stopping: finishing the messages in hand" in out
+    assert "Traceback" not in err
     assert uncertain(project) == []  # in-flight messages finished and were recorded
     sent_before = len(smtp_server.handler.messages)
     assert sent_before < 60

@@ -236,6 +236,9 @@ class Dovecot:
 
     def stop(self) -> None:
         subprocess.run(["dovecot", "-c", str(self.config), "stop"], timeout=30, check=False)
+        deadline = time.monotonic() + 10  # `stop` returns before the processes are gone
+        while (self.root / "run" / "master.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def session(self) -> imaplib.IMAP4_SSL:

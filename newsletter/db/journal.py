@@ -1,0 +1,211 @@
+"""The journal: an append-only file, beside the database, of who left and who got what.
+
+The database can be lost, emptied, corrupted or restored from an older copy.
+The journal is a second record of the promises it holds, written by a
+different path (a plain append, not a SQLite transaction), so that whatever
+happens to `newsletter.db`, the tool still knows who left and which issue each
+address has already had. `newsletter.db.recovery` replays it into the database.
+
+It holds no address in clear: a person is named by their row id and a salted
+hash of their address (the same salt as the database's suppression list). One
+line per fact, tab-separated; a partial last line (a crash mid-write) is ignored.
+
+    # newsletter journal 1 id=ID salt=SALT
+    L  at  subscriber_id  hash  via       left (unsubscribed, bounced, forgotten)
+    B  at  subscriber_id  hash  via       came back (resubscribed on request)
+    I  at  slug  content_hash  subject    an issue's recipient list was frozen
+    D  slug  state  subscriber_id  hash   a delivery reached sending | sent | failed | queued
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from newsletter.errors import DatabaseError
+
+JOURNAL_NAME = "newsletter.journal"
+HEADER = "# newsletter journal 1"
+READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str  # L, B, I or D
+    fields: tuple[str, ...]
+
+    @property
+    def subscriber_id(self) -> int:
+        return int(self.fields[3] if self.kind == "D" else self.fields[2])
+
+    @property
+    def address(self) -> str:
+        """The salted address hash (L, B and D entries)."""
+        return self.fields[4] if self.kind == "D" else self.fields[3]
+
+
+def address_hash(salt: str, email_key: str) -> str:
+    """The salted hash of an address key: the suppression list's and the journal's."""
+    return hashlib.sha256(f"{salt}:{email_key}".encode()).hexdigest()
+
+
+class Journal:
+    """One project's journal file; safe to append from several threads and processes."""
+
+    def __init__(self, path: Path, journal_id: str, salt: str) -> None:
+        self.path, self.id, self.salt = path, journal_id, salt
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: Path) -> Journal | None:
+        """The journal at `path`, or None if there is none (or it has no valid header)."""
+        try:
+            with path.open("rb") as handle:
+                first = handle.readline(200).decode("ascii", "replace")
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise DatabaseError(f"cannot read the journal {path}: {error.strerror}") from None
+        words = dict(w.split("=", 1) for w in first[len(HEADER) :].split() if "=" in w)
+        if not first.startswith(HEADER) or not {"id", "salt"} <= words.keys():
+            return None
+        return cls(path, words["id"], words["salt"])
+
+    @classmethod
+    def create(cls, path: Path, salt: str) -> Journal:
+        """A new, empty journal; written to a temporary name first so it is never half there."""
+        journal = cls(path, secrets.token_hex(8), salt)
+        temporary = path.with_name(path.name + ".new")
+        try:
+            temporary.write_text(f"{HEADER} id={journal.id} salt={salt}\n", encoding="ascii")
+            os.replace(temporary, path)
+        except OSError as error:
+            temporary.unlink(missing_ok=True)
+            raise DatabaseError(
+                f"cannot write the journal {path}: {error.strerror}",
+                hint="check that the project folder is writable and the disk is not full",
+            ) from None
+        return journal
+
+    def hash(self, email_key: str) -> str:
+        return address_hash(self.salt, email_key)
+
+    # --- writing ---------------------------------------------------------------------
+
+    def issue(self, at: str, slug: str, content_hash: str, subject: str) -> None:
+        self.append([("I", at, slug, content_hash, subject)], sync=True)
+
+    def delivery(self, slug: str, state: str, subscriber_id: int, address: str) -> None:
+        """`address` is the hash (see `hash`): the send computes it once per recipient.
+        (Once per message: the line is written as it is; a slug has no tab or newline.)"""
+        self._write(f"D\t{slug}\t{state}\t{subscriber_id}\t{address}\n", sync=False)
+
+    def append(self, records: list[tuple[object, ...]], *, sync: bool) -> None:
+        """One write of whole lines (O_APPEND keeps concurrent writers' lines apart)."""
+        data = "".join("\t".join(_clean(v) for v in record) + "\n" for record in records)
+        self._write(data, sync=sync)
+
+    def _write(self, data: str, *, sync: bool) -> None:
+        try:
+            with self._lock:
+                if self._fd is None:
+                    self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | _BINARY)
+                os.write(self._fd, data.encode("utf-8"))
+                if sync:
+                    os.fsync(self._fd)
+        except OSError as error:
+            raise DatabaseError(
+                f"cannot write the journal {self.path}: {error.strerror}",
+                hint="free some disk space and check that the project folder is writable",
+            ) from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    # --- reading ---------------------------------------------------------------------
+
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def tail(self, start: int) -> JournalTail:
+        """A reader of what is appended after byte `start` (see `JournalTail`)."""
+        return JournalTail(self.path, start)
+
+    def entries(self, start: int = 0) -> Iterator[tuple[int, Entry]]:
+        """(offset after the line, entry) from byte `start`; only whole, valid lines."""
+        with self.path.open("rb") as handle:
+            handle.seek(start)
+            offset, rest = start, b""
+            while chunk := handle.read(READ_CHUNK):
+                lines = (rest + chunk).split(b"\n")
+                rest = lines.pop()
+                for line in lines:
+                    offset += len(line) + 1
+                    entry = _parse(line)
+                    if entry is not None:
+                        yield offset, entry
+
+
+class JournalTail:
+    """Follows the journal's end with one open handle: each `new_people()` reads
+    only the bytes appended since the last call (one read() when there are none),
+    and parses only the L and B lines among them."""
+
+    def __init__(self, path: Path, start: int) -> None:
+        self._handle = path.open("rb")
+        self._handle.seek(start)
+        self._rest = b""
+
+    def new_people(self) -> list[Entry]:
+        data = self._handle.read()
+        if not data:
+            return []
+        lines = (self._rest + data).split(b"\n")
+        self._rest = lines.pop()
+        people = (_parse(line) for line in lines if line[:2] in (b"L\t", b"B\t"))
+        return [entry for entry in people if entry is not None]
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+_BINARY = getattr(os, "O_BINARY", 0)
+_SHAPES = {"L": 5, "B": 5, "I": 5, "D": 5}
+_ID = re.compile(r"[0-9]{1,18}")
+
+
+def _clean(value: object) -> str:
+    return str(value).replace("\t", " ").replace("\r", " ").replace("\n", " ")
+
+
+def _parse(line: bytes) -> Entry | None:
+    if not line or line.startswith(b"#"):
+        return None
+    fields = tuple(line.decode("utf-8", "replace").split("\t"))
+    if _SHAPES.get(fields[0]) != len(fields):
+        return None
+    entry = Entry(fields[0], fields)
+    if entry.kind != "I" and not _ID.fullmatch(str(_id_text(entry))):
+        return None
+    return entry
+
+
+def _id_text(entry: Entry) -> str:
+    return entry.fields[3] if entry.kind == "D" else entry.fields[2]
+
+
+def journal_path(database_path: Path) -> Path:
+    return database_path.with_name(JOURNAL_NAME)

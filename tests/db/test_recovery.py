@@ -1,0 +1,174 @@
+"""No state of the database files re-mails anyone: emptied, deleted, restored from an
+older copy, corrupted, or a project copied without it. Each case is a real send
+to aiosmtpd from a real project folder, then the fault, then every command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from newsletter.project import open_project
+
+from support.smtp import add_subscribers, configure_smtp
+from support.subscribers import one_error_line, write_csv
+
+SLUG = "2026-12"
+NEXT = "2027-01"
+
+
+@pytest.fixture
+def sent_once(project, store, cli, smtp_server):
+    """20 people; issue SLUG sent to all; then 1 unsubscribed by link, 1 removed, 1 forgotten."""
+    emails = add_subscribers(store, 20)
+    configure_smtp(project, smtp_server, connections=2, rate=0)
+    for slug in (SLUG, NEXT):
+        assert cli("issue", "new", slug, "--subject", f"Issue {slug}").exit_code == 0
+    result = cli("send", SLUG, "--yes")
+    assert result.exit_code == 0, result.output
+    assert len(smtp_server.handler.messages) == 20
+    store.unsubscribe(store.require(emails[0]).id, "one-click")
+    assert cli("subscribers", "remove", emails[1]).exit_code == 0
+    assert cli("subscribers", "forget", emails[2], "--yes").exit_code == 0
+    store.close()
+    return emails
+
+
+def remove_database(project: Path, how: str) -> None:
+    for suffix in ("-wal", "-shm"):
+        (project / f"newsletter.db{suffix}").unlink(missing_ok=True)
+    if how == "emptied":
+        (project / "newsletter.db").write_bytes(b"")
+    else:
+        (project / "newsletter.db").unlink()
+
+
+def received(smtp_server) -> Counter:
+    return Counter(smtp_server.handler.recipients())
+
+
+@pytest.mark.parametrize("how", ["emptied", "deleted"])
+def test_a_lost_database_is_refused_by_every_command_not_taken_for_a_new_project(
+    project, cli, smtp_server, sent_once, tmp_path, how
+):
+    remove_database(project, how)
+    members = write_csv(tmp_path, "Email\n" + "\n".join(sent_once) + "\n")
+    for command in (
+        ["status", SLUG],
+        ["subscribers", "list"],
+        ["subscribers", "import", str(members)],
+        ["send", SLUG, "--yes"],
+        ["send", NEXT, "--yes"],
+        ["backup"],
+    ):
+        line = one_error_line(cli(*command))
+        assert "missing or empty, but this project has a history" in line, command
+    assert len(smtp_server.handler.messages) == 20  # nobody mailed again
+
+
+def test_restoring_the_newest_backup_after_a_loss_keeps_every_promise(
+    project, cli, smtp_server, sent_once
+):
+    remove_database(project, "emptied")
+    result = cli("restore", "--yes")  # the newest backup: taken before the first send
+    assert result.exit_code == 0, result.output
+    assert "journal entries applied" in result.output
+    listed = cli("subscribers", "list", "--json").output
+    assert sent_once[2] not in listed  # forgotten stays forgotten
+    with open_project(project) as (_config, store):
+        assert store.require(sent_once[0]).status == "unsubscribed"
+        assert store.require(sent_once[1]).status == "unsubscribed"
+    again = cli("send", SLUG, "--yes")
+    assert again.exit_code == 0 and "nothing to send" in again.output, again.output
+    assert cli("send", NEXT, "--yes").exit_code == 0
+    counts = received(smtp_server)
+    assert [counts[e] for e in sent_once[:3]] == [1, 1, 1]  # the first issue only
+    assert all(counts[e] == 2 for e in sent_once[3:])
+
+
+def test_an_empty_database_started_on_purpose_honours_the_journal_after_a_reimport(
+    project, cli, smtp_server, sent_once, tmp_path
+):
+    remove_database(project, "deleted")
+    shutil.rmtree(project / "backups")  # no backup at all: the worst case
+    result = cli("restore", "--empty", "--yes")
+    assert result.exit_code == 0, result.output
+    newcomer = "newcomer@example.org"
+    members = write_csv(tmp_path, "Email\n" + "\n".join([*sent_once, newcomer]) + "\n")
+    imported = cli("subscribers", "import", str(members))
+    assert imported.exit_code == 0, imported.output
+    assert "suppressed" in imported.output
+    with open_project(project) as (_config, store):
+        assert store.count_by_status()["active"] == 18  # 17 who stayed + the newcomer
+    assert cli("send", SLUG, "--yes").exit_code == 0
+    counts = received(smtp_server)
+    assert counts[newcomer] == 1  # only the newcomer gets the issue the others have
+    assert all(counts[e] == 1 for e in sent_once)
+
+
+def test_restoring_an_older_backup_replays_the_unsubscribes_recorded_since(
+    project, cli, smtp_server, sent_once
+):
+    older = sorted((project / "backups").glob("newsletter-*.db"))[-1]
+    with open_project(project) as (_config, store):
+        later = [store.require(e).id for e in sent_once[3:6]]
+        for subscriber_id in later:
+            store.unsubscribe(subscriber_id, "one-click")
+    result = cli("restore", str(older), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "replaced-" in result.output  # the database it replaced is kept
+    assert cli("send", SLUG, "--yes").exit_code == 0
+    assert cli("send", NEXT, "--yes").exit_code == 0
+    counts = received(smtp_server)
+    gone = {*sent_once[:6]}
+    assert all(counts[e] == 1 for e in gone)
+    assert all(counts[e] == 2 for e in sent_once if e not in gone)
+
+
+def test_a_project_copied_without_its_database_refuses_to_start_blank(
+    project, cli, sent_once, tmp_path
+):
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("newsletter.db*", "backups"))
+    line = one_error_line(cli("send", SLUG, "--yes", project_dir=copy))
+    assert "newsletter.journal records its history" in line
+
+
+@pytest.mark.parametrize("damage", ["random bytes", "truncated"])
+def test_a_damaged_database_is_one_line_and_nothing_is_sent(
+    project, store, cli, smtp_server, damage
+):
+    add_subscribers(store, 3000)
+    configure_smtp(project, smtp_server, connections=1, rate=0)
+    assert cli("issue", "new", SLUG, "--subject", "December").exit_code == 0
+    store.close()  # checkpoints the WAL into the file
+    path = project / "newsletter.db"
+    size = path.stat().st_size
+    with path.open("r+b") as file:
+        if damage == "truncated":
+            file.truncate(size // 2)
+        else:
+            file.seek(size // 2)
+            file.write(os.urandom(8192))
+    for command in (["backup"], ["send", SLUG, "--yes"]):
+        line = one_error_line(cli(*command))
+        assert "damaged" in line or "malformed" in line or "not a database" in line, line
+    assert smtp_server.handler.messages == []
+    assert not list((project / "backups").glob("newsletter-*.db"))  # no bad copy kept
+
+
+def test_backup_is_a_checked_copy_and_old_ones_are_pruned(project, store, cli):
+    add_subscribers(store, 5)
+    for _ in range(7):
+        assert cli("backup").exit_code == 0
+    kept = sorted((project / "backups").glob("newsletter-*.db"))
+    assert len(kept) == 5
+    target = project / "elsewhere.db"
+    result = cli("backup", str(target))
+    assert result.exit_code == 0 and "integrity check: ok" in result.output
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("SELECT count(*) FROM subscribers").fetchone()[0] == 5
