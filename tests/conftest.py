@@ -119,12 +119,14 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def html_validate(request: pytest.FixtureRequest) -> Path:
-    """The html-validate command, installed once from the npm registry into pytest's cache."""
+def html_validate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The html-validate command, installed once from the npm registry into pytest's cache
+    (or a temp folder when the cache plugin is off: `-p no:cacheprovider`)."""
     npm = shutil.which("npm")
     if npm is None:
         pytest.skip("npm is not installed (.ci/run installs nodejs and npm)")
-    folder = request.config.cache.mkdir("html-validate")
+    cache = getattr(request.config, "cache", None)
+    folder = cache.mkdir("html-validate") if cache else tmp_path_factory.mktemp("html-validate")
     command = folder / "node_modules" / ".bin" / "html-validate"
     package = folder / "node_modules" / "html-validate" / "package.json"
     version = HTML_VALIDATE_PACKAGE.rpartition("@")[2]

@@ -139,8 +139,11 @@ def test_fast_path_equals_reference_for_hostile_recipients(
         config, prepared, person, message_id=fast.message_id, date=FIXED
     ).as_bytes()
     assert_raw_is_safe(fast.data)
-    shown = display_name(name)
-    assert_same_message(fast.data, reference, to_name=shown if "=?" in shown else None)
+    # The To name is checked against what we promise a reader sees, not against
+    # the reference: CPython's folder splits a long run of encoded text into two
+    # encoded-words, and its own parser then reads a space between them (the
+    # header defect issue 16 is about), so the reference's name can be wrong.
+    assert_same_message(fast.data, reference, to_name=display_name(name))
     message = parse(fast.data)
     assert message["Message-ID"] == fast.message_id and message["Date"].datetime == FIXED
     assert "Bcc" not in message

@@ -33,6 +33,7 @@ def test_every_active_subscriber_gets_exactly_one_copy_over_two_connections(
     emails = add_subscribers(store, 40)
     store.unsubscribe(store.get_subscriber(emails[0]).id, "cli")
     configure_smtp(project, smtp_server, connections=2, rate=0)
+    smtp_server.handler.delay = 0.02  # each lane is busy long enough for both to take part
     report, status = send(project)
     received = Counter(smtp_server.handler.recipients())
     assert set(received) == set(emails[1:]) and set(received.values()) == {1}
@@ -205,8 +206,11 @@ def test_rate_limit_holds_across_connections(project, store, smtp_server):
     times = sorted(message.at for message in smtp_server.handler.messages)
     assert len(times) == 12
     assert times[-1] - times[0] >= 11 / 20 * 0.9
-    for first, later in zip(times, times[4:], strict=False):
-        assert later - first >= 4 / 20 * 0.8  # never a burst of 5 inside 0.16 s
+    # Never a burst: without the limit, 12 messages on loopback take a few ms. A
+    # stalled server (a loaded CI machine) may bunch up to one message per
+    # connection, so any 7 in a row still span at least 4 slots of 0.05 s, less jitter.
+    for first, later in zip(times, times[6:], strict=False):
+        assert later - first >= 4 / 20 * 0.6
 
 
 def test_rate_limiter_spaces_slots_evenly():
