@@ -16,7 +16,8 @@ from newsletter.cli.common import ProjectOption, console, open_project
 from newsletter.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
-    from newsletter.sending.ledger import IssueStatus, Ledger
+    from newsletter.sending.ledger import Ledger
+    from newsletter.sending.reports import IssueStatus
 
 
 def register(app: typer.Typer) -> None:

@@ -20,10 +20,11 @@ from newsletter.issue.checks import Finding, check_issue
 from newsletter.issue.rendering import prepare_issue, sample_subscriber
 from newsletter.mail.builder import MessageFactory
 from newsletter.mail.outgoing import OutgoingMessage
-from newsletter.sending.ledger import IssueStatus, Ledger
+from newsletter.sending.ledger import Ledger
 from newsletter.sending.lock import send_lock
 from newsletter.sending.loop import Builder, Sender, SendReport, SendSettings
 from newsletter.sending.replies import classify
+from newsletter.sending.reports import IssueStatus
 from newsletter.sending.return_path import return_path_for
 from newsletter.sending.transport import TransportPlan, plan_transport
 from newsletter.subscribers.addresses import normalise_address

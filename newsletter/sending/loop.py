@@ -33,7 +33,8 @@ from newsletter.db.faults import database_fault
 from newsletter.errors import InputError, NewsletterError, SendError
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.breaker import Breaker
-from newsletter.sending.ledger import Delivery, Ledger
+from newsletter.sending.deliveries import Delivery
+from newsletter.sending.ledger import Ledger
 from newsletter.sending.pipelining import Unsent
 from newsletter.sending.rate import RateLimiter, Sleep
 from newsletter.sending.replies import Kind, Verdict, classify

@@ -1,0 +1,187 @@
+"""What `status` shows: counts, reasons, what came back, by issue and by language.
+
+Read-only queries over the ledger's tables; `Ledger` inherits them, so a
+report and a send share one connection and one lock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from newsletter.sending.deliveries import DELIVERY_STATUSES, IssueRecord
+
+_CAME_BACK = {
+    ("bounced", "smtp"): "hard bounces at sending",
+    ("bounced", "dsn"): "hard bounces mailed back (DSN)",
+    ("soft_bounce", "smtp"): "soft bounces at sending (every try deferred)",
+    ("soft_bounce", "dsn"): "soft bounces mailed back (DSN)",
+    ("refused", "dsn"): "refused later for a reason not the address's (no bounce)",
+    ("unsubscribed", "complaint"): "complaints (unsubscribed)",
+    ("unsubscribed", "mailto"): "unsubscribed by mail (List-Unsubscribe mailto)",
+}
+_ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
+
+
+@dataclass(frozen=True)
+class IssueStatus:
+    issue: IssueRecord
+    counts: dict[str, int]
+    failures: list[tuple[str, int]] = field(default_factory=list)  # failed, by reason
+    deferred: list[tuple[str, int]] = field(default_factory=list)  # queued with a last error
+    came_back: list[tuple[str, int]] = field(default_factory=list)  # bounces, complaints, ...
+    returned: list[tuple[str, int]] = field(default_factory=list)  # returned mail, by reply
+    by_language: dict[str, dict[str, int]] = field(default_factory=dict)  # language -> status -> n
+
+    @property
+    def uncertain(self) -> int:
+        return self.counts["sending"]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def by_edition(self, languages: tuple[str, ...]) -> dict[str, dict[str, int]]:
+        """Counts by the message each reader gets: a language of the project, or ''
+        (no choice, or a language the project does not write in: the bilingual message)."""
+        editions: dict[str, dict[str, int]] = {}
+        for language, counts in self.by_language.items():
+            key = language if language in languages else ""
+            merged = editions.setdefault(key, dict.fromkeys(DELIVERY_STATUSES, 0))
+            for status, count in counts.items():
+                merged[status] += count
+        order = {language: index for index, language in enumerate(languages)}
+        return dict(sorted(editions.items(), key=lambda item: order.get(item[0], len(order))))
+
+    def as_dict(self, *, running: bool = False) -> dict[str, Any]:
+        """For `status --json`. `uncertain` counts the rows left `sending`: while
+        `send_running` is true they are in flight rather than lost track of."""
+        issue, counts = self.issue, self.counts
+        return {
+            "slug": issue.slug,
+            "subject": issue.subject,
+            "started_at": issue.started_at,
+            "finished_at": issue.finished_at,
+            "send_running": running,
+            "counts": {
+                "queued": counts["queued"],
+                "uncertain": counts["sending"],
+                "sent": counts["sent"],
+                "failed": counts["failed"],
+                "skipped": counts["skipped"],
+                "total": self.total,
+            },
+            "by_language": self.by_language,
+            "failure_reasons": [{"reason": r, "count": n} for r, n in self.failures],
+            "deferred_reasons": [{"reason": r, "count": n} for r, n in self.deferred],
+            "came_back": [{"what": r, "count": n} for r, n in self.came_back],
+            "returned_replies": [{"reply": r, "count": n} for r, n in self.returned],
+        }
+
+
+class IssueReports:
+    """The reporting half of `Ledger` (which provides `db` and `issue()`)."""
+
+    db: Any
+
+    def issue(self, slug: str) -> IssueRecord | None:  # provided by Ledger
+        raise NotImplementedError
+
+    def status(self, slug: str) -> IssueStatus | None:
+        record = self.issue(slug)
+        if record is None:
+            return None
+        counts = dict.fromkeys(DELIVERY_STATUSES, 0)
+        for row in self.db.query(
+            "SELECT status, count(*) AS n FROM deliveries WHERE issue_slug = ? GROUP BY status",
+            [slug],
+        ):
+            counts[row["status"]] = row["n"]
+        return IssueStatus(
+            record,
+            counts,
+            self._reasons(slug, "failed"),
+            self._reasons(slug, "queued"),
+            self._came_back(slug),
+            self._returned(slug),
+            by_language=self._by_language(slug),
+        )
+
+    def _by_language(self, slug: str) -> dict[str, dict[str, int]]:
+        """Deliveries counted by the language frozen with them ('' = no choice made)."""
+        found: dict[str, dict[str, int]] = {}
+        for row in self.db.query(
+            "SELECT coalesce(d.language, s.language, '') AS language, d.status, count(*) AS n"
+            " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
+            " WHERE d.issue_slug = ? GROUP BY 1, 2",
+            [slug],
+        ):
+            found.setdefault(row["language"], dict.fromkeys(DELIVERY_STATUSES, 0))
+            found[row["language"]][row["status"]] = row["n"]
+        return found
+
+    def uncertain(self, slug: str, limit: int = 20) -> list[str]:
+        """Addresses of rows left `sending`: the coordinator decides whether to resend."""
+        rows = self.db.query(
+            "SELECT coalesce(s.email, '(forgotten)') AS email FROM deliveries d"
+            " LEFT JOIN subscribers s ON s.id = d.subscriber_id"
+            " WHERE d.issue_slug = ? AND d.status = 'sending' ORDER BY d.id LIMIT ?",
+            [slug, limit],
+        )
+        return [row["email"] for row in rows]
+
+    def failed(self, slug: str) -> Iterator[tuple[str, str]]:
+        """(address, the server's reply) of every failed delivery, streamed in send order."""
+        rows = self.db.query(
+            "SELECT coalesce(s.email, '(forgotten)') AS email, coalesce(d.last_error, '') AS error"
+            " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
+            " WHERE d.issue_slug = ? AND d.status = 'failed' ORDER BY d.id",
+            [slug],
+        )
+        for row in rows:
+            yield row["email"], row["error"]
+
+    def statuses(self) -> list[IssueStatus]:
+        slugs = [row["slug"] for row in self.db.query("SELECT slug FROM issues ORDER BY slug")]
+        return [status for slug in slugs if (status := self.status(slug))]
+
+    def _came_back(self, slug: str) -> list[tuple[str, int]]:
+        """The issue's bounces, refusals, complaints and mailto unsubscribes, by kind."""
+        rows = self.db.query(
+            "SELECT kind, source, count(*) AS n FROM events WHERE issue_slug = ?"
+            " AND kind IN ('bounced', 'soft_bounce', 'refused', 'unsubscribed')"
+            " GROUP BY kind, source",
+            [slug],
+        )
+        found = [(_CAME_BACK.get((row["kind"], row["source"])), row["n"]) for row in rows]
+        return sorted(((label, n) for label, n in found if label), key=lambda item: -item[1])
+
+    def _returned(self, slug: str) -> list[tuple[str, int]]:
+        """What returned DSNs said about this issue's deliveries, grouped."""
+        return _grouped(
+            self.db.query(
+                "SELECT detail AS reply, count(*) AS n FROM events WHERE issue_slug = ?"
+                " AND source = 'dsn' GROUP BY detail",
+                [slug],
+            )
+        )
+
+    def _reasons(self, slug: str, status: str) -> list[tuple[str, int]]:
+        return _grouped(
+            self.db.query(
+                "SELECT last_error AS reply, count(*) AS n FROM deliveries WHERE issue_slug = ?"
+                " AND status = ? AND last_error IS NOT NULL GROUP BY last_error",
+                [slug, status],
+            )
+        )
+
+
+def _grouped(rows: Iterable[dict[str, Any]]) -> list[tuple[str, int]]:
+    """Replies grouped, with the addresses servers quote in them taken out."""
+    groups: Counter[str] = Counter()
+    for row in rows:
+        groups[_ADDRESS.sub("<address>", row["reply"])] += row["n"]
+    return sorted(groups.items(), key=lambda item: (-item[1], item[0]))
