@@ -1,4 +1,4 @@
-"""All SQL about subscribers, events and suppressions lives here.
+"""All SQL about subscribers lives here (events and suppressions in `suppressions.py`).
 
 Callers get `Subscriber` records and plain values back; nothing outside this
 module (with `bulk_import.py` for the import's batches and `sending/ledger.py` for
@@ -9,7 +9,6 @@ the busy timeout instead of failing halfway.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from newsletter.errors import InputError, NotFoundError
 from newsletter.i18n.languages import NETWORK_LANGUAGES, accepted_codes, parse_language
 from newsletter.subscribers.addresses import address_key, clean_field, normalise_address
 from newsletter.subscribers.model import STATUSES, Subscriber, merged
+from newsletter.subscribers.suppressions import SuppressionsAndEvents
 from newsletter.subscribers.tokens import new_token
 
 Clock = Callable[[], str]
@@ -40,7 +40,7 @@ class AddResult:
     subscriber: Subscriber
 
 
-class Store:
+class Store(SuppressionsAndEvents):
     """`journal` (see newsletter.journal) also records who leaves and comes back."""
 
     def __init__(
@@ -390,68 +390,6 @@ class Store:
             raise NotFoundError(f"no subscriber {email}")
         return subscriber
 
-    # --- suppressions and events -----------------------------------------------
-
-    def address_hash(self, email: str) -> str:
-        """Salted per database, so a leaked file does not confirm an address elsewhere."""
-        return self.address_hasher()(email)
-
-    def suppressed_hashes(self) -> set[str]:
-        return {
-            row["address_hash"] for row in self.db.query("SELECT address_hash FROM suppressions")
-        }
-
-    def is_suppressed(self, email: str) -> bool:
-        return bool(
-            self.one(
-                "SELECT 1 AS x FROM suppressions WHERE address_hash = ?", [self.address_hash(email)]
-            )
-        )
-
-    def suppress(self, email: str, reason: str) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO suppressions (address_hash, reason, created_at) VALUES (?, ?, ?)",
-            [self.address_hash(email), reason, self.clock()],
-        )
-
-    def unsuppress(self, email: str) -> None:
-        self.db.execute(
-            "DELETE FROM suppressions WHERE address_hash = ?", [self.address_hash(email)]
-        )
-
-    def record_event(
-        self,
-        kind: str,
-        subscriber_id: int | None,
-        source: str = "",
-        detail: str = "",
-        issue_slug: str | None = None,
-    ) -> None:
-        self.db.execute(
-            "INSERT INTO events (at, kind, subscriber_id, issue_slug, source, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                self.clock(),
-                kind,
-                subscriber_id,
-                issue_slug,
-                clean_field(source),
-                clean_field(detail),
-            ],
-        )
-
-    def events_for(self, subscriber_id: int) -> list[dict[str, Any]]:
-        return list(
-            self.db.query(
-                "SELECT * FROM events WHERE subscriber_id = ? ORDER BY id", [subscriber_id]
-            )
-        )
-
-    def address_hasher(self) -> Callable[[str], str]:
-        """`address_hash` with the salt read once, for hashing a whole file of addresses."""
-        salt = self.one("SELECT value FROM meta WHERE key = 'suppression_salt'")["value"]
-        return lambda email: hashlib.sha256(f"{salt}:{address_key(email)}".encode()).hexdigest()
-
     def attribute_keys(self, status: str | None = None) -> list[str]:
         """Every attribute key in use (among subscribers of `status`), sorted: export's extra columns."""
         sql = "SELECT DISTINCT j.key FROM subscribers AS s, json_each(s.attributes) AS j"
@@ -460,10 +398,6 @@ class Store:
             sql += " WHERE s.status = ?"
             params.append(status)
         return sorted(row[0] for row in self.db.execute(sql + " ORDER BY 1", params))
-
-    def one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
-        """The first row of a query, or None."""
-        return next(iter(self.db.query(sql, params or [])), None)
 
 
 def _language(text: str, languages: tuple[str, ...]) -> str:

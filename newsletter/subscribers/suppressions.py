@@ -1,0 +1,87 @@
+"""The suppression list (salted hashes of forgotten addresses) and the event trail.
+
+`Store` inherits these, so they share its connection and its `write()`
+transactions; they are apart because they keep what must outlive a person's
+row: a forgotten address's hash and the audit trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from sqlite_utils import Database
+
+from newsletter.subscribers.addresses import address_key, clean_field
+
+
+class SuppressionsAndEvents:
+    """The half of `Store` about who may never be re-added, and what happened when."""
+
+    db: Database
+    clock: Callable[[], str]
+
+    def one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
+        """The first row of a query, or None."""
+        return next(iter(self.db.query(sql, params or [])), None)
+
+    def address_hash(self, email: str) -> str:
+        """Salted per database, so a leaked file does not confirm an address elsewhere."""
+        return self.address_hasher()(email)
+
+    def suppressed_hashes(self) -> set[str]:
+        return {
+            row["address_hash"] for row in self.db.query("SELECT address_hash FROM suppressions")
+        }
+
+    def is_suppressed(self, email: str) -> bool:
+        return bool(
+            self.one(
+                "SELECT 1 AS x FROM suppressions WHERE address_hash = ?", [self.address_hash(email)]
+            )
+        )
+
+    def suppress(self, email: str, reason: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO suppressions (address_hash, reason, created_at) VALUES (?, ?, ?)",
+            [self.address_hash(email), reason, self.clock()],
+        )
+
+    def unsuppress(self, email: str) -> None:
+        self.db.execute(
+            "DELETE FROM suppressions WHERE address_hash = ?", [self.address_hash(email)]
+        )
+
+    def record_event(
+        self,
+        kind: str,
+        subscriber_id: int | None,
+        source: str = "",
+        detail: str = "",
+        issue_slug: str | None = None,
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO events (at, kind, subscriber_id, issue_slug, source, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                self.clock(),
+                kind,
+                subscriber_id,
+                issue_slug,
+                clean_field(source),
+                clean_field(detail),
+            ],
+        )
+
+    def events_for(self, subscriber_id: int) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                "SELECT * FROM events WHERE subscriber_id = ? ORDER BY id", [subscriber_id]
+            )
+        )
+
+    def address_hasher(self) -> Callable[[str], str]:
+        """`address_hash` with the salt read once, for hashing a whole file of addresses."""
+        salt = self.one("SELECT value FROM meta WHERE key = 'suppression_salt'")["value"]
+        return lambda email: hashlib.sha256(f"{salt}:{address_key(email)}".encode()).hexdigest()
