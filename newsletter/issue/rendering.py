@@ -153,10 +153,6 @@ class PreparedIssue:
     def fields(self) -> tuple[str, ...]:
         return self.default.fields
 
-    @property
-    def source_path(self) -> Path:
-        return self.versions[0].path
-
     def unsubscribe_url(self, subscriber: Subscriber) -> str:
         return self.default.unsubscribe_url(subscriber)
 

@@ -1,9 +1,10 @@
 """Single mails to one person (the sign-up confirmation, the welcome): built the plain way.
 
-They are few, so the obvious `EmailMessage` path is fast enough: text and HTML
-alternatives, UTF-8, quoted-printable, `Auto-Submitted: auto-generated` (RFC
-3834: no auto-replies back), and `Content-Language` naming every language the
-mail is written in.
+They are few, so the email package lays out the body (text and HTML
+alternatives, UTF-8, quoted-printable, `Content-Language` naming every language
+the mail is written in). The headers are written by the project's own encoder,
+as a newsletter's are, with `Auto-Submitted: auto-generated` (RFC 3834: no
+auto-replies back).
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from email import policy
-from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import format_datetime
 
 from newsletter.config import Config
-from newsletter.mail.headers import display_name
+from newsletter.mail.headers import CRLF, from_header, subject_header, to_header
 from newsletter.mail.outgoing import OutgoingMessage
-from newsletter.subscribers.addresses import ascii_address, clean_field
+from newsletter.subscribers.addresses import ascii_address
 
 
 def build_notice(
@@ -30,21 +31,28 @@ def build_notice(
     html: str,
     languages: tuple[str, ...],
 ) -> OutgoingMessage:
-    """One finished message, ready for any transport."""
+    """One finished message, ready for any transport.
+
+    The headers go through the project's own encoder (`mail.headers`), as every
+    newsletter's do; the email package only lays out the two alternatives.
+    """
     sender = ascii_address(config.from_address)
     recipient = ascii_address(to_email)
     message_id = f"<{secrets.token_hex(12)}@{sender.rpartition('@')[2]}>"
-    message = EmailMessage(policy=policy.SMTP)
-    message["From"] = Address(config.from_name, addr_spec=sender)
-    message["To"] = Address(display_name(to_name), addr_spec=recipient)
-    if config.reply_to:
-        message["Reply-To"] = ascii_address(config.reply_to)
-    message["Subject"] = clean_field(subject)
-    message["Date"] = datetime.now(UTC)
-    message["Message-ID"] = message_id
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    head = "".join(
+        [
+            from_header(config),
+            to_header(to_name, recipient),
+            f"Reply-To: {ascii_address(config.reply_to)}{CRLF}" if config.reply_to else "",
+            subject_header(subject),
+            f"Date: {format_datetime(datetime.now(UTC).replace(microsecond=0))}{CRLF}",
+            f"Message-ID: {message_id}{CRLF}",
+            f"Auto-Submitted: auto-generated{CRLF}",
+        ]
+    )
+    body = EmailMessage(policy=policy.SMTP)
+    body.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    body.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     if languages:  # after the bodies: set_content drops every Content-* header
-        message["Content-Language"] = ", ".join(languages)
-    return OutgoingMessage(message_id, sender, recipient, message.as_bytes())
+        body["Content-Language"] = ", ".join(languages)
+    return OutgoingMessage(message_id, sender, recipient, head.encode("ascii") + body.as_bytes())

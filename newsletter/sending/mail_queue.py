@@ -87,17 +87,6 @@ def purge_expired(store: Store) -> int:
     return cursor.rowcount
 
 
-def queue_counts(store: Store) -> dict[str, int]:
-    """Waiting mails by kind, and how many have failed at least once: for status and tests."""
-    counts: dict[str, int] = {}
-    for row in store.db.query(
-        "SELECT kind, count(*) AS n, sum(attempts > 0) AS retried FROM mail_queue GROUP BY kind"
-    ):
-        counts[row["kind"]] = row["n"]
-        counts[f"{row['kind']}_retried"] = row["retried"]
-    return counts
-
-
 def _message_id(data: bytes) -> str:
     head = data.split(b"\r\n\r\n", 1)[0]
     for line in head.split(b"\r\n"):

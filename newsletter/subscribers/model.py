@@ -6,7 +6,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 STATUSES = ("active", "unsubscribed", "bounced")
-LEFT_VIA = ("web", "one-click", "cli", "bounce", "import")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Fixtures for the web handler's tests: people with tokens, a served app, its log, a browser."""
+"""Fixtures for the web handler's tests: people with tokens, a served app, its log (the browser is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from newsletter.project import open_project
 from newsletter.web.app import create_app
 from newsletter.web.server import make_server
 
-from support.browser import CHROMIUM, FLAGS
 from support.web import People, Records, Server, stop_waitress
 
 
@@ -77,15 +76,3 @@ def web_log() -> Iterator[list[str]]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's chromium driven by playwright, one per test module."""
-    from playwright.sync_api import sync_playwright
-
-    # launch() gives chromium a fresh temporary profile of its own (it refuses --user-data-dir)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield launched
-        launched.close()
