@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 from dataclasses import dataclass, replace
 from datetime import date
@@ -34,6 +33,7 @@ from newsletter.i18n import translator
 from newsletter.i18n.dates import month_label
 from newsletter.issue import markdown
 from newsletter.issue.environment import make_environment
+from newsletter.issue.inlining import inline_css_remembered
 from newsletter.issue.personal_fields import (
     UNSUBSCRIBE_FIELD,
     FieldView,
@@ -207,7 +207,7 @@ def render_directly(config: Config, slug: str, subscriber: Subscriber) -> tuple[
     """(html before CSS inlining, text) rendered with the real values.
 
     What a naive sender does for every recipient; kept for the benchmark's
-    baseline (pass the HTML to `inline_css` to complete it).
+    baseline (pass the HTML to `inlining.inline_css` to complete it).
     """
     versions, _missing = _load_versions(config, slug)
     renderer = _Renderer(config, versions)
@@ -419,10 +419,9 @@ class _Renderer:
                     hint="see 'Personal fields' in the README",
                 )
 
-    @staticmethod
-    def _inline(html: str) -> str:
+    def _inline(self, html: str) -> str:
         try:
-            return inline_css(html)
+            return inline_css_remembered(html, self.config.build_dir)
         except Exception as error:  # premailer/cssutils/lxml raise many types
             raise TemplateError(f"{HTML_TEMPLATE}: cannot inline the CSS: {error}") from None
 
@@ -450,27 +449,6 @@ def _joined(texts: Any, separator: str = " / ") -> str:
 def _distinct(parts: list[dict[str, Any]], key: Any) -> list[dict[str, Any]]:
     seen: set[Any] = set()
     return [part for part in parts if not (key(part) in seen or seen.add(key(part)))]
-
-
-def inline_css(html: str) -> str:
-    """premailer with settings that keep media queries working and never fetch.
-
-    Imported here: premailer (cssutils, requests) costs ~0.2 s at start-up that
-    commands which never render should not pay.
-    """
-    from premailer import Premailer
-
-    return Premailer(
-        html,
-        strip_important=False,
-        keep_style_tags=False,
-        # CSS heights become no attribute: `height: auto` would be the invalid
-        # height="auto"; the inlined style keeps the height.
-        disable_basic_attributes=["height"],
-        allow_network=False,
-        disable_validation=True,
-        cssutils_logging_level=logging.CRITICAL,
-    ).transform()
 
 
 def _date_label(value: str, slug: str, language: str) -> str:
