@@ -11,49 +11,35 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from dataclasses import dataclass, field
+
+from support.listener import LoopbackListener
 
 FROM_CLIENT, FROM_SERVER = "client", "server"
 
 
-@dataclass
-class Wiretap:
-    """Listens on 127.0.0.1:`port`, relays every connection to `upstream_port`."""
+class Wiretap(LoopbackListener):
+    """Listens on 127.0.0.1:`port`, relays every connection to `upstream_port`;
+    `connections` holds one log of (direction, chunk) per connection."""
 
-    upstream_port: int
-    host: str = "127.0.0.1"
-    port: int = 0
-    connections: list[list[tuple[str, bytes]]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.connections: list[list[tuple[str, bytes]]] = []
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
-        self._listener = socket.create_server((self.host, 0))
-        self._listener.settimeout(0.2)
-        self.port = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _address = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            server = socket.create_connection((self.host, self.upstream_port), timeout=10)
-            log: list[tuple[str, bytes]] = []
-            with self._lock:
-                self.connections.append(log)
-                self._sockets += [client, server]
-            for source, target, direction in ((client, server, FROM_CLIENT),
-                                              (server, client, FROM_SERVER)):  # fmt: skip
-                pump = threading.Thread(
-                    target=self._pump, args=(source, target, direction, log), daemon=True
-                )
-                pump.start()
+    def handle(self, client: socket.socket) -> None:
+        server = socket.create_connection((self.host, self.upstream_port), timeout=10)
+        log: list[tuple[str, bytes]] = []
+        with self._lock:
+            self.connections.append(log)
+            self._sockets += [client, server]
+        for source, target, direction in ((client, server, FROM_CLIENT),
+                                          (server, client, FROM_SERVER)):  # fmt: skip
+            pump = threading.Thread(
+                target=self._pump, args=(source, target, direction, log), daemon=True
+            )
+            pump.start()
 
     def _pump(
         self, source: socket.socket, target: socket.socket, direction: str, log: list
@@ -77,9 +63,7 @@ class Wiretap:
                 return
 
     def close(self) -> None:
-        self._stop.set()
-        self._listener.close()
-        self._thread.join(timeout=10)
+        super().close()
         with self._lock:
             for sock in self._sockets:
                 sock.close()
