@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from newsletter.config import CONFIG_NAME, DATABASE_NAME, Config, load_config
-from newsletter.db.connection import open_database
+from newsletter.db.connection import connect_database
 from newsletter.db.recovery import connect_journal
 from newsletter.errors import NewsletterError
 from newsletter.subscribers.store import Store
@@ -164,10 +164,10 @@ def open_project(directory: Path) -> Iterator[tuple[Config, Store]]:
 
 def open_store(database_path: Path) -> Store:
     """The database, with its journal attached and replayed into it (see newsletter.recovery)."""
-    db = open_database(database_path, create=True)
+    conn = connect_database(database_path, create=True)
     try:
-        journal = connect_journal(db, database_path)
+        journal = connect_journal(conn, database_path)
     except BaseException:
-        db.close()
+        conn.close()
         raise
-    return Store(db, journal=journal)
+    return Store(conn, journal=journal)

@@ -95,7 +95,7 @@ class IssueReports:
         if record is None:
             return None
         counts = dict.fromkeys(DELIVERY_STATUSES, 0)
-        for row in self.db.query(
+        for row in self.store.query(
             "SELECT status, count(*) AS n FROM deliveries WHERE issue_slug = ? GROUP BY status",
             [slug],
         ):
@@ -113,7 +113,7 @@ class IssueReports:
     def _by_language(self, slug: str) -> dict[str, dict[str, int]]:
         """Deliveries counted by the language frozen with them ('' = no choice made)."""
         found: dict[str, dict[str, int]] = {}
-        for row in self.db.query(
+        for row in self.store.query(
             "SELECT coalesce(d.language, s.language, '') AS language, d.status, count(*) AS n"
             " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
             " WHERE d.issue_slug = ? GROUP BY 1, 2",
@@ -125,7 +125,7 @@ class IssueReports:
 
     def uncertain(self, slug: str, limit: int = 20) -> list[str]:
         """Addresses of rows left `sending`: the coordinator decides whether to resend."""
-        rows = self.db.query(
+        rows = self.store.query(
             "SELECT coalesce(s.email, '(forgotten)') AS email FROM deliveries d"
             " LEFT JOIN subscribers s ON s.id = d.subscriber_id"
             " WHERE d.issue_slug = ? AND d.status = 'sending' ORDER BY d.id LIMIT ?",
@@ -135,7 +135,7 @@ class IssueReports:
 
     def failed(self, slug: str) -> Iterator[tuple[str, str]]:
         """(address, the server's reply) of every failed delivery, streamed in send order."""
-        rows = self.db.query(
+        rows = self.store.query(
             "SELECT coalesce(s.email, '(forgotten)') AS email, coalesce(d.last_error, '') AS error"
             " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
             " WHERE d.issue_slug = ? AND d.status = 'failed' ORDER BY d.id",
@@ -145,12 +145,12 @@ class IssueReports:
             yield row["email"], row["error"]
 
     def statuses(self) -> list[IssueStatus]:
-        slugs = [row["slug"] for row in self.db.query("SELECT slug FROM issues ORDER BY slug")]
+        slugs = [row["slug"] for row in self.store.query("SELECT slug FROM issues ORDER BY slug")]
         return [status for slug in slugs if (status := self.status(slug))]
 
     def _came_back(self, slug: str) -> list[tuple[str, int]]:
         """The issue's bounces, refusals, complaints and mailto unsubscribes, by kind."""
-        rows = self.db.query(
+        rows = self.store.query(
             "SELECT kind, source, count(*) AS n FROM events WHERE issue_slug = ?"
             " AND kind IN ('bounced', 'soft_bounce', 'refused', 'unsubscribed')"
             " GROUP BY kind, source",
@@ -162,7 +162,7 @@ class IssueReports:
     def _returned(self, slug: str) -> list[tuple[str, int]]:
         """What returned DSNs said about this issue's deliveries, grouped."""
         return _grouped(
-            self.db.query(
+            self.store.query(
                 "SELECT detail AS reply, count(*) AS n FROM events WHERE issue_slug = ?"
                 " AND source = 'dsn' GROUP BY detail",
                 [slug],
@@ -171,7 +171,7 @@ class IssueReports:
 
     def _reasons(self, slug: str, status: str) -> list[tuple[str, int]]:
         return _grouped(
-            self.db.query(
+            self.store.query(
                 "SELECT last_error AS reply, count(*) AS n FROM deliveries WHERE issue_slug = ?"
                 " AND status = ? AND last_error IS NOT NULL GROUP BY last_error",
                 [slug, status],

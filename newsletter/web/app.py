@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import jinja2
 
 from newsletter.config import Config, load_config
-from newsletter.db.connection import open_database
+from newsletter.db.connection import connect_database
 from newsletter.db.journal import Journal, journal_path
 from newsletter.errors import DatabaseError, NewsletterError, TemplateError
 from newsletter.i18n import N_
@@ -227,8 +227,8 @@ class UnsubscribeApp:
         return store
 
     def _new_store(self) -> Store:
-        db = open_database(self.config.database_path, busy_timeout=SHORT_BUSY_TIMEOUT)
-        store = Store(db, journal=self.journal)
+        conn = connect_database(self.config.database_path, busy_timeout=SHORT_BUSY_TIMEOUT)
+        store = Store(conn, journal=self.journal)
         with self._lock:
             self._stores.append(store)
         return store
