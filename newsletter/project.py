@@ -43,6 +43,7 @@ list_id = "news.example.org"              # the List-Id header; defaults to base
 # timeout = 30                            # seconds to wait for the server
 # data_timeout = 600                      # seconds to wait for the reply to the final dot
 # messages_per_connection = 100           # renew a session after this many; 0 = never
+# pipelining = true                       # when the server offers it; false: one command at a time
 
 [outbox]
 path = "outbox"                           # Maildir of .eml files: the default transport
