@@ -9,22 +9,41 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
 
-migrations = Migrations("newsletter")
-_NAMES: list[str] = []  # every step, in order: a database with another one is newer than us
+Step = Callable[["Database"], None]
+_STEPS: list[tuple[str, Step]] = []  # in order: a database with another name is newer than us
 
 
-def step(name: str) -> Callable[[Callable[[Database], None]], Callable[[Database], None]]:
+def step(name: str) -> Callable[[Step], Step]:
     """Register a migration under its permanent name."""
-    _NAMES.append(name)
-    return migrations(name=name)
+
+    def register(function: Step) -> Step:
+        _STEPS.append((name, function))
+        return function
+
+    return register
 
 
 def known_names() -> list[str]:
-    return list(_NAMES)
+    return [name for name, _function in _STEPS]
+
+
+@lru_cache(maxsize=1)
+def migration_set() -> Migrations:
+    """The steps as sqlite-utils `Migrations`, imported only when a database needs
+    them: an up-to-date database is recognised by its user_version (db.connection)."""
+    from sqlite_utils.migrations import Migrations
+
+    migrations = Migrations("newsletter")
+    for name, function in _STEPS:
+        migrations(name=name)(function)
+    return migrations
 
 
 @step("0001_initial")

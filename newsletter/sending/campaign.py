@@ -202,9 +202,9 @@ def send_issue(
             # A relay that refuses us now must not freeze the list: people who
             # join before the coordinator fixes the config still get this issue.
             check_connection(transport)
-        check_integrity(store.db.conn, quick=True)  # damage found now, not halfway
+        check_integrity(store.conn, quick=True)  # damage found now, not halfway
         if not plan.resuming:
-            automatic_backup(store.db, f"before-send-{slug}")
+            automatic_backup(store.conn, f"before-send-{slug}")
         ledger.begin(slug, subject, content_hash, allow_changes=allow_changes)
         if resend_uncertain:
             ledger.requeue_uncertain(slug)
@@ -234,7 +234,7 @@ def _catch_up_with_journal(store: Store) -> None:
     so the next command does not read them again; if the database is busy, it will."""
     if store.journal is not None:
         with contextlib.suppress(sqlite3.Error, DatabaseError):
-            replay_journal(store.db, store.journal)
+            replay_journal(store.conn, store.journal)
 
 
 @dataclass

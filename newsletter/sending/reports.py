@@ -118,7 +118,7 @@ class IssueReports:
         """
         found: dict[str, dict[str, int]] = {}
         unfrozen = 0
-        for row in self.db.query(
+        for row in self.store.query(
             "SELECT language, status, n, unfrozen FROM delivery_counts"
             " WHERE issue_slug = ? AND n > 0",
             [slug],
@@ -128,7 +128,7 @@ class IssueReports:
             else:
                 _add(found, row)
         if unfrozen:
-            for row in self.db.query(
+            for row in self.store.query(
                 "SELECT coalesce(s.language, '') AS language, d.status, count(*) AS n"
                 " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
                 " WHERE d.issue_slug = ? AND d.language IS NULL GROUP BY 1, 2",
@@ -139,7 +139,7 @@ class IssueReports:
 
     def uncertain(self, slug: str, limit: int = 20) -> list[str]:
         """Addresses of rows left `sending`: the coordinator decides whether to resend."""
-        rows = self.db.query(
+        rows = self.store.query(
             "SELECT coalesce(s.email, '(forgotten)') AS email FROM deliveries d"
             " LEFT JOIN subscribers s ON s.id = d.subscriber_id"
             " WHERE d.issue_slug = ? AND d.status = 'sending' ORDER BY d.id LIMIT ?",
@@ -149,7 +149,7 @@ class IssueReports:
 
     def failed(self, slug: str) -> Iterator[tuple[str, str]]:
         """(address, the server's reply) of every failed delivery, streamed in send order."""
-        rows = self.db.query(
+        rows = self.store.query(
             "SELECT coalesce(s.email, '(forgotten)') AS email, coalesce(d.last_error, '') AS error"
             " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
             " WHERE d.issue_slug = ? AND d.status = 'failed' ORDER BY d.id",
@@ -159,12 +159,12 @@ class IssueReports:
             yield row["email"], row["error"]
 
     def statuses(self) -> list[IssueStatus]:
-        slugs = [row["slug"] for row in self.db.query("SELECT slug FROM issues ORDER BY slug")]
+        slugs = [row["slug"] for row in self.store.query("SELECT slug FROM issues ORDER BY slug")]
         return [status for slug in slugs if (status := self.status(slug))]
 
     def _came_back(self, slug: str) -> list[tuple[str, int]]:
         """The issue's bounces, refusals, complaints and mailto unsubscribes, by kind."""
-        rows = self.db.query(
+        rows = self.store.query(
             "SELECT kind, source, count(*) AS n FROM events WHERE issue_slug = ?"
             " AND kind IN ('bounced', 'soft_bounce', 'refused', 'unsubscribed')"
             " GROUP BY kind, source",
@@ -176,7 +176,7 @@ class IssueReports:
     def _returned(self, slug: str) -> list[tuple[str, int]]:
         """What returned DSNs said about this issue's deliveries, grouped."""
         return _grouped(
-            self.db.query(
+            self.store.query(
                 "SELECT detail AS reply, count(*) AS n FROM events WHERE issue_slug = ?"
                 " AND source = 'dsn' GROUP BY detail",
                 [slug],
@@ -185,7 +185,7 @@ class IssueReports:
 
     def _reasons(self, slug: str, status: str) -> list[tuple[str, int]]:
         return _grouped(
-            self.db.query(
+            self.store.query(
                 "SELECT last_error AS reply, count(*) AS n FROM deliveries WHERE issue_slug = ?"
                 " AND status = ? AND last_error IS NOT NULL GROUP BY last_error",
                 [slug, status],

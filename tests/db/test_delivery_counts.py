@@ -6,8 +6,8 @@ import sqlite3
 
 from sqlite_utils import Database
 
-from newsletter.db.connection import open_database
-from newsletter.db.migrations import migrations
+from newsletter.db.connection import connect_database
+from newsletter.db.migrations import migration_set
 from newsletter.sending.ledger import Ledger
 from newsletter.subscribers.store import Store
 
@@ -17,7 +17,7 @@ from support.sending import assert_counts_match_rows
 def older_ledger(path) -> None:  # noqa: ANN001
     """A database as 0005 left it: rows frozen with and without a language."""
     old = Database(sqlite3.connect(path))
-    migrations.apply(old, stop_before="0006_delivery_counts")
+    migration_set().apply(old, stop_before="0006_delivery_counts")
     for n, language in enumerate(["cy", "en", "", "cy"], start=1):
         old.execute(
             "INSERT INTO subscribers (email, email_key, language, token, subscribed_at,"
@@ -42,7 +42,7 @@ def older_ledger(path) -> None:  # noqa: ANN001
 def test_the_migration_counts_an_existing_ledger_and_status_reads_the_same(tmp_path):
     path = tmp_path / "old.db"
     older_ledger(path)
-    store = Store(open_database(path))
+    store = Store(connect_database(path))
     assert_counts_match_rows(store)
     ledger = Ledger(store)
     status = ledger.status("i")

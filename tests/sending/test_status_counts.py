@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import newsletter.sending.campaign as sending
-from newsletter.db.connection import open_database
+from newsletter.db.connection import connect_database
 from newsletter.sending.ledger import Ledger
 from newsletter.subscribers.store import Store
 
@@ -25,7 +25,7 @@ def test_counts_match_the_rows_through_failures_skips_a_stop_and_every_requeue(
     faulty_server.handler.temp_fail_every = 5  # deferred, then retried
     faulty_server.handler.lose_reply_for = {good[5]}  # left `sending`: uncertain
     configure_smtp(project, faulty_server, connections=2, rate=0)
-    other = Store(open_database(project / "newsletter.db"))  # the web app's connection
+    other = Store(connect_database(project / "newsletter.db"))  # the web app's connection
     senders: list = []
     left = threading.Event()
 

@@ -77,7 +77,7 @@ def confirmation_tokens(messages: list[EmailMessage], to: str) -> list[str]:
 
 def mail_queue(project: Path) -> list[dict[str, Any]]:
     with open_project(project) as (_config, store):
-        return list(store.db.query("SELECT kind, recipient, attempts, last_error FROM mail_queue"))
+        return list(store.query("SELECT kind, recipient, attempts, last_error FROM mail_queue"))
 
 
 def _delivered(key: str) -> tuple[int, int]:

@@ -51,7 +51,7 @@ def counts_by_rows(db, slug: str) -> dict[str, dict[str, int]]:  # noqa: ANN001
 def assert_counts_match_rows(store) -> None:  # noqa: ANN001
     """The counts the triggers keep equal a COUNT(*) over the rows, for every issue,
     and so does what `status` reports by language."""
-    db = store.db
+    db = store.conn
     grouped = (
         "SELECT issue_slug, status, coalesce(language, ''), language IS NULL, count(*)"
         " FROM deliveries GROUP BY 1, 2, 3, 4"

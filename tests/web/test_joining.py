@@ -48,7 +48,7 @@ def tokens_for(project: Path, email: str, count: int = 1) -> list[str]:
     except AssertionError as error:  # say where the sign-up got stuck
         with open_project(project) as (_config, store):
             state = {
-                table: list(store.db.query(f"SELECT * FROM {table}"))
+                table: list(store.query(f"SELECT * FROM {table}"))
                 for table in ("signup_requests", "signups", "mail_queue")
             }
         files = sorted(str(p.relative_to(project)) for p in (project / "outbox").rglob("*"))
@@ -196,7 +196,7 @@ def test_a_sign_up_runs_the_same_statements_for_every_kind_of_address(
     try:
         store = app.app.store()
         statements: list[str] = []
-        store.db.conn.set_trace_callback(statements.append)
+        store.conn.set_trace_callback(statements.append)
         shapes = {}
         for email in ("new@example.org", people.active.email, people.unsubscribed.email,
                       people.bounced.email):  # fmt: skip
@@ -288,7 +288,7 @@ def test_an_expired_link_does_nothing_and_the_sign_up_is_deleted(serve, project:
     sign_up(server, project, "late@example.org")
     [token] = tokens_for(project, "late@example.org")
     with open_project(project) as (_config, store), store.write():  # two hours pass
-        store.db.execute("UPDATE signups SET expires_at = '2000-01-01T00:00:00+00:00'")
+        store.conn.execute("UPDATE signups SET expires_at = '2000-01-01T00:00:00+00:00'")
     assert server.request("GET", f"/confirm/{token}").status == 404
     reply = server.post(f"/confirm/{token}", b"")
     assert reply.status == 404 and "fill in the form again" in reply.text
