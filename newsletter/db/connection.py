@@ -39,7 +39,7 @@ def connect_database(
 
     WAL lets the unsubscribe handler write while a send reads; the busy timeout
     makes writers wait for each other instead of failing. (The web handler
-    passes a short one and retries itself: see newsletter.web.app.patiently.)
+    passes a short one and retries itself: see newsletter.web.busy.patiently.)
 
     A missing or empty file is made anew only in a project with no history
     (no journal entries, no backups), or with blank=True (`restore --empty`):

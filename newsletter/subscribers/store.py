@@ -12,11 +12,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from newsletter.db.journal import Journal
 from newsletter.errors import InputError, NotFoundError
@@ -25,9 +23,6 @@ from newsletter.subscribers.addresses import address_key, clean_field, normalise
 from newsletter.subscribers.model import STATUSES, Subscriber, merged
 from newsletter.subscribers.suppressions import SuppressionsAndEvents
 from newsletter.subscribers.tokens import new_token
-
-if TYPE_CHECKING:
-    from sqlite_utils import Database
 
 Clock = Callable[[], str]
 PROFILE_FIELDS = ("name", "organisation", "language")
@@ -49,65 +44,7 @@ class Store(SuppressionsAndEvents):
     def __init__(
         self, conn: sqlite3.Connection, clock: Clock = utc_now, journal: Journal | None = None
     ) -> None:
-        self.conn = conn
-        self.clock = clock
-        self.journal = journal
-        self._unwritten: list[tuple[object, ...]] = []  # journal lines awaiting COMMIT
-
-    @cached_property
-    def db(self) -> Database:
-        """sqlite-utils over the same connection, made on first use: reading needs only
-        `conn` (`query`, `one`), and `status` starts faster without the import."""
-        from sqlite_utils import Database
-
-        return Database(self.conn)
-
-    def close(self) -> None:
-        self.conn.close()
-        if self.journal is not None:
-            self.journal.close()
-
-    @contextmanager
-    def write(self) -> Iterator[Store]:
-        """One IMMEDIATE transaction; nested calls become savepoints."""
-        if self.conn.in_transaction:
-            mark = len(self._unwritten)
-            self.conn.execute("SAVEPOINT store_write")
-            try:
-                yield self
-            except BaseException:
-                del self._unwritten[mark:]  # rolled back to the savepoint: so are they
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK TO store_write")
-                    self.conn.execute("RELEASE store_write")
-                raise
-            self.conn.execute("RELEASE store_write")
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self
-            self._write_journal()  # before COMMIT: the journal never knows less
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self._unwritten.clear()
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
-
-    def journal_lines(self, records: list[tuple[object, ...]]) -> None:
-        """Journal L/B lines: at once outside a transaction; inside one, when it commits
-        (a dry run's rollback must not leave a journalled unsubscribe behind)."""
-        if self.journal is None or not records:
-            return
-        if self.conn.in_transaction:
-            self._unwritten.extend(records)
-        else:
-            self.journal.append(records, sync=True)
-
-    def _write_journal(self) -> None:
-        records, self._unwritten = self._unwritten, []
-        if records and self.journal is not None:
-            self.journal.append(records, sync=True)
+        super().__init__(conn, clock, journal)
 
     # --- reading subscribers -------------------------------------------------
 

@@ -8,29 +8,15 @@ row: a forgotten address's hash and the audit trail.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
+from newsletter.db.session import DatabaseSession
 from newsletter.subscribers.addresses import address_key, clean_field
 
 
-class SuppressionsAndEvents:
+class SuppressionsAndEvents(DatabaseSession):
     """The half of `Store` about who may never be re-added, and what happened when."""
-
-    conn: sqlite3.Connection
-    clock: Callable[[], str]
-
-    def query(self, sql: str, params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
-        """Rows as dicts, read as they are iterated (like sqlite-utils' `Database.query`,
-        without its import: see `Store.db`)."""
-        cursor = self.conn.execute(sql, params or [])
-        names = [column[0] for column in cursor.description]
-        return (dict(zip(names, row, strict=True)) for row in cursor)
-
-    def one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
-        """The first row of a query, or None."""
-        return next(self.query(sql, params), None)
 
     def address_hash(self, email: str) -> str:
         """Salted per database, so a leaked file does not confirm an address elsewhere."""
