@@ -139,7 +139,7 @@ class RealSend:
         self.ended = time.perf_counter()
         with open_project(self.project) as (_config, store):
             counts = dict(
-                store.db.execute(
+                store.conn.execute(
                     "SELECT status, count(*) FROM deliveries WHERE issue_slug = 'bench'"
                     " GROUP BY status"
                 ).fetchall()
@@ -419,7 +419,7 @@ def main() -> None:
             serve_exit = serve.wait(timeout=30)
         with open_project(project) as (_config, store):
             counts = store.count_by_status()
-            one_click = store.db.execute(
+            one_click = store.conn.execute(
                 "SELECT count(*) FROM subscribers WHERE left_via = 'one-click'"
             ).fetchone()[0]
 

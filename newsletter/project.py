@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from newsletter.config import CONFIG_NAME, DATABASE_NAME, Config, load_config
-from newsletter.db.connection import open_database
+from newsletter.db.connection import connect_database
 from newsletter.db.recovery import connect_journal
 from newsletter.errors import NewsletterError
 from newsletter.subscribers.store import Store
@@ -43,6 +43,7 @@ list_id = "news.example.org"              # the List-Id header; defaults to base
 # timeout = 30                            # seconds to wait for the server
 # data_timeout = 600                      # seconds to wait for the reply to the final dot
 # messages_per_connection = 100           # renew a session after this many; 0 = never
+# pipelining = true                       # when the server offers it; false: one command at a time
 
 [outbox]
 path = "outbox"                           # Maildir of .eml files: the default transport
@@ -163,10 +164,10 @@ def open_project(directory: Path) -> Iterator[tuple[Config, Store]]:
 
 def open_store(database_path: Path) -> Store:
     """The database, with its journal attached and replayed into it (see newsletter.recovery)."""
-    db = open_database(database_path, create=True)
+    conn = connect_database(database_path, create=True)
     try:
-        journal = connect_journal(db, database_path)
+        journal = connect_journal(conn, database_path)
     except BaseException:
-        db.close()
+        conn.close()
         raise
-    return Store(db, journal=journal)
+    return Store(conn, journal=journal)

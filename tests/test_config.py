@@ -41,6 +41,7 @@ def test_base_url_trailing_slash_is_dropped(project):
         ('[smtp]\nhost = "mail.example.org"\nsecurity = "tls"\n', "smtp.security"),
         ('[smtp]\nhost = "mail.example.org"\nsecurity = "none"\n', "security"),
         ('[smtp]\nhost = "mail.example.org"\nusername = "u"\n', "smtp.password_env"),
+        ('[smtp]\nhost = "mail.example.org"\npipelining = "off"\n', "smtp.pipelining"),
         ("[unknown]\n", "[unknown]"),
         ('[subscribe]\nrecord_ip = "yes"\n', "subscribe.record_ip"),
         ("[subscribe]\nconfirm_hours = 0\n", "subscribe.confirm_hours"),

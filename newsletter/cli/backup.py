@@ -9,10 +9,7 @@ import typer
 from rich.markup import escape
 
 from newsletter.cli.common import ProjectOption, YesOption, console
-from newsletter.config import load_config
-from newsletter.db.backup import list_backups, make_backup, restore
 from newsletter.errors import NewsletterError
-from newsletter.project import open_project
 
 
 def register(app: typer.Typer) -> None:
@@ -29,9 +26,11 @@ def backup_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """A consistent, checked copy of the database: safe at any time, even during a send."""
+    from newsletter.db.backup import make_backup  # here, so `--help` starts fast
+    from newsletter.project import open_project
 
     with open_project(project) as (_config, store):
-        path = make_backup(store.db, file)
+        path = make_backup(store.conn, file)
     console.print(f"backup written to {escape(str(path))} (integrity check: ok)", soft_wrap=True)
 
 
@@ -58,6 +57,9 @@ def restore_command(
     Stop `newsletter serve` and any send first. The database it replaces is kept
     in backups/ as replaced-*.db.
     """
+    from newsletter.config import load_config
+    from newsletter.db.backup import list_backups, restore
+    from newsletter.project import open_project
 
     database = load_config(project).database_path
     if list_:

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from newsletter.issue.checks import Finding
     from newsletter.subscribers.store import Store
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# emoji=False: a subject or an address with ":name:" in it is printed as written
+console = Console(highlight=False, emoji=False)
+err_console = Console(stderr=True, highlight=False, emoji=False)
 
 ProjectOption = Annotated[
     Path,

@@ -223,7 +223,7 @@ def _print_table(subscribers: Iterator[Subscriber]) -> None:
         if terminal:
             table, needed = _table(page, header=count == 0)
             # Wider than the terminal only when the addresses themselves are too wide for it.
-            Console(highlight=False, width=max(console.width, needed)).print(table)
+            Console(highlight=False, emoji=False, width=max(console.width, needed)).print(table)
         else:
             _write_plain(page, header=count == 0)
         count += len(page)

@@ -53,6 +53,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "timeout": (int, float),
         "data_timeout": (int, float),
         "messages_per_connection": int,
+        "pipelining": bool,
     },
     "outbox": {"path": str},
     "sending": {

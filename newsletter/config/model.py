@@ -29,6 +29,7 @@ class SmtpConfig:
     timeout: float = 30.0
     data_timeout: float = 600.0  # the reply to the final dot: RFC 5321 4.5.3.2.6
     messages_per_connection: int = 100
+    pipelining: bool = True  # RFC 2920, when the server offers it; False: one command at a time
 
     def password(self) -> str | None:
         """The password from the environment; read late so it is never stored."""

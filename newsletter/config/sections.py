@@ -57,6 +57,7 @@ def parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
         timeout=float(smtp.get("timeout", 30)),
         data_timeout=float(smtp.get("data_timeout", 600)),
         messages_per_connection=smtp.get("messages_per_connection", 100),
+        pipelining=smtp.get("pipelining", True),
     )
 
 

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlite_utils import Database
-
-from newsletter.db.connection import open_database
+from newsletter.db.connection import connect_database
 from newsletter.db.faults import database_fault
 from newsletter.db.recovery import BACKUP_DIR_NAME, connect_journal, replay_journal
 from newsletter.errors import DatabaseError
@@ -43,7 +41,7 @@ def check_integrity(conn: sqlite3.Connection, *, quick: bool = False, what: str 
         raise DatabaseError(f"{what} is damaged: {problems[0]}", hint=RESTORE_HINT)
 
 
-def backup_database(db: Database, destination: Path) -> Path:
+def backup_database(db: sqlite3.Connection, destination: Path) -> Path:
     """Copy the open database to `destination`, checked; never leaves a partial file."""
     destination = Path(destination)
     partial = destination.with_name(destination.name + ".partial")
@@ -51,7 +49,7 @@ def backup_database(db: Database, destination: Path) -> Path:
         destination.parent.mkdir(parents=True, exist_ok=True)
         partial.unlink(missing_ok=True)
         with closing(sqlite3.connect(str(partial))) as target:
-            db.conn.backup(target)
+            db.backup(target)
             check_integrity(target, what="the database")
         os.replace(partial, destination)
     except (sqlite3.Error, OSError) as error:
@@ -61,7 +59,7 @@ def backup_database(db: Database, destination: Path) -> Path:
     return destination
 
 
-def automatic_backup(db: Database, reason: str) -> Path | None:
+def automatic_backup(db: sqlite3.Connection, reason: str) -> Path | None:
     """A backup in `backups/` before an import or a send's first run; keeps the last few.
 
     Skipped for a database that holds nobody yet (nothing to lose).
@@ -74,7 +72,7 @@ def automatic_backup(db: Database, reason: str) -> Path | None:
     return path
 
 
-def database_file(db: Database) -> Path:
+def database_file(db: sqlite3.Connection) -> Path:
     """Where an open database lives."""
     row = db.execute("PRAGMA database_list").fetchone()
     return Path(row[2])
@@ -144,7 +142,7 @@ def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def make_backup(db: Database, destination: Path | None = None) -> Path:
+def make_backup(db: sqlite3.Connection, destination: Path | None = None) -> Path:
     """`newsletter backup [FILE]`: to FILE, or into backups/ (then pruned like the automatic ones)."""
     if destination is not None:
         return backup_database(db, destination)
@@ -172,7 +170,7 @@ def restore(database_path: Path, source: Path | None = None, *, empty: bool = Fa
     else:
         source = source or _newest(database_path)
         aside = restore_copy(database_path, source)
-    db = open_database(database_path, create=True, blank=True)
+    db = connect_database(database_path, create=True, blank=True)
     try:
         journal = connect_journal(db, database_path, replay=False)
         replayed = replay_journal(db, journal)

@@ -1,17 +1,24 @@
-"""The one place the database is opened, tuned and migrated."""
+"""The one place the database is opened, tuned and migrated.
+
+The connection is plain sqlite3; sqlite-utils is imported only to migrate (and
+by `open_database` for code that wants its `Database`). A database whose
+`user_version` says it has every step needs neither, so `status` starts fast.
+"""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 from pathlib import Path
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
 
 from newsletter.db.faults import database_fault
-from newsletter.db.migrations import known_names, migrations
+from newsletter.db.migrations import known_names, migration_set
 from newsletter.db.recovery import has_history
 from newsletter.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -19,11 +26,20 @@ BUSY_TIMEOUT_SECONDS = 30.0
 def open_database(
     path: Path, *, create: bool = False, busy_timeout: float | None = None, blank: bool = False
 ) -> Database:
+    """`connect_database`, wrapped in sqlite-utils' `Database`."""
+    from sqlite_utils import Database
+
+    return Database(connect_database(path, create=create, busy_timeout=busy_timeout, blank=blank))
+
+
+def connect_database(
+    path: Path, *, create: bool = False, busy_timeout: float | None = None, blank: bool = False
+) -> sqlite3.Connection:
     """Open (or with create=True, make) the project database, migrated to now.
 
     WAL lets the unsubscribe handler write while a send reads; the busy timeout
     makes writers wait for each other instead of failing. (The web handler
-    passes a short one and retries itself: see newsletter.web.app.patiently.)
+    passes a short one and retries itself: see newsletter.web.busy.patiently.)
 
     A missing or empty file is made anew only in a project with no history
     (no journal entries, no backups), or with blank=True (`restore --empty`):
@@ -39,12 +55,16 @@ def open_database(
         )
     try:
         timeout = BUSY_TIMEOUT_SECONDS if busy_timeout is None else busy_timeout
-        conn = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False)
+        # isolation_level=None: a statement outside an explicit BEGIN commits at once
+        # (as sqlite-utils' Database.execute does); transactions are Store.write()'s.
+        conn = sqlite3.connect(
+            str(path), timeout=timeout, check_same_thread=False, isolation_level=None
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        db = Database(conn)
-        _migrate(db, path)
+        conn.execute("PRAGMA recursive_triggers=ON")  # as sqlite-utils' Database sets it
+        _migrate(conn, path)
     except sqlite3.Error as error:
         if path.parent.is_dir() and not os.access(path.parent, os.W_OK):
             raise DatabaseError(
@@ -52,7 +72,7 @@ def open_database(
                 hint="SQLite writes newsletter.db-wal beside the database: make the folder writable",
             ) from None
         raise database_fault(error, f"cannot open database {path}") from None
-    return db
+    return conn
 
 
 def _is_blank(path: Path) -> bool:
@@ -62,9 +82,20 @@ def _is_blank(path: Path) -> bool:
         return True
 
 
-def _migrate(db: Database, path: Path) -> None:
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Apply the steps this database lacks; refuse one made by a newer version.
+
+    `user_version` holds how many steps the database has (set here after they
+    ran), so the usual open is one PRAGMA; any other number is checked by name.
+    """
+    known = known_names()
+    if conn.execute("PRAGMA user_version").fetchone()[0] == len(known):
+        return
+    from sqlite_utils import Database
+
+    db, migrations = Database(conn), migration_set()
     applied = {migration.name for migration in migrations.applied(db)}
-    unknown = applied - set(known_names())
+    unknown = applied - set(known)
     if unknown:
         raise DatabaseError(
             f"{path} was made by a newer version of newsletter (migration {sorted(unknown)[-1]})",
@@ -72,3 +103,4 @@ def _migrate(db: Database, path: Path) -> None:
         )
     if migrations.pending(db):
         migrations.apply(db)
+    conn.execute(f"PRAGMA user_version = {len(known)}")

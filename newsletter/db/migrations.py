@@ -9,22 +9,41 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
 
-migrations = Migrations("newsletter")
-_NAMES: list[str] = []  # every step, in order: a database with another one is newer than us
+Step = Callable[["Database"], None]
+_STEPS: list[tuple[str, Step]] = []  # in order: a database with another name is newer than us
 
 
-def step(name: str) -> Callable[[Callable[[Database], None]], Callable[[Database], None]]:
+def step(name: str) -> Callable[[Step], Step]:
     """Register a migration under its permanent name."""
-    _NAMES.append(name)
-    return migrations(name=name)
+
+    def register(function: Step) -> Step:
+        _STEPS.append((name, function))
+        return function
+
+    return register
 
 
 def known_names() -> list[str]:
-    return list(_NAMES)
+    return [name for name, _function in _STEPS]
+
+
+@lru_cache(maxsize=1)
+def migration_set() -> Migrations:
+    """The steps as sqlite-utils `Migrations`, imported only when a database needs
+    them: an up-to-date database is recognised by its user_version (db.connection)."""
+    from sqlite_utils.migrations import Migrations
+
+    migrations = Migrations("newsletter")
+    for name, function in _STEPS:
+        migrations(name=name)(function)
+    return migrations
 
 
 @step("0001_initial")
@@ -285,4 +304,69 @@ def _definition(db: Database, table: str) -> tuple[str, list[str]]:
     return (
         next(sql for kind, sql in rows if kind == "table"),
         [sql for kind, sql in rows if kind == "index"],
+    )
+
+
+@step("0006_delivery_counts")
+def delivery_counts(db: Database) -> None:
+    """What `status` counts, kept by the database itself, so it costs the same at
+    a million rows as at ten.
+
+    - delivery_counts: rows per (issue, status, frozen language). Triggers move a
+      row's count in the statement that inserts, moves or deletes it: whatever
+      code changes a delivery, in the same transaction, so it cannot drift.
+      `unfrozen` = 1 counts rows with no frozen language (frozen before 0003, or
+      restored by recovery): the subscriber's own language applies to them.
+      (A later step that rebuilds `deliveries` must create the triggers again.)
+    - partial indexes, empty for most rows: the replies of failed, deferred and
+      skipped rows (reasons by issue and status), the unfrozen rows, and the
+      Message-IDs (the rows not yet sent had one entry each, all NULL, in the
+      old index: a cost at every freeze that pays for the counting).
+    """
+    db.execute(
+        """CREATE TABLE delivery_counts (
+        issue_slug TEXT NOT NULL,
+        status TEXT NOT NULL,
+        language TEXT NOT NULL,
+        unfrozen INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (issue_slug, status, language, unfrozen)
+    ) WITHOUT ROWID"""
+    )
+    db.execute(
+        "INSERT INTO delivery_counts (issue_slug, status, language, unfrozen, n)"
+        " SELECT issue_slug, status, coalesce(language, ''), language IS NULL, count(*)"
+        " FROM deliveries GROUP BY 1, 2, 3, 4"
+    )
+    count_in = (
+        "INSERT INTO delivery_counts (issue_slug, status, language, unfrozen, n)"
+        " VALUES (new.issue_slug, new.status, coalesce(new.language, ''), new.language IS NULL, 1)"
+        " ON CONFLICT DO UPDATE SET n = n + 1;"
+    )
+    count_out = (
+        "UPDATE delivery_counts SET n = n - 1 WHERE issue_slug = old.issue_slug"
+        " AND status = old.status AND language = coalesce(old.language, '')"
+        " AND unfrozen = (old.language IS NULL);"
+    )
+    db.execute(f"CREATE TRIGGER delivery_counted AFTER INSERT ON deliveries BEGIN {count_in} END")
+    db.execute(
+        "CREATE TRIGGER delivery_recounted AFTER UPDATE OF issue_slug, status, language"
+        " ON deliveries WHEN old.issue_slug IS NOT new.issue_slug"
+        " OR old.status IS NOT new.status OR old.language IS NOT new.language"
+        f" BEGIN {count_out} {count_in} END"
+    )
+    db.execute(
+        f"CREATE TRIGGER delivery_uncounted AFTER DELETE ON deliveries BEGIN {count_out} END"
+    )
+    db.execute(
+        "CREATE INDEX deliveries_with_reply ON deliveries (issue_slug, status, last_error)"
+        " WHERE last_error IS NOT NULL"
+    )
+    db.execute(
+        "CREATE INDEX deliveries_unfrozen ON deliveries (issue_slug, status) WHERE language IS NULL"
+    )
+    db.execute("DROP INDEX deliveries_by_message_id")
+    db.execute(
+        "CREATE INDEX deliveries_by_message_id ON deliveries (message_id)"
+        " WHERE message_id IS NOT NULL"
     )

@@ -18,8 +18,6 @@ from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from newsletter.db.journal import Entry, Journal, JournalTail, journal_path
 from newsletter.errors import DatabaseError
 
@@ -40,7 +38,7 @@ def has_history(database_path: Path) -> str | None:
     return None
 
 
-def connect_journal(db: Database, database_path: Path, *, replay: bool = True) -> Journal:
+def connect_journal(db: sqlite3.Connection, database_path: Path, *, replay: bool = True) -> Journal:
     """The project's journal, created (and seeded) if missing, replayed into the database."""
     path = journal_path(database_path)
     journal = Journal.open(path)
@@ -64,7 +62,9 @@ def connect_journal(db: Database, database_path: Path, *, replay: bool = True) -
     return journal
 
 
-def replay_journal(db: Database, journal: Journal, *, sent_here: str | None = None) -> int:
+def replay_journal(
+    db: sqlite3.Connection, journal: Journal, *, sent_here: str | None = None
+) -> int:
     """Apply what the journal holds beyond what this database has seen; returns entries applied.
 
     `sent_here`: an issue whose delivery lines beyond the database's offset this
@@ -86,7 +86,11 @@ def replay_journal(db: Database, journal: Journal, *, sent_here: str | None = No
 
 
 def _apply(
-    db: Database, journal: Journal, entries: Iterator[tuple[int, Entry | None]], *, full: bool
+    db: sqlite3.Connection,
+    journal: Journal,
+    entries: Iterator[tuple[int, Entry | None]],
+    *,
+    full: bool,
 ):
     people: dict[str, Entry] = {}
     deliveries: dict[tuple[str, int], Entry] = {}  # the last word on each delivery
@@ -107,7 +111,7 @@ def _apply(
     return applied, end
 
 
-def _restore_issue(db: Database, entry: Entry) -> None:
+def _restore_issue(db: sqlite3.Connection, entry: Entry) -> None:
     """An issue the database has never heard of: known again, not started."""
     _kind, at, slug, content_hash, subject = entry.fields
     db.execute(
@@ -116,7 +120,7 @@ def _restore_issue(db: Database, entry: Entry) -> None:
     )
 
 
-def _apply_deliveries(db: Database, journal: Journal, entries: list[Entry]) -> None:
+def _apply_deliveries(db: sqlite3.Connection, journal: Journal, entries: list[Entry]) -> None:
     """Move each delivery forward to the state the journal recorded (never back)."""
     keys = _verified_ids(db, journal, {e.subscriber_id: e.address for e in entries})
     now = _now()
@@ -125,12 +129,12 @@ def _apply_deliveries(db: Database, journal: Journal, entries: list[Entry]) -> N
         for e in entries
         if keys.get(e.subscriber_id) == e.address and e.fields[2] in STATE_RANK
     ]
-    db.conn.executemany(
+    db.executemany(
         "INSERT OR IGNORE INTO deliveries (issue_slug, subscriber_id, status, updated_at)"
         " SELECT ?, ?, 'queued', ? WHERE EXISTS (SELECT 1 FROM issues WHERE slug = ?)",
         [(slug, sid, now, slug) for slug, sid, _state in rows],
     )
-    db.conn.executemany(
+    db.executemany(
         f"UPDATE deliveries SET status = ?, updated_at = ?,"
         f" sent_at = CASE WHEN ? = 'sent' THEN coalesce(sent_at, ?) ELSE sent_at END"
         f" WHERE issue_slug = ? AND subscriber_id = ? AND {RANK} < ?",
@@ -138,7 +142,9 @@ def _apply_deliveries(db: Database, journal: Journal, entries: list[Entry]) -> N
     )
 
 
-def _apply_people(db: Database, journal: Journal, people: dict[str, Entry], *, full: bool):
+def _apply_people(
+    db: sqlite3.Connection, journal: Journal, people: dict[str, Entry], *, full: bool
+):
     """Whoever left, by the journal's last word on them, is unsubscribed (or suppressed)."""
     leaving = [entry for entry in people.values() if entry.kind == "L"]
     keys = _verified_ids(db, journal, {e.subscriber_id: e.address for e in leaving})
@@ -154,10 +160,10 @@ def _apply_people(db: Database, journal: Journal, people: dict[str, Entry], *, f
         else:
             _unsubscribe(db, subscriber_id, entry)
     back = [(entry.address,) for entry in people.values() if entry.kind == "B"]
-    db.conn.executemany("DELETE FROM suppressions WHERE address_hash = ? AND reason = 'left'", back)
+    db.executemany("DELETE FROM suppressions WHERE address_hash = ? AND reason = 'left'", back)
 
 
-def _unsubscribe(db: Database, subscriber_id: int, entry: Entry) -> None:
+def _unsubscribe(db: sqlite3.Connection, subscriber_id: int, entry: Entry) -> None:
     _kind, at, _id, _hash, via = entry.fields
     if via == "forgotten":  # erased at their request: a restored copy must not bring them back
         _erase(db, subscriber_id, entry)
@@ -176,7 +182,7 @@ def _unsubscribe(db: Database, subscriber_id: int, entry: Entry) -> None:
         )
 
 
-def _erase(db: Database, subscriber_id: int, entry: Entry) -> None:
+def _erase(db: sqlite3.Connection, subscriber_id: int, entry: Entry) -> None:
     db.execute("DELETE FROM events WHERE subscriber_id = ?", [subscriber_id])
     db.execute(
         "UPDATE deliveries SET subscriber_id = NULL, last_error = NULL WHERE subscriber_id = ?",
@@ -190,7 +196,7 @@ def _erase(db: Database, subscriber_id: int, entry: Entry) -> None:
     )
 
 
-def _suppress(db: Database, entry: Entry) -> None:
+def _suppress(db: sqlite3.Connection, entry: Entry) -> None:
     """Someone this database does not hold: an import will not add them back."""
     reason = "forgotten" if entry.fields[4] == "forgotten" else "left"
     db.execute(
@@ -199,7 +205,9 @@ def _suppress(db: Database, entry: Entry) -> None:
     )
 
 
-def _verified_ids(db: Database, journal: Journal, wanted: dict[int, str]) -> dict[int, str]:
+def _verified_ids(
+    db: sqlite3.Connection, journal: Journal, wanted: dict[int, str]
+) -> dict[int, str]:
     """id -> address hash, for the ids that exist here (a restored copy may lack some)."""
     if not wanted:
         return {}
@@ -210,7 +218,7 @@ def _verified_ids(db: Database, journal: Journal, wanted: dict[int, str]) -> dic
     return {row[0]: journal.hash(row[1]) for row in rows}
 
 
-def _ids_by_hash(db: Database, journal: Journal, hashes: set[str]) -> dict[str, int]:
+def _ids_by_hash(db: sqlite3.Connection, journal: Journal, hashes: set[str]) -> dict[str, int]:
     """The slow way (every address hashed): only when replaying a whole journal."""
     found = {}
     for subscriber_id, email_key in db.execute("SELECT id, email_key FROM subscribers"):
@@ -229,7 +237,7 @@ def delivered_hashes(journal: Journal, slug: str) -> dict[str, str]:
     return {a: state for a, state in states.items() if STATE_RANK.get(state, 0) > 0}
 
 
-def applied_offset(db: Database, journal: Journal) -> int:
+def applied_offset(db: sqlite3.Connection, journal: Journal) -> int:
     """How far into the journal this database is known to be complete."""
     if _meta(db, "journal_id") != journal.id:
         return 0
@@ -239,13 +247,13 @@ def applied_offset(db: Database, journal: Journal) -> int:
 # --- seeding a new journal from the database ------------------------------------------
 
 
-def _seed(db: Database, journal: Journal) -> None:
+def _seed(db: sqlite3.Connection, journal: Journal) -> None:
     for batch in _chunks(_seed_records(db, journal), BATCH):
         journal.append(batch, sync=False)
     journal.append([], sync=True)
 
 
-def _seed_records(db: Database, journal: Journal) -> Iterator[tuple[object, ...]]:
+def _seed_records(db: sqlite3.Connection, journal: Journal) -> Iterator[tuple[object, ...]]:
     for row in db.execute(
         "SELECT id, email_key, coalesce(unsubscribed_at, updated_at), coalesce(left_via, status)"
         " FROM subscribers WHERE status != 'active' ORDER BY id"
@@ -281,17 +289,17 @@ def _header_line(journal: Journal) -> str:
     return f"# newsletter journal 1 id={journal.id} salt={journal.salt}\n"
 
 
-def _has_people(db: Database) -> bool:
+def _has_people(db: sqlite3.Connection) -> bool:
     return db.execute("SELECT EXISTS (SELECT 1 FROM subscribers)").fetchone()[0] == 1
 
 
-def _meta(db: Database, key: str) -> str | None:
+def _meta(db: sqlite3.Connection, key: str) -> str | None:
     row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
     return row[0] if row else None
 
 
-def _set_meta(db: Database, journal: Journal, offset: int) -> None:
-    db.conn.executemany(
+def _set_meta(db: sqlite3.Connection, journal: Journal, offset: int) -> None:
+    db.executemany(
         "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
         [("journal_id", journal.id), ("journal_offset", str(offset))],
     )
@@ -302,9 +310,8 @@ def _now() -> str:
 
 
 @contextmanager
-def _write(db: Database) -> Iterator[None]:
+def _write(conn: sqlite3.Connection) -> Iterator[None]:
     """BEGIN IMMEDIATE, or a savepoint inside a caller's transaction (an import's)."""
-    conn: sqlite3.Connection = db.conn
     if conn.in_transaction:
         conn.execute("SAVEPOINT journal_replay")
         try:
@@ -333,7 +340,7 @@ class LeftWatch:
     journal's end with one open handle, so a check costs one read() call.
     """
 
-    def __init__(self, db: Database, journal: Journal | None) -> None:
+    def __init__(self, db: sqlite3.Connection, journal: Journal | None) -> None:
         self._db, self._journal = db, journal
         self._tail: JournalTail | None = None
         self._left: set[int] = set()

@@ -2,9 +2,15 @@
 
 `translator(lang)` gives gettext translations for Python code; `install(env)`
 makes `{% trans %}` and `_()` in templates follow the template's `lang`.
+
+The catalogs (Jinja and Babel) load on first use, not on import: commands such
+as `status` read language codes from the config and never translate.
 """
 
-from newsletter.i18n.catalogs import N_, available_languages, install, translator
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from newsletter.i18n.languages import (
     ENGLISH,
     SOURCE_LANGUAGE,
@@ -13,6 +19,11 @@ from newsletter.i18n.languages import (
     language_name,
     parse_language,
 )
+
+if TYPE_CHECKING:
+    from newsletter.i18n.catalogs import N_, available_languages, install, translator
+
+_FROM_CATALOGS = ("N_", "available_languages", "install", "translator")
 
 __all__ = [
     "N_",
@@ -26,3 +37,11 @@ __all__ = [
     "parse_language",
     "translator",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_CATALOGS:
+        from newsletter.i18n import catalogs
+
+        return getattr(catalogs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

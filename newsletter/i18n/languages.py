@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from babel import Locale, UnknownLocaleError
+if TYPE_CHECKING:
+    from babel import Locale
 
 WELSH = "cy"
 ENGLISH = "en"
@@ -61,6 +63,8 @@ def autonym(code: str) -> str:
 
 @lru_cache(maxsize=64)
 def _locale(code: str) -> Locale | None:
+    from babel import Locale, UnknownLocaleError  # here: reading the config needs no Babel
+
     try:
         return Locale.parse(code)
     except (UnknownLocaleError, ValueError):

@@ -193,7 +193,7 @@ class ReturnsProcessor:
         return bool(self.store.one("SELECT 1 AS x FROM returned_messages WHERE key = ?", [key]))
 
     def _remember(self, key: str, category: Category) -> None:
-        self.store.db.execute(
+        self.store.conn.execute(
             "INSERT OR IGNORE INTO returned_messages (key, category, processed_at) VALUES (?, ?, ?)",
             [key, str(category), self.store.clock()],
         )

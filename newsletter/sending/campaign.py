@@ -204,9 +204,9 @@ def send_issue(
             check_connection(transport)
         # Damage found now, not halfway: the first run's backup checks its copy in
         # full (the same pages); a resumed run, which takes none, checks quickly.
-        backup = None if plan.resuming else automatic_backup(store.db, f"before-send-{slug}")
+        backup = None if plan.resuming else automatic_backup(store.conn, f"before-send-{slug}")
         if backup is None:
-            check_integrity(store.db.conn, quick=True)
+            check_integrity(store.conn, quick=True)
         ledger.begin(slug, subject, content_hash, allow_changes=allow_changes)
         if resend_uncertain:
             ledger.requeue_uncertain(slug)
@@ -240,7 +240,7 @@ def _catch_up_with_journal(store: Store, sent_here: str | None) -> None:
     """
     if store.journal is not None:
         with contextlib.suppress(sqlite3.Error, DatabaseError):
-            replay_journal(store.db, store.journal, sent_here=sent_here)
+            replay_journal(store.conn, store.journal, sent_here=sent_here)
 
 
 @dataclass

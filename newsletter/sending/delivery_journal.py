@@ -9,8 +9,6 @@ undo it.
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-
 from newsletter.db.recovery import LeftWatch, delivered_hashes
 from newsletter.subscribers.store import Store
 
@@ -22,9 +20,9 @@ class DeliveryJournal:
 
     def __init__(self, store: Store) -> None:
         self.journal = store.journal
-        self.db: Database = store.db
+        self.conn = store.conn
         self._recipients: dict[int, Recipient] = {}  # delivery id -> recipient, while in hand
-        self._left = LeftWatch(store.db, store.journal)
+        self._left = LeftWatch(store.conn, store.journal)
 
     def close(self) -> None:
         self._left.close()
@@ -61,7 +59,7 @@ class DeliveryJournal:
         if self.journal is None:
             return []
         active_only = " AND s.status = 'active'" if from_status == "failed" else ""
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT d.subscriber_id, s.email_key FROM deliveries d"
             " JOIN subscribers s ON s.id = d.subscriber_id"
             " WHERE d.issue_slug = ? AND d.status = ?" + active_only,
@@ -81,14 +79,14 @@ class DeliveryJournal:
         delivered = delivered_hashes(self.journal, slug)
         if not delivered:
             return 0
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT d.id, s.email_key FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
             " WHERE d.issue_slug = ? AND d.status = 'queued'",
             [slug],
         ).fetchall()
         hashed = ((row_id, self.journal.hash(key)) for row_id, key in rows)
         known = [(delivered[h], now, row_id) for row_id, h in hashed if h in delivered]
-        self.db.conn.executemany(
+        self.conn.executemany(
             "UPDATE deliveries SET status = ?, last_error = 'recorded in the journal',"
             " updated_at = ? WHERE id = ?",
             known,
@@ -100,7 +98,7 @@ class DeliveryJournal:
             self.journal.issue(now, slug, content_hash, subject)
 
     def _look_up(self, delivery_id: int) -> Recipient | None:
-        row = self.db.execute(
+        row = self.conn.execute(
             "SELECT d.issue_slug, d.subscriber_id, s.email_key FROM deliveries d"
             " JOIN subscribers s ON s.id = d.subscriber_id WHERE d.id = ?",
             [delivery_id],

@@ -18,7 +18,7 @@ import contextlib
 import sqlite3
 import threading
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsletter.errors import NewsletterError, SendError
 from newsletter.sending.deliveries import Delivery, IssueRecord
@@ -28,6 +28,9 @@ from newsletter.subscribers.bounces import record_soft_bounce
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.store import Store, subscriber_from_row
 
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
 
 class Ledger(IssueReports):
     """With a journal (the store's), every delivery's move is journalled too, and an
@@ -36,9 +39,13 @@ class Ledger(IssueReports):
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.db = store.db
         self._lock = threading.RLock()
         self.journalled = DeliveryJournal(store)
+
+    @property
+    def db(self) -> Database:
+        """The store's sqlite-utils view, made on first write: reading needs none."""
+        return self.store.db
 
     def close(self) -> None:
         """Let go of the journal (a send's ledger follows its end)."""

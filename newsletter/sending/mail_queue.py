@@ -32,7 +32,7 @@ class QueuedMail:
 def enqueue(store: Store, kind: str, email: str, message: OutgoingMessage, expires_at: str) -> None:
     """Queue one mail (inside the caller's transaction, with what it belongs to)."""
     now = store.clock()
-    store.db.execute(
+    store.conn.execute(
         "INSERT INTO mail_queue (kind, recipient_key, sender, recipient, data, queued_at,"
         " expires_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [kind, address_key(email), message.sender, message.recipient, message.data, now,
@@ -45,13 +45,13 @@ def claim_due(store: Store, limit: int = 20) -> list[QueuedMail]:
     now = store.clock()
     with store.write():
         rows = list(
-            store.db.query(
+            store.query(
                 "SELECT * FROM mail_queue WHERE next_attempt_at <= ? AND expires_at > ?"
                 " ORDER BY next_attempt_at, id LIMIT ?",
                 [now, now, limit],
             )
         )
-        store.db.conn.executemany(
+        store.conn.executemany(
             "UPDATE mail_queue SET next_attempt_at = ? WHERE id = ?",
             [(later(now, CLAIM_FOR), row["id"]) for row in rows],
         )
@@ -68,12 +68,12 @@ def claim_due(store: Store, limit: int = 20) -> list[QueuedMail]:
 
 def mark_sent(store: Store, mail_id: int) -> None:
     with store.write():
-        store.db.execute("DELETE FROM mail_queue WHERE id = ?", [mail_id])
+        store.conn.execute("DELETE FROM mail_queue WHERE id = ?", [mail_id])
 
 
 def mark_deferred(store: Store, mail: QueuedMail, error: str, retry_in: timedelta) -> None:
     with store.write():
-        store.db.execute(
+        store.conn.execute(
             "UPDATE mail_queue SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
             " WHERE id = ?",
             [error[:500], later(store.clock(), retry_in), mail.id],
@@ -83,7 +83,7 @@ def mark_deferred(store: Store, mail: QueuedMail, error: str, retry_in: timedelt
 def purge_expired(store: Store) -> int:
     """Drop mails whose link has expired: sending them now would only disappoint."""
     with store.write():
-        cursor = store.db.execute("DELETE FROM mail_queue WHERE expires_at <= ?", [store.clock()])
+        cursor = store.conn.execute("DELETE FROM mail_queue WHERE expires_at <= ?", [store.clock()])
     return cursor.rowcount
 
 

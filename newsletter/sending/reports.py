@@ -94,12 +94,11 @@ class IssueReports:
         record = self.issue(slug)
         if record is None:
             return None
+        by_language = self._by_language(slug)
         counts = dict.fromkeys(DELIVERY_STATUSES, 0)
-        for row in self.db.query(
-            "SELECT status, count(*) AS n FROM deliveries WHERE issue_slug = ? GROUP BY status",
-            [slug],
-        ):
-            counts[row["status"]] = row["n"]
+        for language_counts in by_language.values():
+            for status, count in language_counts.items():
+                counts[status] += count
         return IssueStatus(
             record,
             counts,
@@ -107,25 +106,40 @@ class IssueReports:
             self._reasons(slug, "queued"),
             self._came_back(slug),
             self._returned(slug),
-            by_language=self._by_language(slug),
+            by_language=by_language,
         )
 
     def _by_language(self, slug: str) -> dict[str, dict[str, int]]:
-        """Deliveries counted by the language frozen with them ('' = no choice made)."""
+        """Deliveries counted by the language frozen with them ('' = no choice made).
+
+        Read from `delivery_counts` (kept by triggers: see migration 0006), so it
+        costs the same at any size. Rows with no frozen language take their
+        subscriber's, looked up for those rows alone (a partial index holds them).
+        """
         found: dict[str, dict[str, int]] = {}
-        for row in self.db.query(
-            "SELECT coalesce(d.language, s.language, '') AS language, d.status, count(*) AS n"
-            " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
-            " WHERE d.issue_slug = ? GROUP BY 1, 2",
+        unfrozen = 0
+        for row in self.store.query(
+            "SELECT language, status, n, unfrozen FROM delivery_counts"
+            " WHERE issue_slug = ? AND n > 0",
             [slug],
         ):
-            found.setdefault(row["language"], dict.fromkeys(DELIVERY_STATUSES, 0))
-            found[row["language"]][row["status"]] = row["n"]
+            if row["unfrozen"]:
+                unfrozen += row["n"]
+            else:
+                _add(found, row)
+        if unfrozen:
+            for row in self.store.query(
+                "SELECT coalesce(s.language, '') AS language, d.status, count(*) AS n"
+                " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
+                " WHERE d.issue_slug = ? AND d.language IS NULL GROUP BY 1, 2",
+                [slug],
+            ):
+                _add(found, row)
         return found
 
     def uncertain(self, slug: str, limit: int = 20) -> list[str]:
         """Addresses of rows left `sending`: the coordinator decides whether to resend."""
-        rows = self.db.query(
+        rows = self.store.query(
             "SELECT coalesce(s.email, '(forgotten)') AS email FROM deliveries d"
             " LEFT JOIN subscribers s ON s.id = d.subscriber_id"
             " WHERE d.issue_slug = ? AND d.status = 'sending' ORDER BY d.id LIMIT ?",
@@ -135,7 +149,7 @@ class IssueReports:
 
     def failed(self, slug: str) -> Iterator[tuple[str, str]]:
         """(address, the server's reply) of every failed delivery, streamed in send order."""
-        rows = self.db.query(
+        rows = self.store.query(
             "SELECT coalesce(s.email, '(forgotten)') AS email, coalesce(d.last_error, '') AS error"
             " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
             " WHERE d.issue_slug = ? AND d.status = 'failed' ORDER BY d.id",
@@ -145,12 +159,12 @@ class IssueReports:
             yield row["email"], row["error"]
 
     def statuses(self) -> list[IssueStatus]:
-        slugs = [row["slug"] for row in self.db.query("SELECT slug FROM issues ORDER BY slug")]
+        slugs = [row["slug"] for row in self.store.query("SELECT slug FROM issues ORDER BY slug")]
         return [status for slug in slugs if (status := self.status(slug))]
 
     def _came_back(self, slug: str) -> list[tuple[str, int]]:
         """The issue's bounces, refusals, complaints and mailto unsubscribes, by kind."""
-        rows = self.db.query(
+        rows = self.store.query(
             "SELECT kind, source, count(*) AS n FROM events WHERE issue_slug = ?"
             " AND kind IN ('bounced', 'soft_bounce', 'refused', 'unsubscribed')"
             " GROUP BY kind, source",
@@ -162,7 +176,7 @@ class IssueReports:
     def _returned(self, slug: str) -> list[tuple[str, int]]:
         """What returned DSNs said about this issue's deliveries, grouped."""
         return _grouped(
-            self.db.query(
+            self.store.query(
                 "SELECT detail AS reply, count(*) AS n FROM events WHERE issue_slug = ?"
                 " AND source = 'dsn' GROUP BY detail",
                 [slug],
@@ -171,12 +185,17 @@ class IssueReports:
 
     def _reasons(self, slug: str, status: str) -> list[tuple[str, int]]:
         return _grouped(
-            self.db.query(
+            self.store.query(
                 "SELECT last_error AS reply, count(*) AS n FROM deliveries WHERE issue_slug = ?"
                 " AND status = ? AND last_error IS NOT NULL GROUP BY last_error",
                 [slug, status],
             )
         )
+
+
+def _add(found: dict[str, dict[str, int]], row: dict[str, Any]) -> None:
+    counts = found.setdefault(row["language"], dict.fromkeys(DELIVERY_STATUSES, 0))
+    counts[row["status"]] += row["n"]
 
 
 def _grouped(rows: Iterable[dict[str, Any]]) -> list[tuple[str, int]]:

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 class SmtpTransport:
     """One SMTP session reused for many messages, renewed every `messages_per_connection`;
-    pipelined (RFC 2920, pipelining.py) when the server offers it."""
+    pipelined (RFC 2920, pipelining.py) when the server offers it and smtp.pipelining
+    is not turned off."""
 
     def __init__(
         self,
@@ -87,7 +88,7 @@ class SmtpTransport:
             session.close()
             raise
         self._session, self._sent = session, 0
-        if offers_pipelining(session):
+        if self.smtp.pipelining and offers_pipelining(session):
             self._pipeline = PipelinedSession(session, self.smtp.data_timeout, self.smtp.timeout)
 
     def submit(self, message: OutgoingMessage, claim: Claim, done: Done) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 
-from email_validator import EmailNotValidError, validate_email
-
 from newsletter.errors import InputError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
@@ -30,6 +28,8 @@ def normalise_address(text: str) -> str:
         raise InputError("empty email address")
     if _CONTROL.search(candidate):
         raise InputError(f"control character in email address {candidate!r}")
+    from email_validator import EmailNotValidError, validate_email  # here: `status` starts fast
+
     try:
         # No SMTPUTF8: a non-ASCII local part could be stored but never sent,
         # so it is refused here, where the coordinator sees the line and reason.

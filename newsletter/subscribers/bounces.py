@@ -44,7 +44,7 @@ def record_refusal(
 
 def soft_streak(store: Store, subscriber_id: int, skip_issue: str | None = None) -> int:
     """How many of the person's latest issues (before `skip_issue`) soft-bounced, in a row."""
-    rows = store.db.query(
+    rows = store.query(
         "SELECT d.issue_slug AS issue, EXISTS (SELECT 1 FROM events e"
         "  WHERE e.subscriber_id = d.subscriber_id AND e.issue_slug = d.issue_slug"
         "  AND e.kind = 'soft_bounce') AS soft"

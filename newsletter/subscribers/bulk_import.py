@@ -19,19 +19,21 @@ class BulkImport:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.db = store.db
+        self.conn = store.conn
 
     def begin(self) -> None:
         """A scratch table of the addresses this import has seen; rolled back with it."""
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS import_seen (email_key TEXT PRIMARY KEY)")
-        self.db.execute("DELETE FROM temp.import_seen")
+        self.conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS import_seen (email_key TEXT PRIMARY KEY)"
+        )
+        self.conn.execute("DELETE FROM temp.import_seen")
 
     def end(self) -> None:
-        self.db.execute("DROP TABLE IF EXISTS temp.import_seen")
+        self.conn.execute("DROP TABLE IF EXISTS temp.import_seen")
 
     def lookup(self, keys: list[str]) -> dict[str, tuple[Subscriber | None, bool]]:
         """For each address key: its subscriber (or None), and whether this import saw it before."""
-        cursor = self.db.execute(
+        cursor = self.conn.execute(
             "SELECT j.value AS lookup_key, seen.email_key IS NOT NULL AS seen, s.*"
             " FROM json_each(?) AS j"
             " LEFT JOIN subscribers AS s ON s.email_key = j.value"
@@ -58,7 +60,7 @@ class BulkImport:
     ) -> None:
         """One batch's writes: new rows (fresh tokens), changed rows, (key, kind, detail) events."""
         now = self.store.clock()
-        conn = self.db.conn
+        conn = self.conn
         conn.executemany(
             "INSERT INTO subscribers (email, email_key, name, organisation, language, attributes,"
             " status, token, source, subscribed_at, updated_at, unsubscribed_at, left_via)"
@@ -91,7 +93,7 @@ class BulkImport:
         now = self.store.clock()
         for kind, keys in (("L", left), ("B", back)):
             for start in range(0, len(keys), 5000):
-                rows = self.db.execute(
+                rows = self.conn.execute(
                     "SELECT id, email_key FROM subscribers"
                     " WHERE email_key IN (SELECT value FROM json_each(?))",
                     [json.dumps(keys[start : start + 5000], ensure_ascii=False)],

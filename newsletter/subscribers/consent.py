@@ -51,7 +51,7 @@ def register_wording(store: Store, language: str, text: str) -> Wording:
     """The stored wording for (language, text), added the first time it is shown."""
     digest = wording_digest(language, text)
     with store.write():
-        store.db.execute(
+        store.conn.execute(
             "INSERT OR IGNORE INTO consent_wordings (digest, language, text, first_shown_at)"
             " VALUES (?, ?, ?, ?)",
             [digest, language, text, store.clock()],
@@ -74,7 +74,7 @@ def record_consent(
     store: Store, subscriber_id: int, wording_id: int, source: str, client_ip: str | None
 ) -> None:
     """One more consent record (call inside the transaction that makes the person active)."""
-    store.db.execute(
+    store.conn.execute(
         "INSERT INTO consents (subscriber_id, at, wording_id, source, client_ip)"
         " VALUES (?, ?, ?, ?, ?)",
         [subscriber_id, store.clock(), wording_id, source, client_ip],

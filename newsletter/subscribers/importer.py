@@ -121,7 +121,7 @@ def import_csv(
     lines = records(path, encoding, delimiter)
     next(lines)  # the header
     if not dry_run:
-        automatic_backup(store.db, f"before-import-{path.stem}")
+        automatic_backup(store.conn, f"before-import-{path.stem}")
     try:
         with store.write():
             merger = _Merger(store, report, resubscribe, event_source)
@@ -145,7 +145,7 @@ def _settle_with_journal(store: Store, merger: _Merger) -> None:
     journals them at once and answers; see newsletter.journal)."""
     merger.bulk.journal_changes(merger.left, [], "import")
     if store.journal is not None:
-        replay_journal(store.db, store.journal)
+        replay_journal(store.conn, store.journal)
 
 
 def _choose_columns(path: Path, encoding: str) -> tuple[str, columns.ColumnMap]:

@@ -74,7 +74,7 @@ def form_secret(store: Store) -> str:
 def queue_request(store: Store, request: SignupRequest) -> None:
     """Record a request as it came: the whole of what a POST /subscribe writes."""
     with store.write():
-        store.db.execute(
+        store.conn.execute(
             "INSERT INTO signup_requests (received_at, email, name, organisation, language,"
             " wording_id, source, client_ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [store.clock(), request.email, clean_field(request.name),
@@ -85,9 +85,9 @@ def queue_request(store: Store, request: SignupRequest) -> None:
 
 def take_requests(store: Store, limit: int = 50) -> list[SignupRequest]:
     """The oldest requests, removed from the queue (call inside the transaction that acts)."""
-    rows = list(store.db.query("SELECT * FROM signup_requests ORDER BY id LIMIT ?", [limit]))
+    rows = list(store.query("SELECT * FROM signup_requests ORDER BY id LIMIT ?", [limit]))
     if rows:
-        store.db.execute("DELETE FROM signup_requests WHERE id <= ?", [rows[-1]["id"]])
+        store.conn.execute("DELETE FROM signup_requests WHERE id <= ?", [rows[-1]["id"]])
     return [
         SignupRequest(
             row["email"], row["name"], row["organisation"], row["language"],
@@ -118,8 +118,8 @@ def open_signup(
         return None
     token = new_token()
     expires_at = later(now, valid_for)
-    store.db.execute("DELETE FROM signups WHERE email_key = ?", [key])
-    store.db.execute(
+    store.conn.execute("DELETE FROM signups WHERE email_key = ?", [key])
+    store.conn.execute(
         "INSERT INTO signups (email, email_key, name, organisation, language, token_hash,"
         " wording_id, source, client_ip, requested_at, expires_at, mails_in_window,"
         " window_started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -158,7 +158,7 @@ def confirm(
         subscriber = _activate(store, pending)
         store.note_return(subscriber.id, pending.source)  # the journal: back on request
         record_consent(store, subscriber.id, wording_id, pending.source, client_ip)
-        store.db.execute("DELETE FROM signups WHERE token_hash = ?", [token_hash(token)])
+        store.conn.execute("DELETE FROM signups WHERE token_hash = ?", [token_hash(token)])
     return store.get_by_id(subscriber.id)
 
 
@@ -180,7 +180,7 @@ def _activate(store: Store, pending: PendingSignup) -> Subscriber:
 def purge_expired(store: Store) -> int:
     """Delete pending sign-ups whose link has expired; how many went."""
     with store.write():
-        cursor = store.db.execute("DELETE FROM signups WHERE expires_at <= ?", [store.clock()])
+        cursor = store.conn.execute("DELETE FROM signups WHERE expires_at <= ?", [store.clock()])
     return cursor.rowcount
 
 

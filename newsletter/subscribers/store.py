@@ -10,13 +10,11 @@ the busy timeout instead of failing halfway.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-from sqlite_utils import Database
 
 from newsletter.db.journal import Journal
 from newsletter.errors import InputError, NotFoundError
@@ -44,55 +42,9 @@ class Store(SuppressionsAndEvents):
     """`journal` (see newsletter.journal) also records who leaves and comes back."""
 
     def __init__(
-        self, db: Database, clock: Clock = utc_now, journal: Journal | None = None
+        self, conn: sqlite3.Connection, clock: Clock = utc_now, journal: Journal | None = None
     ) -> None:
-        self.db = db
-        self.clock = clock
-        self.journal = journal
-        self._unwritten: list[tuple[object, ...]] = []  # journal lines awaiting COMMIT
-
-    def close(self) -> None:
-        self.db.close()
-        if self.journal is not None:
-            self.journal.close()
-
-    @contextmanager
-    def write(self) -> Iterator[Store]:
-        """One IMMEDIATE transaction; nested calls become savepoints."""
-        if self.db.conn.in_transaction:
-            mark = len(self._unwritten)
-            try:
-                with self.db.atomic():
-                    yield self
-            except BaseException:
-                del self._unwritten[mark:]  # rolled back to the savepoint: so are they
-                raise
-            return
-        self.db.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self
-            self._write_journal()  # before COMMIT: the journal never knows less
-            self.db.conn.execute("COMMIT")
-        except BaseException:
-            self._unwritten.clear()
-            if self.db.conn.in_transaction:
-                self.db.conn.execute("ROLLBACK")
-            raise
-
-    def journal_lines(self, records: list[tuple[object, ...]]) -> None:
-        """Journal L/B lines: at once outside a transaction; inside one, when it commits
-        (a dry run's rollback must not leave a journalled unsubscribe behind)."""
-        if self.journal is None or not records:
-            return
-        if self.db.conn.in_transaction:
-            self._unwritten.extend(records)
-        else:
-            self.journal.append(records, sync=True)
-
-    def _write_journal(self) -> None:
-        records, self._unwritten = self._unwritten, []
-        if records and self.journal is not None:
-            self.journal.append(records, sync=True)
+        super().__init__(conn, clock, journal)
 
     # --- reading subscribers -------------------------------------------------
 
@@ -128,12 +80,12 @@ class Store(SuppressionsAndEvents):
         sql = "SELECT * FROM subscribers"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        for row in self.db.query(sql + " ORDER BY id", params):
+        for row in self.query(sql + " ORDER BY id", params):
             yield subscriber_from_row(row)
 
     def count_by_status(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
-        for row in self.db.query("SELECT status, count(*) AS n FROM subscribers GROUP BY status"):
+        for row in self.query("SELECT status, count(*) AS n FROM subscribers GROUP BY status"):
             counts[row["status"]] = row["n"]
         return counts
 
@@ -141,7 +93,7 @@ class Store(SuppressionsAndEvents):
         """How many subscribers (active by default) chose each language ('' = no choice)."""
         return {
             row["language"]: row["n"]
-            for row in self.db.query(
+            for row in self.query(
                 "SELECT language, count(*) AS n FROM subscribers WHERE status = ? GROUP BY language",
                 [status],
             )
@@ -219,7 +171,7 @@ class Store(SuppressionsAndEvents):
 
     def update_subscribers(self, subscribers: list[Subscriber], now: str) -> None:
         """Write back changed subscribers (profile, attributes, status) in one statement."""
-        self.db.conn.executemany(
+        self.conn.executemany(
             "UPDATE subscribers SET name = ?, organisation = ?, language = ?, attributes = ?,"
             " status = ?, unsubscribed_at = ?, left_via = ?, bounce_count = ?, updated_at = ?"
             " WHERE id = ?",
@@ -235,7 +187,7 @@ class Store(SuppressionsAndEvents):
     ) -> Subscriber:
         """Insert a new active subscriber with a fresh token (email already normalised)."""
         now = self.clock()
-        cursor = self.db.execute(
+        cursor = self.conn.execute(
             "INSERT INTO subscribers (email, email_key, name, organisation, language,"
             " attributes, status, token, source, subscribed_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
@@ -272,7 +224,7 @@ class Store(SuppressionsAndEvents):
         if not journaled:
             self.note_leaving(subscriber_id, via)
         with self.write():
-            cursor = self.db.execute(
+            cursor = self.conn.execute(
                 "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ?,"
                 " left_via = ?, updated_at = ? WHERE id = ? AND status = 'active'",
                 [self.clock(), via, self.clock(), subscriber_id],
@@ -299,7 +251,7 @@ class Store(SuppressionsAndEvents):
         list, so the choice applies from the next issue.
         """
         with self.write():
-            cursor = self.db.execute(
+            cursor = self.conn.execute(
                 "UPDATE subscribers SET language = ?, updated_at = ?"
                 " WHERE id = ? AND status = 'active' AND language != ?",
                 [language, self.clock(), subscriber_id, language],
@@ -326,7 +278,7 @@ class Store(SuppressionsAndEvents):
         """Count a hard bounce; True when it reached the limit and the person was suppressed.
         (Soft bounces and other refusals: subscribers/bounces.py.)"""
         with self.write():
-            self.db.execute(
+            self.conn.execute(
                 "UPDATE subscribers SET bounce_count = bounce_count + 1, updated_at = ?"
                 " WHERE id = ?",
                 [self.clock(), subscriber_id],
@@ -337,7 +289,7 @@ class Store(SuppressionsAndEvents):
     def mark_bounced(self, subscriber_id: int, *, min_hard_bounces: int = 0) -> bool:
         """active -> bounced (when it has at least that many hard bounces); True if changed."""
         now = self.clock()
-        cursor = self.db.execute(
+        cursor = self.conn.execute(
             "UPDATE subscribers SET status = 'bounced', unsubscribed_at = ?, left_via = 'bounce',"
             " updated_at = ? WHERE id = ? AND status = 'active' AND bounce_count >= ?",
             [now, now, subscriber_id, min_hard_bounces],
@@ -363,13 +315,13 @@ class Store(SuppressionsAndEvents):
         subscriber = self.require(email)
         with self.write():
             self._journal_left(subscriber.id, "forgotten")
-            self.db.execute("DELETE FROM events WHERE subscriber_id = ?", [subscriber.id])
-            self.db.execute(
+            self.conn.execute("DELETE FROM events WHERE subscriber_id = ?", [subscriber.id])
+            self.conn.execute(
                 "UPDATE deliveries SET subscriber_id = NULL, last_error = NULL"
                 " WHERE subscriber_id = ?",
                 [subscriber.id],
             )
-            self.db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber.id])
+            self.conn.execute("DELETE FROM subscribers WHERE id = ?", [subscriber.id])
             self._erase_joining(subscriber)
             self.suppress(subscriber.email, "forgotten")
             self.record_event("forgotten", None, "cli")
@@ -377,12 +329,12 @@ class Store(SuppressionsAndEvents):
     def _erase_joining(self, subscriber: Subscriber) -> None:
         """Consent records, a pending sign-up, unread requests and queued mail for the person."""
         key = address_key(subscriber.email)
-        self.db.execute("DELETE FROM consents WHERE subscriber_id = ?", [subscriber.id])
-        self.db.execute("DELETE FROM signups WHERE email_key = ?", [key])
-        self.db.execute("DELETE FROM mail_queue WHERE recipient_key = ?", [key])
-        requests = self.db.query("SELECT id, email FROM signup_requests")
+        self.conn.execute("DELETE FROM consents WHERE subscriber_id = ?", [subscriber.id])
+        self.conn.execute("DELETE FROM signups WHERE email_key = ?", [key])
+        self.conn.execute("DELETE FROM mail_queue WHERE recipient_key = ?", [key])
+        requests = self.query("SELECT id, email FROM signup_requests")
         doomed = [[row["id"]] for row in requests if address_key(row["email"]) == key]
-        self.db.conn.executemany("DELETE FROM signup_requests WHERE id = ?", doomed)
+        self.conn.executemany("DELETE FROM signup_requests WHERE id = ?", doomed)
 
     def require(self, email: str) -> Subscriber:
         subscriber = self.get_subscriber(normalise_address(email))
@@ -397,7 +349,7 @@ class Store(SuppressionsAndEvents):
         if status:
             sql += " WHERE s.status = ?"
             params.append(status)
-        return sorted(row[0] for row in self.db.execute(sql + " ORDER BY 1", params))
+        return sorted(row[0] for row in self.conn.execute(sql + " ORDER BY 1", params))
 
 
 def _language(text: str, languages: tuple[str, ...]) -> str:

@@ -11,29 +11,19 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from sqlite_utils import Database
-
+from newsletter.db.session import DatabaseSession
 from newsletter.subscribers.addresses import address_key, clean_field
 
 
-class SuppressionsAndEvents:
+class SuppressionsAndEvents(DatabaseSession):
     """The half of `Store` about who may never be re-added, and what happened when."""
-
-    db: Database
-    clock: Callable[[], str]
-
-    def one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
-        """The first row of a query, or None."""
-        return next(iter(self.db.query(sql, params or [])), None)
 
     def address_hash(self, email: str) -> str:
         """Salted per database, so a leaked file does not confirm an address elsewhere."""
         return self.address_hasher()(email)
 
     def suppressed_hashes(self) -> set[str]:
-        return {
-            row["address_hash"] for row in self.db.query("SELECT address_hash FROM suppressions")
-        }
+        return {row["address_hash"] for row in self.query("SELECT address_hash FROM suppressions")}
 
     def is_suppressed(self, email: str) -> bool:
         return bool(
@@ -43,13 +33,13 @@ class SuppressionsAndEvents:
         )
 
     def suppress(self, email: str, reason: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "INSERT OR IGNORE INTO suppressions (address_hash, reason, created_at) VALUES (?, ?, ?)",
             [self.address_hash(email), reason, self.clock()],
         )
 
     def unsuppress(self, email: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "DELETE FROM suppressions WHERE address_hash = ?", [self.address_hash(email)]
         )
 
@@ -61,7 +51,7 @@ class SuppressionsAndEvents:
         detail: str = "",
         issue_slug: str | None = None,
     ) -> None:
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO events (at, kind, subscriber_id, issue_slug, source, detail)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             [
@@ -76,9 +66,7 @@ class SuppressionsAndEvents:
 
     def events_for(self, subscriber_id: int) -> list[dict[str, Any]]:
         return list(
-            self.db.query(
-                "SELECT * FROM events WHERE subscriber_id = ? ORDER BY id", [subscriber_id]
-            )
+            self.query("SELECT * FROM events WHERE subscriber_id = ? ORDER BY id", [subscriber_id])
         )
 
     def address_hasher(self) -> Callable[[str], str]:

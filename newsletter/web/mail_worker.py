@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from newsletter.config import Config
-from newsletter.db.connection import open_database
+from newsletter.db.connection import connect_database
 from newsletter.errors import NewsletterError
 from newsletter.sending.mail_queue import (
     QueuedMail,
@@ -72,7 +72,7 @@ class MailWorker:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        store = Store(open_database(self.config.database_path))
+        store = Store(connect_database(self.config.database_path))
         try:
             while not self._stop.is_set():
                 try:

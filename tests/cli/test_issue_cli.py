@@ -95,7 +95,7 @@ def test_preview_open_says_so_when_no_browser_can_be_found(cli, project: Path, m
 def test_a_misspelt_attribute_is_an_error_naming_the_close_one(cli, project: Path) -> None:
     with open_project(project) as (_config, store):
         store.add_subscriber("llyr@example.org", name="Llŷr")
-        store.db.execute('UPDATE subscribers SET attributes = \'{"membership_type": "full"}\'')
+        store.conn.execute('UPDATE subscribers SET attributes = \'{"membership_type": "full"}\'')
     html = (project / "templates" / "version.html").read_text(encoding="utf-8")
     line = "{{ content }}"
     write_template(

@@ -171,7 +171,7 @@ def test_an_address_smtp_cannot_carry_fails_alone(cli, project, store, issue, sm
     emails = add_subscribers(store, 2)
     # The import refuses such an address now; a database from before that rule may hold one.
     store.add_subscriber("jose@example.org", name="José")
-    store.db.execute("UPDATE subscribers SET email = 'josé@example.org' WHERE name = 'José'")
+    store.conn.execute("UPDATE subscribers SET email = 'josé@example.org' WHERE name = 'José'")
     configure_smtp(project, smtp_server, connections=1, rate=0)
     result = cli("send", issue, "--yes")
     assert result.exit_code == 0, result.output

@@ -56,7 +56,7 @@ def test_status_calls_rows_in_flight_while_a_send_holds_the_lock(cli, project, s
     add_subscribers(store, 3)
     write_issue(project, SLUG)
     assert cli("send", SLUG, "--yes").exit_code == 0
-    store.db.execute("UPDATE deliveries SET status = 'sending' WHERE id = 1")
+    store.conn.execute("UPDATE deliveries SET status = 'sending' WHERE id = 1")
     with send_lock(project):
         during = cli("status", SLUG).output
         record = json.loads(cli("status", SLUG, "--json").stdout)

@@ -59,6 +59,14 @@ def test_list_shows_a_table_without_tokens(project, cli, monkeypatch):
         assert row["token"] not in result.stdout
 
 
+def test_list_prints_a_colon_name_as_written_not_as_an_emoji(project, cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich: the table, as on a terminal
+    cli("subscribers", "add", "dai@example.org", "--organisation", "Tîm :fire: Caerdydd")
+    result = cli("subscribers", "list")
+    assert "Tîm :fire: Caerdydd" in result.stdout
+
+
 def test_list_never_wraps_an_address_on_an_80_column_terminal(project, cli, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich: write as to a terminal
@@ -227,7 +235,7 @@ def test_export_neutralises_formulas_and_import_restores_them_exactly(project, t
             organisation=FORMULAS["organisation"],
             source=FORMULAS["source"],
         )
-        store.db.execute(
+        store.conn.execute(
             "UPDATE subscribers SET attributes = ?",
             [json.dumps({"note": FORMULAS["note"], "quoted": FORMULAS["quoted"]})],
         )  # fmt: skip

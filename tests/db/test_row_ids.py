@@ -8,7 +8,7 @@ import sqlite3
 from sqlite_utils import Database
 
 from newsletter.db.connection import open_database
-from newsletter.db.migrations import migrations
+from newsletter.db.migrations import migration_set
 
 
 def test_an_id_freed_by_forget_is_never_given_to_the_next_subscriber(store):
@@ -23,7 +23,7 @@ def test_an_id_freed_by_forget_is_never_given_to_the_next_subscriber(store):
 def test_the_migration_gives_an_existing_database_ids_that_are_never_reused(tmp_path):
     path = tmp_path / "old.db"
     old = Database(sqlite3.connect(path))
-    migrations.apply(old, stop_before="0005_ids_never_reused")  # the schema as shipped
+    migration_set().apply(old, stop_before="0005_ids_never_reused")  # the schema as shipped
     for n in range(1, 4):
         old.execute(
             "INSERT INTO subscribers (email, email_key, token, subscribed_at, updated_at)"

@@ -17,7 +17,7 @@ def statuses(project: Path) -> dict[str, tuple[str, str | None]]:
 
 def events(project: Path, kind: str) -> list[dict]:
     with open_project(project) as (_config, store):
-        return list(store.db.query("SELECT * FROM events WHERE kind = ? ORDER BY id", [kind]))
+        return list(store.query("SELECT * FROM events WHERE kind = ? ORDER BY id", [kind]))
 
 
 def test_each_kind_of_returned_mail_is_sorted_and_acted_on_once(project, sent, cli):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from support.faults import GreetingRefuser, ScriptedSink
-from support.smtp import start_server
+from support.pipelined import PipeliningSink
+from support.smtp import Server, start_server
+from support.wiretap import Wiretap
 
 
 @pytest.fixture
@@ -29,4 +31,15 @@ def shared_scripted_server():
     """One scripted relay for a whole module (hypothesis runs many examples on it)."""
     controller, server = start_server(ScriptedSink())
     yield server
+    controller.stop()
+
+
+@pytest.fixture
+def tapped_pipelining_server():
+    """A relay offering PIPELINING, reached through a wiretap (support/wiretap.py) that
+    logs what client and server wrote, in order: (Server at the tap's port, Wiretap)."""
+    controller, server = start_server(PipeliningSink())
+    tap = Wiretap(server.port)
+    yield Server(server.handler, tap.port), tap
+    tap.close()
     controller.stop()

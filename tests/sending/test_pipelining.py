@@ -29,6 +29,7 @@ from support.smtp import (
     simple_builder,
     start_server,
 )
+from support.wiretap import most_commands_ahead
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
@@ -233,3 +234,20 @@ def test_the_send_loop_retries_a_pipelined_refusal_and_leaves_a_lost_reply_uncer
     assert {rows[email] for email in emails if email != emails[5]} == {"sent"}
     assert sorted(received(pipelining_server)) == sorted(emails)  # each exactly once
     assert [status.counts[key] for key in ("queued", "sending", "sent", "failed")] == [0, 1, 7, 1]
+
+
+@pytest.mark.parametrize(
+    ("setting", "ahead"), [({}, 3), ({"pipelining": True}, 3), ({"pipelining": False}, 0)]
+)
+def test_pipelining_false_makes_the_client_wait_for_every_reply(
+    project, store, tapped_pipelining_server, setting, ahead
+):
+    """The wiretap reads what went over the wire: pipelined by default (the content,
+    MAIL, RCPT and DATA written before their replies), one command at a time with
+    `pipelining = false`, though the server offers it."""
+    server, tap = tapped_pipelining_server
+    emails = add_subscribers(store, 6)
+    configure_smtp(project, server, connections=1, rate=0, **setting)
+    report, _status = send_all(project)
+    assert report.sent == 6 and received(server) == emails
+    assert max(most_commands_ahead(log) for log in tap.connections) == ahead

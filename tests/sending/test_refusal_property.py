@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsletter.config import SmtpConfig
-from newsletter.db.connection import open_database
+from newsletter.db.connection import connect_database
 from newsletter.sending.ledger import Ledger
 from newsletter.sending.loop import Sender, SendSettings
 from newsletter.sending.smtp import SmtpTransport
@@ -78,7 +78,7 @@ def test_no_refusal_naming_the_sender_or_relay_ever_bounces_anyone(
     handler = shared_scripted_server.handler
     handler.rcpt, handler.data, handler.messages, handler.refusals = {}, {}, [], []
     with TemporaryDirectory() as folder:
-        store = Store(open_database(Path(folder) / "newsletter.db", create=True))
+        store = Store(connect_database(Path(folder) / "newsletter.db", create=True))
         emails = add_subscribers(store, len(replies) + len(bare_at_data))
         sender_side = set()
         for email, (stage, reply, _) in zip(emails, replies, strict=False):

@@ -32,7 +32,7 @@ from support.smtp import add_subscribers, configure_smtp
 
 
 def events(store, kind: str) -> list[dict]:  # noqa: ANN001
-    return list(store.db.query("SELECT * FROM events WHERE kind = ? ORDER BY id", [kind]))
+    return list(store.query("SELECT * FROM events WHERE kind = ? ORDER BY id", [kind]))
 
 
 def assert_nobody_failed_or_bounced(store, status, total: int) -> None:  # noqa: ANN001

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.db.connection import open_database
+from newsletter.db.connection import connect_database
 from newsletter.db.recovery import connect_journal
 from newsletter.project import open_project
 from newsletter.sending.ledger import Ledger
@@ -77,8 +77,8 @@ def test_a_failed_claim_keeps_the_sent_mark_it_carried(project):
     """The claim of the next message commits together with the last 250; when the
     database stays busy, that 250 must not roll back into `sending` (uncertain)."""
     path = project / "newsletter.db"
-    db = open_database(path, busy_timeout=0.05)
-    store = Store(db, journal=connect_journal(db, path))
+    conn = connect_database(path, busy_timeout=0.05)
+    store = Store(conn, journal=connect_journal(conn, path))
     add_subscribers(store, 2)
     ledger = Ledger(store)
     ledger.begin(SLUG, "December", "hash")

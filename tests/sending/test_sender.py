@@ -12,7 +12,7 @@ import pytest
 from filelock import FileLock
 
 import newsletter.sending.campaign as sending
-from newsletter.db.connection import open_database
+from newsletter.db.connection import connect_database
 from newsletter.errors import SendError
 from newsletter.project import open_project
 from newsletter.sending.campaign import dry_run, send_lock, send_test
@@ -74,7 +74,9 @@ def test_someone_who_unsubscribes_mid_send_is_not_mailed(project, store, smtp_se
     emails = add_subscribers(store, 20)
     leaver = store.get_subscriber(emails[15])
     configure_smtp(project, smtp_server, connections=1, rate=0)
-    other = Store(open_database(project / "newsletter.db"))  # another connection, like the web app
+    other = Store(
+        connect_database(project / "newsletter.db")
+    )  # another connection, like the web app
     done = threading.Event()
 
     def unsubscribe_early(report):  # noqa: ANN001, ANN202

@@ -289,15 +289,15 @@ def test_import_is_one_transaction_a_failing_write_leaves_the_database_as_it_was
     before = snapshot(project)
     rows = "".join(f"p{i}@example.org,P{i}\n" for i in range(20))
     path = write_csv(tmp_path, "Email,Name\nexisting@example.org,After\n" + rows)
-    store.db.execute(
+    store.conn.execute(
         "CREATE TRIGGER crash BEFORE INSERT ON subscribers WHEN NEW.email = 'p17@example.org'"
         " BEGIN SELECT RAISE(ABORT, 'simulated crash'); END"
     )
     with pytest.raises(sqlite3.IntegrityError, match="simulated crash"):
         import_csv(store, path, batch_rows=5)  # three batches were written before the crash
-    store.db.execute("DROP TRIGGER crash")
+    store.conn.execute("DROP TRIGGER crash")
     assert snapshot(project) == before
-    assert not store.db.conn.in_transaction
+    assert not store.conn.in_transaction
 
 
 def test_an_interrupted_import_leaves_the_database_as_it_was(project, tmp_path, store, monkeypatch):

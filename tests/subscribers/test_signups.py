@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import load_config
-from newsletter.db.connection import open_database
+from newsletter.db.connection import connect_database
 from newsletter.sending.mail_queue import enqueue
 from newsletter.subscribers.consent import latest_consent, register_wording
 from newsletter.subscribers.signups import (
@@ -46,7 +46,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def timed(project: Path, clock: Clock):
-    store = Store(open_database(project / "newsletter.db"), clock=clock)
+    store = Store(connect_database(project / "newsletter.db"), clock=clock)
     yield store
     store.close()
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 from dataclasses import dataclass, field
 
+from support.listener import LoopbackListener
 from support.smtp import Sink
 
 O365_QUOTA = (
@@ -74,31 +74,15 @@ class ScriptedSink(Sink):
         return text
 
 
-class GreetingRefuser:
+class GreetingRefuser(LoopbackListener):
     """Answers every connection with `line` and closes it; counts the connections."""
 
     def __init__(self, line: str = "421 4.3.2 Service not available, closing channel") -> None:
         self.line = line.encode() + b"\r\n"
-        self.host = "127.0.0.1"
         self.connections = 0
-        self._socket = socket.create_server(("127.0.0.1", 0))
-        self._socket.settimeout(0.2)
-        self.port = self._socket.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self._socket.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            with client:
-                client.sendall(self.line)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._socket.close()
+    def handle(self, client: socket.socket) -> None:
+        self.connections += 1
+        with client:
+            client.sendall(self.line)

@@ -46,7 +46,7 @@ def sent_to(project: Path, slug: str) -> dict[str, SentTo]:
     """Every delivery of an issue, by recipient address."""
     with open_project(project) as (config, store):
         return_path = return_path_for(config, store)
-        rows = store.db.query(
+        rows = store.query(
             "SELECT d.id, d.message_id, s.email, s.token FROM deliveries d"
             " JOIN subscribers s ON s.id = d.subscriber_id WHERE d.issue_slug = ?",
             [slug],

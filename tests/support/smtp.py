@@ -146,6 +146,8 @@ def configure_smtp(project: Path, server: Server, **smtp: object) -> None:
 
 
 def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return f'"{value}"' if isinstance(value, str) else str(value)
 
 

@@ -116,8 +116,8 @@ def stop_waitress(waitress_server: Any, thread: Any) -> None:
 def subscriber_state(project: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every subscriber row and every event: a snapshot to prove nothing changed."""
     with open_project(project) as (_config, store):
-        rows = list(store.db.query("SELECT * FROM subscribers ORDER BY id"))
-        events = list(store.db.query("SELECT * FROM events ORDER BY id"))
+        rows = list(store.query("SELECT * FROM subscribers ORDER BY id"))
+        events = list(store.query("SELECT * FROM events ORDER BY id"))
     return rows, events
 
 

@@ -21,19 +21,16 @@ from newsletter.web.app import create_app
 
 from support.joining import (
     STAMP,
-    WORDING,
+    confirm_link,
     confirmation_tokens,
     mail_queue,
     outbox_messages,
+    sign_up,
     signup_body,
     wait_for,
 )
 from support.smtp import Sink
 from support.web import People, Server, subscriber_state
-
-
-def sign_up(server: Server, project: Path, email: str, **fields: str):
-    return server.post("/subscribe", signup_body(project, email, **fields))
 
 
 def tokens_for(project: Path, email: str, count: int = 1) -> list[str]:
@@ -48,18 +45,11 @@ def tokens_for(project: Path, email: str, count: int = 1) -> list[str]:
     except AssertionError as error:  # say where the sign-up got stuck
         with open_project(project) as (_config, store):
             state = {
-                table: list(store.db.query(f"SELECT * FROM {table}"))
+                table: list(store.query(f"SELECT * FROM {table}"))
                 for table in ("signup_requests", "signups", "mail_queue")
             }
         files = sorted(str(p.relative_to(project)) for p in (project / "outbox").rglob("*"))
         raise AssertionError(f"{error}; database: {state}; outbox: {files}") from None
-
-
-def confirm_link(server: Server, token: str):
-    page = server.request("GET", f"/confirm/{token}")
-    digest = WORDING.search(page.text)
-    body = f"wording={digest.group(1)}".encode() if digest else b""
-    return page, server.post(f"/confirm/{token}", body)
 
 
 def person(project: Path, email: str):
@@ -196,7 +186,7 @@ def test_a_sign_up_runs_the_same_statements_for_every_kind_of_address(
     try:
         store = app.app.store()
         statements: list[str] = []
-        store.db.conn.set_trace_callback(statements.append)
+        store.conn.set_trace_callback(statements.append)
         shapes = {}
         for email in ("new@example.org", people.active.email, people.unsubscribed.email,
                       people.bounced.email):  # fmt: skip
@@ -288,7 +278,7 @@ def test_an_expired_link_does_nothing_and_the_sign_up_is_deleted(serve, project:
     sign_up(server, project, "late@example.org")
     [token] = tokens_for(project, "late@example.org")
     with open_project(project) as (_config, store), store.write():  # two hours pass
-        store.db.execute("UPDATE signups SET expires_at = '2000-01-01T00:00:00+00:00'")
+        store.conn.execute("UPDATE signups SET expires_at = '2000-01-01T00:00:00+00:00'")
     assert server.request("GET", f"/confirm/{token}").status == 404
     reply = server.post(f"/confirm/{token}", b"")
     assert reply.status == 404 and "fill in the form again" in reply.text

@@ -1,0 +1,93 @@
+"""One connection, its write transactions, and the journal lines that commit with them.
+
+`Store` (and through it the ledger, the import, the web handler) builds on this.
+Reads need only the plain connection (`query`, `one`); sqlite-utils' `Database`
+over the same connection is made on first use, so `status` starts without it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Self
+
+from newsletter.db.journal import Journal
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+
+class DatabaseSession:
+    def __init__(
+        self, conn: sqlite3.Connection, clock: Callable[[], str], journal: Journal | None
+    ) -> None:
+        self.conn = conn
+        self.clock = clock
+        self.journal = journal
+        self._unwritten: list[tuple[object, ...]] = []  # journal lines awaiting COMMIT
+
+    def query(self, sql: str, params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Rows as dicts, read as they are iterated (as sqlite-utils' `Database.query`)."""
+        cursor = self.conn.execute(sql, params or [])
+        names = [column[0] for column in cursor.description]
+        return (dict(zip(names, row, strict=True)) for row in cursor)
+
+    def one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
+        """The first row of a query, or None."""
+        return next(self.query(sql, params), None)
+
+    @cached_property
+    def db(self) -> Database:
+        """sqlite-utils over the same connection, made on first use."""
+        from sqlite_utils import Database
+
+        return Database(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+        if self.journal is not None:
+            self.journal.close()
+
+    @contextmanager
+    def write(self) -> Iterator[Self]:
+        """One IMMEDIATE transaction; nested calls become savepoints."""
+        if self.conn.in_transaction:
+            mark = len(self._unwritten)
+            self.conn.execute("SAVEPOINT store_write")
+            try:
+                yield self
+            except BaseException:
+                del self._unwritten[mark:]  # rolled back to the savepoint: so are they
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK TO store_write")
+                    self.conn.execute("RELEASE store_write")
+                raise
+            self.conn.execute("RELEASE store_write")
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+            self._write_journal()  # before COMMIT: the journal never knows less
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self._unwritten.clear()
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+
+    def journal_lines(self, records: list[tuple[object, ...]]) -> None:
+        """Journal L/B lines: at once outside a transaction; inside one, when it commits
+        (a dry run's rollback must not leave a journalled unsubscribe behind)."""
+        if self.journal is None or not records:
+            return
+        if self.conn.in_transaction:
+            self._unwritten.extend(records)
+        else:
+            self.journal.append(records, sync=True)
+
+    def _write_journal(self) -> None:
+        records, self._unwritten = self._unwritten, []
+        if records and self.journal is not None:
+            self.journal.append(records, sync=True)
