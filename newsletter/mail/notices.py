@@ -4,7 +4,8 @@ They are few, so the email package lays out the body (text and HTML
 alternatives, UTF-8, quoted-printable, `Content-Language` naming every language
 the mail is written in). The headers are written by the project's own encoder,
 as a newsletter's are, with `Auto-Submitted: auto-generated` (RFC 3834: no
-auto-replies back).
+auto-replies back). With [dkim] they are signed by the key that signs the
+issues, so a confirmation is as trustworthy to a receiver as the newsletter.
 """
 
 from __future__ import annotations
@@ -14,11 +15,25 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import TYPE_CHECKING
 
 from newsletter.config import Config
 from newsletter.mail.headers import CRLF, from_header, subject_header, to_header
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.subscribers.addresses import ascii_address
+
+if TYPE_CHECKING:
+    from newsletter.mail.dkim import DkimSigner
+
+
+def notice_signer(config: Config) -> DkimSigner | None:
+    """The send's DKIM signer (`signer_for`), or None without [dkim]; loads the key, so
+    a missing or unreadable one is a ConfigError when the caller starts, not later."""
+    if config.dkim is None:
+        return None  # `cryptography` is then never imported
+    from newsletter.mail.dkim_keys import signer_for
+
+    return signer_for(config)
 
 
 def build_notice(
@@ -30,8 +45,9 @@ def build_notice(
     text: str,
     html: str,
     languages: tuple[str, ...],
+    signer: DkimSigner | None = None,
 ) -> OutgoingMessage:
-    """One finished message, ready for any transport.
+    """One finished message, ready for any transport; DKIM-signed when `signer` is given.
 
     The headers go through the project's own encoder (`mail.headers`), as every
     newsletter's do; the email package only lays out the two alternatives.
@@ -55,4 +71,7 @@ def build_notice(
     body.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     if languages:  # after the bodies: set_content drops every Content-* header
         body["Content-Language"] = ", ".join(languages)
-    return OutgoingMessage(message_id, sender, recipient, head.encode("ascii") + body.as_bytes())
+    data = head.encode("ascii") + body.as_bytes()
+    if signer is not None:
+        data = signer.sign(data)
+    return OutgoingMessage(message_id, sender, recipient, data)

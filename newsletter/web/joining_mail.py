@@ -17,7 +17,7 @@ from newsletter.config import Config
 from newsletter.errors import TemplateError
 from newsletter.i18n import N_, translator
 from newsletter.issue.environment import make_environment
-from newsletter.mail.notices import build_notice
+from newsletter.mail.notices import build_notice, notice_signer
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.signups import Invitation, PendingSignup
@@ -36,6 +36,7 @@ class JoiningMail:
         self.config = config
         self.html = make_environment(config.templates_dir, html=True)
         self.text = make_environment(config.templates_dir, html=False)
+        self.signer = notice_signer(config)  # signs as the issues are signed
 
     def check(self) -> None:
         """Write a sample of each email, so a broken template fails when `serve` starts."""
@@ -117,6 +118,7 @@ class JoiningMail:
             text=TEXT_SEPARATOR.join(texts) + "\n",
             html=html,
             languages=languages,
+            signer=self.signer,
         )
 
 

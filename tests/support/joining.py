@@ -16,6 +16,8 @@ from newsletter.project import open_project
 from newsletter.subscribers.signups import form_secret
 from newsletter.web.form_guard import StampSigner
 
+from support.web import Server
+
 CONFIRM_LINK = re.compile(r"/confirm/([A-Za-z0-9_-]{24})(?![A-Za-z0-9_-])")
 STAMP = re.compile(r'name="stamp" value="([^"]+)"')
 WORDING = re.compile(r'name="wording" value="([^"]+)"')
@@ -41,6 +43,19 @@ def signup_body(project: Path, email: str, **fields: Any) -> bytes:
         **fields,
     }
     return urlencode(values).encode()
+
+
+def sign_up(server: Server, project: Path, email: str, **fields: Any):  # noqa: ANN201
+    """POST the form, filled in properly, as a person would."""
+    return server.post("/subscribe", signup_body(project, email, **fields))
+
+
+def confirm_link(server: Server, token: str):  # noqa: ANN201
+    """Open the link, then press its button: (the page, the answer to the button)."""
+    page = server.request("GET", f"/confirm/{token}")
+    digest = WORDING.search(page.text)
+    body = f"wording={digest.group(1)}".encode() if digest else b""
+    return page, server.post(f"/confirm/{token}", body)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "it") -> Any:

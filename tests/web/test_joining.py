@@ -21,19 +21,16 @@ from newsletter.web.app import create_app
 
 from support.joining import (
     STAMP,
-    WORDING,
+    confirm_link,
     confirmation_tokens,
     mail_queue,
     outbox_messages,
+    sign_up,
     signup_body,
     wait_for,
 )
 from support.smtp import Sink
 from support.web import People, Server, subscriber_state
-
-
-def sign_up(server: Server, project: Path, email: str, **fields: str):
-    return server.post("/subscribe", signup_body(project, email, **fields))
 
 
 def tokens_for(project: Path, email: str, count: int = 1) -> list[str]:
@@ -53,13 +50,6 @@ def tokens_for(project: Path, email: str, count: int = 1) -> list[str]:
             }
         files = sorted(str(p.relative_to(project)) for p in (project / "outbox").rglob("*"))
         raise AssertionError(f"{error}; database: {state}; outbox: {files}") from None
-
-
-def confirm_link(server: Server, token: str):
-    page = server.request("GET", f"/confirm/{token}")
-    digest = WORDING.search(page.text)
-    body = f"wording={digest.group(1)}".encode() if digest else b""
-    return page, server.post(f"/confirm/{token}", body)
 
 
 def person(project: Path, email: str):
