@@ -305,3 +305,68 @@ def _definition(db: Database, table: str) -> tuple[str, list[str]]:
         next(sql for kind, sql in rows if kind == "table"),
         [sql for kind, sql in rows if kind == "index"],
     )
+
+
+@step("0006_delivery_counts")
+def delivery_counts(db: Database) -> None:
+    """What `status` counts, kept by the database itself, so it costs the same at
+    a million rows as at ten.
+
+    - delivery_counts: rows per (issue, status, frozen language). Triggers move a
+      row's count in the statement that inserts, moves or deletes it: whatever
+      code changes a delivery, in the same transaction, so it cannot drift.
+      `unfrozen` = 1 counts rows with no frozen language (frozen before 0003, or
+      restored by recovery): the subscriber's own language applies to them.
+      (A later step that rebuilds `deliveries` must create the triggers again.)
+    - partial indexes, empty for most rows: the replies of failed, deferred and
+      skipped rows (reasons by issue and status), the unfrozen rows, and the
+      Message-IDs (the rows not yet sent had one entry each, all NULL, in the
+      old index: a cost at every freeze that pays for the counting).
+    """
+    db.execute(
+        """CREATE TABLE delivery_counts (
+        issue_slug TEXT NOT NULL,
+        status TEXT NOT NULL,
+        language TEXT NOT NULL,
+        unfrozen INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (issue_slug, status, language, unfrozen)
+    ) WITHOUT ROWID"""
+    )
+    db.execute(
+        "INSERT INTO delivery_counts (issue_slug, status, language, unfrozen, n)"
+        " SELECT issue_slug, status, coalesce(language, ''), language IS NULL, count(*)"
+        " FROM deliveries GROUP BY 1, 2, 3, 4"
+    )
+    count_in = (
+        "INSERT INTO delivery_counts (issue_slug, status, language, unfrozen, n)"
+        " VALUES (new.issue_slug, new.status, coalesce(new.language, ''), new.language IS NULL, 1)"
+        " ON CONFLICT DO UPDATE SET n = n + 1;"
+    )
+    count_out = (
+        "UPDATE delivery_counts SET n = n - 1 WHERE issue_slug = old.issue_slug"
+        " AND status = old.status AND language = coalesce(old.language, '')"
+        " AND unfrozen = (old.language IS NULL);"
+    )
+    db.execute(f"CREATE TRIGGER delivery_counted AFTER INSERT ON deliveries BEGIN {count_in} END")
+    db.execute(
+        "CREATE TRIGGER delivery_recounted AFTER UPDATE OF issue_slug, status, language"
+        " ON deliveries WHEN old.issue_slug IS NOT new.issue_slug"
+        " OR old.status IS NOT new.status OR old.language IS NOT new.language"
+        f" BEGIN {count_out} {count_in} END"
+    )
+    db.execute(
+        f"CREATE TRIGGER delivery_uncounted AFTER DELETE ON deliveries BEGIN {count_out} END"
+    )
+    db.execute(
+        "CREATE INDEX deliveries_with_reply ON deliveries (issue_slug, status, last_error)"
+        " WHERE last_error IS NOT NULL"
+    )
+    db.execute(
+        "CREATE INDEX deliveries_unfrozen ON deliveries (issue_slug, status) WHERE language IS NULL"
+    )
+    db.execute("DROP INDEX deliveries_by_message_id")
+    db.execute(
+        "CREATE INDEX deliveries_by_message_id ON deliveries (message_id)"
+        " WHERE message_id IS NOT NULL"
+    )

@@ -94,12 +94,11 @@ class IssueReports:
         record = self.issue(slug)
         if record is None:
             return None
+        by_language = self._by_language(slug)
         counts = dict.fromkeys(DELIVERY_STATUSES, 0)
-        for row in self.store.query(
-            "SELECT status, count(*) AS n FROM deliveries WHERE issue_slug = ? GROUP BY status",
-            [slug],
-        ):
-            counts[row["status"]] = row["n"]
+        for language_counts in by_language.values():
+            for status, count in language_counts.items():
+                counts[status] += count
         return IssueStatus(
             record,
             counts,
@@ -107,20 +106,35 @@ class IssueReports:
             self._reasons(slug, "queued"),
             self._came_back(slug),
             self._returned(slug),
-            by_language=self._by_language(slug),
+            by_language=by_language,
         )
 
     def _by_language(self, slug: str) -> dict[str, dict[str, int]]:
-        """Deliveries counted by the language frozen with them ('' = no choice made)."""
+        """Deliveries counted by the language frozen with them ('' = no choice made).
+
+        Read from `delivery_counts` (kept by triggers: see migration 0006), so it
+        costs the same at any size. Rows with no frozen language take their
+        subscriber's, looked up for those rows alone (a partial index holds them).
+        """
         found: dict[str, dict[str, int]] = {}
+        unfrozen = 0
         for row in self.store.query(
-            "SELECT coalesce(d.language, s.language, '') AS language, d.status, count(*) AS n"
-            " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
-            " WHERE d.issue_slug = ? GROUP BY 1, 2",
+            "SELECT language, status, n, unfrozen FROM delivery_counts"
+            " WHERE issue_slug = ? AND n > 0",
             [slug],
         ):
-            found.setdefault(row["language"], dict.fromkeys(DELIVERY_STATUSES, 0))
-            found[row["language"]][row["status"]] = row["n"]
+            if row["unfrozen"]:
+                unfrozen += row["n"]
+            else:
+                _add(found, row)
+        if unfrozen:
+            for row in self.store.query(
+                "SELECT coalesce(s.language, '') AS language, d.status, count(*) AS n"
+                " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
+                " WHERE d.issue_slug = ? AND d.language IS NULL GROUP BY 1, 2",
+                [slug],
+            ):
+                _add(found, row)
         return found
 
     def uncertain(self, slug: str, limit: int = 20) -> list[str]:
@@ -177,6 +191,11 @@ class IssueReports:
                 [slug, status],
             )
         )
+
+
+def _add(found: dict[str, dict[str, int]], row: dict[str, Any]) -> None:
+    counts = found.setdefault(row["language"], dict.fromkeys(DELIVERY_STATUSES, 0))
+    counts[row["status"]] += row["n"]
 
 
 def _grouped(rows: Iterable[dict[str, Any]]) -> list[tuple[str, int]]:

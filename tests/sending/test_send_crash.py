@@ -21,6 +21,7 @@ from newsletter.sending.ledger import Ledger
 
 from support.pipelined import ledger_rows
 from support.process import interruptible
+from support.sending import assert_counts_match_rows
 from support.smtp import add_subscribers, configure_smtp
 from support.wiretap import most_commands_ahead
 
@@ -86,6 +87,7 @@ def test_kill_9_then_rerun_mails_everyone_once_except_the_uncertain(
     in_doubt = uncertain(project)
     smtp_server.handler.delay = 0
     assert len(in_doubt) <= 2  # at most the messages in flight on two connections
+    assert_counts_match_rows(store)  # the killed process's last moves were counted too
     rerun = run_send(project, "--rate", "0")
     assert rerun.returncode == 0, rerun.stderr
     received = Counter(smtp_server.handler.recipients())

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from newsletter.project import open_project
 from newsletter.sending.campaign import send_issue
+from newsletter.sending.deliveries import DELIVERY_STATUSES
 from newsletter.sending.ledger import Ledger
 from newsletter.sending.loop import SendSettings
 from newsletter.sending.transport import plan_transport
@@ -31,3 +32,36 @@ def send(
             confirm=lambda plan: True, settings=tuned, **options,
         )  # fmt: skip
         return report, Ledger(store).status(slug)
+
+
+def counts_by_rows(db, slug: str) -> dict[str, dict[str, int]]:  # noqa: ANN001
+    """What `status` must show by language, counted straight from the delivery rows
+    (the query `status` ran before the counts were kept: see migration 0006)."""
+    found: dict[str, dict[str, int]] = {}
+    for language, status, n in db.execute(
+        "SELECT coalesce(d.language, s.language, ''), d.status, count(*)"
+        " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
+        " WHERE d.issue_slug = ? GROUP BY 1, 2",
+        [slug],
+    ):
+        found.setdefault(language, dict.fromkeys(DELIVERY_STATUSES, 0))[status] = n
+    return found
+
+
+def assert_counts_match_rows(store) -> None:  # noqa: ANN001
+    """The counts the triggers keep equal a COUNT(*) over the rows, for every issue,
+    and so does what `status` reports by language."""
+    db = store.conn
+    grouped = (
+        "SELECT issue_slug, status, coalesce(language, ''), language IS NULL, count(*)"
+        " FROM deliveries GROUP BY 1, 2, 3, 4"
+    )
+    kept = "SELECT issue_slug, status, language, unfrozen, n FROM delivery_counts WHERE n != 0"
+    assert sorted(db.execute(kept).fetchall()) == sorted(db.execute(grouped).fetchall())
+    ledger = Ledger(store)
+    try:
+        for (slug,) in db.execute("SELECT slug FROM issues").fetchall():
+            status = ledger.status(slug)
+            assert status is not None and status.by_language == counts_by_rows(db, slug)
+    finally:
+        ledger.close()
