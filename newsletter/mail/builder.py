@@ -28,8 +28,8 @@ from email.utils import format_datetime
 
 from newsletter.config import Config
 from newsletter.errors import ConfigError, InputError, TemplateError
+from newsletter.issue.editions import Edition, PreparedIssue
 from newsletter.issue.personal_fields import Skeleton, field_values, html_values
-from newsletter.issue.rendering import Edition, PreparedIssue
 from newsletter.mail.headers import (
     CRLF,
     ONE_CLICK,

@@ -17,7 +17,8 @@ from newsletter.db.backup import automatic_backup, check_integrity
 from newsletter.db.recovery import replay_journal
 from newsletter.errors import DatabaseError, InputError, SendError
 from newsletter.issue.checks import Finding, check_issue
-from newsletter.issue.rendering import prepare_issue, sample_subscriber
+from newsletter.issue.editions import sample_subscriber
+from newsletter.issue.rendering import prepare_issue
 from newsletter.mail.builder import MessageFactory
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.ledger import Ledger

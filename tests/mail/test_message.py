@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from newsletter.config import Config, load_config
 from newsletter.errors import ConfigError, InputError
-from newsletter.issue.rendering import PreparedIssue, prepare_issue
+from newsletter.issue.editions import PreparedIssue
+from newsletter.issue.rendering import prepare_issue
 from newsletter.mail.builder import MessageFactory
 from newsletter.mail.headers import display_name
 from newsletter.mail.reference import build_reference_message
