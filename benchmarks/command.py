@@ -1,7 +1,7 @@
 """The whole `newsletter send` command (start-up and freezing included) vs a bare smtplib loop.
 
     .venv/bin/python benchmarks/command.py [--n 5000] [--connections 2] [--rounds 5]
-        [--profile benchmarks/results/send-profile.txt]
+        [--profile benchmarks/results/send-profile.txt] [--cold]
 
 Same loopback aiosmtpd sink and bare loop as benchmarks/send.py; the other
 side is `newsletter send SLUG --yes` run as a process, timed from spawn to
@@ -9,6 +9,9 @@ exit, on a project with N active subscribers. Rounds alternate bare and
 command so a busy machine hurts both alike; every ratio is printed. With
 --profile, one more command run is sampled by py-spy (all threads, native
 frames off) and the functions with the most samples are written there.
+Each round sends a new copy of the same issue, so from the second round on the
+CSS inlining is read back from build/.inlined/ (as after `issue preview`);
+--cold deletes it before every command run.
 Goal (DESIGN.md): ratio >= 0.9 at N = 5,000, C = 2. Writes benchmarks/results/command.json.
 """
 
@@ -40,8 +43,10 @@ def newsletter_command(project: Path, slug: str) -> list[str]:
     return [str(binary), "send", slug, "--yes", "--project", str(project)]
 
 
-def run_command(project: Path, slug: str, n: int) -> dict:
+def run_command(project: Path, slug: str, n: int, *, cold: bool = False) -> dict:
     command = newsletter_command(project, slug)
+    if cold:
+        shutil.rmtree(project / "build" / ".inlined", ignore_errors=True)
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
@@ -91,6 +96,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", type=Path)
+    parser.add_argument("--cold", action="store_true", help="no inlining kept between runs")
     options = parser.parse_args()
     n, connections = options.n, options.connections
     sink, port = send_bench.start_sink()
@@ -101,7 +107,7 @@ def main() -> None:
             send_bench.child("make", str(project), str(n), str(port), str(connections))
             for round_ in range(options.rounds):
                 bare = send_bench.child("bare", str(project), str(n), str(port), str(connections))
-                whole = run_command(project, f"{send_bench.SLUG}-c{round_}", n)
+                whole = run_command(project, f"{send_bench.SLUG}-c{round_}", n, cold=options.cold)
                 pairs.append(
                     {"bare": bare, "command": whole, "ratio": whole["rate"] / bare["rate"]}
                 )
@@ -111,6 +117,8 @@ def main() -> None:
                     flush=True,
                 )
             if options.profile:
+                if options.cold:
+                    shutil.rmtree(project / "build" / ".inlined", ignore_errors=True)
                 profile(project, f"{send_bench.SLUG}-profile", options.profile)
     finally:
         send_bench.stop_sink(sink)
@@ -127,6 +135,7 @@ def main() -> None:
                 "connections": connections,
                 "pairs": pairs,
                 "ratio_median": statistics.median(ratios),
+                "cold": options.cold,
             },
             indent=2,
         )  # fmt: skip

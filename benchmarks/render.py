@@ -36,7 +36,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from newsletter.config import load_config
-from newsletter.issue.rendering import inline_css, prepare_issue, render_directly
+from newsletter.issue.inlining import inline_css
+from newsletter.issue.rendering import prepare_issue, render_directly
 from newsletter.mail.builder import MessageFactory
 from newsletter.mail.reference import build_reference_message
 from newsletter.project import init_project

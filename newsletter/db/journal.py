@@ -102,6 +102,11 @@ class Journal:
     def issue(self, at: str, slug: str, content_hash: str, subject: str) -> None:
         self.append([("I", at, slug, content_hash, subject)], sync=True)
 
+    @staticmethod
+    def delivery_prefix(slug: str) -> bytes:
+        """How every delivery line of `slug` starts (for `entries`' only/skip)."""
+        return f"D\t{_clean(slug)}\t".encode()
+
     def delivery(self, slug: str, state: str, subscriber_id: int, address: str) -> None:
         """`address` is the hash (see `hash`): the send computes it once per recipient.
         (Once per message: the line is written as it is; a slug has no tab or newline.)"""
@@ -144,19 +149,34 @@ class Journal:
         """A reader of what is appended after byte `start` (see `JournalTail`)."""
         return JournalTail(self.path, start)
 
-    def entries(self, start: int = 0) -> Iterator[tuple[int, Entry]]:
-        """(offset after the line, entry) from byte `start`; only whole, valid lines."""
+    def entries(
+        self, start: int = 0, *, only: bytes = b"", skip: bytes | None = None
+    ) -> Iterator[tuple[int, Entry | None]]:
+        """(offset after the line, entry) from byte `start`; only whole, valid lines.
+
+        Lines that do not start with `only`, or start with `skip` (see
+        `delivery_prefix`), are not even parsed (most of the cost of reading a journal
+        that holds many sends); when the last lines read were such, (offset, None)
+        tells the reader how far it got.
+        """
         with self.path.open("rb") as handle:
             handle.seek(start)
             offset, rest = start, b""
             while chunk := handle.read(READ_CHUNK):
                 lines = (rest + chunk).split(b"\n")
                 rest = lines.pop()
+                passed = False  # lines passed over since the last entry
                 for line in lines:
                     offset += len(line) + 1
+                    if not line.startswith(only) or (skip and line.startswith(skip)):
+                        passed = True
+                        continue
                     entry = _parse(line)
                     if entry is not None:
+                        passed = False
                         yield offset, entry
+                if passed:
+                    yield offset, None
 
 
 class JournalTail:

@@ -62,27 +62,42 @@ def connect_journal(db: sqlite3.Connection, database_path: Path, *, replay: bool
     return journal
 
 
-def replay_journal(db: sqlite3.Connection, journal: Journal) -> int:
-    """Apply what the journal holds beyond what this database has seen; returns entries applied."""
+def replay_journal(
+    db: sqlite3.Connection, journal: Journal, *, sent_here: str | None = None
+) -> int:
+    """Apply what the journal holds beyond what this database has seen; returns entries applied.
+
+    `sent_here`: an issue whose delivery lines beyond the database's offset this
+    process wrote itself, each with a database change that succeeded (a send that
+    ended without a fault): they are skipped unread.
+    """
     known = _meta(db, "journal_id") == journal.id
     start = int(_meta(db, "journal_offset") or 0) if known else 0
     if start > journal.size():
         start = 0  # the journal was cut short: read all that is left
     if known and start == journal.size():
         return 0
+    skip = journal.delivery_prefix(sent_here) if sent_here is not None and known else None
     with _write(db):
-        applied, end = _apply(db, journal, journal.entries(start), full=not known or start == 0)
+        entries = journal.entries(start, skip=skip)
+        applied, end = _apply(db, journal, entries, full=not known or start == 0)
         _set_meta(db, journal, max(end, start))
     return applied
 
 
 def _apply(
-    db: sqlite3.Connection, journal: Journal, entries: Iterator[tuple[int, Entry]], *, full: bool
+    db: sqlite3.Connection,
+    journal: Journal,
+    entries: Iterator[tuple[int, Entry | None]],
+    *,
+    full: bool,
 ):
     people: dict[str, Entry] = {}
     deliveries: dict[tuple[str, int], Entry] = {}  # the last word on each delivery
     applied, end = 0, 0
     for end, entry in entries:  # noqa: B007 - end is the offset after the last entry read
+        if entry is None:  # skipped unread: already in the database
+            continue
         applied += 1
         if entry.kind in "LB":
             people[entry.address] = entry
@@ -216,8 +231,8 @@ def _ids_by_hash(db: sqlite3.Connection, journal: Journal, hashes: set[str]) -> 
 def delivered_hashes(journal: Journal, slug: str) -> dict[str, str]:
     """address hash -> the last state the journal recorded for `slug` (for the freeze)."""
     states: dict[str, str] = {}
-    for _end, entry in journal.entries():
-        if entry.kind == "D" and entry.fields[1] == slug:
+    for _end, entry in journal.entries(only=journal.delivery_prefix(slug)):
+        if entry is not None:
             states[entry.address] = entry.fields[2]  # the last word counts
     return {a: state for a, state in states.items() if STATE_RANK.get(state, 0) > 0}
 

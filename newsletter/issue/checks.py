@@ -17,9 +17,9 @@ import lxml.html
 
 from newsletter.config import Config
 from newsletter.issue.active_content import active_content
+from newsletter.issue.editions import Edition, PreparedIssue, sample_subscriber
 from newsletter.issue.language_checks import check_languages
 from newsletter.issue.personal_fields import UNSUBSCRIBE_FIELD
-from newsletter.issue.rendering import Edition, PreparedIssue, sample_subscriber
 
 GMAIL_CLIP_BYTES = 102 * 1024
 TEXT_RATIO_WARNING = 0.5  # text part shorter than half the HTML's visible text

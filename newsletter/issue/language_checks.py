@@ -14,7 +14,7 @@ import lxml.html
 
 from newsletter.config import Config
 from newsletter.i18n import language_name
-from newsletter.issue.rendering import IssueVersion, PreparedIssue
+from newsletter.issue.editions import IssueVersion, PreparedIssue
 from newsletter.issue.source import display_path, issue_path
 
 Finding = tuple[str, str]  # (level, message); `checks` makes them its Findings

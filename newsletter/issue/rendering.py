@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +31,9 @@ from newsletter.errors import InputError, NotFoundError, TemplateError
 from newsletter.i18n import translator
 from newsletter.i18n.dates import month_label
 from newsletter.issue import markdown
+from newsletter.issue.editions import EVERY_LANGUAGE, Edition, IssueVersion, PreparedIssue
 from newsletter.issue.environment import make_environment
+from newsletter.issue.inlining import inline_css_remembered
 from newsletter.issue.personal_fields import (
     UNSUBSCRIBE_FIELD,
     FieldView,
@@ -54,123 +54,6 @@ TEMPLATES = {  # kind -> (the whole message, one language's version, one languag
     "html": (HTML_TEMPLATE, "version.html", "footer.html"),
     "text": (TEXT_TEMPLATE, "version.txt", "footer.txt"),
 }
-EVERY_LANGUAGE = ""  # the edition key of the message for readers with no (known) choice
-SAMPLE_TOKEN = "SampleTokenForPreview000"  # shaped like a real token, matches no one
-
-
-@dataclass(frozen=True)
-class Edition:
-    """One message kind, rendered once: a language, or every language in one message."""
-
-    key: str  # a language code, or EVERY_LANGUAGE
-    languages: tuple[str, ...]  # the versions it holds, in order
-    subject: str
-    preheader: str
-    base_url: str
-    html: Skeleton
-    text: Skeleton
-
-    @property
-    def lang(self) -> str:
-        """<html lang>: the language, or the first one of a bilingual message."""
-        return self.languages[0]
-
-    @property
-    def content_language(self) -> str:
-        """The Content-Language header (RFC 3282): every language the message holds."""
-        return ", ".join(self.languages)
-
-    @cached_property
-    def fields(self) -> tuple[str, ...]:
-        """Every personal field either part uses, in first-use order (computed once)."""
-        return tuple(dict.fromkeys(self.html.slots + self.text.slots))
-
-    def unsubscribe_url(self, subscriber: Subscriber) -> str:
-        return unsubscribe_url(self.base_url, subscriber.token)
-
-    def render(self, subscriber: Subscriber) -> tuple[str, str]:
-        """(html, text) for one recipient: values escaped for HTML, line breaks removed."""
-        values = field_values(subscriber, self.unsubscribe_url(subscriber), self.fields)
-        return self.html.fill(html_values(values)), self.text.fill(values)
-
-
-@dataclass(frozen=True)
-class IssueVersion:
-    """One language's issue file, read and parsed once."""
-
-    lang: str
-    path: Path
-    issue: dict[str, str]  # subject, preheader, date, slug, date_label
-    html: str
-    text: str
-    has_subject: bool = True  # False: the file has none and borrows another version's
-
-
-@dataclass(frozen=True)
-class PreparedIssue:
-    """One issue, rendered once per edition; `render` fills in one recipient."""
-
-    slug: str
-    editions: dict[str, Edition]  # by language; EVERY_LANGUAGE for readers with no choice
-    versions: tuple[IssueVersion, ...]  # the language files found, in the project's order
-    missing: tuple[str, ...]  # languages of the project with no file
-    templates: tuple[str, ...]
-    content_hash: str  # sha256 of the issue files, the templates used and the rendered result
-
-    def edition_for(self, language: str) -> Edition:
-        """The edition a reader gets: their language's, else the one with every language."""
-        edition = self.editions.get(language) or self.editions.get(EVERY_LANGUAGE)
-        if edition is None:
-            needed = language if language in self.missing else ", ".join(self.missing)
-            raise InputError(
-                f"issue {self.slug} has no version in {needed}",
-                hint=f"write issues/{self.slug}.{self.missing[0]}.md",
-            )
-        return edition
-
-    @property
-    def default(self) -> Edition:
-        """The message for a reader with no choice (in a one-language project, the only one)."""
-        return self.editions.get(EVERY_LANGUAGE) or next(iter(self.editions.values()))
-
-    @property
-    def subject(self) -> str:
-        return self.default.subject
-
-    @property
-    def preheader(self) -> str:
-        return self.default.preheader
-
-    @property
-    def html(self) -> Skeleton:
-        return self.default.html
-
-    @property
-    def text(self) -> Skeleton:
-        return self.default.text
-
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return self.default.fields
-
-    def unsubscribe_url(self, subscriber: Subscriber) -> str:
-        return self.default.unsubscribe_url(subscriber)
-
-    def render(self, subscriber: Subscriber) -> tuple[str, str]:
-        """(html, text) of the edition this recipient gets."""
-        return self.edition_for(subscriber.language).render(subscriber)
-
-
-def sample_subscriber(email: str = "reader@example.org", language: str = "") -> Subscriber:
-    """The made-up reader of previews and checks (no language chosen: every language)."""
-    return Subscriber(
-        id=0,
-        email=email,
-        name="Sample Reader",
-        organisation="Sample Organisation",
-        language=language,
-        token=SAMPLE_TOKEN,
-    )
 
 
 def prepare_issue(config: Config, slug: str) -> PreparedIssue:
@@ -207,7 +90,7 @@ def render_directly(config: Config, slug: str, subscriber: Subscriber) -> tuple[
     """(html before CSS inlining, text) rendered with the real values.
 
     What a naive sender does for every recipient; kept for the benchmark's
-    baseline (pass the HTML to `inline_css` to complete it).
+    baseline (pass the HTML to `inlining.inline_css` to complete it).
     """
     versions, _missing = _load_versions(config, slug)
     renderer = _Renderer(config, versions)
@@ -419,10 +302,9 @@ class _Renderer:
                     hint="see 'Personal fields' in the README",
                 )
 
-    @staticmethod
-    def _inline(html: str) -> str:
+    def _inline(self, html: str) -> str:
         try:
-            return inline_css(html)
+            return inline_css_remembered(html, self.config.build_dir)
         except Exception as error:  # premailer/cssutils/lxml raise many types
             raise TemplateError(f"{HTML_TEMPLATE}: cannot inline the CSS: {error}") from None
 
@@ -450,27 +332,6 @@ def _joined(texts: Any, separator: str = " / ") -> str:
 def _distinct(parts: list[dict[str, Any]], key: Any) -> list[dict[str, Any]]:
     seen: set[Any] = set()
     return [part for part in parts if not (key(part) in seen or seen.add(key(part)))]
-
-
-def inline_css(html: str) -> str:
-    """premailer with settings that keep media queries working and never fetch.
-
-    Imported here: premailer (cssutils, requests) costs ~0.2 s at start-up that
-    commands which never render should not pay.
-    """
-    from premailer import Premailer
-
-    return Premailer(
-        html,
-        strip_important=False,
-        keep_style_tags=False,
-        # CSS heights become no attribute: `height: auto` would be the invalid
-        # height="auto"; the inlined style keeps the height.
-        disable_basic_attributes=["height"],
-        allow_network=False,
-        disable_validation=True,
-        cssutils_logging_level=logging.CRITICAL,
-    ).transform()
 
 
 def _date_label(value: str, slug: str, language: str) -> str:

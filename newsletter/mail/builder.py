@@ -23,13 +23,13 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from newsletter.config import Config
 from newsletter.errors import ConfigError, InputError, TemplateError
+from newsletter.issue.editions import Edition, PreparedIssue
 from newsletter.issue.personal_fields import Skeleton, field_values, html_values
-from newsletter.issue.rendering import Edition, PreparedIssue
 from newsletter.mail.headers import (
     CRLF,
     ONE_CLICK,
@@ -47,6 +47,10 @@ from newsletter.subscribers.model import Subscriber
 
 _URL_SAFE = re.compile(r"[A-Za-z0-9_-]{1,200}")  # a token (or a deliberately dead one)
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what bytes.splitlines() splits on, as EmailMessage does
+
+
+_SECOND = timedelta(seconds=1)
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def _now() -> datetime:
@@ -71,7 +75,7 @@ class MessageFactory:
         self._domain = self.sender.rpartition("@")[2]
         self.envelope_sender = ascii_address(config.return_address)  # the Return-Path
         self._ids = itertools.count(1)
-        self._date: tuple[datetime | None, str] = (None, "")
+        self._date = (_NEVER, _NEVER, "")  # the second it is for, its end, the header
         self._id_prefix = secrets.token_hex(6)
         self._mailto = mailto_uri(config, "")  # + the recipient's token
         boundary = f"=_nl{secrets.token_hex(12)}"
@@ -107,10 +111,13 @@ class MessageFactory:
 
     def _date_header(self) -> str:
         """Date: formatting costs microseconds, so it is reused within one second."""
-        now = self.clock().replace(microsecond=0)
-        if now != self._date[0]:
-            self._date = (now, f"Date: {format_datetime(now)}{CRLF}")
-        return self._date[1]
+        now = self.clock()
+        start, until, header = self._date
+        if not start <= now < until:
+            start = now.replace(microsecond=0)
+            header = f"Date: {format_datetime(start)}{CRLF}"
+            self._date = (start, start + _SECOND, header)
+        return header
 
     def build(self, subscriber: Subscriber) -> OutgoingMessage:
         """One recipient's message, ready for SMTP DATA (CRLF, 7-bit, lines <= 998)."""
@@ -133,19 +140,15 @@ class MessageFactory:
                 self._mime_head,
             ]
         )
+        text, text_dotted = parts.text.encode(values)
+        html, html_dotted = parts.html.encode(html_values(values))
         data = b"".join(
-            [
-                head.encode("ascii"),
-                self._text_head,
-                parts.text.encode(values),
-                self._html_head,
-                parts.html.encode(html_values(values)),
-                self._close,
-            ]
+            [head.encode("ascii"), self._text_head, text, self._html_head, html, self._close]
         )
         if self._signer is not None:
             data = self._signer.sign(data)  # over the final bytes, whatever made them
-        return OutgoingMessage(message_id, self.envelope_sender, recipient, data)
+        dot_free = not (text_dotted or html_dotted)  # header lines never start with "."
+        return OutgoingMessage(message_id, self.envelope_sender, recipient, data, dot_free)
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,9 @@ class _EncodedBody:
 
     Quoted-printable encodes each line on its own (soft breaks never cross a
     hard line break), so a line without a personal field encodes the same for
-    everyone; only lines with a slot are encoded per recipient.
+    everyone; only lines with a slot are encoded per recipient. Whether a line
+    starts with "." (which SMTP must double) is likewise known once for the
+    rest, so the send need not search each whole message for one.
     """
 
     def __init__(self, skeleton: Skeleton) -> None:
@@ -184,17 +189,28 @@ class _EncodedBody:
             parts = line.split("\0")
             self.pieces.append(Skeleton(tuple(parts), tuple(next(slots) for _ in parts[1:])))
         self._flush(static)
+        self.dotted = any(isinstance(p, bytes) and _starts_a_line_with_dot(p) for p in self.pieces)
 
     def _flush(self, lines: list[str]) -> None:
         if lines:
             self.pieces.append(quoted_printable("\n".join(lines) + "\n"))
             lines.clear()
 
-    def encode(self, values: dict[str, str]) -> bytes:
-        return b"".join(
-            piece if isinstance(piece, bytes) else quoted_printable(piece.fill(values) + "\n")
-            for piece in self.pieces
-        )
+    def encode(self, values: dict[str, str]) -> tuple[bytes, bool]:
+        """The encoded body, and whether any of its lines starts with "."."""
+        dotted = self.dotted
+        encoded = []
+        for piece in self.pieces:
+            if not isinstance(piece, bytes):
+                piece = quoted_printable(piece.fill(values) + "\n")
+                dotted = dotted or _starts_a_line_with_dot(piece)
+            encoded.append(piece)
+        return b"".join(encoded), dotted
+
+
+def _starts_a_line_with_dot(lines: bytes) -> bool:
+    """`lines` begin at the start of a line (every piece of a body does)."""
+    return lines.startswith(b".") or b"\n." in lines
 
 
 def quoted_printable(text: str) -> bytes:

@@ -8,7 +8,8 @@ from pathlib import Path
 from newsletter.config import Config
 from newsletter.issue.active_content import with_preview_policy
 from newsletter.issue.checks import Finding, check_issue
-from newsletter.issue.rendering import PreparedIssue, prepare_issue, sample_subscriber
+from newsletter.issue.editions import PreparedIssue, sample_subscriber
+from newsletter.issue.rendering import prepare_issue
 from newsletter.mail.builder import MessageFactory
 from newsletter.subscribers.addresses import normalise_address
 from newsletter.subscribers.model import Subscriber

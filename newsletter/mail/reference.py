@@ -13,7 +13,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 
 from newsletter.config import Config
-from newsletter.issue.rendering import PreparedIssue
+from newsletter.issue.editions import PreparedIssue
 from newsletter.mail.headers import (
     ONE_CLICK,
     display_name,

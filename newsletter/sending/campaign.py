@@ -17,7 +17,8 @@ from newsletter.db.backup import automatic_backup, check_integrity
 from newsletter.db.recovery import replay_journal
 from newsletter.errors import DatabaseError, InputError, SendError
 from newsletter.issue.checks import Finding, check_issue
-from newsletter.issue.rendering import prepare_issue, sample_subscriber
+from newsletter.issue.editions import sample_subscriber
+from newsletter.issue.rendering import prepare_issue
 from newsletter.mail.builder import MessageFactory
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.ledger import Ledger
@@ -202,9 +203,11 @@ def send_issue(
             # A relay that refuses us now must not freeze the list: people who
             # join before the coordinator fixes the config still get this issue.
             check_connection(transport)
-        check_integrity(store.conn, quick=True)  # damage found now, not halfway
-        if not plan.resuming:
-            automatic_backup(store.conn, f"before-send-{slug}")
+        # Damage found now, not halfway: the first run's backup checks its copy in
+        # full (the same pages); a resumed run, which takes none, checks quickly.
+        backup = None if plan.resuming else automatic_backup(store.conn, f"before-send-{slug}")
+        if backup is None:
+            check_integrity(store.conn, quick=True)
         ledger.begin(slug, subject, content_hash, allow_changes=allow_changes)
         if resend_uncertain:
             ledger.requeue_uncertain(slug)
@@ -225,16 +228,20 @@ def send_issue(
         ledger.finish(slug)
         if not report.abandoned:  # workers still out there may yet check the journal
             ledger.close()
-            _catch_up_with_journal(store)
+            _catch_up_with_journal(store, slug if report.stopped is None else None)
         return plan, report
 
 
-def _catch_up_with_journal(store: Store) -> None:
+def _catch_up_with_journal(store: Store, sent_here: str | None) -> None:
     """Mark the journal lines this run wrote as applied (they are in the database),
-    so the next command does not read them again; if the database is busy, it will."""
+    so the next command does not read them again; if the database is busy, it will.
+
+    After a run that no fault stopped, its own delivery lines are skipped unread
+    (`sent_here`); what others wrote meanwhile (an unsubscribe) is applied.
+    """
     if store.journal is not None:
         with contextlib.suppress(sqlite3.Error, DatabaseError):
-            replay_journal(store.conn, store.journal)
+            replay_journal(store.conn, store.journal, sent_here=sent_here)
 
 
 @dataclass

@@ -214,6 +214,8 @@ class Ledger(IssueReports):
         with self._lock:
             now = self.store.clock()
             if self.journalled.has_left(delivery_id):
+                if sent is not None:  # that 250 stands, whoever comes next
+                    self.mark_sent(sent)
                 claimed = False
             elif sent is None:
                 claimed = self._claim(delivery_id, message_id, now)

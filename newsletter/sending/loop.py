@@ -26,7 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from newsletter.config import Config
 from newsletter.db.faults import database_fault
@@ -89,6 +89,13 @@ class SendReport:
     @property
     def done(self) -> int:
         return self.sent + self.failed + self.skipped + self.deferred + self.uncertain
+
+    def snapshot(self) -> SendReport:
+        """A copy for a progress callback, taken per message: a plain copy of the
+        fields (dataclasses.replace costs more than the rest of the bookkeeping)."""
+        copy = object.__new__(SendReport)
+        copy.__dict__.update(self.__dict__)
+        return copy
 
 
 class _Stopped(Exception):
@@ -201,7 +208,7 @@ class Sender:
             self.report.interrupted = True
             self.stop()
             if self.on_progress is not None:  # says "finishing the messages in hand"
-                self.on_progress(replace(self.report))
+                self.on_progress(self.report.snapshot())
             try:
                 _wait(threads)
             except KeyboardInterrupt:  # a second signal: stop waiting; in flight stays uncertain
@@ -310,7 +317,7 @@ class Sender:
         try:
             message = self.build(subscriber)
             if self.envelope_sender is not None:
-                message = replace(message, sender=self.envelope_sender(delivery.id))
+                message = message.sent_by(self.envelope_sender(delivery.id))
         except InputError as error:  # this address cannot be written (e.g. non-ASCII local part)
             self._record_sent(lane)
             self.ledger.mark_failed(delivery.id, f"cannot address the message: {error.message}")
@@ -419,7 +426,7 @@ class Sender:
             self.report.suppressed += suppressed
             if outcome == "sent":
                 self._breaker.accepted()
-            snapshot = replace(self.report) if self.on_progress is not None else None
+            snapshot = self.report.snapshot() if self.on_progress is not None else None
         if snapshot is not None:
             self.on_progress(snapshot)  # type: ignore[misc]
 
@@ -449,7 +456,7 @@ class Sender:
                 self.report.failed -= len(streak)
                 self.report.deferred += len(streak)
                 self._halt_locked(error)
-            snapshot = replace(self.report) if self.on_progress is not None else None
+            snapshot = self.report.snapshot() if self.on_progress is not None else None
         if snapshot is not None:
             self.on_progress(snapshot)  # type: ignore[misc]
 

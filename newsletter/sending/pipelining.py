@@ -172,7 +172,9 @@ class PipelinedSession:
         if not job.claim():
             self._drop()  # DATA is open: hanging up is the only way not to send
             return job.done(False, None)
-        self._content = dot_stuffed(job.message.data)  # goes out with the next group
+        self._content = dot_stuffed(
+            job.message.data, job.message.dot_free
+        )  # goes out with the next group
         self._in_flight = job
 
     def _commands(self, session: smtplib.SMTP, message: OutgoingMessage) -> bytes:

@@ -151,7 +151,7 @@ class SmtpTransport:
         if code != 354:
             _rset(session)
             raise smtplib.SMTPDataError(code, text)
-        session.send(dot_stuffed(data))
+        session.send(dot_stuffed(data, message.dot_free))
         try:
             code, text = final_reply(session, self.smtp.data_timeout, self.smtp.timeout)
         except (smtplib.SMTPServerDisconnected, OSError) as error:

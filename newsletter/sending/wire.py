@@ -17,9 +17,13 @@ def envelope_path(address: str) -> str:
     return smtplib.quoteaddr(address)
 
 
-def dot_stuffed(data: bytes) -> bytes:
-    """The DATA payload: leading dots doubled, CRLF and the final dot appended."""
-    if data.startswith(b".") or b"\n." in data:
+def dot_stuffed(data: bytes, dot_free: bool = False) -> bytes:
+    """The DATA payload: leading dots doubled, CRLF and the final dot appended.
+
+    `dot_free`: the message's builder knows no line starts with "." (looking
+    through a whole message for one costs more than building it did).
+    """
+    if not dot_free and (data.startswith(b".") or b"\n." in data):
         data = _LEADING_DOT.sub(b"..", data)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"

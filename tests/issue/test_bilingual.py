@@ -10,7 +10,8 @@ import pytest
 
 from newsletter.errors import InputError, NotFoundError
 from newsletter.issue.checks import check_issue, has_errors
-from newsletter.issue.rendering import EVERY_LANGUAGE, prepare_issue
+from newsletter.issue.editions import EVERY_LANGUAGE
+from newsletter.issue.rendering import prepare_issue
 from newsletter.issue.scaffold import scaffold_issue
 
 from support.bilingual import (

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from newsletter.config import Config, load_config
 from newsletter.errors import ConfigError, InputError
-from newsletter.issue.rendering import PreparedIssue, prepare_issue
+from newsletter.issue.editions import PreparedIssue
+from newsletter.issue.rendering import prepare_issue
 from newsletter.mail.builder import MessageFactory
 from newsletter.mail.headers import display_name
 from newsletter.mail.reference import build_reference_message
@@ -22,6 +23,7 @@ from support.mail import assert_encoded_headers_shape
 from support.render import bodies, parse, set_config, subscriber, write_issue, write_template
 
 FIXED = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 COMPARED = ("From", "To", "Reply-To", "Subject", "List-Id", "List-Unsubscribe",
             "List-Unsubscribe-Post", "MIME-Version")  # fmt: skip
 PERSONAL_TXT = (
@@ -139,6 +141,7 @@ def test_fast_path_equals_reference_for_hostile_recipients(
         config, prepared, person, message_id=fast.message_id, date=FIXED
     ).as_bytes()
     assert_raw_is_safe(fast.data)
+    assert not (fast.dot_free and _LEADING_DOT.search(fast.data))  # SMTP would not double it
     # The To name is checked against what we promise a reader sees, not against
     # the reference: CPython's folder splits a long run of encoded text into two
     # encoded-words, and its own parser then reads a space between them (the
@@ -192,6 +195,24 @@ def test_list_unsubscribe_stays_one_line_without_mailto(project: Path) -> None:
     )
     assert b"Reply-To" not in built.data
     assert_raw_is_safe(built.data)
+
+
+def test_the_message_says_whether_smtp_must_double_a_leading_dot(project: Path) -> None:
+    """SMTP looks for lines starting with "." only when the builder saw one: in the
+    issue's own text, or in a recipient's field that starts a line."""
+    write_template(
+        project, "issue.txt", "{{ subscriber.name }}\n{{ content }}\n{{ unsubscribe_url }}\n"
+    )
+    write_issue(project, body="A plain line.\n")
+    config = load_config(project)
+    factory = MessageFactory(config, prepare_issue(config, "2026-12"))
+    plain = factory.build(subscriber(name="Ann"))
+    assert plain.dot_free and not _LEADING_DOT.search(plain.data)
+    dotted_name = factory.build(subscriber(name=".Ann"))
+    assert not dotted_name.dot_free and b"\r\n.Ann\r\n" in dotted_name.data
+    write_issue(project, body="A plain line.\n\n.hidden files are listed too\n")
+    dotted_text = MessageFactory(config, prepare_issue(config, "2026-12")).build(subscriber())
+    assert not dotted_text.dot_free and b"\r\n.hidden files" in dotted_text.data
 
 
 def test_message_ids_are_unique_and_on_the_sender_domain(issue) -> None:

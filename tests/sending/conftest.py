@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from support.faults import GreetingRefuser, ScriptedSink
-from support.pipelined import PipeliningSink
+from support.pipelined import PipeliningSink, StallingSink
 from support.smtp import Server, start_server
 from support.wiretap import Wiretap
 
@@ -34,12 +34,23 @@ def shared_scripted_server():
     controller.stop()
 
 
-@pytest.fixture
-def tapped_pipelining_server():
-    """A relay offering PIPELINING, reached through a wiretap (support/wiretap.py) that
-    logs what client and server wrote, in order: (Server at the tap's port, Wiretap)."""
-    controller, server = start_server(PipeliningSink())
+def _tapped(handler: PipeliningSink):  # noqa: ANN202
+    controller, server = start_server(handler)
     tap = Wiretap(server.port)
     yield Server(server.handler, tap.port), tap
     tap.close()
     controller.stop()
+
+
+@pytest.fixture
+def tapped_pipelining_server():
+    """A relay offering PIPELINING, reached through a wiretap (support/wiretap.py) that
+    logs what client and server wrote, in order: (Server at the tap's port, Wiretap)."""
+    yield from _tapped(PipeliningSink())
+
+
+@pytest.fixture
+def tapped_stalling_server():
+    """As tapped_pipelining_server, with a StallingSink (support/pipelined.py): set
+    `handler.stall_after`; `handler.release()` lets it answer again."""
+    yield from _tapped(StallingSink())

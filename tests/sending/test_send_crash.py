@@ -6,6 +6,7 @@ rate limit so that it can be stopped reliably in the middle of the list.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -18,9 +19,11 @@ import pytest
 from newsletter.project import open_project
 from newsletter.sending.ledger import Ledger
 
+from support.pipelined import ledger_rows
 from support.process import interruptible
 from support.sending import assert_counts_match_rows
 from support.smtp import add_subscribers, configure_smtp
+from support.wiretap import most_commands_ahead
 
 SLUG = "2026-12"
 
@@ -94,6 +97,51 @@ def test_kill_9_then_rerun_mails_everyone_once_except_the_uncertain(
         else:
             assert received[address] == 1, address
     assert uncertain(project) == in_doubt
+
+
+def ledger_after(project: Path) -> dict[str, str]:
+    with open_project(project) as (_config, store):
+        return ledger_rows(Ledger(store))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kill -9 (SIGKILL) is POSIX")
+def test_kill_9_mid_pipelined_group_leaves_only_the_unanswered_dots_uncertain(
+    project, store, issue, tapped_stalling_server
+):
+    """The relay wedges after 20 messages: on each of the two connections the next
+    message's content and dot went out (with the following message's MAIL, RCPT and
+    DATA behind them) and no answer comes. kill -9 then. The ledger must show what
+    actually happened, and two more sends finish the list without a second copy."""
+    server, tap = tapped_stalling_server
+    relay = server.handler
+    emails = add_subscribers(store, 60)
+    relay.stall_after = 20
+    configure_smtp(project, server, connections=2, rate=0)
+    process = start_send(project)
+    try:
+        wait_for(lambda: len(relay.stalled) == 2, timeout=60)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    assert max(most_commands_ahead(log) for log in tap.connections) >= 3  # it did pipeline
+    rows = ledger_after(project)
+    accepted, stalled = set(relay.recipients()), set(relay.stalled)
+    assert set(rows.values()) <= {"queued", "sending", "sent"}
+    assert {email for email, status in rows.items() if status == "sent"} == accepted
+    in_doubt = {email for email, status in rows.items() if status == "sending"}
+    assert in_doubt == stalled  # claimed, content out, no answer: the in-flight group only
+    assert not {email for email, status in rows.items() if status == "queued"} & set(relay.complete)
+
+    relay.release()
+    rerun = run_send(project, "--rate", "0")
+    assert rerun.returncode == 0, rerun.stderr
+    received = Counter(relay.recipients())
+    assert received == Counter(email for email in emails if email not in in_doubt)
+    assert set(uncertain(project)) == in_doubt  # not resent without being asked
+    resent = run_send(project, "--rate", "0", "--resend-uncertain")
+    assert resent.returncode == 0, resent.stderr
+    assert Counter(relay.recipients()) == Counter(emails)
+    assert set(ledger_after(project).values()) == {"sent"}
 
 
 @pytest.mark.parametrize(("sig", "name"), [(signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import ssl
 import threading
 from collections import Counter
@@ -88,6 +89,46 @@ def test_someone_who_unsubscribes_mid_send_is_not_mailed(project, store, smtp_se
     assert leaver.email not in smtp_server.handler.recipients()
     assert (report.sent, report.skipped) == (19, 1)
     assert status.counts["skipped"] == 1
+
+
+def test_after_a_clean_send_the_database_has_the_whole_journal_and_who_left_meanwhile(
+    project, store, smtp_server
+):
+    """The send's own delivery lines are skipped when it catches up with the journal
+    (the database has them); an unsubscribe journalled while it ran is applied."""
+    emails = add_subscribers(store, 20)
+    leaver = store.get_subscriber(emails[15])
+    configure_smtp(project, smtp_server, connections=1, rate=0)
+    done = threading.Event()
+
+    def leave_in_the_journal_only(report):  # noqa: ANN001, ANN202
+        if report.sent == 3 and not done.is_set():
+            done.set()
+            store.note_leaving(leaver.id, "one-click")  # as the web app does when held
+
+    report, _status = send(project, on_progress=leave_in_the_journal_only)
+    assert (report.sent, report.skipped) == (19, 1)
+    assert leaver.email not in smtp_server.handler.recipients()
+    plain = sqlite3.connect(project / "newsletter.db")  # no replay on opening, unlike a Store
+    offset = plain.execute("SELECT value FROM meta WHERE key = 'journal_offset'").fetchone()[0]
+    status = plain.execute("SELECT status FROM subscribers WHERE id = ?", [leaver.id]).fetchone()
+    sent = plain.execute("SELECT count(*) FROM deliveries WHERE status = 'sent'").fetchone()
+    plain.close()
+    assert int(offset) == (project / "newsletter.journal").stat().st_size
+    assert status == ("unsubscribed",) and sent == (19,)
+
+
+def test_the_250_carried_by_a_claim_stands_when_the_next_person_left_in_the_journal(store):
+    """A claim carries the lane's last 250 into its commit; when the next person turns
+    out to have left (journalled, not yet in the database), that 250 is still recorded."""
+    emails = add_subscribers(store, 2)
+    ledger = Ledger(store)
+    ledger.begin(SLUG, "December", "hash")
+    first, second = ledger.queued_after(SLUG, 0, 10)
+    assert ledger.claim(first.id, "<first@example.org>")
+    store.note_leaving(store.get_subscriber(emails[1]).id, "one-click")
+    assert not ledger.claim(second.id, "<second@example.org>", sent=first.id)
+    assert ledger.status(SLUG).counts["sent"] == 1
 
 
 def test_faulty_server_retries_temporary_failures_and_fails_the_bad_domain(

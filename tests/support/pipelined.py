@@ -3,7 +3,9 @@ against a real ledger the way the send loop treats a transport's results."""
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
+import time
 from dataclasses import dataclass, field
 
 from newsletter.mail.outgoing import OutgoingMessage
@@ -33,6 +35,34 @@ class PipeliningSink(FaultySink):
         if address == self.refused_sender:
             return "451 4.3.2 sender temporarily refused"
         return await super().handle_MAIL(server, session, envelope, address, mail_options)
+
+
+@dataclass
+class StallingSink(PipeliningSink):
+    """PipeliningSink that stops answering final dots once `stall_after` messages were
+    accepted, as a relay that wedges mid-send: a content that arrives after that is
+    recorded (`stalled`) and its reply held until `release()` (at most two minutes),
+    then refused with 421 and not kept. `complete` lists every recipient whose whole
+    content (up to the final dot) arrived."""
+
+    stall_after: int = 0
+    stalled: list[str] = field(default_factory=list)
+    complete: list[str] = field(default_factory=list)
+    released: bool = False
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
+        self.complete.extend(envelope.rcpt_tos)
+        if self.released or len(self.messages) < self.stall_after:
+            return self.accept(session, envelope)
+        self.stalled.extend(envelope.rcpt_tos)
+        deadline = time.monotonic() + 120
+        while not self.released and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return "421 4.3.0 closing: no answer in time"
+
+    def release(self) -> None:
+        """Answer the held dots (421) and accept every message from now on."""
+        self.released = True
 
 
 def message(recipient: str, sender: str = "newsletter@example.org") -> OutgoingMessage:
