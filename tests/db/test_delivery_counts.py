@@ -53,3 +53,21 @@ def test_the_migration_counts_an_existing_ledger_and_status_reads_the_same(tmp_p
     assert_counts_match_rows(store)
     ledger.close()
     store.close()
+
+
+def test_the_migration_counts_rows_of_many_languages(tmp_path):
+    """Counted a few dozen languages per pass: more than that takes more passes."""
+    path = tmp_path / "old.db"
+    older_ledger(path)
+    db = sqlite3.connect(path)
+    db.execute(
+        "INSERT INTO deliveries (issue_slug, status, language)"
+        " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 120)"
+        " SELECT 'i', CASE i % 3 WHEN 0 THEN 'sent' ELSE 'queued' END, 'x' || (i % 70) FROM n"
+    )
+    db.commit()
+    db.close()
+    store = Store(connect_database(path))
+    assert_counts_match_rows(store)
+    assert store.one("SELECT count(DISTINCT language) AS n FROM delivery_counts")["n"] == 73
+    store.close()
