@@ -18,7 +18,7 @@ import contextlib
 import sqlite3
 import threading
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from newsletter.errors import NewsletterError, SendError
 from newsletter.sending.deliveries import Delivery, IssueRecord
@@ -28,9 +28,6 @@ from newsletter.subscribers.bounces import record_soft_bounce
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.store import Store, subscriber_from_row
 
-if TYPE_CHECKING:
-    from sqlite_utils import Database
-
 
 class Ledger(IssueReports):
     """With a journal (the store's), every delivery's move is journalled too, and an
@@ -39,13 +36,9 @@ class Ledger(IssueReports):
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.conn = store.conn  # plain sqlite3: a send never loads sqlite-utils
         self._lock = threading.RLock()
         self.journalled = DeliveryJournal(store)
-
-    @property
-    def db(self) -> Database:
-        """The store's sqlite-utils view, made on first write: reading needs none."""
-        return self.store.db
 
     def close(self) -> None:
         """Let go of the journal (a send's ledger follows its end)."""
@@ -70,19 +63,19 @@ class Ledger(IssueReports):
             record = self.issue(slug)
             now = self.store.clock()
             if record is None:
-                self.db.execute(
+                self.conn.execute(
                     "INSERT INTO issues (slug, subject, content_hash, created_at) VALUES (?, ?, ?, ?)",
                     [slug, subject, content_hash, now],
                 )
             elif record.content_hash != content_hash:
                 self.check_content(slug, content_hash, allow_changes)
-                self.db.execute(
+                self.conn.execute(
                     "UPDATE issues SET subject = ?, content_hash = ? WHERE slug = ?",
                     [subject, content_hash, slug],
                 )
             if record is None or record.started_at is None:
-                self.db.execute("UPDATE issues SET started_at = ? WHERE slug = ?", [now, slug])
-                frozen = self.db.execute(
+                self.conn.execute("UPDATE issues SET started_at = ? WHERE slug = ?", [now, slug])
+                frozen = self.conn.execute(
                     "INSERT OR IGNORE INTO deliveries"
                     " (issue_slug, subscriber_id, status, updated_at, language)"
                     " SELECT ?, id, 'queued', ?, language FROM subscribers"
@@ -92,7 +85,7 @@ class Ledger(IssueReports):
                 frozen -= self.journalled.honour_at_freeze(slug, now)
                 self.journalled.frozen(now, slug, content_hash, subject)
                 return frozen
-            self.db.execute("UPDATE issues SET finished_at = NULL WHERE slug = ?", [slug])
+            self.conn.execute("UPDATE issues SET finished_at = NULL WHERE slug = ?", [slug])
             return 0
 
     def active_not_reached(self, slug: str) -> int:
@@ -124,7 +117,7 @@ class Ledger(IssueReports):
     def finish(self, slug: str) -> bool:
         """Mark the issue finished when nothing is left queued or uncertain."""
         with self._lock:
-            cursor = self.db.execute(
+            cursor = self.conn.execute(
                 "UPDATE issues SET finished_at = ? WHERE slug = ? AND NOT EXISTS ("
                 " SELECT 1 FROM deliveries WHERE issue_slug = ? AND status IN ('queued', 'sending'))",
                 [self.store.clock(), slug, slug],
@@ -135,7 +128,7 @@ class Ledger(IssueReports):
         """`--retry-failed`: failed rows of people still active go back to the queue."""
         with self._lock:
             back = self.journalled.requeued(slug, "failed")
-            moved = self.db.execute(
+            moved = self.conn.execute(
                 "UPDATE deliveries SET status = 'queued', updated_at = ?"
                 " WHERE issue_slug = ? AND status = 'failed' AND subscriber_id IN"
                 " (SELECT id FROM subscribers WHERE status = 'active')",
@@ -157,7 +150,7 @@ class Ledger(IssueReports):
         """`--resend-uncertain`: rows left `sending` by a crash go back to the queue."""
         with self._lock:
             back = self.journalled.requeued(slug, "sending")
-            moved = self.db.execute(
+            moved = self.conn.execute(
                 "UPDATE deliveries SET status = 'queued', updated_at = ?"
                 " WHERE issue_slug = ? AND status = 'sending'",
                 [self.store.clock(), slug],
@@ -171,7 +164,7 @@ class Ledger(IssueReports):
         """The next batch of queued rows by id (keyset paging keeps memory flat)."""
         with self._lock:
             rows = list(
-                self.db.query(
+                self.store.query(
                     "SELECT d.id AS delivery_id, d.attempts AS delivery_attempts,"
                     " d.language AS delivery_language, s.*"
                     " FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
@@ -195,7 +188,7 @@ class Ledger(IssueReports):
         """Active subscribers by id, for a dry run of an issue not yet frozen."""
         with self._lock:
             rows = list(
-                self.db.query(
+                self.store.query(
                     "SELECT * FROM subscribers WHERE status = 'active' AND id > ?"
                     " ORDER BY id LIMIT ?",
                     [after_id, limit],
@@ -246,7 +239,7 @@ class Ledger(IssueReports):
             raise
 
     def _claim(self, delivery_id: int, message_id: str, now: str) -> bool:
-        cursor = self.db.execute(
+        cursor = self.conn.execute(
             "UPDATE deliveries SET status = 'sending', attempts = attempts + 1,"
             " message_id = ?, updated_at = ? WHERE id = ? AND status = 'queued'"
             " AND EXISTS (SELECT 1 FROM subscribers s"
@@ -278,7 +271,7 @@ class Ledger(IssueReports):
             self._mark_sent(delivery_id, self.store.clock())
 
     def _mark_sent(self, delivery_id: int, now: str) -> None:
-        self.db.execute(
+        self.conn.execute(
             "UPDATE deliveries SET status = 'sent', last_error = NULL, sent_at = ?,"
             " updated_at = ? WHERE id = ?",
             [now, now, delivery_id],
@@ -315,7 +308,7 @@ class Ledger(IssueReports):
         if only_from:
             sql += " AND status = ?"
             params.append(only_from)
-        self.db.execute(sql, params)
+        self.conn.execute(sql, params)
 
 
 def _as_frozen(row: dict[str, Any]) -> Subscriber:

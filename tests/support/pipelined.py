@@ -148,7 +148,7 @@ class Driver:
 
 def ledger_rows(ledger: Ledger) -> dict[str, str]:
     """email -> delivery status, for the issue under test."""
-    rows = ledger.db.query(
+    rows = ledger.store.query(
         "SELECT s.email, d.status FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
         " WHERE d.issue_slug = ? ORDER BY d.id",
         [SLUG],
