@@ -128,19 +128,16 @@ def fill(db: sqlite3.Connection, rows: int) -> None:
             [slug, now],
         )
     outcome = (
-        "CASE WHEN subscriber_id % 50 = 7 THEN 'skipped' WHEN subscriber_id % 100 = 11"
-        " THEN 'failed' ELSE 'sent' END"
-    )
-    db.execute(
-        f"UPDATE deliveries SET status = {outcome}, attempts = 1, sent_at = updated_at,"
+        "status = CASE WHEN subscriber_id % 50 = 7 THEN 'skipped' WHEN subscriber_id % 100 = 11"
+        " THEN 'failed' ELSE 'sent' END, attempts = 1, sent_at = updated_at,"
         " last_error = CASE WHEN subscriber_id % 50 = 7 THEN 'subscriber unsubscribed'"
-        "  WHEN subscriber_id % 100 = 11 THEN replace(CASE subscriber_id % 4"
+        "  WHEN subscriber_id % 100 = 11 THEN replace(CASE subscriber_id / 100 % 4"
         + "".join(f" WHEN {n} THEN '{reply}'" for n, reply in enumerate(REPLIES))
-        + " END, '{}', 'person.' || subscriber_id || '@example.org') END WHERE issue_slug = ?",
-        [SENT],
+        + " END, '{}', 'person.' || subscriber_id || '@example.org') END"
     )
+    db.execute(f"UPDATE deliveries SET {outcome} WHERE issue_slug = ?", [SENT])
     db.execute(
-        f"UPDATE deliveries SET status = {outcome} WHERE issue_slug = ? AND subscriber_id < ?",
+        f"UPDATE deliveries SET {outcome} WHERE issue_slug = ? AND subscriber_id < ?",
         [HALF, rows // 2],
     )
     db.execute(

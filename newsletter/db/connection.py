@@ -1,8 +1,8 @@
 """The one place the database is opened, tuned and migrated.
 
-The connection is plain sqlite3; sqlite-utils is imported only to migrate (and
-by `open_database` for code that wants its `Database`). A database whose
-`user_version` says it has every step needs neither, so `status` starts fast.
+The connection is plain sqlite3 (reads: `DatabaseSession.query`); sqlite-utils
+is imported only to migrate, and a database whose `user_version` says it has
+every step does not need it, so `status` starts fast.
 """
 
 from __future__ import annotations
@@ -10,26 +10,13 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from newsletter.db.faults import database_fault
 from newsletter.db.migrations import known_names, migration_set
 from newsletter.db.recovery import has_history
 from newsletter.errors import DatabaseError
 
-if TYPE_CHECKING:
-    from sqlite_utils import Database
-
 BUSY_TIMEOUT_SECONDS = 30.0
-
-
-def open_database(
-    path: Path, *, create: bool = False, busy_timeout: float | None = None, blank: bool = False
-) -> Database:
-    """`connect_database`, wrapped in sqlite-utils' `Database`."""
-    from sqlite_utils import Database
-
-    return Database(connect_database(path, create=create, busy_timeout=busy_timeout, blank=blank))
 
 
 def connect_database(
@@ -63,7 +50,9 @@ def connect_database(
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA recursive_triggers=ON")  # as sqlite-utils' Database sets it
+        conn.execute(
+            "PRAGMA recursive_triggers=ON"
+        )  # a REPLACE fires DELETE triggers: counts stay true
         _migrate(conn, path)
     except sqlite3.Error as error:
         if path.parent.is_dir() and not os.access(path.parent, os.W_OK):

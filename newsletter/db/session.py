@@ -1,8 +1,8 @@
 """One connection, its write transactions, and the journal lines that commit with them.
 
 `Store` (and through it the ledger, the import, the web handler) builds on this.
-Reads need only the plain connection (`query`, `one`); sqlite-utils' `Database`
-over the same connection is made on first use, so `status` starts without it.
+Everything goes through the plain sqlite3 connection: reads by `query` and
+`one`, writes by `conn.execute` inside `write()`; sqlite-utils only migrates.
 """
 
 from __future__ import annotations
@@ -10,13 +10,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from newsletter.db.journal import Journal
-
-if TYPE_CHECKING:
-    from sqlite_utils import Database
 
 
 class DatabaseSession:
@@ -37,13 +33,6 @@ class DatabaseSession:
     def one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
         """The first row of a query, or None."""
         return next(self.query(sql, params), None)
-
-    @cached_property
-    def db(self) -> Database:
-        """sqlite-utils over the same connection, made on first use."""
-        from sqlite_utils import Database
-
-        return Database(self.conn)
 
     def close(self) -> None:
         self.conn.close()

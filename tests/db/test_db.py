@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 from sqlite_utils import Database
 
-from newsletter.db.connection import BUSY_TIMEOUT_SECONDS, open_database
+from newsletter.db.connection import BUSY_TIMEOUT_SECONDS, connect_database
 from newsletter.db.migrations import known_names, migration_set
 from newsletter.errors import DatabaseError
 
@@ -28,9 +28,11 @@ def applied_names(path) -> list[str]:
 
 def test_a_new_database_gets_every_migration(tmp_path):
     path = tmp_path / "new.db"
-    db = open_database(path, create=True)
-    assert set(db.table_names()) >= TABLES
-    db.close()
+    conn = connect_database(path, create=True)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables >= TABLES
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(known_names())
+    conn.close()
     assert applied_names(path) == known_names()
 
 
@@ -40,19 +42,19 @@ def test_an_older_database_is_upgraded_on_open(tmp_path):
     migration_set().apply(old, stop_before=known_names()[-1])  # one version behind
     old.close()
     assert known_names()[-1] not in applied_names(path)
-    open_database(path).close()
+    connect_database(path).close()
     assert applied_names(path) == known_names()
 
 
 def test_a_missing_database_is_not_created_unless_asked(tmp_path):
     with pytest.raises(DatabaseError, match="no database"):
-        open_database(tmp_path / "missing.db")
+        connect_database(tmp_path / "missing.db")
     assert not (tmp_path / "missing.db").exists()
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path):
     path = tmp_path / "newer.db"
-    open_database(path, create=True).close()
+    connect_database(path, create=True).close()
     conn = sqlite3.connect(path)
     conn.execute(
         "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
@@ -62,7 +64,7 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path):
     conn.commit()
     conn.close()
     with pytest.raises(DatabaseError) as caught:
-        open_database(path)
+        connect_database(path)
     assert "newer version of newsletter" in caught.value.message
     assert "9999_from_the_future" in caught.value.message
 
@@ -87,7 +89,7 @@ def test_a_file_that_is_not_a_database_is_one_line(project, cli):
 
 
 def test_wal_mode_and_busy_timeout_are_on(tmp_path):
-    db = open_database(tmp_path / "wal.db", create=True)
+    db = connect_database(tmp_path / "wal.db", create=True)
     try:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_SECONDS * 1000

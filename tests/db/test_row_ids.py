@@ -7,7 +7,7 @@ import sqlite3
 
 from sqlite_utils import Database
 
-from newsletter.db.connection import open_database
+from newsletter.db.connection import connect_database
 from newsletter.db.migrations import migration_set
 
 
@@ -34,7 +34,7 @@ def test_the_migration_gives_an_existing_database_ids_that_are_never_reused(tmp_
     old.execute("DELETE FROM subscribers WHERE id = 3")  # forgotten
     old.conn.commit()
     old.close()
-    db = open_database(path)
+    db = connect_database(path)
     assert (
         "AUTOINCREMENT"
         in db.execute("SELECT sql FROM sqlite_master WHERE name = 'subscribers'").fetchone()[0]

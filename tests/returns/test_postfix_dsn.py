@@ -67,7 +67,7 @@ def test_postfix_dsns_come_back_to_the_verp_address_and_are_acted_on(
         state = {s.email: s.status for s in other.list_subscribers()}
         events = {
             row["kind"]: row
-            for row in other.db.query(
+            for row in other.query(
                 "SELECT * FROM events WHERE source = 'dsn' AND issue_slug = ?", [SLUG]
             )
         }

@@ -246,7 +246,7 @@ def test_with_verp_every_envelope_sender_names_its_delivery(project, store, scri
         return_path = return_path_for(config, other)
         rows = {
             row["id"]: row["email"]
-            for row in other.db.query(
+            for row in other.query(
                 "SELECT d.id, s.email FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
             )
         }
