@@ -55,7 +55,7 @@ def run_command(project: Path, slug: str, n: int, *, cold: bool = False) -> dict
     return {"sent": n, "seconds": elapsed, "rate": n / elapsed}
 
 
-def profile(project: Path, slug: str, output: Path, top: int = 40) -> None:
+def profile(project: Path, slug: str, output: Path, top: int = 40, *, cold: bool = False) -> None:
     """py-spy samples of one whole command, taken only from the thread holding the
     GIL (where the Python CPU goes): the functions seen most, self and inclusive."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -76,7 +76,13 @@ def profile(project: Path, slug: str, output: Path, top: int = 40) -> None:
             own[_short(frames[-1])] += int(count)
         for frame in {_short(frame) for frame in frames}:
             total[frame] += int(count)
-    lines = [f"{samples} samples at 250 Hz of the thread holding the GIL (Python CPU)", "", "self:"]
+    inlining = "made by premailer (--cold)" if cold else "read back from build/.inlined"
+    lines = [
+        f"{samples} samples at 250 Hz of the thread holding the GIL (Python CPU);"
+        f" CSS inlining {inlining}",
+        "",
+        "self:",
+    ]
     lines += [f"{100 * c / samples:5.1f}%  {name}" for name, c in own.most_common(top)]
     lines += ["", "total (inclusive):"]
     lines += [f"{100 * c / samples:5.1f}%  {name}" for name, c in total.most_common(top)]
@@ -119,7 +125,7 @@ def main() -> None:
             if options.profile:
                 if options.cold:
                     shutil.rmtree(project / "build" / ".inlined", ignore_errors=True)
-                profile(project, f"{send_bench.SLUG}-profile", options.profile)
+                profile(project, f"{send_bench.SLUG}-profile", options.profile, cold=options.cold)
     finally:
         send_bench.stop_sink(sink)
     ratios = [pair["ratio"] for pair in pairs]

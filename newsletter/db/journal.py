@@ -163,7 +163,13 @@ class Journal:
             handle.seek(start)
             offset, rest = start, b""
             while chunk := handle.read(READ_CHUNK):
-                lines = (rest + chunk).split(b"\n")
+                data = rest + chunk
+                if only and only not in data:  # no line here starts with it: not split
+                    whole = data.rfind(b"\n") + 1
+                    offset, rest = offset + whole, data[whole:]
+                    yield offset, None
+                    continue
+                lines = data.split(b"\n")
                 rest = lines.pop()
                 passed = False  # lines passed over since the last entry
                 for line in lines:

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+import newsletter.db.journal as journal_module
+from newsletter.db.journal import Journal
+from newsletter.db.recovery import delivered_hashes
 from newsletter.project import open_project
 
 from support.smtp import add_subscribers, configure_smtp
@@ -172,3 +175,24 @@ def test_backup_is_a_checked_copy_and_old_ones_are_pruned(project, store, cli):
     assert result.exit_code == 0 and "integrity check: ok" in result.output
     with sqlite3.connect(target) as copy:
         assert copy.execute("SELECT count(*) FROM subscribers").fetchone()[0] == 5
+
+
+def test_the_freeze_finds_an_issues_deliveries_in_a_long_journal_across_read_chunks(
+    tmp_path, monkeypatch
+):
+    """The journal is read in chunks, and chunks without the issue are passed over unsplit:
+    every delivery line of the issue is still found, the last word counting."""
+    monkeypatch.setattr(journal_module, "READ_CHUNK", 512)
+    journal = Journal.create(tmp_path / "newsletter.journal", "salt")
+    for n in range(300):
+        journal.delivery("2026-11", "sent", n, f"{n:064x}")
+    journal.delivery("2026-12", "sending", 7, f"{7:064x}")
+    for n in range(300):
+        journal.delivery("2026-11", "sent", n, f"{n:064x}")
+    journal.delivery("2026-12", "sent", 7, f"{7:064x}")
+    journal.delivery("2026-12", "sending", 8, f"{8:064x}")
+    assert delivered_hashes(journal, "2026-12") == {f"{7:064x}": "sent", f"{8:064x}": "sending"}
+    assert delivered_hashes(journal, "2027-01") == {}
+    assert len(delivered_hashes(journal, "2026-11")) == 300
+    *_, (end, _entry) = journal.entries(only=Journal.delivery_prefix("2027-01"))
+    assert end == journal.size()
