@@ -42,6 +42,7 @@ from newsletter.mail.headers import (
     to_header,
 )
 from newsletter.mail.outgoing import OutgoingMessage
+from newsletter.mail.signing import project_signer
 from newsletter.subscribers.addresses import ascii_address
 from newsletter.subscribers.model import Subscriber
 
@@ -90,11 +91,7 @@ class MessageFactory:
         self._text_head = _part_head(boundary, "plain").encode("ascii")
         self._html_head = (CRLF + _part_head(boundary, "html")).encode("ascii")
         self._close = f"{CRLF}--{boundary}--{CRLF}".encode("ascii")
-        self._signer = None  # without [dkim]; `cryptography` is then never imported
-        if config.dkim is not None:
-            from newsletter.mail.dkim_keys import signer_for
-
-            self._signer = signer_for(config)
+        self._signer = project_signer(config)
         self._parts = {key: self._edition_parts(e) for key, e in prepared.editions.items()}
 
     def _edition_parts(self, edition: Edition) -> _EditionParts:

@@ -26,16 +26,6 @@ if TYPE_CHECKING:
     from newsletter.mail.dkim import DkimSigner
 
 
-def notice_signer(config: Config) -> DkimSigner | None:
-    """The send's DKIM signer (`signer_for`), or None without [dkim]; loads the key, so
-    a missing or unreadable one is a ConfigError when the caller starts, not later."""
-    if config.dkim is None:
-        return None  # `cryptography` is then never imported
-    from newsletter.mail.dkim_keys import signer_for
-
-    return signer_for(config)
-
-
 def build_notice(
     config: Config,
     *,

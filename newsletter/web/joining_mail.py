@@ -17,8 +17,9 @@ from newsletter.config import Config
 from newsletter.errors import TemplateError
 from newsletter.i18n import N_, translator
 from newsletter.issue.environment import make_environment
-from newsletter.mail.notices import build_notice, notice_signer
+from newsletter.mail.notices import build_notice
 from newsletter.mail.outgoing import OutgoingMessage
+from newsletter.mail.signing import project_signer
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.signups import Invitation, PendingSignup
 from newsletter.subscribers.tokens import unsubscribe_url
@@ -36,7 +37,7 @@ class JoiningMail:
         self.config = config
         self.html = make_environment(config.templates_dir, html=True)
         self.text = make_environment(config.templates_dir, html=False)
-        self.signer = notice_signer(config)  # signs as the issues are signed
+        self.signer = project_signer(config)  # signs as the issues are signed
 
     def check(self) -> None:
         """Write a sample of each email, so a broken template fails when `serve` starts."""
