@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from newsletter.sending.campaign import SendPlan
-    from newsletter.sending.loop import SendReport
     from newsletter.sending.reports import IssueStatus
+    from newsletter.sending.run import SendReport
 
 # The core is imported inside each command, so `--help` and `status` start fast
 # (benchmarks/startup.py): this module must not pull in rendering, premailer or waitress.

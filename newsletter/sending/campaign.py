@@ -23,10 +23,11 @@ from newsletter.mail.builder import MessageFactory
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.ledger import Ledger
 from newsletter.sending.lock import send_lock
-from newsletter.sending.loop import Builder, Sender, SendReport, SendSettings
+from newsletter.sending.loop import Builder, Sender
 from newsletter.sending.replies import classify
 from newsletter.sending.reports import IssueStatus
 from newsletter.sending.return_path import return_path_for
+from newsletter.sending.run import SendReport, SendSettings
 from newsletter.sending.transport import TransportPlan, plan_transport
 from newsletter.subscribers.addresses import normalise_address
 from newsletter.subscribers.model import Subscriber

@@ -15,8 +15,8 @@ import pytest
 from newsletter.project import open_project
 from newsletter.sending.campaign import send_issue
 from newsletter.sending.ledger import Ledger
-from newsletter.sending.loop import SendSettings
 from newsletter.sending.pipelining import PipelinedSession, offers_pipelining
+from newsletter.sending.run import SendSettings
 from newsletter.sending.transport import plan_transport
 
 from support.pipelined import SLUG, Driver, PipeliningSink, ledger_rows, message

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from newsletter.config import SmtpConfig
 from newsletter.db.connection import connect_database
 from newsletter.sending.ledger import Ledger
-from newsletter.sending.loop import Sender, SendSettings
+from newsletter.sending.loop import Sender
+from newsletter.sending.run import SendSettings
 from newsletter.sending.smtp import SmtpTransport
 from newsletter.subscribers.store import Store
 

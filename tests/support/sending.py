@@ -8,7 +8,7 @@ from newsletter.project import open_project
 from newsletter.sending.campaign import send_issue
 from newsletter.sending.deliveries import DELIVERY_STATUSES
 from newsletter.sending.ledger import Ledger
-from newsletter.sending.loop import SendSettings
+from newsletter.sending.run import SendSettings
 from newsletter.sending.transport import plan_transport
 
 from support.smtp import simple_builder
