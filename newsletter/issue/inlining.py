@@ -16,6 +16,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+from functools import cache
 from pathlib import Path
 
 KEEP = 8  # results kept: the issues in hand, and their languages
@@ -65,9 +66,10 @@ def _key(html: str) -> str:
     return digest.hexdigest()
 
 
+@cache
 def _installed(package: str) -> str:
     """Which copy of `package` is installed (found, not imported): a new version is
-    new files, with new sizes and times."""
+    new files, with new sizes and times. Read once per process, not per edition."""
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
         return f"{package}: missing"

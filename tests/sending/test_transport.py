@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import mailbox
 import smtplib
-import socket
 import ssl
 from email import policy
 
@@ -17,6 +16,7 @@ from newsletter.sending.outbox import MaildirTransport
 from newsletter.sending.replies import Kind, ReplyLost, classify, enhanced_code
 from newsletter.sending.smtp import SmtpTransport
 
+from support.mailservers import free_port
 from support.smtp import PASSWORD, USER
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -100,9 +100,7 @@ def test_right_password_sends(auth_server):
 
 
 def test_connection_refused_is_fatal():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # nothing listens once it closes
+    port = free_port()  # nothing listens on it once the probe closed
     config = SmtpConfig(host="127.0.0.1", port=port, security="none", timeout=5)
     with pytest.raises(ConnectionRefusedError) as caught:
         SmtpTransport(config, local_hostname="t").open()

@@ -29,6 +29,7 @@ from support.joining import (
     signup_body,
     wait_for,
 )
+from support.mailservers import free_port
 from support.smtp import Sink
 from support.web import People, Server, subscriber_state
 
@@ -347,17 +348,11 @@ def test_welcome_mail_is_sent_after_confirming_when_turned_on(serve, project: Pa
 # --- the relay ---------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_sign_ups_while_the_relay_is_down_are_all_mailed_when_it_is_back(
     serve,
     project: Path,  # noqa: ANN001
 ) -> None:
-    port = _free_port()
+    port = free_port()
     server = serve(f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\ntimeout = 5\n')
     emails = [f"patient{n}@example.org" for n in range(3)]
     for email in emails:
