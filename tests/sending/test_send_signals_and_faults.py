@@ -59,10 +59,13 @@ def finish_send(project: Path) -> subprocess.CompletedProcess:
 
 def test_a_second_sigterm_still_leaves_a_summary(project, store, issue, smtp_server):
     add_subscribers(store, 40)
-    smtp_server.handler.delay = 1.0  # every message is in flight for a second
+    smtp_server.handler.delay = 2.0  # every message is in flight for two seconds
     configure_smtp(project, smtp_server, connections=2, rate=0)
     process = start_send(project)
     wait_for(lambda: len(smtp_server.handler.messages) >= 2)
+    # Both lanes got their 250 at about the same moment: let them start the next
+    # messages, so the first signal finds something in flight to wait for.
+    time.sleep(0.5)
     process.send_signal(signal.SIGTERM)
     time.sleep(0.1)
     process.send_signal(signal.SIGTERM)
