@@ -11,7 +11,9 @@ command so a busy machine hurts both alike; every ratio is printed. With
 frames off) and the functions with the most samples are written there.
 Each round sends a new copy of the same issue, so from the second round on the
 CSS inlining is read back from build/.inlined/ (as after `issue preview`);
---cold deletes it before every command run.
+--cold deletes it before every command run. The package's bytecode is compiled
+first, as an installed copy's is (pip compiles it; this machine sets
+PYTHONDONTWRITEBYTECODE, which would have every run compile ~100 modules again).
 Goal (DESIGN.md): ratio >= 0.9 at N = 5,000, C = 2. Writes benchmarks/results/command.json.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import compileall
 import importlib
 import json
 import shutil
@@ -105,6 +108,7 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="no inlining kept between runs")
     options = parser.parse_args()
     n, connections = options.n, options.connections
+    compileall.compile_dir(ROOT / "newsletter", quiet=1)
     sink, port = send_bench.start_sink()
     pairs = []
     try:

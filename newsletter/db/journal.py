@@ -187,27 +187,41 @@ class Journal:
 
 class JournalTail:
     """Follows the journal's end with one open handle: each `new_people()` reads
-    only the bytes appended since the last call (one read() when there are none),
-    and parses only the L and B lines among them."""
+    only the bytes appended since the last call (one read() call), and parses only
+    the L and B lines among them; bytes holding none (a send's own delivery lines,
+    which a claim reads back each time) are not even split into lines."""
 
     def __init__(self, path: Path, start: int) -> None:
-        self._handle = path.open("rb")
+        self._handle = path.open("rb", buffering=0)
         self._handle.seek(start)
         self._rest = b""
 
     def new_people(self) -> list[Entry]:
-        data = self._handle.read()
+        data = self._read()
         if not data:
             return []
-        lines = (self._rest + data).split(b"\n")
-        self._rest = lines.pop()
-        people = (_parse(line) for line in lines if line[:2] in (b"L\t", b"B\t"))
+        data = self._rest + data
+        end = data.rfind(b"\n") + 1
+        whole, self._rest = data[:end], data[end:]
+        if not (whole.startswith((b"L\t", b"B\t")) or b"\nL\t" in whole or b"\nB\t" in whole):
+            return []
+        people = (_parse(line) for line in whole.split(b"\n") if line[:2] in (b"L\t", b"B\t"))
         return [entry for entry in people if entry is not None]
+
+    def _read(self) -> bytes:
+        """Everything appended so far: one read() call unless it is a lot."""
+        chunks = []
+        while chunk := self._handle.read(_TAIL_CHUNK):
+            chunks.append(chunk)
+            if len(chunk) < _TAIL_CHUNK:
+                break
+        return b"".join(chunks)
 
     def close(self) -> None:
         self._handle.close()
 
 
+_TAIL_CHUNK = 1 << 20
 _BINARY = getattr(os, "O_BINARY", 0)
 _SHAPES = {"L": 5, "B": 5, "I": 5, "D": 5}
 _ID = re.compile(r"[0-9]{1,18}")

@@ -5,9 +5,10 @@ queued deliveries from a shared feed that pages through the ledger by id, so
 memory stays flat for any list size. Per message a worker builds it, waits for
 the rate limiter, and submits it to the transport with a claim and a `done`
 callback: the transport runs the claim (the row becomes `sending`, committed,
-only if the person is still active) just before the content goes out, and
-reports the result through `done`, at once, or, on a pipelined session
-(pipelining.py), while it submits the next message. After the 250 the row is
+only if the person is still active and the send is not stopping) just before
+the content goes out, and reports the result through `done`: at once (the
+outbox), or while it submits the next message, so the next message is built
+while the server digests this one (smtp.py; pipelining.py). After the 250 the row is
 marked `sent`, committed together with the lane's next claim, or alone before
 anything that waits (rate limit, backoff, reconnect, end), which the lane
 settles first (`flush`). The uncertain window is therefore the messages in
@@ -89,17 +90,23 @@ class _Lane:
 class _Claim:
     """The ledger commit a transport runs just before the message body goes out.
 
-    It carries the lane's unrecorded `sent` (as it is at that moment: on a
-    pipelined session the previous message's 250 arrives just before) into
-    the same transaction.
+    It carries the lane's unrecorded `sent` (as it is at that moment: the
+    previous message's 250 is read just before) into the same transaction.
+    It says no without touching the row when the send is stopping: the answer
+    to the previous message, read in the same `submit`, may have stopped it.
     """
 
-    def __init__(self, ledger: Ledger, delivery_id: int, message_id: str, lane: _Lane) -> None:
+    def __init__(
+        self, ledger: Ledger, delivery_id: int, message_id: str, lane: _Lane, stop: threading.Event
+    ) -> None:
         self.ledger, self.delivery_id, self.message_id = ledger, delivery_id, message_id
-        self.lane = lane
-        self.claimed = False
+        self.lane, self.stop = lane, stop
+        self.claimed = self.stopped = False
 
     def __call__(self) -> bool:
+        if self.stop.is_set():
+            self.stopped = True  # the row stays queued; the lane's `sent` is recorded at its end
+            return False
         sent, self.lane.unrecorded = self.lane.unrecorded, None
         self.claimed = self.ledger.claim(self.delivery_id, self.message_id, sent=sent)
         return self.claimed
@@ -275,7 +282,7 @@ class Sender:
             self.sleep(wait)
         if self._stop.is_set():
             raise _Stopped
-        claim = _Claim(self.ledger, delivery.id, message.message_id, lane)
+        claim = _Claim(self.ledger, delivery.id, message.message_id, lane, self._stop)
 
         def done(taken: bool, error: Exception | None) -> None:
             self._done(lane, delivery, attempt, claim, taken, error)
@@ -299,6 +306,8 @@ class Sender:
             verdict = self._settle_failure(lane.transport, delivery, error, claimed=claim.claimed)
             if verdict is not None:
                 self._try_again(lane, delivery, attempt, verdict)
+        elif claim.stopped:
+            pass  # never claimed: it stays queued for the next run
         elif not taken:
             self.ledger.skip(delivery.id)
             self._count("skipped")

@@ -1,4 +1,13 @@
-"""The SMTP transport: one session reused for many messages."""
+"""The SMTP transport: one session reused for many messages.
+
+On a session without pipelining the reply to a message's final dot is read
+when the next message is submitted (or at `flush`), not at once: the send
+loop builds the next message while the server digests this one. Nothing else
+moves: the next claim is still committed after that reply was read and
+recorded, and only the message whose content went out unanswered is in doubt
+(if its reply is lost, the message submitted behind it, never claimed, is
+`Unsent`).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +22,7 @@ from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.pipelining import (
     Done,
     PipelinedSession,
-    answer_at_once,
+    Unsent,
     offers_pipelining,
 )
 from newsletter.sending.replies import ReplyLost
@@ -44,6 +53,7 @@ class SmtpTransport:
         self._session: smtplib.SMTP | None = None
         self._pipeline: PipelinedSession | None = None
         self._sent = 0
+        self._awaiting: Done | None = None  # its content went out; the dot's reply not read
 
     @staticmethod
     def describe(smtp: SmtpConfig) -> str:
@@ -92,22 +102,63 @@ class SmtpTransport:
             self._pipeline = PipelinedSession(session, self.smtp.data_timeout, self.smtp.timeout)
 
     def submit(self, message: OutgoingMessage, claim: Claim, done: Done) -> None:
-        """Send `message`; its result goes to `done(taken, error)`: at once on a plain
-        session, while the next message goes out on a pipelined one (see `flush`)."""
-        if self._pipeline is None:
-            answer_at_once(self.send, message, claim, done)
+        """Send `message`; its result goes to `done(taken, error)` while the next
+        message is submitted, or at `flush` (see the module docstring)."""
+        if self._pipeline is not None:
+
+            def counted(taken: bool, error: Exception | None) -> None:
+                self._sent += taken
+                done(taken, error)
+
+            self._pipeline.submit(message, claim, counted)
             return
-
-        def counted(taken: bool, error: Exception | None) -> None:
-            self._sent += taken
-            done(taken, error)
-
-        self._pipeline.submit(message, claim, counted)
+        session = self._session
+        if session is not None and self._awaiting is not None:
+            self._settle()
+            if self._session is None:  # lost with the reply, or closed by its `done`
+                done(False, Unsent("the session ended after the previous message"))
+                return
+        if session is None:
+            done(False, smtplib.SMTPServerDisconnected("not connected"))
+            return
+        try:
+            taken = self._transmit(session, message, claim)
+        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as error:
+            done(False, error)  # a refusal: the session is still good (RSET already sent)
+            return
+        except BaseException as error:
+            self._discard()  # dropped, timed out, broken, or interrupted mid-command
+            if not isinstance(error, Exception):
+                raise
+            done(False, error)
+            return
+        if not taken:
+            done(False, None)
+            return
+        self._sent += 1
+        self._awaiting = done
 
     def flush(self) -> None:
-        """Wait for the answer to the message in flight (pipelined sessions only)."""
+        """Wait for the answer to the message in flight."""
         if self._pipeline is not None:
             self._pipeline.flush()
+        elif self._awaiting is not None:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Read the reply to the final dot of the message in flight, and hand it on."""
+        done, self._awaiting = self._awaiting, None
+        assert done is not None and self._session is not None
+        try:
+            code, text = final_reply(self._session, self.smtp.data_timeout, self.smtp.timeout)
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            self._discard()
+            done(False, ReplyLost(str(error) or "connection closed"))
+            return
+        except BaseException:
+            self._discard()  # interrupted: that message stays in doubt
+            raise
+        done(code == 250, None if code == 250 else smtplib.SMTPDataError(code, text))
 
     def send(self, message: OutgoingMessage, claim: Claim = lambda: True) -> bool:
         """MAIL, RCPT, DATA on the open session; RSET after a refusal.
@@ -118,11 +169,14 @@ class SmtpTransport:
         not taken, is told apart from a reply lost after the final dot, after
         which it may have been (`ReplyLost`).
         """
+        self.flush()
         session = self._session
         if session is None:
             raise smtplib.SMTPServerDisconnected("not connected")
         try:
             taken = self._transmit(session, message, claim)
+            if taken:
+                self._final_reply(session)
         except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused):
             raise  # a refusal: the session is still good (RSET already sent)
         except BaseException:
@@ -152,13 +206,15 @@ class SmtpTransport:
             _rset(session)
             raise smtplib.SMTPDataError(code, text)
         session.send(dot_stuffed(data, message.dot_free))
+        return True
+
+    def _final_reply(self, session: smtplib.SMTP) -> None:
         try:
             code, text = final_reply(session, self.smtp.data_timeout, self.smtp.timeout)
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             raise ReplyLost(str(error) or "connection closed") from error
         if code != 250:
             raise smtplib.SMTPDataError(code, text)
-        return True
 
     def close(self) -> None:
         """QUIT politely (after the answer to a message in flight); a session that
@@ -170,6 +226,7 @@ class SmtpTransport:
                 return  # asked while answering: it closes after the group in hand
             self._pipeline = self._session = None
             return
+        self.flush()
         session, self._session = self._session, None
         if session is not None:
             try:
@@ -179,6 +236,7 @@ class SmtpTransport:
 
     def _discard(self) -> None:
         session, self._session, self._pipeline = self._session, None, None
+        self._awaiting = None
         if session is not None:
             session.close()
 

@@ -29,8 +29,8 @@ class Transport(Protocol):
 
     send() answers at once (True: taken; False: abandoned; an exception: not
     taken, or `ReplyLost`). submit() hands the same answer to `done(taken,
-    error)`, possibly later: a pipelined SMTP session answers for a message
-    while it sends the next; flush() waits for the answers still due, and
+    error)`, possibly later: an SMTP session answers for a message while it
+    sends the next; flush() waits for the answers still due, and
     close() flushes first.
     """
 

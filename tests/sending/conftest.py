@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from support.faults import GreetingRefuser, ScriptedSink
+from support.faults import GreetingRefuser, PipeliningScriptedSink, ScriptedSink
 from support.pipelined import PipeliningSink, StallingSink
 from support.smtp import Server, start_server
 from support.wiretap import Wiretap
@@ -24,6 +24,15 @@ def greeting_refuser():
     refuser = GreetingRefuser()
     yield refuser
     refuser.close()
+
+
+@pytest.fixture(params=["plain", "pipelining"])
+def either_scripted_server(request):  # noqa: ANN001, ANN201
+    """scripted_server twice: as it is, and offering PIPELINING."""
+    handler = ScriptedSink() if request.param == "plain" else PipeliningScriptedSink()
+    controller, server = start_server(handler)
+    yield server
+    controller.stop()
 
 
 @pytest.fixture(scope="module")

@@ -70,6 +70,21 @@ def test_a_refusal_about_the_sender_stops_the_send_and_fails_nobody(
     assert len(scripted_server.handler.refusals) <= 4  # three, and one in flight on the other lane
 
 
+def test_a_stop_read_with_the_answer_to_the_previous_message_claims_nothing_more(
+    project, store, either_scripted_server
+):
+    """The third refusal arrives while the lane submits its next message (built
+    meanwhile, its MAIL already out on a pipelined session): that message is not
+    claimed, so the relay sees exactly three refusals and every row stays queued."""
+    add_subscribers(store, 20)
+    either_scripted_server.handler.data_all = POLICY
+    configure_smtp(project, either_scripted_server, connections=1, rate=0)
+    report, status = send(project)
+    assert report.stopped is not None and "3 recipients in a row refused" in report.stopped.message
+    assert len(either_scripted_server.handler.refusals) == 3
+    assert_nobody_failed_or_bounced(store, status, 20)
+
+
 def test_the_other_lanes_in_flight_refusal_is_not_collateral(project, store, scripted_server):
     """Both lanes have a message at DATA when the third refusal trips the breaker:
     the one still in flight is refused after the stop and goes back to the queue too."""

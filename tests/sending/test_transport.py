@@ -13,6 +13,7 @@ import pytest
 from newsletter.config import SmtpConfig
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.outbox import MaildirTransport
+from newsletter.sending.pipelining import Unsent
 from newsletter.sending.replies import Kind, ReplyLost, classify, enhanced_code
 from newsletter.sending.smtp import SmtpTransport
 
@@ -186,3 +187,52 @@ def test_a_refused_claim_abandons_the_message_and_keeps_the_session(smtp_server)
     transport.close()
     assert calls == [1, 2]
     assert smtp_server.handler.recipients() == ["p2@example.org"]
+
+
+def test_a_final_dot_is_answered_when_the_next_message_is_submitted(smtp_server):
+    """Without pipelining too, the reply to a message's final dot is read when the
+    next message is submitted (the loop builds that one meanwhile), and before the
+    next claim; `flush` reads the last one."""
+    transport = SmtpTransport(smtp(smtp_server), local_hostname="t")
+    transport.open()
+    events: list[str] = []
+
+    def submit(n: int) -> None:
+        def claim() -> bool:
+            events.append(f"claim {n}")
+            return True
+
+        transport.submit(message(n), claim, lambda taken, error: events.append(f"{n}: {taken}"))
+
+    submit(1)
+    assert events == ["claim 1"]
+    submit(2)
+    assert events == ["claim 1", "1: True", "claim 2"]
+    transport.flush()
+    assert events[-1] == "2: True"
+    transport.close()
+    assert smtp_server.handler.recipients() == ["p1@example.org", "p2@example.org"]
+
+
+def test_a_reply_lost_before_the_next_submit_leaves_only_that_message_in_doubt(faulty_server):
+    faulty_server.handler.lose_reply_for = {"p1@example.org"}
+    transport = SmtpTransport(smtp(faulty_server), local_hostname="t")
+    transport.open()
+    results: dict[int, tuple[bool, Exception | None]] = {}
+    claims: list[int] = []
+    for n in (1, 2):
+        transport.submit(
+            message(n),
+            lambda n=n: claims.append(n) or True,
+            lambda taken, error, n=n: results.__setitem__(n, (taken, error)),
+        )
+    assert claims == [1] and not transport.is_open
+    assert isinstance(results[1][1], ReplyLost) and classify(results[1][1]).kind is Kind.UNCERTAIN
+    assert isinstance(results[2][1], Unsent)  # never claimed: the loop tries it again
+    transport.open()
+    transport.submit(
+        message(2), lambda: True, lambda taken, error: results.update({2: (taken, error)})
+    )
+    transport.close()
+    assert results[2] == (True, None)
+    assert faulty_server.handler.recipients() == ["p1@example.org", "p2@example.org"]

@@ -3,6 +3,7 @@
 - `ScriptedSink`: an aiosmtpd handler answering RCPT and DATA from a script
   (one reply for everyone, or one per recipient), optionally going silent
   after N accepted messages (every MAIL then hangs, as a wedged relay does).
+  `PipeliningScriptedSink` is the same, offering PIPELINING.
 - `GreetingRefuser`: a bare TCP server that answers every connection with one
   line (e.g. `421 4.3.2 Service not available`) and hangs up.
 """
@@ -72,6 +73,14 @@ class ScriptedSink(Sink):
         text = reply.format(address=address)
         self.refusals.append(text)
         return text
+
+
+class PipeliningScriptedSink(ScriptedSink):
+    """ScriptedSink that lists PIPELINING in its EHLO reply."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: ANN001, ANN201
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
 
 class GreetingRefuser(LoopbackListener):
