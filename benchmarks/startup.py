@@ -1,18 +1,26 @@
 """How fast the command line starts: `newsletter --help` and `newsletter status`.
 
     .venv/bin/python benchmarks/startup.py [--runs 15] [--subscribers 10000]
+        [--before DIR]
 
-Each command runs `--runs` times as a fresh process (the console script of the
-venv running this script); the best and the median wall times are printed
-next to a bare `python -c pass`, with the slowest imports of each command from
-`python -X importtime`. `status` runs on a project with one sent issue.
+Each command runs `--runs` times as a fresh process; the best and the median
+wall times are printed next to a bare `python -c pass`, with the slowest
+imports of each command from `python -X importtime`. `status` runs on a project
+with one sent issue. The package is byte-compiled first, as `pip install` does
+and as Python does on a first run: where PYTHONDONTWRITEBYTECODE is set (as on
+this project's CI machines) every run would otherwise compile it again (~40 ms).
+With `--before DIR` (an older checkout, e.g. `git archive 09edcfe | tar -x -C DIR`,
+that reads the same database) its commands run in the same rounds, interleaved.
+Commands run as `python -m newsletter` with PYTHONPATH set to the checkout.
 Goal (issue 15): at most 0.15 s each. Writes benchmarks/results/startup.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -22,7 +30,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "startup.json"
-GOAL = 0.15
 
 
 def newsletter_bin() -> str:
@@ -49,22 +56,37 @@ def make_project(directory: Path, subscribers: int) -> None:
         )
 
 
-def timed(command: list[str], runs: int) -> list[float]:
-    times = []
+def byte_compiled(tree: Path) -> Path:
+    """`tree`, with its package's modules compiled to __pycache__ (as on a user's machine)."""
+    compileall.compile_dir(tree / "newsletter", quiet=1)
+    return tree
+
+
+def command_line(tree: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+    """`newsletter ARGS` run from the checkout `tree`."""
+    return [sys.executable, "-m", "newsletter", *args], {**os.environ, "PYTHONPATH": str(tree)}
+
+
+def timed_rounds(commands: dict[str, tuple[list[str], dict[str, str]]], runs: int) -> dict:
+    """Every command once per round, `runs` rounds: a busy moment hurts them alike."""
+    times: dict[str, list[float]] = {label: [] for label in commands}
     for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
-        times.append(time.perf_counter() - started)
+        for label, (command, env) in commands.items():
+            started = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True, env=env)
+            times[label].append(time.perf_counter() - started)
     return times
 
 
 def slowest_imports(args: list[str], top: int = 8) -> list[tuple[str, int]]:
     """The top-level packages that cost the most to import (cumulative microseconds)."""
+    command, env = command_line(ROOT, *args)
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "newsletter", *args],
+        [command[0], "-X", "importtime", *command[1:]],
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     )
     costs: dict[str, int] = {}
     for line in done.stderr.splitlines():
@@ -80,40 +102,43 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--before", type=Path, help="an older checkout, timed in the same rounds")
     options = parser.parse_args()
+    trees = {"": byte_compiled(ROOT)}
+    if options.before:
+        trees["before: "] = byte_compiled(options.before.resolve())
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         project = Path(tmp) / "project"
         make_project(project, options.subscribers)
-        commands = {
-            "python -c pass": ([sys.executable, "-c", "pass"], None),
-            "newsletter --help": ([newsletter_bin(), "--help"], ["--help"]),
-            "newsletter status": (
-                [newsletter_bin(), "status", "--project", str(project)],
-                ["status", "--project", str(project)],
-            ),
-        }
-        results = {}
-        for label, (command, import_args) in commands.items():
-            times = timed(command, options.runs)
-            result = {"best_s": min(times), "median_s": statistics.median(times)}
-            if import_args is not None:
-                result["slowest_imports_us"] = slowest_imports(import_args)
-            results[label] = result
-            verdict = "" if import_args is None else f" (goal <= {GOAL} s)"
-            print(
-                f"{label:>20}: best {min(times):.3f} s, median {result['median_s']:.3f} s{verdict}"
+        commands = {"python -c pass": ([sys.executable, "-c", "pass"], dict(os.environ))}
+        for prefix, tree in trees.items():
+            commands[f"{prefix}newsletter --help"] = command_line(tree, "--help")
+            commands[f"{prefix}newsletter status"] = command_line(
+                tree, "status", "--project", str(project)
             )
-            if import_args is not None:
+        times = timed_rounds(commands, options.runs)
+        results = {}
+        for label, each in times.items():
+            result = {"best_s": min(each), "median_s": statistics.median(each)}
+            verdict = " (goal <= 0.15 s)" if label.startswith("newsletter") else ""
+            print(
+                f"{label:>28}: best {min(each):.3f} s, median {result['median_s']:.3f} s{verdict}"
+            )
+            if label.startswith("newsletter"):
+                args = ["--help"] if "help" in label else ["status", "--project", str(project)]
+                result["slowest_imports_us"] = slowest_imports(args)
                 top = ", ".join(
                     f"{name} {us / 1000:.0f} ms" for name, us in result["slowest_imports_us"]
                 )
-                print(f"{'':>22}slowest imports: {top}")
+                print(f"{'':>30}slowest imports: {top}")
+            results[label] = result
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps({"runs": options.runs, "subscribers": options.subscribers, **results}, indent=2)
-        + "\n",
-        encoding="utf-8",
-    )
+    record = {
+        "runs": options.runs,
+        "subscribers": options.subscribers,
+        "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
+    RESULTS.write_text(json.dumps({**record, **results}, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
 
 

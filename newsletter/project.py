@@ -148,13 +148,15 @@ def _write_gitignore(path: Path) -> None:
 
 
 @contextmanager
-def open_project(directory: Path) -> Iterator[tuple[Config, Store]]:
+def open_project(
+    directory: Path, *, check_addresses: bool = True
+) -> Iterator[tuple[Config, Store]]:
     """The config and the store of a project, closed afterwards.
 
     A folder with a newsletter.toml but no database yet (a project kept in git)
-    gets its database on first use.
+    gets its database on first use. `check_addresses`: see `load_config`.
     """
-    config = load_config(directory)
+    config = load_config(directory, check_addresses=check_addresses)
     store = open_store(config.database_path)
     try:
         yield config, store

@@ -1,4 +1,8 @@
-"""The root of the command line: wires the command groups, shows errors.
+"""The root of the command line: finds the command asked for, shows errors.
+
+Each command lives in its own module, imported (and its parameters built by
+typer) only when that command runs, or when `--help` lists them all: `status`
+starts without loading the other commands (benchmarks/startup.py).
 
 Commands raise `NewsletterError` for anything the user can fix; `_Root.invoke`
 is the one place that turns it into a line on stderr and a non-zero exit.
@@ -7,20 +11,69 @@ is the one place that turns it into a line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import gc
+import importlib
 import sqlite3
-from pathlib import Path
-from typing import Annotated
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from newsletter.cli import backup, bounces, dkim, doctor, issue, send, serve, status, subscribers
-from newsletter.cli.common import console, show_error
+from newsletter.cli.common import show_error
 from newsletter.db.faults import database_fault, is_fault
 from newsletter.errors import NewsletterError
 
+# name -> (module in newsletter.cli, its command function or its typer app of subcommands),
+# in the order `--help` lists them
+COMMANDS = {
+    "send": ("send", "send_command"),
+    "status": ("status", "status_command"),
+    "serve": ("serve", "serve_command"),
+    "subscribe-form": ("serve", "subscribe_form_command"),
+    "doctor": ("doctor", "doctor_command"),
+    "bounces": ("bounces", "bounces_command"),
+    "backup": ("backup", "backup_command"),
+    "restore": ("backup", "restore_command"),
+    "init": ("init", "init_command"),
+    "subscribers": ("subscribers", "app"),
+    "issue": ("issue", "app"),
+    "dkim": ("dkim", "app"),
+}
+
+
+class _Commands(MutableMapping[str, "TyperCommand | TyperGroup"]):
+    """The root's commands by name: each built on first lookup. Its keys are all
+    the names, so click lists them and typer suggests them ("Did you mean").
+    """
+
+    def __init__(self) -> None:
+        self._built: dict[str, TyperCommand | TyperGroup] = {}
+
+    def __getitem__(self, name: str) -> TyperCommand | TyperGroup:
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = _build(name)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: TyperCommand | TyperGroup) -> None:
+        raise TypeError("the commands are listed in newsletter.cli.COMMANDS")
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError("the commands are listed in newsletter.cli.COMMANDS")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
 
 class _Root(TyperGroup):
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.commands = _Commands()
+
     def invoke(self, ctx):  # noqa: ANN001, ANN201 - click's signature
         try:
             return super().invoke(ctx)
@@ -35,39 +88,32 @@ class _Root(TyperGroup):
             raise typer.Exit(fault.exit_code) from None
 
 
+def _build(name: str) -> TyperCommand | TyperGroup:
+    """The click command typer makes of a command function or a typer app of subcommands."""
+    module, attribute = COMMANDS[name]
+    target = getattr(importlib.import_module(f"newsletter.cli.{module}"), attribute)
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)
+    else:
+        single = typer.Typer(add_completion=False, rich_markup_mode=None)
+        single.command(name)(target)
+        command = typer.main.get_command(single)  # type: ignore[assignment]
+    command.name = name
+    return command
+
+
 app = typer.Typer(
     cls=_Root,
     name="newsletter",
-    help="Run a monthly email newsletter: subscribers, issues, sending, unsubscribes.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
 )
-app.add_typer(subscribers.app, name="subscribers")
-app.add_typer(issue.app, name="issue")
-app.add_typer(dkim.app, name="dkim")
-send.register(app)
-status.register(app)
-serve.register(app)
-doctor.register(app)
-bounces.register(app)
-backup.register(app)
 
 
-@app.command("init")
-def init_command(
-    directory: Annotated[Path, typer.Argument(help="The folder to create.")] = Path("."),
-    name: Annotated[str, typer.Option(help="The newsletter's name.")] = "My Newsletter",
-) -> None:
-    """Create a project: newsletter.toml, templates/, issues/ and the database."""
-    from newsletter.project import init_project
-
-    created = init_project(directory, name)
-    for path in created:
-        console.print(f"created {path}")
-    console.print(
-        f"next: edit {directory / 'newsletter.toml'}, then `newsletter subscribers import FILE`"
-    )
+@app.callback()
+def root() -> None:
+    """Run a monthly email newsletter: subscribers, issues, sending, unsubscribes."""
 
 
 def main() -> None:

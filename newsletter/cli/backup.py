@@ -12,12 +12,6 @@ from newsletter.cli.common import ProjectOption, YesOption, console
 from newsletter.errors import NewsletterError
 
 
-def register(app: typer.Typer) -> None:
-    """Add the backup and restore commands to the root app."""
-    app.command("backup")(backup_command)
-    app.command("restore")(restore_command)
-
-
 def backup_command(
     file: Annotated[
         Path | None,

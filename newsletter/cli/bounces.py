@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import typer
 from rich.markup import escape
 from rich.table import Table
 
@@ -16,10 +15,6 @@ if TYPE_CHECKING:
 
 # newsletter.returns (IMAP, DSN parsing) is imported inside the command, so that
 # `--help` and the other commands start fast (benchmarks/startup.py).
-
-
-def register(app: typer.Typer) -> None:
-    app.command("bounces")(bounces_command)
 
 
 def bounces_command(dry_run_: DryRunOption = False, project: ProjectOption = Path(".")) -> None:

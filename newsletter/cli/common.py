@@ -58,7 +58,9 @@ def show_findings(findings: list[Finding]) -> None:
 
 
 @contextmanager
-def open_project(directory: Path) -> Iterator[tuple[Config, Store]]:
+def open_project(
+    directory: Path, *, check_addresses: bool = True
+) -> Iterator[tuple[Config, Store]]:
     """newsletter.project.open_project, imported on first use.
 
     The command modules import the core inside their commands, so that
@@ -66,5 +68,5 @@ def open_project(directory: Path) -> Iterator[tuple[Config, Store]]:
     """
     from newsletter.project import open_project as open_core_project
 
-    with open_core_project(directory) as opened:
+    with open_core_project(directory, check_addresses=check_addresses) as opened:
         yield opened

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 # The core (and `cryptography`) is imported inside each command, so that
 # `--help` and the other commands start fast (benchmarks/startup.py).
 
-app = typer.Typer(help="DKIM signing: make the key, show the DNS record to publish.")
+app = typer.Typer(
+    help="DKIM signing: make the key, show the DNS record to publish.", rich_markup_mode=None
+)
 
 
 @app.command("keygen")

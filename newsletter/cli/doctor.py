@@ -18,10 +18,6 @@ if TYPE_CHECKING:
 STYLE = {"ok": "green", "warning": "yellow", "problem": "bold red"}  # by Level value
 
 
-def register(app: typer.Typer) -> None:
-    app.command("doctor")(doctor_command)
-
-
 def doctor_command(
     nameserver: Annotated[
         str | None,

@@ -13,7 +13,9 @@ from newsletter.cli.common import ProjectOption, console, open_project, show_fin
 # The core is imported inside each command, so `--help` and `status` start fast
 # (benchmarks/startup.py): this module must not pull in rendering, premailer or waitress.
 
-app = typer.Typer(help="Write, preview and check an issue.", no_args_is_help=True)
+app = typer.Typer(
+    help="Write, preview and check an issue.", no_args_is_help=True, rich_markup_mode=None
+)
 
 SlugArgument = Annotated[
     str,

@@ -38,11 +38,6 @@ if TYPE_CHECKING:
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the send command to the root app."""
-    app.command("send")(send_command)
-
-
 def send_command(
     slug: Annotated[str, typer.Argument(help="The issue to send, e.g. 2026-12.")],
     test_to: Annotated[

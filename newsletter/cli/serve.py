@@ -20,12 +20,6 @@ PortOption = Annotated[int, typer.Option(min=0, max=65535, help="The TCP port (0
 ThreadsOption = Annotated[int, typer.Option(min=1, max=64, help="Worker threads.")]
 
 
-def register(app: typer.Typer) -> None:
-    """Add the serve command to the root app."""
-    app.command("serve")(serve_command)
-    app.command("subscribe-form")(subscribe_form_command)
-
-
 def serve_command(
     project: ProjectOption = Path("."),
     host: HostOption = "127.0.0.1",

@@ -16,13 +16,7 @@ from newsletter.cli.common import ProjectOption, console, open_project
 from newsletter.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
-    from newsletter.sending.ledger import Ledger
-    from newsletter.sending.reports import IssueStatus
-
-
-def register(app: typer.Typer) -> None:
-    """Add the status command to the root app."""
-    app.command("status")(status_command)
+    from newsletter.sending.reports import IssueReports, IssueStatus
 
 
 def status_command(
@@ -34,37 +28,47 @@ def status_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Per issue: queued, uncertain, sent, failed (with reasons), skipped."""
-    from newsletter.sending.ledger import Ledger  # here, so `--help` starts fast
-    from newsletter.sending.lock import send_running
+    from newsletter.sending.reports import IssueReports  # here, so `--help` starts fast
 
     if failed and slug is None:
         raise InputError("--failed needs an issue", hint="newsletter status SLUG --failed")
-    with open_project(project) as (config, store):
-        ledger = Ledger(store)
-        running = send_running(config.project_dir)
+    with open_project(project, check_addresses=False) as (config, store):
+        reports = IssueReports(store)
         if slug is None:
-            statuses = ledger.statuses()
+            statuses = reports.statuses()
+            running = _send_running(config.project_dir, statuses)
             if as_json:
                 _print_json([status.as_dict(running=running) for status in statuses])
             else:
                 _all_issues(statuses, running)
             return
-        status = ledger.status(slug)
+        status = reports.status(slug)
         if status is None:
             raise NotFoundError(
                 f"issue {slug} has not been sent yet", hint=f"newsletter send {slug}"
             )
+        running = _send_running(config.project_dir, [status])
         if as_json:
             record = status.as_dict(running=running)
             if failed:
                 record["failed"] = [
-                    {"email": email, "reply": reply} for email, reply in ledger.failed(slug)
+                    {"email": email, "reply": reply} for email, reply in reports.failed(slug)
                 ]
             _print_json(record)
             return
-        _one_issue(status, ledger.uncertain(slug), running, config.languages)
+        _one_issue(status, reports.uncertain(slug), running, config.languages)
         if failed:
-            _failed_addresses(ledger, slug)
+            _failed_addresses(reports, slug)
+
+
+def _send_running(project_dir: Path, statuses: list[IssueStatus]) -> bool:
+    """Whether a send holds the project's lock. Only an unfinished issue has rows a
+    send may have in flight, so with none the lock (and filelock) is not looked at."""
+    if all(status.issue.finished_at for status in statuses):
+        return False
+    from newsletter.sending.lock import send_running
+
+    return send_running(project_dir)
 
 
 def _print_json(value: object) -> None:
@@ -158,9 +162,9 @@ def _counts_table(
     return table
 
 
-def _failed_addresses(ledger: Ledger, slug: str) -> None:
+def _failed_addresses(reports: IssueReports, slug: str) -> None:
     count = 0
-    for email, reply in ledger.failed(slug):
+    for email, reply in reports.failed(slug):
         if not count:
             console.print("failed addresses:")
         console.print(f"  {escape(email)}  {escape(reply)}", soft_wrap=True)

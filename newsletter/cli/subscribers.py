@@ -28,7 +28,11 @@ if TYPE_CHECKING:
 # The core is imported inside each command, so `--help` and `status` start fast
 # (benchmarks/startup.py).
 
-app = typer.Typer(help="Add, import, export, list and remove subscribers.", no_args_is_help=True)
+app = typer.Typer(
+    help="Add, import, export, list and remove subscribers.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 StatusOption = Annotated[
     str | None,

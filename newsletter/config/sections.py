@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +86,10 @@ def parse_subscribe(subscribe: dict[str, Any]) -> SubscribeConfig:
     return SubscribeConfig(**subscribe)
 
 
-def parse_bounces(bounces: dict[str, Any]) -> BouncesConfig:
+def parse_bounces(bounces: dict[str, Any], check: AddressCheck) -> BouncesConfig:
     address = bounces.get("address")
     if address is not None:
-        address = check_address("bounces.address", address)
+        address = check("bounces.address", address)
         if bounces.get("verp") and "+" in address.partition("@")[0]:
             raise ConfigError(f"{CONFIG_NAME}: 'bounces.address' must not contain '+' with verp")
     _check_range("bounces.soft_limit", bounces.get("soft_limit", 3), 1, 100)
@@ -180,8 +181,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+AddressCheck = Callable[[str, str], str]  # (key, text) -> the address to keep
+
+
 def check_address(key: str, text: str) -> str:
+    """The address normalised, or an error naming the key."""
     try:
         return normalise_address(text)
     except InputError as error:
         raise ConfigError(f"{CONFIG_NAME}: '{key}': {error.message}") from None
+
+
+def as_written(key: str, text: str) -> str:
+    """No check: for `load_config(check_addresses=False)`."""
+    return text.strip()

@@ -7,7 +7,6 @@ database as it was. Read top to bottom, the steps are the schema's history.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -62,6 +61,8 @@ def initial(db: Database) -> None:
 
 
 def create_meta(db: Database) -> None:
+    import secrets  # here: an up-to-date database opens without it (see connection.py)
+
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     db.execute(
         "INSERT INTO meta (key, value) VALUES ('suppression_salt', ?)", [secrets.token_hex(16)]
@@ -257,6 +258,8 @@ def joining(db: Database) -> None:
     )"""
     )
     db.execute("CREATE INDEX mail_queue_by_due ON mail_queue (next_attempt_at)")
+    import secrets
+
     db.execute("INSERT INTO meta (key, value) VALUES ('form_secret', ?)", [secrets.token_hex(32)])
 
 

@@ -129,10 +129,13 @@ def _apply_deliveries(db: sqlite3.Connection, journal: Journal, entries: list[En
         for e in entries
         if keys.get(e.subscriber_id) == e.address and e.fields[2] in STATE_RANK
     ]
+    # A row the database lost is frozen again with its reader's language as it is now
+    # (the journal does not keep it), as the send froze it, so status counts it cheaply.
     db.executemany(
-        "INSERT OR IGNORE INTO deliveries (issue_slug, subscriber_id, status, updated_at)"
-        " SELECT ?, ?, 'queued', ? WHERE EXISTS (SELECT 1 FROM issues WHERE slug = ?)",
-        [(slug, sid, now, slug) for slug, sid, _state in rows],
+        "INSERT OR IGNORE INTO deliveries (issue_slug, subscriber_id, status, updated_at, language)"
+        " SELECT ?, id, 'queued', ?, language FROM subscribers"
+        " WHERE id = ? AND EXISTS (SELECT 1 FROM issues WHERE slug = ?)",
+        [(slug, now, sid, slug) for slug, sid, _state in rows],
     )
     db.executemany(
         f"UPDATE deliveries SET status = ?, updated_at = ?,"

@@ -46,7 +46,7 @@ def parse_language(text: str, accepted: tuple[str, ...] = NETWORK_LANGUAGES) -> 
 
 def is_language_code(code: str) -> bool:
     """A two- or three-letter code Babel has data for (cy, en, fr, ...)."""
-    return _known_code(code) == code
+    return code in NETWORK_LANGUAGES or _known_code(code) == code  # Babel only for the others
 
 
 def language_name(code: str, in_language: str) -> str:

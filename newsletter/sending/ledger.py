@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from newsletter.errors import NewsletterError, SendError
-from newsletter.sending.deliveries import Delivery, IssueRecord
+from newsletter.sending.deliveries import Delivery
 from newsletter.sending.delivery_journal import DeliveryJournal
 from newsletter.sending.reports import IssueReports
 from newsletter.subscribers.bounces import record_soft_bounce
@@ -34,8 +34,10 @@ class Ledger(IssueReports):
     unsubscribe journalled while the database was held (see newsletter.web) stops a
     claim just as a committed one does (see sending.delivery_journal)."""
 
+    store: Store
+
     def __init__(self, store: Store) -> None:
-        self.store = store
+        super().__init__(store)
         self.conn = store.conn  # plain sqlite3: a send never loads sqlite-utils
         self._lock = threading.RLock()
         self.journalled = DeliveryJournal(store)
@@ -45,10 +47,6 @@ class Ledger(IssueReports):
         self.journalled.close()
 
     # --- issues ------------------------------------------------------------------
-
-    def issue(self, slug: str) -> IssueRecord | None:
-        row = self.store.one("SELECT * FROM issues WHERE slug = ?", [slug])
-        return IssueRecord(**row) if row else None
 
     def begin(
         self, slug: str, subject: str, content_hash: str, *, allow_changes: bool = False

@@ -1,7 +1,8 @@
 """What `status` shows: counts, reasons, what came back, by issue and by language.
 
-Read-only queries over the ledger's tables; `Ledger` inherits them, so a
-report and a send share one connection and one lock.
+Read-only queries over the ledger's tables. `status` makes an `IssueReports`
+of its own (without the send's modules); `Ledger` inherits them, so a send's
+reports share its connection and lock.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsletter.sending.deliveries import DELIVERY_STATUSES, IssueRecord
+
+if TYPE_CHECKING:
+    from newsletter.db.session import DatabaseSession
 
 _CAME_BACK = {
     ("bounced", "smtp"): "hard bounces at sending",
@@ -83,12 +87,14 @@ class IssueStatus:
 
 
 class IssueReports:
-    """The reporting half of `Ledger` (which provides `db` and `issue()`)."""
+    """The read-only queries; `status` uses them alone, a send through `Ledger`."""
 
-    db: Any
+    def __init__(self, store: DatabaseSession) -> None:
+        self.store = store
 
-    def issue(self, slug: str) -> IssueRecord | None:  # provided by Ledger
-        raise NotImplementedError
+    def issue(self, slug: str) -> IssueRecord | None:
+        row = self.store.one("SELECT * FROM issues WHERE slug = ?", [slug])
+        return IssueRecord(**row) if row else None
 
     def status(self, slug: str) -> IssueStatus | None:
         record = self.issue(slug)

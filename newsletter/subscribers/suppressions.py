@@ -7,10 +7,10 @@ row: a forgotten address's hash and the audit trail.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from newsletter.db.journal import address_hasher
 from newsletter.db.session import DatabaseSession
 from newsletter.subscribers.addresses import address_key, clean_field
 
@@ -72,4 +72,5 @@ class SuppressionsAndEvents(DatabaseSession):
     def address_hasher(self) -> Callable[[str], str]:
         """`address_hash` with the salt read once, for hashing a whole file of addresses."""
         salt = self.one("SELECT value FROM meta WHERE key = 'suppression_salt'")["value"]
-        return lambda email: hashlib.sha256(f"{salt}:{address_key(email)}".encode()).hexdigest()
+        hash_key = address_hasher(salt)
+        return lambda email: hash_key(address_key(email))

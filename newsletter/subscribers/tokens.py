@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-import secrets
 
 TOKEN_BYTES = 18  # 144 bits; 24 URL-safe characters, no padding
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{24}")
 
 
 def new_token() -> str:
+    import secrets  # here: commands that make no token (`status`) start without it
+
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 

@@ -60,6 +60,16 @@ def test_help_and_status_load_no_heavy_library(project: Path, tmp_path: Path, ar
     assert heavy_among(loaded) == []
 
 
+def test_status_loads_only_what_reading_the_counts_needs(project: Path, tmp_path: Path) -> None:
+    """Not the other commands, the send's modules, email-validator (status leaves the
+    config's addresses unchecked) or filelock (every issue is finished here)."""
+    loaded = modules_loaded(tmp_path, "status", "--project", str(project))
+    commands = {name for name in loaded if name.startswith("newsletter.cli.")}
+    assert commands == {"newsletter.cli.common", "newsletter.cli.status"}
+    unwanted = {"email_validator", "filelock", "newsletter.sending.ledger", "hashlib", "secrets"}
+    assert unwanted & loaded == set()
+
+
 def test_a_command_that_renders_does_load_them(project: Path, tmp_path: Path) -> None:
     """The check above can fail: the same report sees Jinja when a command needs it."""
     loaded = modules_loaded(tmp_path, "issue", "new", "2026-12", "--project", str(project))

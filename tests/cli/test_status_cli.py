@@ -56,7 +56,9 @@ def test_status_calls_rows_in_flight_while_a_send_holds_the_lock(cli, project, s
     add_subscribers(store, 3)
     write_issue(project, SLUG)
     assert cli("send", SLUG, "--yes").exit_code == 0
+    # as a send of the issue leaves it: unfinished, with a row handed to the server
     store.conn.execute("UPDATE deliveries SET status = 'sending' WHERE id = 1")
+    store.conn.execute("UPDATE issues SET finished_at = NULL")
     with send_lock(project):
         during = cli("status", SLUG).output
         record = json.loads(cli("status", SLUG, "--json").stdout)
@@ -65,3 +67,32 @@ def test_status_calls_rows_in_flight_while_a_send_holds_the_lock(cli, project, s
     assert record["send_running"] is True and record["counts"]["uncertain"] == 1
     after = cli("status", SLUG).output  # the lock is free: the send lost track of it
     assert "1 uncertain" in after and "--resend-uncertain" in after
+
+
+def test_status_of_finished_issues_does_not_wait_on_a_send(cli, project, store):
+    """Only an unfinished issue can have rows in flight: with every issue finished the
+    lock is not looked at (status starts without filelock), and nothing is in flight."""
+    add_subscribers(store, 2)
+    write_issue(project, SLUG)
+    assert cli("send", SLUG, "--yes").exit_code == 0
+    with send_lock(project):
+        during = cli("status").output
+        record = json.loads(cli("status", SLUG, "--json").stdout)
+    assert "a send is running now" not in during and "uncertain" in during
+    assert record["send_running"] is False and record["counts"]["sent"] == 2
+
+
+def test_status_answers_while_an_address_in_the_config_is_wrong(cli, project, store):
+    """status only counts, so a `from` with no top-level domain does not stop it; a send
+    still refuses, naming the key."""
+    add_subscribers(store, 2)
+    write_issue(project, SLUG)
+    assert cli("send", SLUG, "--yes").exit_code == 0
+    config = project / "newsletter.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("<newsletter@example.org>", "<newsletter@example>"))
+    status = cli("status", SLUG, "--json")
+    assert status.exit_code == 0 and json.loads(status.stdout)["counts"]["sent"] == 2
+    refused = cli("send", SLUG, "--yes")
+    assert refused.exit_code != 0 and "'newsletter.from'" in refused.output
+    assert refused.output.count("error:") == 1
