@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,6 +71,54 @@ def automatic_backup(db: sqlite3.Connection, reason: str) -> Path | None:
     path = backup_database(db, _new_name(directory, reason))
     prune(directory)
     return path
+
+
+def start_automatic_backup(db: sqlite3.Connection, reason: str) -> PendingBackup | None:
+    """`automatic_backup`, made in a thread while the caller goes on: SQLite copies
+    and checks without holding Python's lock, so the send prepares its issue
+    meanwhile. Nothing counts until `keep()`; `discard()` leaves no trace."""
+    if not db.execute("SELECT EXISTS (SELECT 1 FROM subscribers)").fetchone()[0]:
+        return None
+    return PendingBackup(database_file(db), reason)
+
+
+class PendingBackup:
+    """A checked copy being made from its own connection (a consistent snapshot)."""
+
+    def __init__(self, database: Path, reason: str) -> None:
+        self.path = _new_name(backup_dir(database), reason)
+        self._copy = self.path.with_name(self.path.name + ".pending")  # never pruned as a backup
+        self._error: BaseException | None = None
+        self._kept = False
+        self._thread = threading.Thread(target=self._make, args=(database,), daemon=True)
+        self._thread.start()
+
+    def _make(self, database: Path) -> None:
+        try:
+            with closing(sqlite3.connect(str(database))) as source:
+                backup_database(source, self._copy)
+        except BaseException as error:  # raised by keep(), in the caller's thread
+            self._error = error
+
+    def keep(self) -> Path:
+        """Wait for the copy; put it in place as automatic_backup would (or raise its
+        error: a damaged database, a full disk)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        try:
+            os.replace(self._copy, self.path)
+        except OSError as error:
+            raise database_fault(error, f"backup to {self.path} failed") from None
+        self._kept = True
+        prune(self.path.parent)
+        return self.path
+
+    def discard(self) -> None:
+        """Wait for the copy and delete it, unless it was kept."""
+        self._thread.join()
+        if not self._kept:
+            self._copy.unlink(missing_ok=True)
 
 
 def database_file(db: sqlite3.Connection) -> Path:

@@ -223,9 +223,9 @@ class JournalTail:
     def _read(self) -> bytes:
         """Everything appended so far: one read() call unless it is a lot."""
         chunks = []
-        while chunk := self._handle.read(_TAIL_CHUNK):
+        while chunk := self._handle.read(READ_CHUNK):
             chunks.append(chunk)
-            if len(chunk) < _TAIL_CHUNK:
+            if len(chunk) < READ_CHUNK:
                 break
         return b"".join(chunks)
 
@@ -233,7 +233,6 @@ class JournalTail:
         self._handle.close()
 
 
-_TAIL_CHUNK = 1 << 20
 _BINARY = getattr(os, "O_BINARY", 0)
 _SHAPES = {"L": 5, "B": 5, "I": 5, "D": 5}
 _ID = re.compile(r"[0-9]{1,18}")

@@ -11,9 +11,15 @@ import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from newsletter.config import Config
-from newsletter.db.backup import automatic_backup, check_integrity
+from newsletter.db.backup import (
+    PendingBackup,
+    automatic_backup,
+    check_integrity,
+    start_automatic_backup,
+)
 from newsletter.db.recovery import replay_journal
 from newsletter.errors import DatabaseError, InputError, SendError
 from newsletter.issue.checks import Finding, check_issue
@@ -106,25 +112,41 @@ def run_send(
             "--as only goes with --test-to",
             hint=f"newsletter send {request.slug} --test-to ME --as EMAIL",
         )
-    prepared = prepare_issue(config, request.slug)
-    findings = check_issue(config, prepared, store.attribute_keys, store.count_by_language())
-    if on_findings is not None:
-        on_findings(findings)
-    ensure_sendable(request.slug, findings)
-    build = MessageFactory(config, prepared).build
-    transport = plan_transport(config, connections=request.connections, rate=request.rate)
-    if request.test_to:
-        message = send_test(store, build, transport, request.test_to, request.as_address)
-        return TestSent(message.recipient, transport.description, request.as_address)
-    if request.dry_run:
-        return dry_run(store, request.slug, build, transport)
-    plan, report = send_issue(
-        config, store, request.slug, prepared.subject, prepared.content_hash, build, transport,
-        confirm=confirm, on_start=on_start, on_progress=on_progress,
-        resend_uncertain=request.resend_uncertain, retry_failed=request.retry_failed,
-        allow_changes=request.allow_changes,
-    )  # fmt: skip
+    backup = _early_backup(store, request)
+    try:
+        prepared = prepare_issue(config, request.slug)
+        findings = check_issue(config, prepared, store.attribute_keys, store.count_by_language())
+        if on_findings is not None:
+            on_findings(findings)
+        ensure_sendable(request.slug, findings)
+        build = MessageFactory(config, prepared).build
+        transport = plan_transport(config, connections=request.connections, rate=request.rate)
+        if request.test_to:
+            message = send_test(store, build, transport, request.test_to, request.as_address)
+            return TestSent(message.recipient, transport.description, request.as_address)
+        if request.dry_run:
+            return dry_run(store, request.slug, build, transport)
+        plan, report = send_issue(
+            config, store, request.slug, prepared.subject, prepared.content_hash, build,
+            transport, confirm=confirm, on_start=on_start, on_progress=on_progress,
+            resend_uncertain=request.resend_uncertain, retry_failed=request.retry_failed,
+            allow_changes=request.allow_changes, backup=backup,
+        )  # fmt: skip
+    finally:
+        if backup is not None:
+            backup.discard()  # unless the send kept it
     return SendOutcome(plan, report, Ledger(store).status(request.slug))
+
+
+def _early_backup(store: Store, request: SendRequest) -> PendingBackup | None:
+    """The first run's backup, begun before the issue is prepared (it is made
+    meanwhile); a run that then sends nothing discards it."""
+    if request.test_to or request.dry_run:
+        return None
+    issue = Ledger(store).issue(request.slug)
+    if issue is not None and issue.started_at is not None:
+        return None  # resuming: no backup (see send_issue)
+    return start_automatic_backup(store.conn, f"before-send-{request.slug}")
 
 
 def plan_send(
@@ -183,12 +205,14 @@ def send_issue(
     retry_failed: bool = False,
     allow_changes: bool = False,
     settings: SendSettings | None = None,
+    backup: PendingBackup | None = None,
 ) -> tuple[SendPlan, SendReport | None]:
     """Send (or resume) an issue; returns the plan and the report (None if declined).
 
     Under the project's send lock: plan, ask, check the connection and freeze
     the recipients (first run only), optionally requeue uncertain or failed rows,
-    run the loop, mark it finished.
+    run the loop, mark it finished. `backup`: the first run's backup, already
+    begun (see run_send); kept only if this run is a first run.
     """
     ledger = Ledger(store)
     with send_lock(config.project_dir):
@@ -206,8 +230,8 @@ def send_issue(
             check_connection(transport)
         # Damage found now, not halfway: the first run's backup checks its copy in
         # full (the same pages); a resumed run, which takes none, checks quickly.
-        backup = None if plan.resuming else automatic_backup(store.conn, f"before-send-{slug}")
-        if backup is None:
+        taken = None if plan.resuming else _first_run_backup(store, slug, backup)
+        if taken is None:
             check_integrity(store.conn, quick=True)
         ledger.begin(slug, subject, content_hash, allow_changes=allow_changes)
         if resend_uncertain:
@@ -231,6 +255,12 @@ def send_issue(
             ledger.close()
             _catch_up_with_journal(store, slug if report.stopped is None else None)
         return plan, report
+
+
+def _first_run_backup(store: Store, slug: str, begun: PendingBackup | None) -> Path | None:
+    if begun is not None:
+        return begun.keep()
+    return automatic_backup(store.conn, f"before-send-{slug}")
 
 
 def _catch_up_with_journal(store: Store, sent_here: str | None) -> None:

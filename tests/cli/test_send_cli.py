@@ -65,6 +65,25 @@ def test_answering_yes_sends(cli, project, store, issue):
     assert len(outbox(project)) == 2
 
 
+def test_only_a_first_run_that_sends_keeps_its_backup(cli, project, store, issue):
+    """The first run's backup is made while the issue is prepared: a run that is
+    declined or dry keeps none (and no half-made copy), a first run that sends keeps
+    one, and a resumed run takes none."""
+    add_subscribers(store, 2)
+
+    def backups() -> list[str]:
+        return sorted(path.name for path in (project / "backups").glob("*"))
+
+    assert cli("send", issue, input="n\n").exit_code == 0
+    assert cli("send", issue, "--dry-run").exit_code == 0
+    assert backups() == []
+    assert cli("send", issue, "--yes").exit_code == 0
+    (kept,) = backups()
+    assert kept.startswith("newsletter-") and kept.endswith(f"-before-send-{issue}.db")
+    assert cli("send", issue, "--yes").exit_code == 0  # nothing left: no new backup
+    assert backups() == [kept]
+
+
 def test_dry_run_builds_everything_and_records_nothing(cli, project, store, issue):
     add_subscribers(store, 3)
     result = cli("send", issue, "--dry-run")
