@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
 from newsletter.i18n.languages import SOURCE_LANGUAGE
 
@@ -50,6 +48,9 @@ def translator(language: str | None) -> gettext.NullTranslations:
     path = catalog_path(language)
     if not path.is_file():
         return gettext.NullTranslations()
+    from babel.messages.mofile import write_mo  # here: an English issue never needs them
+    from babel.messages.pofile import read_po
+
     with path.open("rb") as handle:
         catalog = read_po(handle, locale=language, domain=DOMAIN)
     compiled = BytesIO()
