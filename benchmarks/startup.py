@@ -11,7 +11,7 @@ and as Python does on a first run: where PYTHONDONTWRITEBYTECODE is set (as on
 this project's CI machines) every run would otherwise compile it again (~40 ms).
 With `--before DIR` (an older checkout, e.g. `git archive 09edcfe | tar -x -C DIR`,
 that reads the same database) its commands run in the same rounds, interleaved.
-Commands run as `python -m newsletter` with PYTHONPATH set to the checkout.
+Commands run as `python -P -m newsletter` with PYTHONPATH set to the checkout.
 Goal (issue 15): at most 0.15 s each. Writes benchmarks/results/startup.json.
 """
 
@@ -63,8 +63,9 @@ def byte_compiled(tree: Path) -> Path:
 
 
 def command_line(tree: Path, *args: str) -> tuple[list[str], dict[str, str]]:
-    """`newsletter ARGS` run from the checkout `tree`."""
-    return [sys.executable, "-m", "newsletter", *args], {**os.environ, "PYTHONPATH": str(tree)}
+    """`newsletter ARGS` run from the checkout `tree` (-P: not from the current folder)."""
+    command = [sys.executable, "-P", "-m", "newsletter", *args]
+    return command, {**os.environ, "PYTHONPATH": str(tree)}
 
 
 def timed_rounds(commands: dict[str, tuple[list[str], dict[str, str]]], runs: int) -> dict:
