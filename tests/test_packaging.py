@@ -26,6 +26,7 @@ def test_the_default_templates_come_from_the_top_level_folder(cli, project: Path
     names = {
         path.relative_to(default_templates()).as_posix()
         for path in default_templates().rglob("*.*")
+        if "__pycache__" not in path.parts  # Python's own, where it writes bytecode
     }
     assert {"base.html", "issue.html", "issue.txt", "web/unsubscribe.html"} <= names
     copied = {
