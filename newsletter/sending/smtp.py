@@ -105,9 +105,10 @@ class SmtpTransport:
         """Send `message`; its result goes to `done(taken, error)` while the next
         message is submitted, or at `flush` (see the module docstring)."""
         if self._pipeline is not None:
+            self._sent += 1  # counted while in flight: a session carries no more than its share
 
             def counted(taken: bool, error: Exception | None) -> None:
-                self._sent += taken
+                self._sent -= not taken  # one not taken did not use the share
                 done(taken, error)
 
             self._pipeline.submit(message, claim, counted)
