@@ -4,7 +4,8 @@
         [--before DIR]
 
 Each command runs `--runs` times as a fresh process; the best and the median
-wall times are printed next to a bare `python -c pass`, with the slowest
+wall times are printed next to a bare `python -c pass` and to importing typer
+and rich alone (the floor for any command of ours), with the slowest
 imports of each command from `python -X importtime`. `status` runs on a project
 with one sent issue. The package is byte-compiled first, as `pip install` does
 and as Python does on a first run: where PYTHONDONTWRITEBYTECODE is set (as on
@@ -111,7 +112,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         project = Path(tmp) / "project"
         make_project(project, options.subscribers)
-        commands = {"python -c pass": ([sys.executable, "-c", "pass"], dict(os.environ))}
+        toolkit = "import typer, rich.console, rich.table"  # what any command of ours loads
+        commands = {
+            "python -c pass": ([sys.executable, "-c", "pass"], dict(os.environ)),
+            "typer and rich alone": ([sys.executable, "-c", toolkit], dict(os.environ)),
+        }
         for prefix, tree in trees.items():
             commands[f"{prefix}newsletter --help"] = command_line(tree, "--help")
             commands[f"{prefix}newsletter status"] = command_line(
