@@ -65,7 +65,7 @@ def automatic_backup(db: sqlite3.Connection, reason: str) -> Path | None:
 
     Skipped for a database that holds nobody yet (nothing to lose).
     """
-    if not db.execute("SELECT EXISTS (SELECT 1 FROM subscribers)").fetchone()[0]:
+    if not _holds_anyone(db):
         return None
     directory = backup_dir(database_file(db))
     path = backup_database(db, _new_name(directory, reason))
@@ -77,7 +77,7 @@ def start_automatic_backup(db: sqlite3.Connection, reason: str) -> PendingBackup
     """`automatic_backup`, made in a thread while the caller goes on: SQLite copies
     and checks without holding Python's lock, so the send prepares its issue
     meanwhile. Nothing counts until `keep()`; `discard()` leaves no trace."""
-    if not db.execute("SELECT EXISTS (SELECT 1 FROM subscribers)").fetchone()[0]:
+    if not _holds_anyone(db):
         return None
     return PendingBackup(database_file(db), reason)
 
@@ -119,6 +119,11 @@ class PendingBackup:
         self._thread.join()
         if not self._kept:
             self._copy.unlink(missing_ok=True)
+
+
+def _holds_anyone(db: sqlite3.Connection) -> bool:
+    """A database with nobody in it has nothing to lose: no backup is made."""
+    return bool(db.execute("SELECT EXISTS (SELECT 1 FROM subscribers)").fetchone()[0])
 
 
 def database_file(db: sqlite3.Connection) -> Path:

@@ -50,9 +50,7 @@ def connect_database(
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute(
-            "PRAGMA recursive_triggers=ON"
-        )  # a REPLACE fires DELETE triggers: counts stay true
+        conn.execute("PRAGMA recursive_triggers=ON")  # a REPLACE fires DELETE triggers
         _migrate(conn, path)
     except sqlite3.Error as error:
         if path.parent.is_dir() and not os.access(path.parent, os.W_OK):

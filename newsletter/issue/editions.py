@@ -115,9 +115,6 @@ class PreparedIssue:
     def fields(self) -> tuple[str, ...]:
         return self.default.fields
 
-    def unsubscribe_url(self, subscriber: Subscriber) -> str:
-        return self.default.unsubscribe_url(subscriber)
-
     def render(self, subscriber: Subscriber) -> tuple[str, str]:
         """(html, text) of the edition this recipient gets."""
         return self.edition_for(subscriber.language).render(subscriber)

@@ -151,15 +151,18 @@ class SmtpTransport:
         done, self._awaiting = self._awaiting, None
         assert done is not None and self._session is not None
         try:
-            code, text = final_reply(self._session, self.smtp.data_timeout, self.smtp.timeout)
-        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            self._final_reply(self._session)
+        except smtplib.SMTPDataError as error:  # refused after the dot: the session is good
+            done(False, error)
+            return
+        except ReplyLost as error:
             self._discard()
-            done(False, ReplyLost(str(error) or "connection closed"))
+            done(False, error)
             return
         except BaseException:
             self._discard()  # interrupted: that message stays in doubt
             raise
-        done(code == 250, None if code == 250 else smtplib.SMTPDataError(code, text))
+        done(True, None)
 
     def send(self, message: OutgoingMessage, claim: Claim = lambda: True) -> bool:
         """MAIL, RCPT, DATA on the open session; RSET after a refusal.
