@@ -28,7 +28,8 @@ def status_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Per issue: queued, uncertain, sent, failed (with reasons), skipped."""
-    from newsletter.sending.reports import IssueReports  # here, so `--help` starts fast
+    # here, so `--help` starts fast
+    from newsletter.sending.reports import IssueReports, send_in_flight
 
     if failed and slug is None:
         raise InputError("--failed needs an issue", hint="newsletter status SLUG --failed")
@@ -36,7 +37,7 @@ def status_command(
         reports = IssueReports(store)
         if slug is None:
             statuses = reports.statuses()
-            running = _send_running(config.project_dir, statuses)
+            running = send_in_flight(config.project_dir, statuses)
             if as_json:
                 _print_json([status.as_dict(running=running) for status in statuses])
             else:
@@ -47,7 +48,7 @@ def status_command(
             raise NotFoundError(
                 f"issue {slug} has not been sent yet", hint=f"newsletter send {slug}"
             )
-        running = _send_running(config.project_dir, [status])
+        running = send_in_flight(config.project_dir, [status])
         if as_json:
             record = status.as_dict(running=running)
             if failed:
@@ -59,16 +60,6 @@ def status_command(
         _one_issue(status, reports.uncertain(slug), running, config.languages)
         if failed:
             _failed_addresses(reports, slug)
-
-
-def _send_running(project_dir: Path, statuses: list[IssueStatus]) -> bool:
-    """Whether a send holds the project's lock. Only an unfinished issue has rows a
-    send may have in flight, so with none the lock (and filelock) is not looked at."""
-    if all(status.issue.finished_at for status in statuses):
-        return False
-    from newsletter.sending.lock import send_running
-
-    return send_running(project_dir)
 
 
 def _print_json(value: object) -> None:

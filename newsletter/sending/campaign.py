@@ -31,7 +31,7 @@ from newsletter.sending.ledger import Ledger
 from newsletter.sending.lock import send_lock
 from newsletter.sending.loop import Builder, Sender
 from newsletter.sending.replies import classify
-from newsletter.sending.reports import IssueStatus
+from newsletter.sending.reports import IssueReports, IssueStatus
 from newsletter.sending.return_path import return_path_for
 from newsletter.sending.run import SendReport, SendSettings
 from newsletter.sending.transport import TransportPlan, plan_transport
@@ -135,7 +135,7 @@ def run_send(
     finally:
         if backup is not None:
             backup.discard()  # unless the send kept it
-    return SendOutcome(plan, report, Ledger(store).status(request.slug))
+    return SendOutcome(plan, report, IssueReports(store).status(request.slug))
 
 
 def _early_backup(store: Store, request: SendRequest) -> PendingBackup | None:
@@ -143,7 +143,7 @@ def _early_backup(store: Store, request: SendRequest) -> PendingBackup | None:
     meanwhile); a run that then sends nothing discards it."""
     if request.test_to or request.dry_run:
         return None
-    issue = Ledger(store).issue(request.slug)
+    issue = IssueReports(store).issue(request.slug)
     if issue is not None and issue.started_at is not None:
         return None  # resuming: no backup (see send_issue)
     return start_automatic_backup(store.conn, f"before-send-{request.slug}")

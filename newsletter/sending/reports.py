@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsletter.sending.deliveries import DELIVERY_STATUSES, IssueRecord
@@ -197,6 +198,17 @@ class IssueReports:
                 [slug, status],
             )
         )
+
+
+def send_in_flight(project_dir: Path, statuses: list[IssueStatus]) -> bool:
+    """Whether a send holds the project's lock, for these issues. Only an unfinished
+    issue can have rows in flight (a send's `begin` un-finishes the issue it sends),
+    so with none the lock, and filelock with it, is not looked at."""
+    if all(status.issue.finished_at for status in statuses):
+        return False
+    from newsletter.sending.lock import send_running
+
+    return send_running(project_dir)
 
 
 def _add(found: dict[str, dict[str, int]], row: dict[str, Any]) -> None:
