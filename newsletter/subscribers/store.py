@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from newsletter.db.journal import Journal
@@ -31,13 +32,12 @@ PROFILE_FIELDS = ("name", "organisation", "language")
 
 def utc_now() -> str:
     """Now in UTC, to the second: written once per second (a send asks per message)."""
-    second = int(time.time())
-    if _NOW[0] != second:
-        _NOW[:] = [second, datetime.fromtimestamp(second, UTC).isoformat()]
-    return _NOW[1]
+    return _iso_second(int(time.time()))
 
 
-_NOW: list = [None, ""]  # the second utc_now last wrote, and how
+@lru_cache(maxsize=1)
+def _iso_second(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).isoformat()
 
 
 @dataclass(frozen=True)
