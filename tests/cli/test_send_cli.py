@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import json
 import mailbox
 import socket
 from email import policy
@@ -41,7 +42,8 @@ def test_send_to_the_outbox_then_status(cli, project, store, issue):
     assert all(m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in messages)
     status = cli("status", issue)
     assert status.exit_code == 0 and "finished" in status.output
-    assert cli("status").output.count(issue) == 1
+    listing = json.loads(cli("status", "--json").output)
+    assert [row["slug"] for row in listing] == [issue]  # one row for the issue
     again = cli("send", issue, "--yes")
     assert again.exit_code == 0 and "nothing to send" in again.output
     assert len(outbox(project)) == 5
