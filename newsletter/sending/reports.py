@@ -165,6 +165,16 @@ class IssueReports:
         for row in rows:
             yield row["email"], row["error"]
 
+    def relay_stamps_since(self, since: str) -> list[str]:
+        """When each delivery the relay took, or may have taken (`sending`), since `since`
+        was stamped, across every issue: the quotas' windows (sending/quotas.py)."""
+        rows = self.store.query(
+            "SELECT coalesce(sent_at, updated_at) AS at FROM deliveries"
+            " WHERE status IN ('sent', 'sending') AND coalesce(sent_at, updated_at) >= ?",
+            [since],
+        )
+        return [row["at"] for row in rows]
+
     def statuses(self) -> list[IssueStatus]:
         slugs = [row["slug"] for row in self.store.query("SELECT slug FROM issues ORDER BY slug")]
         return [status for slug in slugs if (status := self.status(slug))]
