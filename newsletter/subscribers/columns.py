@@ -265,11 +265,12 @@ def iso_timestamp(text: str) -> str:
     if not text:
         return ""
     try:
-        moment = datetime.fromisoformat(text)
+        parsed: datetime | None = datetime.fromisoformat(text)
     except ValueError:
-        moment = _other_time(text)
-        if moment is None:
-            return ""
+        parsed = _other_time(text)
+    if parsed is None:
+        return ""
+    moment = parsed
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="seconds")

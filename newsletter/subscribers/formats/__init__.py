@@ -12,39 +12,27 @@ all (`columns.STATUS_WORDS`), so a plain sheet may use any tool's words.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
-# Never stored from any file unless kept with --keep: where a person was (or their
-# IP address placed them), the other tool's ratings and ids.
-ALWAYS_DROPPED = frozenset(
-    {
-        "latitude", "longitude", "lat", "lng", "gmtoff", "dstoff", "timezone",
-        "memberrating", "ipaddress", "ip", "optinip", "confirmip", "leid", "euid",
-    }
-)  # fmt: skip
+from newsletter.subscribers.formats import buttondown, keila, listmonk, mailchimp, sendy
+from newsletter.subscribers.formats.export_format import ALWAYS_DROPPED, ExportFormat
 
-
-@dataclass(frozen=True)
-class ExportFormat:
-    """What one tool's export columns mean."""
-
-    name: str  # as the summary says it: "a Mailchimp export (unsubscribed members)"
-    tool: str = ""  # "Mailchimp": names the source of consent records; "" for a plain sheet
-    columns: Mapping[str, str] = field(default_factory=dict)  # header key -> field
-    dropped: frozenset[str] = ALWAYS_DROPPED  # header keys never stored
-    status: str | None = None  # the status of every row (a file of leavers)
-
+__all__ = ["ALWAYS_DROPPED", "PLAIN", "ExportFormat", "recognise"]
 
 PLAIN = ExportFormat("a spreadsheet")
+RECOGNISERS: tuple[Callable[[frozenset[str]], ExportFormat | None], ...] = (
+    mailchimp.recognise,
+    listmonk.recognise,
+    keila.recognise,
+    buttondown.recognise,
+    sendy.recognise,
+)
 
 
 def recognise(keys: frozenset[str]) -> ExportFormat:
     """The first tool whose export has these header keys, else a plain sheet."""
-    from newsletter.subscribers.formats import buttondown, keila, listmonk, mailchimp, sendy
-
-    for module in (mailchimp, listmonk, keila, buttondown, sendy):
-        found = module.recognise(keys)
+    for recogniser in RECOGNISERS:
+        found = recogniser(keys)
         if found is not None:
             return found
     return PLAIN

@@ -10,7 +10,7 @@ unsubscribed, spammy, removed, ...); times are ISO 8601.
 
 from __future__ import annotations
 
-from newsletter.subscribers.formats import ALWAYS_DROPPED, ExportFormat
+from newsletter.subscribers.formats.export_format import ALWAYS_DROPPED, ExportFormat
 
 COLUMNS = {
     "subscribertype": "status",

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from newsletter.subscribers.formats import ALWAYS_DROPPED, ExportFormat
+from newsletter.subscribers.formats.export_format import ALWAYS_DROPPED, ExportFormat
 
 SIGNATURE = frozenset({"email", "firstname", "lastname", "data", "status", "externalid"})
 

@@ -7,7 +7,7 @@ times Go's `2024-02-01 09:05:00.123456 +0000 UTC`.
 
 from __future__ import annotations
 
-from newsletter.subscribers.formats import ALWAYS_DROPPED, ExportFormat
+from newsletter.subscribers.formats.export_format import ALWAYS_DROPPED, ExportFormat
 
 SIGNATURE = frozenset({"uuid", "email", "attributes", "status", "createdat", "updatedat"})
 COLUMNS = {

@@ -12,7 +12,7 @@ The file is told by its columns, never by its name.
 
 from __future__ import annotations
 
-from newsletter.subscribers.formats import ALWAYS_DROPPED, ExportFormat
+from newsletter.subscribers.formats.export_format import ALWAYS_DROPPED, ExportFormat
 
 SIGNATURE = frozenset({"emailaddress", "memberrating", "optintime"})
 COLUMNS = {

@@ -9,7 +9,7 @@ read as UTC).
 
 from __future__ import annotations
 
-from newsletter.subscribers.formats import ALWAYS_DROPPED, ExportFormat
+from newsletter.subscribers.formats.export_format import ALWAYS_DROPPED, ExportFormat
 
 SIGNATURE = frozenset({"name", "email", "joined", "lastactivity", "optinmethod", "status"})
 COLUMNS = {
