@@ -9,7 +9,7 @@ and writes benchmarks/results/import.json.
     /work/venv/bin/python benchmarks/import.py                 # 1,000 and 100,000 rows
     /work/venv/bin/python benchmarks/import.py --rows 20000 --repeat 1
 
-Goal (DESIGN.md): 100,000 rows in at most 3x the time of the plain insert;
+Goal (docs/design.md): 100,000 rows in at most 3x the time of the plain insert;
 peak memory flat in the number of rows.
 """
 

@@ -47,7 +47,7 @@ class AddResult:
 
 
 class Store(SuppressionsAndEvents):
-    """`journal` (see newsletter.journal) also records who leaves and comes back."""
+    """`journal` (see newsletter.db.journal) also records who leaves and comes back."""
 
     def __init__(
         self, conn: sqlite3.Connection, clock: Clock = utc_now, journal: Journal | None = None
