@@ -148,8 +148,8 @@ class ReturnsProcessor:
             subscriber = self.store.get_by_token(sorted_.token or "")
             if subscriber is None:
                 return [self._not_ours("")]
-            target = _Target(subscriber.id, latest_issue(self.store, subscriber.id), True)
-            return [self._unsubscribe(target, "mailto", "mailto request")]
+            known = _Target(subscriber.id, latest_issue(self.store, subscriber.id), True)
+            return [self._unsubscribe(known, "mailto", "mailto request")]
         if sorted_.category is Category.COMPLAINT:
             target = self._by_verp(sorted_) or self._complaint_target(sorted_)
             if target is None:
@@ -245,7 +245,6 @@ class ReturnsProcessor:
             return self._probe_bounced(target.probe_id, [report])
         verdict = returned_verdict(report.status, report.diagnostic)
         detail = verdict.detail
-        common = {"issue": target.issue, "detail": detail, "source": "dsn"}
         if not self.store.is_active(target.subscriber_id) and verdict.kind is not Kind.REFUSED:
             return "already left"
         if verdict.kind is Kind.HARD_BOUNCE:
@@ -256,12 +255,21 @@ class ReturnsProcessor:
             )
             return "marked bounced" if marked else "hard bounce counted"
         if verdict.kind is Kind.SOFT_BOUNCE:
-            limit = self.soft_limit if target.confirmed else NEVER
-            marked = record_soft_bounce(self.store, target.subscriber_id, limit=limit, **common)
-            if not target.confirmed and soft_streak(self.store, target.subscriber_id) >= limit:
+            marked = record_soft_bounce(
+                self.store,
+                target.subscriber_id,
+                issue=target.issue,
+                detail=detail,
+                source="dsn",
+                limit=self.soft_limit if target.confirmed else NEVER,
+            )
+            streak = soft_streak(self.store, target.subscriber_id)
+            if not target.confirmed and streak >= self.soft_limit:
                 return self._probe(target, detail)
             return "marked bounced" if marked else "soft bounce counted"
-        record_refusal(self.store, target.subscriber_id, **common)
+        record_refusal(
+            self.store, target.subscriber_id, issue=target.issue, detail=detail, source="dsn"
+        )
         return "refused, not the address's fault"
 
     def _probe(self, target: _Target, detail: str) -> str:

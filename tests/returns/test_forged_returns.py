@@ -15,7 +15,7 @@ from pathlib import Path
 
 from newsletter.project import open_project
 
-from support.returns import deliver, dsn, files, probes_sent, sample
+from support.returns import SLUG, deliver, dsn, files, probes_sent, sample, sent_to
 
 
 def statuses(project: Path) -> dict[str, tuple[str, str | None]]:
@@ -157,3 +157,31 @@ def test_a_rotated_key_still_reads_back_for_a_while(project, sent, cli):
     late = cli("bounces")
     assert "marked bounced" not in late.output
     assert statuses(project)[second.recipient] == ("active", None)
+
+
+def test_soft_bounces_by_message_id_are_counted_and_probed_at_the_limit(project, sent, cli):
+    """soft_limit = 2: without VERP the second issue in a row that soft-bounced asks a
+    probe, instead of marking the address on words anyone who saw a Message-ID could write."""
+    person = next(iter(sent.values()))
+    deliver(project / "returns", dsn("bounces@example.org", person.recipient, status="4.2.2",
+                                     quoting=person.message_id))  # fmt: skip
+    assert "soft bounce counted" in cli("bounces").output
+    cli("issue", "new", "2027-01", "--subject", "January")
+    assert cli("send", "2027-01", "--yes").exit_code == 0
+    again = sent_to(project, "2027-01")[person.recipient]
+    deliver(project / "returns", dsn("bounces@example.org", person.recipient, status="4.2.2",
+                                     quoting=again.message_id))  # fmt: skip
+    result = cli("bounces")
+    assert "probe sent to confirm a bounce" in result.output
+    assert statuses(project)[person.recipient] == ("active", None)
+    assert person.issue == SLUG
+
+
+def test_forget_erases_the_probes_of_a_person(project, sent, cli):
+    person = next(iter(sent.values()))
+    deliver(project / "returns", sample("o365-ndr.eml", person))
+    cli("bounces")
+    assert person.recipient in probes_sent(project)
+    assert cli("subscribers", "forget", person.recipient, "--yes").exit_code == 0
+    with sqlite3.connect(project / "newsletter.db") as db:
+        assert db.execute("SELECT count(*) FROM probes").fetchone() == (0,)

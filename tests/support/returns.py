@@ -111,13 +111,20 @@ def probes_sent(project: Path) -> dict[str, SentTo]:
         }
 
 
-def dsn(to: str, *recipients: str, status: str = "5.1.1") -> bytes:
-    """A bare RFC 3464 report to `to`, one failed block per recipient, quoting nothing."""
+def dsn(to: str, *recipients: str, status: str = "5.1.1", quoting: str = "") -> bytes:
+    """An RFC 3464 report to `to`, one failed block per recipient, quoting the
+    Message-ID `quoting` (or nothing)."""
+    reply = f"{status[0]}50 {status} no such user"
     blocks = "".join(
         f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: {status}\r\n"
-        f"Diagnostic-Code: smtp; 550 {status} no such user\r\n\r\n"
+        f"Diagnostic-Code: smtp; {reply}\r\n\r\n"
         for recipient in recipients
     )
+    if quoting:
+        blocks += (
+            "--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            f"From: newsletter@example.org\r\nMessage-ID: {quoting}\r\n\r\n"
+        )
     return (
         f"From: MAILER-DAEMON@mx.example.net\r\nTo: {to}\r\nReturn-Path: <>\r\n"
         "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
