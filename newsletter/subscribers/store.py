@@ -330,6 +330,7 @@ class Store(SuppressionsAndEvents):
         with self.write():
             self._journal_left(subscriber.id, "forgotten")
             self.conn.execute("DELETE FROM events WHERE subscriber_id = ?", [subscriber.id])
+            self.conn.execute("DELETE FROM probes WHERE subscriber_id = ?", [subscriber.id])
             self.conn.execute(
                 "UPDATE deliveries SET subscriber_id = NULL, last_error = NULL"
                 " WHERE subscriber_id = ?",
