@@ -16,7 +16,7 @@ columns are dropped), next to the plain CSV in the same run, and the results go
 to benchmarks/results/import-mailchimp.json. Goal (issue 21): the Mailchimp ratio
 no worse than the plain one.
 
-Goal (DESIGN.md): 100,000 rows in at most 3x the time of the plain insert;
+Goal (docs/design.md): 100,000 rows in at most 3x the time of the plain insert;
 peak memory flat in the number of rows.
 """
 

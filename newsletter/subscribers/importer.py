@@ -166,7 +166,7 @@ def _row_source(plan: _Plan, path: Path) -> str:
 def _settle_with_journal(store: Store, merger: Merger) -> None:
     """Before the import commits: journal who it marks as gone, and apply every
     unsubscribe that arrived while it held the database (the web handler
-    journals them at once and answers; see newsletter.journal)."""
+    journals them at once and answers; see newsletter.db.journal)."""
     merger.bulk.journal_changes(merger.left, [], "import")
     if store.journal is not None:
         replay_journal(store.conn, store.journal)

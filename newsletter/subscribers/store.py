@@ -47,7 +47,7 @@ class AddResult:
 
 
 class Store(SuppressionsAndEvents):
-    """`journal` (see newsletter.journal) also records who leaves and comes back."""
+    """`journal` (see newsletter.db.journal) also records who leaves and comes back."""
 
     def __init__(
         self, conn: sqlite3.Connection, clock: Clock = utc_now, journal: Journal | None = None
@@ -330,6 +330,7 @@ class Store(SuppressionsAndEvents):
         with self.write():
             self._journal_left(subscriber.id, "forgotten")
             self.conn.execute("DELETE FROM events WHERE subscriber_id = ?", [subscriber.id])
+            self.conn.execute("DELETE FROM probes WHERE subscriber_id = ?", [subscriber.id])
             self.conn.execute(
                 "UPDATE deliveries SET subscriber_id = NULL, last_error = NULL"
                 " WHERE subscriber_id = ?",

@@ -11,30 +11,21 @@ down loses nothing. Expired sign-ups and mails are deleted as it goes.
 from __future__ import annotations
 
 import logging
-import smtplib
 import threading
 from collections.abc import Callable
 from datetime import timedelta
 
 from newsletter.config import Config
 from newsletter.db.connection import connect_database
-from newsletter.errors import NewsletterError
-from newsletter.sending.mail_queue import (
-    QueuedMail,
-    claim_due,
-    enqueue,
-    mark_deferred,
-    mark_sent,
-)
+from newsletter.sending.mail_queue import enqueue, send_due
 from newsletter.sending.mail_queue import purge_expired as purge_expired_mail
-from newsletter.sending.transport import Transport, TransportPlan
+from newsletter.sending.transport import TransportPlan
 from newsletter.subscribers.signups import open_signup, purge_expired, take_requests
 from newsletter.subscribers.store import Store
 from newsletter.web.joining_mail import JoiningMail
 
 LOG = logging.getLogger("newsletter.web.mail")
 BATCH = 10  # requests or mails per transaction: short write locks for the web threads
-MAX_RETRY_SECONDS = 30 * 60
 
 
 class MailWorker:
@@ -111,51 +102,4 @@ class MailWorker:
         return len(requests)
 
     def _send_due(self, store: Store) -> None:
-        due = claim_due(store, BATCH)
-        if not due:
-            return
-        try:
-            transport = self.plan().factory()
-        except NewsletterError as error:  # e.g. the SMTP password variable is not set
-            for mail in due:
-                self._defer(store, mail, error.message)
-            return
-        try:
-            for index, mail in enumerate(due):
-                if not self._send_one(store, transport, mail):
-                    for waiting in due[index + 1 :]:  # the relay is unreachable: all wait
-                        self._defer(store, waiting, "not tried: the relay was unreachable")
-                    break
-        finally:
-            transport.close()
-
-    def _send_one(self, store: Store, transport: Transport, mail: QueuedMail) -> bool:
-        """False when the relay itself failed (the rest of the batch waits too)."""
-        try:
-            transport.open()
-            transport.send(mail.message)
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as error:
-            code = _reply_code(error)
-            if 500 <= code < 600 and isinstance(error, smtplib.SMTPRecipientsRefused):
-                LOG.warning("the relay refused a %s mail for good (%s): dropped", mail.kind, code)
-                mark_sent(store, mail.id)
-                return True
-            self._defer(store, mail, f"{code} {error}")
-            return code < 500
-        except (OSError, smtplib.SMTPException) as error:
-            self._defer(store, mail, str(error) or type(error).__name__)
-            return False
-        mark_sent(store, mail.id)
-        return True
-
-    def _defer(self, store: Store, mail: QueuedMail, error: str) -> None:
-        pause = min(self.retry_seconds * 2**mail.attempts, MAX_RETRY_SECONDS)
-        LOG.warning("a %s mail waits %.0f s for another try: %s", mail.kind, pause, error)
-        mark_deferred(store, mail, error, timedelta(seconds=pause))
-
-
-def _reply_code(error: Exception) -> int:
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _text in error.recipients.values()]
-        return codes[0] if codes else 0
-    return int(getattr(error, "smtp_code", 0) or 0)
+        send_due(store, self.plan, retry_seconds=self.retry_seconds, limit=BATCH)
