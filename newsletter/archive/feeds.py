@@ -53,7 +53,8 @@ def atom_feed(
             _text(entry, "summary", edition.preheader)
         _text(entry, "content", edition.content).set("type", "html")
     ElementTree.indent(feed)
-    return ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+    document: bytes = ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
 
 
 def _text(parent: ElementTree.Element, name: str, text: str) -> ElementTree.Element:
