@@ -8,6 +8,7 @@ from pathlib import Path
 
 from newsletter.project import open_project
 
+from support.render import fill_in
 from support.returns import enable_returns, files
 from support.smtp import add_subscribers, configure_smtp
 
@@ -51,6 +52,7 @@ def test_postfix_dsns_come_back_to_the_verp_address_and_are_acted_on(
     configure_smtp(project, postfix, connections=2, rate=0)
     enable_returns(project, f'maildir = "{returns}"\n')
     cli("issue", "new", SLUG, "--subject", "December")
+    fill_in(project, SLUG)
 
     result = cli("send", SLUG, "--yes")
     assert result.exit_code == 0, result.output  # the relay took them all
