@@ -95,7 +95,7 @@ def parse_nameserver(text: str) -> tuple[str, int]:
     except ValueError:
         pass
     try:
-        return socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)[0][4][0], int(port)
+        return str(socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)[0][4][0]), int(port)
     except (OSError, UnicodeError):
         raise InputError(
             f"--nameserver: cannot find {host!r}", hint="give its IP address"

@@ -39,7 +39,7 @@ def signer_for(config: Config) -> DkimSigner | None:
     if dkim is None:
         return None
     second = (dkim.ed25519_selector, load_ed25519_key(dkim)) if dkim.ed25519_selector else None
-    return DkimSigner(dkim.domain, dkim.selector, load_private_key(dkim), ed25519=second)  # type: ignore[arg-type]
+    return DkimSigner(dkim.domain, dkim.selector, load_private_key(dkim), ed25519=second)
 
 
 def load_private_key(dkim: DkimConfig) -> rsa.RSAPrivateKey:
