@@ -99,6 +99,7 @@ def test_a_probe_through_postfix_marks_only_the_address_whose_probe_bounces(
     configure_smtp(project, postfix, connections=1, rate=0)
     enable_returns(project, f'maildir = "{returns}"\n')
     cli("issue", "new", SLUG, "--subject", "December")
+    fill_in(project, SLUG)
     assert cli("send", SLUG, "--yes").exit_code == 0
     assert delivered_to(final_mx, "probe.test", [dead, alive]) == [dead, alive]
     sent = sent_to(project, SLUG)
