@@ -29,7 +29,8 @@ BATCH = 10  # requests or mails per transaction: short write locks for the web t
 
 
 class MailWorker:
-    """One daemon thread; `wake()` after queuing work, `stop()` at shutdown."""
+    """One daemon thread; `wake()` after queuing work, `drain()` to wait for it, `stop()`
+    at shutdown."""
 
     def __init__(
         self,
@@ -48,6 +49,8 @@ class MailWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._rounds = threading.Condition()
+        self._started = self._finished = 0  # rounds of run_once
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="newsletter-mail", daemon=True)
@@ -55,6 +58,15 @@ class MailWorker:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait for a whole round begun after this call: everything queued before it has
+        been turned into mail and sent, or deferred by the relay."""
+        with self._rounds:
+            target = self._started + 1
+            self.wake()
+            if not self._rounds.wait_for(lambda: self._finished >= target, timeout):
+                raise TimeoutError(f"the mail worker did not finish a round in {timeout} s")
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -66,10 +78,15 @@ class MailWorker:
         store = Store(connect_database(self.config.database_path))
         try:
             while not self._stop.is_set():
+                with self._rounds:
+                    self._started += 1
                 try:
                     self.run_once(store)
                 except Exception:  # a bug or a broken database: log, keep the server up, retry
                     LOG.exception("the mail worker failed; retrying shortly")
+                with self._rounds:
+                    self._finished += 1
+                    self._rounds.notify_all()
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
         finally:
