@@ -41,8 +41,9 @@ def test_the_archive_page_commands_run_as_shown(cli, project: Path) -> None:
         with urllib.request.urlopen(serving.url + "/archive/2026-12.html", timeout=10) as response:
             page = response.read().decode("utf-8")
     finally:
-        code, _out, err = serving.stop()
+        code, out, err = serving.stop()
     assert code == 0, err
+    assert "the archive of sent issues: https://news.example.org/archive/" in out
     assert '<a href="2026-12.html">December news</a>' in index
     assert "Hello all." in page and "rosa@example.org" not in page
 
