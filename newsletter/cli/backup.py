@@ -23,8 +23,8 @@ def backup_command(
     from newsletter.db.backup import make_backup  # here, so `--help` starts fast
     from newsletter.project import open_project
 
-    with open_project(project) as (_config, store):
-        path = make_backup(store.conn, file)
+    with open_project(project) as (config, store):
+        path = make_backup(store.conn, file, config.state_paths)
     console.print(f"backup written to {escape(str(path))} (integrity check: ok)", soft_wrap=True)
 
 
@@ -52,7 +52,8 @@ def restore_command(
     in backups/ as replaced-*.db.
     """
     from newsletter.config import load_config
-    from newsletter.db.backup import list_backups, restore
+    from newsletter.db.backup import list_backups
+    from newsletter.history.restore import restore
     from newsletter.project import open_project
 
     database = load_config(project).database_path

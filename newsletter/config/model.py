@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsletter.db.journal import JOURNAL_NAME
 from newsletter.errors import ConfigError
 from newsletter.i18n.languages import ENGLISH
 
@@ -169,6 +170,27 @@ class Config:
     @property
     def issues_dir(self) -> Path:
         return self.project_dir / "issues"
+
+    @property
+    def key_files(self) -> list[Path]:
+        """The DKIM private keys kept in files (a key in the environment is not here)."""
+        dkim = self.dkim
+        found = [] if dkim is None else [dkim.key_file, dkim.ed25519_key_file]
+        return [path for path in found if path is not None]
+
+    @property
+    def state_paths(self) -> list[Path]:
+        """What holds this project's state: never overwritten by a file newsletter writes."""
+        database = self.database_path
+        return [
+            self.project_dir / CONFIG_NAME,
+            *(database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm")),
+            database.with_name(JOURNAL_NAME),
+            self.templates_dir,
+            self.issues_dir,
+            self.project_dir / "dkim",
+            *self.key_files,
+        ]
 
     @property
     def build_dir(self) -> Path:

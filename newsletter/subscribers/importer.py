@@ -16,7 +16,6 @@ from itertools import islice
 from pathlib import Path
 
 from newsletter.db.backup import automatic_backup
-from newsletter.db.recovery import replay_journal
 from newsletter.errors import InputError
 from newsletter.i18n.languages import NETWORK_LANGUAGES
 from newsletter.subscribers import columns
@@ -144,8 +143,7 @@ def _settle_with_journal(store: Store, merger: _Merger) -> None:
     unsubscribe that arrived while it held the database (the web handler
     journals them at once and answers; see newsletter.journal)."""
     merger.bulk.journal_changes(merger.left, [], "import")
-    if store.journal is not None:
-        replay_journal(store.conn, store.journal)
+    store.catch_up()
 
 
 def _choose_columns(path: Path, encoding: str) -> tuple[str, columns.ColumnMap]:
