@@ -13,7 +13,6 @@ import os
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterable
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,11 +20,11 @@ from pathlib import Path
 from newsletter.db.connection import connect_database
 from newsletter.db.faults import database_fault
 from newsletter.db.recovery import BACKUP_DIR_NAME
-from newsletter.db.targets import writable_target
 from newsletter.errors import DatabaseError
 
 KEEP = 5
 PREFIX = "newsletter-"
+KINDS = (".db", ".zip")  # a database copy (automatic), an archive of the project (`backup`)
 RESTORE_HINT = "restore the newest good backup: `newsletter restore` (see the README, Backups)"
 
 
@@ -70,7 +69,7 @@ def automatic_backup(db: sqlite3.Connection, reason: str) -> Path | None:
     if not _holds_anyone(db):
         return None
     directory = backup_dir(database_file(db))
-    path = backup_database(db, _new_name(directory, reason))
+    path = backup_database(db, new_backup_name(directory, reason))
     prune(directory)
     return path
 
@@ -88,7 +87,7 @@ class PendingBackup:
     """A checked copy being made from its own connection (a consistent snapshot)."""
 
     def __init__(self, database: Path, reason: str) -> None:
-        self.path = _new_name(backup_dir(database), reason)
+        self.path = new_backup_name(backup_dir(database), reason)
         self._copy = self.path.with_name(self.path.name + ".pending")  # never pruned as a backup
         self._error: BaseException | None = None
         self._kept = False
@@ -135,17 +134,22 @@ def database_file(db: sqlite3.Connection) -> Path:
 
 
 def prune(directory: Path, keep: int = KEEP) -> list[Path]:
-    """Delete all but the `keep` newest backups (by their time-stamped names)."""
-    backups = sorted(directory.glob(f"{PREFIX}*.db"), key=lambda p: p.name, reverse=True)
-    for old in backups[keep:]:
-        old.unlink(missing_ok=True)
-    return backups[keep:]
+    """Delete all but the `keep` newest backups of each kind (database copies, whole
+    archives), by their time-stamped names."""
+    pruned = []
+    for kind in KINDS:
+        backups = sorted(directory.glob(f"{PREFIX}*{kind}"), key=lambda p: p.name, reverse=True)
+        for old in backups[keep:]:
+            old.unlink(missing_ok=True)
+        pruned += backups[keep:]
+    return pruned
 
 
 def list_backups(database_path: Path) -> list[Path]:
-    """The backups in `backups/`, newest first."""
+    """The backups in `backups/` (database copies and archives), newest first."""
     directory = backup_dir(database_path)
-    return sorted(directory.glob(f"{PREFIX}*.db"), key=lambda p: p.name, reverse=True)
+    found = [path for kind in KINDS for path in directory.glob(f"{PREFIX}*{kind}")]
+    return sorted(found, key=lambda p: p.name, reverse=True)
 
 
 def prepare_copy(database_path: Path, source: Path) -> Path:
@@ -207,7 +211,7 @@ def _copy_aside(database_path: Path, why: str) -> Path | None:
     """A copy of the database in backups/ under a name pruning skips (None: no database)."""
     if not database_path.exists() or database_path.stat().st_size == 0:
         return None
-    aside = backup_dir(database_path) / f"{why}-{_stamp()}.db"
+    aside = backup_dir(database_path) / f"{why}-{stamp()}.db"
     aside.parent.mkdir(parents=True, exist_ok=True)
     try:
         with (
@@ -255,23 +259,10 @@ def _require_newsletter(conn: sqlite3.Connection, source: Path) -> None:
         raise DatabaseError(f"{source} is not a newsletter database")
 
 
-def _new_name(directory: Path, reason: str) -> Path:
+def new_backup_name(directory: Path, reason: str, suffix: str = ".db") -> Path:
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in reason)[:60]
-    return directory / f"{PREFIX}{_stamp()}-{safe}.db"
+    return directory / f"{PREFIX}{stamp()}-{safe}{suffix}"
 
 
-def _stamp() -> str:
+def stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-
-
-def make_backup(
-    db: sqlite3.Connection, destination: Path | None = None, state: Iterable[Path] = ()
-) -> Path:
-    """`newsletter backup [FILE]`: to FILE (never a device, a folder or the project's
-    own `state`), or into backups/ (then pruned like the automatic ones)."""
-    if destination is not None:
-        return backup_database(db, writable_target(destination, state))
-    directory = backup_dir(database_file(db))
-    path = backup_database(db, _new_name(directory, "manual"))
-    prune(directory)
-    return path

@@ -172,11 +172,11 @@ def test_backup_is_a_checked_copy_and_old_ones_are_pruned(project, store, cli):
     add_subscribers(store, 5)
     for _ in range(7):
         assert cli("backup").exit_code == 0
-    kept = sorted((project / "backups").glob("newsletter-*.db"))
+    kept = sorted((project / "backups").glob("newsletter-*.zip"))  # whole-project archives
     assert len(kept) == 5
     target = project / "elsewhere.db"
     result = cli("backup", str(target))
-    assert result.exit_code == 0 and "integrity check: ok" in result.output
+    assert result.exit_code == 0 and "integrity check: ok" in result.output  # the database alone
     with sqlite3.connect(target) as copy:
         assert copy.execute("SELECT count(*) FROM subscribers").fetchone()[0] == 5
 
