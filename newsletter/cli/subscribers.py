@@ -120,7 +120,7 @@ def export_command(
         if file is None:
             (export_json if as_json else export_csv)(store, sys.stdout, status)
             return
-        count = export_file(store, file, status, as_json=as_json, state=config.state_paths)
+        count = export_file(store, config.output_file(file), status, as_json=as_json)
     console.print(f"exported {count} subscribers to {escape(str(file))}")
 
 

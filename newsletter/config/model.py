@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter.db.journal import JOURNAL_NAME
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, InputError
 from newsletter.i18n.languages import ENGLISH
 
 CONFIG_NAME = "newsletter.toml"
@@ -191,6 +191,24 @@ class Config:
             self.project_dir / "dkim",
             *self.key_files,
         ]
+
+    def output_file(self, path: Path) -> Path:
+        """`path` (resolved through links) as a file a command may write (`backup FILE`,
+        `subscribers export FILE`): a regular file or nothing yet, never a device, a
+        folder, or part of this project's state."""
+        resolved = Path(path).resolve()
+        if resolved.exists() and not resolved.is_file():
+            raise InputError(
+                f"{path} is not a regular file: nothing was written",
+                hint="name a new file (an existing one is replaced)",
+            )
+        for own in map(Path.resolve, self.state_paths):
+            if resolved == own or own in resolved.parents:
+                raise InputError(
+                    f"{path} is part of this project ({own.name}): nothing was written",
+                    hint="name a file outside the project's own files, e.g. ../newsletter-backup.zip",
+                )
+        return resolved
 
     @property
     def build_dir(self) -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -31,7 +30,7 @@ def has_history(database_path: Path) -> str | None:
     if journal is not None and journal.size() > len(_header_line(journal)):
         return f"{journal.path.name} records its history"
     backups = database_path.parent / BACKUP_DIR_NAME
-    if backups.is_dir() and any(backups.glob("*.db")):
+    if backups.is_dir() and any(p.suffix in (".db", ".zip") for p in backups.iterdir()):
         return f"{BACKUP_DIR_NAME}/ holds backups of it"
     return None
 
@@ -48,8 +47,7 @@ def connect_journal(db: sqlite3.Connection, database_path: Path) -> Journal:
     if journal is None:
         journal = Journal.create(path, salt)  # type: ignore[arg-type]
         _seed(db, journal)
-        with _write(db):
-            _set_meta(db, journal, journal.size())
+        _set_meta(db, journal, journal.size())
         return journal
     if journal.salt != salt:
         if _meta(db, "journal_id") is not None or _has_people(db):
@@ -57,8 +55,8 @@ def connect_journal(db: sqlite3.Connection, database_path: Path) -> Journal:
                 f"{database_path.name} and {path.name} belong to different projects",
                 hint="put back this project's own journal, or restore this project's database",
             )
-        with _write(db):  # a new, empty database adopts the journal's salt
-            db.execute("UPDATE meta SET value = ? WHERE key = 'suppression_salt'", [journal.salt])
+        # a new, empty database adopts the journal's salt
+        db.execute("UPDATE meta SET value = ? WHERE key = 'suppression_salt'", [journal.salt])
     return journal
 
 
@@ -180,33 +178,11 @@ def _meta(db: sqlite3.Connection, key: str) -> str | None:
 
 
 def _set_meta(db: sqlite3.Connection, journal: Journal, offset: int) -> None:
-    db.executemany(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-        [("journal_id", journal.id), ("journal_offset", str(offset))],
+    """One statement: the id and the offset change together, in or out of a transaction."""
+    db.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('journal_id', ?), ('journal_offset', ?)",
+        [journal.id, str(offset)],
     )
-
-
-@contextmanager
-def _write(conn: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN IMMEDIATE, or a savepoint inside a caller's transaction (an import's)."""
-    if conn.in_transaction:
-        conn.execute("SAVEPOINT journal_replay")
-        try:
-            yield
-            conn.execute("RELEASE journal_replay")
-        except BaseException:
-            conn.execute("ROLLBACK TO journal_replay")
-            conn.execute("RELEASE journal_replay")
-            raise
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
 
 
 class LeftWatch:

@@ -21,7 +21,6 @@ from pathlib import Path, PurePosixPath
 from newsletter.config import CONFIG_NAME, DATABASE_NAME, Config
 from newsletter.db.backup import backup_database, backup_dir, new_backup_name, prune, stamp
 from newsletter.db.journal import JOURNAL_NAME, Journal
-from newsletter.db.targets import writable_target
 from newsletter.errors import DatabaseError, InputError
 from newsletter.subscribers.store import Store
 
@@ -43,7 +42,7 @@ def backup_project(config: Config, store: Store, destination: Path | None = None
     """`newsletter backup [FILE]`: the whole project (see `write_archive`); a FILE
     named *.db gets a checked copy of the database alone, which `restore` reads too."""
     if destination is not None and destination.suffix.lower() == ".db":
-        target = writable_target(destination, config.state_paths)
+        target = config.output_file(destination)
         return Archive(backup_database(store.conn, target), 1, (), (), database_only=True)
     return write_archive(config, store, destination)
 
@@ -54,7 +53,7 @@ def write_archive(config: Config, store: Store, destination: Path | None = None)
     if destination is None:
         destination = new_backup_name(backup_dir(config.database_path), "manual", ".zip")
     else:
-        destination = writable_target(destination, config.state_paths)
+        destination = config.output_file(destination)
     partial = destination.with_name(destination.name + ".partial")
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)

@@ -12,12 +12,11 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
 from typing import Any, TextIO
 
-from newsletter.db.targets import writable_target
 from newsletter.errors import InputError
 from newsletter.subscribers.columns import EXPORT_COLUMNS
 from newsletter.subscribers.consent import latest_consent
@@ -85,20 +84,14 @@ def export_json(
 
 
 def export_file(
-    store: Store,
-    path: Path,
-    status: str | None = None,
-    *,
-    as_json: bool = False,
-    state: Iterable[Path] = (),
+    store: Store, path: Path, status: str | None = None, *, as_json: bool = False
 ) -> int:
-    """Export into `path` (CSV, or JSON), replaced only when complete; never over a
-    device, a folder or the project's own `state` (see writable_target).
+    """Export into `path` (CSV, or JSON; checked by `Config.output_file`), replaced
+    only when complete.
 
     CSV is UTF-8 with a BOM, so a spreadsheet opened by double-click shows `ŵ`
     and `â` rather than mojibake; `import` reads either form.
     """
-    path = writable_target(path, state)
     partial = path.with_name(f".{path.name}.partial")
     try:
         encoding = "utf-8" if as_json else "utf-8-sig"
