@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import TypeVar
 
 from newsletter.db.journal import Entry, Journal, JournalTail, journal_path
 from newsletter.errors import DatabaseError
@@ -22,6 +23,7 @@ from newsletter.errors import DatabaseError
 BACKUP_DIR_NAME = "backups"
 BATCH = 5000
 DELIVERED = ("sending", "sent", "failed")  # a journalled state that means "has it, or may"
+T = TypeVar("T")
 
 
 def has_history(database_path: Path) -> str | None:
@@ -44,8 +46,13 @@ def connect_journal(db: sqlite3.Connection, database_path: Path) -> Journal:
     path = journal_path(database_path)
     journal = Journal.open(path)
     salt = _meta(db, "suppression_salt")
+    if salt is None:  # the first migration writes it; without it no address can be matched
+        raise DatabaseError(
+            f"{database_path.name} has no suppression salt",
+            hint="restore the newest good backup: `newsletter restore`",
+        )
     if journal is None:
-        journal = Journal.create(path, salt)  # type: ignore[arg-type]
+        journal = Journal.create(path, salt)
         _seed(db, journal)
         _set_meta(db, journal, journal.size())
         return journal
@@ -155,7 +162,7 @@ def _seed_records(db: sqlite3.Connection, journal: Journal) -> Iterator[tuple[ob
         yield ("D", slug, status, subscriber_id, journal.hash(email_key))
 
 
-def _chunks(items: Iterable[tuple[object, ...]], size: int) -> Iterator[list[tuple[object, ...]]]:
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
@@ -169,7 +176,7 @@ def _header_line(journal: Journal) -> str:
 
 
 def _has_people(db: sqlite3.Connection) -> bool:
-    return db.execute("SELECT EXISTS (SELECT 1 FROM subscribers)").fetchone()[0] == 1
+    return bool(db.execute("SELECT EXISTS (SELECT 1 FROM subscribers)").fetchone()[0])
 
 
 def _meta(db: sqlite3.Connection, key: str) -> str | None:
