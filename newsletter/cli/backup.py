@@ -24,7 +24,7 @@ def backup_command(
 ) -> None:
     """One archive of the whole project (database, journal, newsletter.toml, templates,
     issues, DKIM key): consistent at any time, even during a send."""
-    from newsletter.history.archive import backup_project  # here, so `--help` starts fast
+    from newsletter.history.backup import backup_project  # here, so `--help` starts fast
     from newsletter.project import open_project
 
     with open_project(project) as (config, store):

@@ -13,7 +13,7 @@ from newsletter.db.backup import backup_dir, install, list_backups, prepare_copy
 from newsletter.db.connection import connect_database
 from newsletter.db.recovery import connect_journal
 from newsletter.errors import DatabaseError
-from newsletter.history.archive import Unpacked, is_archive, open_archive, unpack
+from newsletter.history.backup import Unpacked, is_archive, open_archive, unpack
 from newsletter.history.replay import catch_up
 from newsletter.subscribers.store import Store
 

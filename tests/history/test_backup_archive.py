@@ -10,6 +10,7 @@ import stat
 import zipfile
 from pathlib import Path
 
+from support.render import fill_in
 from support.smtp import add_subscribers
 from support.subscribers import one_error_line
 
@@ -17,9 +18,7 @@ SLUG = "2026-12"
 
 
 def enable_dkim(cli, project: Path) -> None:  # noqa: ANN001
-    assert cli("dkim", "keygen").exit_code == 0
-    with (project / "newsletter.toml").open("a", encoding="utf-8") as config:
-        config.write('\n[dkim]\nselector = "newsletter"\nkey_file = "dkim/newsletter.pem"\n')
+    assert cli("dkim", "keygen").exit_code == 0  # writes the key and names it in [dkim]
 
 
 def listed(cli, project: Path) -> dict[str, str]:  # noqa: ANN001
@@ -31,6 +30,7 @@ def listed(cli, project: Path) -> dict[str, str]:  # noqa: ANN001
 def test_backup_writes_one_archive_of_the_whole_project_and_warns_of_the_key(project, cli, members):
     enable_dkim(cli, project)
     assert cli("issue", "new", SLUG, "--subject", "December").exit_code == 0
+    fill_in(project, SLUG)
     result = cli("backup")
     assert result.exit_code == 0, result.output
     assert "integrity check: ok" in result.output
@@ -53,6 +53,7 @@ def test_an_archive_restores_onto_a_new_laptop_and_nobody_is_mailed_twice(
 ):
     enable_dkim(cli, project)
     assert cli("issue", "new", SLUG, "--subject", "December").exit_code == 0
+    fill_in(project, SLUG)
     assert cli("send", SLUG, "--yes").exit_code == 0  # into the outbox
     assert cli("subscribers", "remove", members[0]).exit_code == 0
     archive = tmp_path / "project.zip"

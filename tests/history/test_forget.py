@@ -17,6 +17,7 @@ from newsletter.subscribers.consent import register_wording
 from newsletter.subscribers.signups import SignupRequest, confirm, open_signup, queue_request
 from newsletter.web.joining_mail import JoiningMail
 
+from support.render import fill_in
 from support.smtp import add_subscribers
 
 EMAIL = "Gwen.Jones@Example.org"
@@ -64,6 +65,7 @@ def test_forget_leaves_no_trace_in_any_table_even_after_restoring_an_older_backu
     address_hash = store.journal.hash(EMAIL.lower())
     store.close()
     assert cli("issue", "new", SLUG, "--subject", "December").exit_code == 0
+    fill_in(project, SLUG)
     assert cli("send", SLUG, "--yes").exit_code == 0  # the outbox: 4 delivered, journalled
     older = project / "older.db"
     assert cli("backup", str(older)).exit_code == 0
