@@ -92,7 +92,7 @@ def import_csv(
     report = ImportReport(path, dry_run)
     with _csv_files(path) as files:
         plans = [_plan(file, name, encoding, keep_keys) for file, name in files]
-        plans.sort(key=lambda plan: plan.export.status is None)  # leavers first: counted once
+        plans.sort(key=lambda plan: (plan.export.status is None, plan.name))  # leavers first
         _check_kept(keep, plans, path)
         if not dry_run:
             automatic_backup(store.conn, f"before-import-{path.stem}")
