@@ -76,3 +76,41 @@ def test_a_broken_archive_template_stops_serve_before_it_starts(cli, project: Pa
     assert caught.value.message == f"{broken}:2: undefined name 'no_such_name'"
     result = cli("serve", "--port", "0")
     assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+def test_an_issue_sent_before_the_archive_kept_copies_is_added_as_sent(cli, project: Path) -> None:
+    path = project / "issues" / "2026-12.md"
+    path.write_text(ISSUE, encoding="utf-8")
+    cli("subscribers", "add", "rosa@example.org")
+    assert cli("send", "2026-12", "--yes").exit_code == 0
+    with open_project(project) as (_config, store):  # what an older version left
+        store.conn.execute("DELETE FROM archived_editions")
+    built = cli("archive", "build", str(project / "site"))
+    assert "December news" not in index(project)
+    assert "warning: 2026-12 was sent but has no public copy" in " ".join(built.output.split())
+
+    path.write_text(ISSUE.replace("Hello all.", "Edited later."), encoding="utf-8")
+    refused = cli("archive", "add", "2026-12")
+    assert refused.exit_code == 1 and "is not as it was sent" in refused.output
+    assert "December news" not in index(project)
+    path.write_text(ISSUE, encoding="utf-8")
+    added = cli("archive", "add", "2026-12")
+    assert added.exit_code == 0 and added.output == "2026-12 is in the archive\n"
+    assert '<a href="2026-12.html">December news</a>' in index(project)
+
+    path.write_text(ISSUE.replace("Hello all.", "Edited later."), encoding="utf-8")
+    allowed = cli("archive", "add", "2026-12", "--allow-changes")
+    assert allowed.exit_code == 0 and "not as it was sent" in allowed.output
+    with open_project(project) as (config, store):
+        page = Archive(config).file(store, "2026-12.html")
+    assert page is not None and "Edited later." in page.body.decode("utf-8")
+
+
+def test_an_issue_never_sent_cannot_be_added(cli, project: Path) -> None:
+    (project / "issues" / "2026-12.md").write_text(ISSUE, encoding="utf-8")
+    cli("subscribers", "add", "rosa@example.org")
+    assert cli("send", "2026-12", "--test-to", "me@example.org", "--yes").exit_code == 0
+    result = cli("archive", "add", "2026-12")
+    assert result.exit_code == 1
+    assert "error: issue 2026-12 has not been sent" in result.output
+    assert "Traceback" not in result.output
