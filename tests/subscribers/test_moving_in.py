@@ -145,7 +145,8 @@ def test_imported_opt_ins_become_consent_records_without_ips(cli, project, mailc
 def test_record_ip_keeps_the_confirming_ip_with_the_consent(cli, project, mailchimp_zip):
     with (project / "newsletter.toml").open("a", encoding="utf-8") as config:
         config.write("\n[subscribe]\nrecord_ip = true\n")
-    imported(cli, mailchimp_zip)
+    (summary,) = imported(cli, mailchimp_zip)
+    assert "OPTIN_IP" not in summary
     ids = {row["id"]: row["email"] for row in table(project, "subscribers")}
     ips = {ids[c["subscriber_id"]]: c["client_ip"] for c in table(project, "consents")}
     assert ips["sian.jones@example.org"] == "192.0.2.11"  # CONFIRM_IP
@@ -156,6 +157,7 @@ def test_dropped_columns_never_reach_the_database_file(cli, project, mailchimp_z
     cli("subscribers", "add", "someone@example.org")  # so the import makes a backup too
     (summary,) = imported(cli, mailchimp_zip)
     assert "columns not stored: MEMBER_RATING, LATITUDE, LONGITUDE" in summary
+    assert "EUID, OPTIN_IP, CONFIRM_IP," in summary  # read for the consent record, not kept
     raw = database_bytes(project)
     assert b"Siwan" not in raw and "Llŷr".encode() in raw  # the bytes are really read
     assert [value for value in NEVER_STORED if value in raw] == []
@@ -171,7 +173,10 @@ def test_keep_stores_one_dropped_column_on_purpose(cli, project, mailchimp_zip):
 def test_keep_of_a_column_the_file_has_not_is_one_line(cli, project, mailchimp_zip):
     before = snapshot(project)
     line = one_error_line(cli("subscribers", "import", str(mailchimp_zip), "--keep", "REGOIN"))
-    assert line == "error: --keep REGOIN: audience_export_4f1e2d3c9b.zip has no column of that name"
+    assert line == (
+        "error: --keep REGOIN: audience_export_4f1e2d3c9b.zip has no column of that name"
+        " that is left out"
+    )
     assert snapshot(project) == before
 
 
