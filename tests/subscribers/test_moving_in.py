@@ -341,6 +341,24 @@ def test_reimporting_the_same_file_is_unchanged_and_names_differing_duplicates(
     assert "│ updated      │    0 │" in again
 
 
+def test_a_repeat_in_a_later_batch_is_named_with_the_line_it_repeats(project, tmp_path, store):
+    from newsletter.subscribers.importer import import_csv
+
+    text = (
+        "Email,Name\nann@example.org,Ann\nb@example.org,B\nc@example.org,C\nANN@example.org,Nan\n"
+    )
+    report = import_csv(store, write_csv(tmp_path, text), batch_rows=2)
+    assert [(note.line, note.reason) for note in report.notes] == [
+        (
+            5,
+            "ANN@example.org repeats line 2 with different values: name 'Nan' (until then:"
+            " 'Ann'); this line's values win",
+        )
+    ]
+    assert (report.added, report.duplicates) == (3, 1)
+    assert by_email(project)["ann@example.org"]["name"] == "Nan"
+
+
 def test_a_zip_without_a_csv_inside_is_one_line(cli, project, tmp_path):
     import zipfile
 
