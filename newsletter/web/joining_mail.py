@@ -107,7 +107,7 @@ class JoiningMail:
             )
         subject = " / ".join(dict.fromkeys(subjects))
         html = self.html.get_template("mail/notice.html").render(
-            subject=subject,
+            subject=subjects[0],  # the page's <title>, in the first language (as an issue's)
             parts=parts,
             mastheads=_mastheads(config, languages),
         )
