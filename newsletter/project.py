@@ -76,8 +76,8 @@ path = "outbox"                           # Maildir of .eml files: the default t
 # folder = "INBOX"
 # done_folder = "newsletter-done"         # processed messages are moved here
 
-# DKIM signing by newsletter itself: `newsletter dkim keygen` makes the key and
-# prints the DNS record; then uncomment. `newsletter doctor` checks the record.
+# DKIM signing by newsletter itself: `newsletter dkim keygen` makes the key, adds
+# [dkim] below and prints the DNS record. `newsletter doctor` checks the record.
 # [dkim]
 # selector = "newsletter"
 # domain = "example.org"                  # default: the domain of `from`
@@ -165,7 +165,7 @@ def open_project(
 
 
 def open_store(database_path: Path) -> Store:
-    """The database, with its journal attached and replayed into it (see newsletter.recovery)."""
+    """The database, with its journal attached and replayed into it (see newsletter.db.recovery)."""
     conn = connect_database(database_path, create=True)
     try:
         journal = connect_journal(conn, database_path)

@@ -1,10 +1,13 @@
 """All SQL that moves issues and deliveries: the send's checkpoint, one row per recipient.
 
 A delivery row moves `queued -> sending -> sent | failed` (or `skipped` when the
-person left before their turn). Each move is its own commit, made around the
-SMTP transaction: `sending` is committed before DATA and `sent` right after the
-server's 250, so after any crash the only rows whose fate is unknown are the
-ones still `sending` (the messages that were in flight).
+person left before their turn), around the SMTP transaction: `sending` is
+committed (and journalled) before DATA. The server's 250 is journalled at once,
+and `sent` rides the commit of the same worker's next claim (one commit per
+message), or is committed on its own when the worker has no next message. So
+after any crash the only rows whose fate is unknown are the ones still
+`sending` (the messages that were in flight), and a 250 the database missed is
+replayed from the journal.
 
 One `Ledger` is shared by the sender's worker threads: it serialises use of the
 single SQLite connection with a lock. A commit in WAL mode with
@@ -88,23 +91,25 @@ class Ledger(IssueReports):
 
     def active_not_reached(self, slug: str) -> int:
         """Active people with no delivery of `slug` yet under way or done."""
-        return self.store.one(
-            "SELECT count(*) AS n FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"
-            " (SELECT 1 FROM deliveries d WHERE d.issue_slug = ? AND d.subscriber_id = s.id"
-            "  AND d.status != 'queued')",
-            [slug],
-        )["n"]
+        return int(
+            self.store.value(
+                "SELECT count(*) FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"
+                " (SELECT 1 FROM deliveries d WHERE d.issue_slug = ? AND d.subscriber_id = s.id"
+                "  AND d.status != 'queued')",
+                [slug],
+            )
+        )
 
     def check_content(self, slug: str, content_hash: str, allow_changes: bool) -> None:
         """Refuse a changed issue once anyone may have the earlier version."""
         record = self.issue(slug)
         if record is None or record.content_hash == content_hash or allow_changes:
             return
-        reached = self.store.one(
-            "SELECT count(*) AS n FROM deliveries WHERE issue_slug = ?"
+        reached = self.store.value(
+            "SELECT count(*) FROM deliveries WHERE issue_slug = ?"
             " AND status IN ('sending', 'sent', 'failed')",
             [slug],
-        )["n"]
+        )
         if reached:
             raise SendError(
                 f"issue {slug} changed since it started sending"

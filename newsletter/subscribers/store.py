@@ -20,7 +20,7 @@ from typing import Any
 
 from newsletter.db.journal import Journal
 from newsletter.errors import InputError, NotFoundError
-from newsletter.i18n.languages import NETWORK_LANGUAGES, accepted_codes, parse_language
+from newsletter.i18n.languages import NETWORK_LANGUAGES, language_hint, parse_language
 from newsletter.subscribers.addresses import address_key, clean_field, normalise_address
 from newsletter.subscribers.model import STATUSES, Subscriber, merged
 from newsletter.subscribers.suppressions import SuppressionsAndEvents
@@ -47,7 +47,7 @@ class AddResult:
 
 
 class Store(SuppressionsAndEvents):
-    """`journal` (see newsletter.journal) also records who leaves and comes back."""
+    """`journal` (see newsletter.db.journal) also records who leaves and comes back."""
 
     def __init__(
         self, conn: sqlite3.Connection, clock: Clock = utc_now, journal: Journal | None = None
@@ -64,13 +64,19 @@ class Store(SuppressionsAndEvents):
         row = self.one("SELECT * FROM subscribers WHERE id = ?", [subscriber_id])
         return subscriber_from_row(row) if row else None
 
+    def _written(self, subscriber_id: int | None) -> Subscriber:
+        """The row this connection has just written (so it is there)."""
+        return subscriber_from_row(
+            self.row("SELECT * FROM subscribers WHERE id = ?", [subscriber_id])
+        )
+
     def get_by_token(self, token: str) -> Subscriber | None:
         row = self.one("SELECT * FROM subscribers WHERE token = ?", [token])
         return subscriber_from_row(row) if row else None
 
     def is_active(self, subscriber_id: int) -> bool:
         row = self.one("SELECT status FROM subscribers WHERE id = ?", [subscriber_id])
-        return bool(row) and row["status"] == "active"
+        return row is not None and row["status"] == "active"
 
     def list_subscribers(
         self, status: str | None = None, search: str | None = None
@@ -175,7 +181,7 @@ class Store(SuppressionsAndEvents):
             self.unsuppress(existing.email)
         self.update_subscribers([updated], self.clock())
         self.record_event(outcome, existing.id, source)
-        return AddResult(outcome, self.get_by_id(existing.id))  # type: ignore[arg-type]
+        return AddResult(outcome, self._written(existing.id))
 
     def update_subscribers(self, subscribers: list[Subscriber], now: str) -> None:
         """Write back changed subscribers (profile, attributes, status) in one statement."""
@@ -213,7 +219,7 @@ class Store(SuppressionsAndEvents):
             ],
         )
         self.record_event("added", cursor.lastrowid, source)
-        return self.get_by_id(cursor.lastrowid)  # type: ignore[arg-type,return-value]
+        return self._written(cursor.lastrowid)
 
     def unsubscribe(
         self,
@@ -272,7 +278,7 @@ class Store(SuppressionsAndEvents):
         """The coordinator's unsubscribe: the row stays, so the address stays suppressed."""
         subscriber = self.require(email)
         self.unsubscribe(subscriber.id, "cli")
-        return self.get_by_id(subscriber.id)  # type: ignore[return-value]
+        return self._written(subscriber.id)
 
     def record_bounce(
         self,
@@ -324,6 +330,7 @@ class Store(SuppressionsAndEvents):
         with self.write():
             self._journal_left(subscriber.id, "forgotten")
             self.conn.execute("DELETE FROM events WHERE subscriber_id = ?", [subscriber.id])
+            self.conn.execute("DELETE FROM probes WHERE subscriber_id = ?", [subscriber.id])
             self.conn.execute(
                 "UPDATE deliveries SET subscriber_id = NULL, last_error = NULL"
                 " WHERE subscriber_id = ?",
@@ -365,7 +372,7 @@ def _language(text: str, languages: tuple[str, ...]) -> str:
     if code is None:
         raise InputError(
             f"unknown language {text!r}",
-            hint=f"use {', '.join(accepted_codes(languages))} (Cymraeg and English are understood too)",
+            hint=language_hint(languages),
         )
     return code
 
