@@ -1,13 +1,14 @@
 """Messages as mail clients show them, in a real browser (Debian's chromium, headless).
 
 Every edition of the example issue (cy, en, both) and every notice (the
-confirmation and the welcome, for a Welsh, an English and an undecided reader):
+confirmation, the welcome and the probe, for a Welsh, an English and an
+undecided reader):
 - with every network request blocked (images that a client or a firewall does
   not load), with and without the <style> block (clients that drop it), at 375
   and 600 px: nothing scrolls sideways (WCAG 1.4.10);
-- under forced dark mode (Chromium's, which inverts as Gmail's app does): each
-  button is one colour, and its text has a contrast of at least 4.5:1, measured
-  on the pixels of a screenshot.
+- under forced dark mode (Chromium's, which inverts as Gmail's app does) and
+  with prefers-color-scheme: dark: each button is one colour, and its text has
+  a contrast of at least 4.5:1, measured on the pixels of a screenshot.
 Set NEWSLETTER_SCREENSHOTS to a folder to keep the screenshots.
 """
 
@@ -26,7 +27,9 @@ from support.png import RGB, contrast, read_png
 
 pytestmark = needs_chromium
 PAGES = [f"issue-{edition}" for edition in ("cy", "en", "both")] + [
-    f"{kind}-{reader}" for kind in ("confirm", "welcome") for reader in ("cy", "en", "both")
+    f"{kind}-{reader}"
+    for kind in ("confirm", "welcome", "probe")
+    for reader in ("cy", "en", "both")
 ]
 # Chromium's own forced dark mode: the page's colours are inverted by lightness,
 # whatever colour-scheme it declares (as Gmail's apps and Outlook.com do).
@@ -91,22 +94,32 @@ def dark_browser(browser):  # noqa: ANN001, ANN201
     launched.close()
 
 
-@pytest.mark.parametrize("name", [name for name in PAGES if not name.startswith("welcome")])
-def test_buttons_stay_one_colour_and_legible_in_forced_dark_mode(
-    dark_browser, pages: dict[str, Path], tmp_path: Path, name: str
+@pytest.mark.parametrize("mode", ["forced", "prefers"])
+@pytest.mark.parametrize("name", [name for name in PAGES if name.startswith(("issue", "confirm"))])
+def test_buttons_stay_one_colour_and_legible_in_dark_mode(
+    browser, dark_browser, pages: dict[str, Path], tmp_path: Path, name: str, mode: str
 ) -> None:
-    page = dark_browser.new_page(viewport={"width": 600, "height": 900})
+    """`forced`: Chromium inverts the page. `prefers`: prefers-color-scheme is dark and
+    the message, which declares itself light only, stays as it is."""
+    if mode == "forced":
+        page = dark_browser.new_page(viewport={"width": 600, "height": 900})
+    else:
+        page = browser.new_page(viewport={"width": 600, "height": 900}, color_scheme="dark")
     try:
         page.goto(pages[name].as_uri())
-        body = read_png(page.screenshot())[2][5][5]
-        assert sum(body) < 3 * 80, f"the page was not darkened ({body}): forced dark is off"
+        if mode == "prefers":
+            assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
+        paragraph = read_png(page.locator("div[lang] p").first.screenshot())[2]
+        paper = Counter(pixel for row in paragraph for pixel in row).most_common(1)[0][0]
+        darkened = sum(paper) < 3 * 80
+        assert darkened == (mode == "forced"), f"the text's background is {paper} ({mode})"
         buttons = page.locator("td.button-cell")
         count = buttons.count()
         assert count >= (6 if name == "issue-both" else 3 if name.startswith("issue") else 1)
         for index in range(count):
             button = buttons.nth(index)
             png = button.screenshot()
-            (shots_folder(tmp_path) / f"{name}-dark-button-{index}.png").write_bytes(png)
+            (shots_folder(tmp_path) / f"{name}-{mode}-dark-button-{index}.png").write_bytes(png)
             width, height, rows = read_png(png)
             box = button.bounding_box()
             text = button.evaluate(

@@ -2,8 +2,8 @@
 
 The example issue's three editions (cy, en, and both for readers who made no
 choice) come from `issue preview`; the confirmation and welcome mails are
-written by the serving process's own JoiningMail, for a Welsh, an English and
-an undecided reader. The HTML part of each is saved beside the preview.
+written by the serving process's own JoiningMail, and the probe `bounces`
+sends by the same NoticeWriter, for a Welsh, an English and an undecided reader. The HTML part of each is saved beside the preview.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from newsletter.config import load_config
+from newsletter.mail.notice_writer import NoticeWriter
+from newsletter.returns.probes import PROBE_SUBJECT
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.signups import Invitation, PendingSignup
 from newsletter.web.joining_mail import JoiningMail
@@ -22,8 +24,9 @@ READERS = {"cy": "cy", "en": "en", "both": ""}  # notice name suffix -> the read
 
 
 def notices(project: Path) -> dict[str, bytes]:
-    """'confirm-cy', 'welcome-both', ...: each notice's bytes as the mail worker queues them."""
-    mail = JoiningMail(load_config(project))
+    """'confirm-cy', 'welcome-both', 'probe-en', ...: each notice's bytes as queued."""
+    config = load_config(project)
+    mail, writer = JoiningMail(config), NoticeWriter(config)
     written = {}
     for suffix, language in READERS.items():
         email = f"reader-{suffix}@example.org"
@@ -33,6 +36,11 @@ def notices(project: Path) -> dict[str, bytes]:
             id=9, email=email, name="Siân Reader", language=language, token="T" * 24
         )
         written[f"welcome-{suffix}"] = mail.welcome(reader).data
+        preferences = {"preferences_url": f"{config.base_url}/u/{reader.token}"}
+        written[f"probe-{suffix}"] = writer.write(
+            "probe", email=email, name=reader.name, language=language,
+            context=preferences, subject_msgid=PROBE_SUBJECT,
+        ).data  # fmt: skip
     return written
 
 
