@@ -14,5 +14,5 @@ cd "$ROOT"
 "$VENV/bin/ruff" check newsletter tests benchmarks
 "$VENV/bin/ruff" format --check newsletter tests benchmarks
 "$VENV/bin/lint-imports"  # the one-way layers of pyproject.toml [tool.importlinter]
-"$VENV/bin/mypy"  # pyproject.toml [tool.mypy]: strict on db, sending and subscribers
+"$VENV/bin/mypy"  # pyproject.toml [tool.mypy]: strict on archive, db, sending and subscribers
 "$VENV/bin/python" -m pytest "$@"
