@@ -109,15 +109,36 @@ def unapplied_facts(
     return facts
 
 
-def mark_applied(db: sqlite3.Connection, journal: Journal, offset: int) -> None:
-    """This database now holds everything the journal says up to `offset`."""
+def mark_applied(
+    db: sqlite3.Connection, journal: Journal, offset: int, *, unplaced: bool = False
+) -> None:
+    """This database now holds everything the journal says up to `offset`;
+    `unplaced`: but for delivery lines of people it holds under no matching id."""
     _set_meta(db, journal, offset)
+    if unplaced:
+        db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('journal_unplaced', ?)", [journal.id]
+        )
 
 
-def delivered_hashes(journal: Journal, slug: str) -> dict[str, str]:
-    """address hash -> the last state the journal recorded for `slug` (for the freeze)."""
+def unplaced_from(db: sqlite3.Connection, journal: Journal) -> int:
+    """Where a freeze starts reading the journal for people who already had an issue.
+
+    The database's own offset when every delivery line before it was placed on a
+    row here (the usual case: a freeze reads nothing of the past); the start when
+    a replay met lines it could not place (a database rebuilt empty, or older than
+    some of its people), which only a match by address hash can honour.
+    """
+    if _meta(db, "journal_unplaced") == journal.id:
+        return 0
+    return applied_offset(db, journal)
+
+
+def delivered_hashes(journal: Journal, slug: str, start: int = 0) -> dict[str, str]:
+    """address hash -> the last state the journal recorded for `slug` from byte
+    `start` (see `unplaced_from`), for the freeze."""
     states: dict[str, str] = {}
-    for _end, entry in journal.entries(only=journal.delivery_prefix(slug)):
+    for _end, entry in journal.entries(start, only=journal.delivery_prefix(slug)):
         if entry is not None:
             states[entry.address] = entry.fields[2]  # the last word counts
     return {a: state for a, state in states.items() if state in DELIVERED}

@@ -141,9 +141,7 @@ def test_a_full_disk_tears_no_fact_on_a_real_tmpfs(tiny_disk, cli):
     assert facts[-1].kind == "L" and facts[-1].fields[4] == "cli"
 
 
-def test_delivery_lines_reach_the_disk_within_the_sync_interval_and_at_close(
-    tmp_path, monkeypatch
-):
+def test_delivery_lines_reach_the_disk_within_the_sync_interval_and_at_close(tmp_path, monkeypatch):
     """What a power cut can cost is bounded: a person's fact is fsynced before it is
     answered, a delivery line within SYNC_SECONDS, and whatever is left at close.
     (fsync is watched, not replaced: no test can cut the power.)"""
