@@ -35,6 +35,11 @@ def accepted_codes(languages: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*languages, *NETWORK_LANGUAGES)))
 
 
+def says_both(text: str) -> bool:
+    """True for a value that chooses both languages out loud (not a blank cell)."""
+    return " ".join(text.split()).casefold() in BOTH_WORDS
+
+
 def language_hint(languages: tuple[str, ...]) -> str:
     """What to write instead of a value `parse_language` did not understand."""
     codes = ", ".join(accepted_codes(languages))
