@@ -76,8 +76,8 @@ path = "outbox"                           # Maildir of .eml files: the default t
 # folder = "INBOX"
 # done_folder = "newsletter-done"         # processed messages are moved here
 
-# DKIM signing by newsletter itself: `newsletter dkim keygen` makes the key and
-# prints the DNS record; then uncomment. `newsletter doctor` checks the record.
+# DKIM signing by newsletter itself: `newsletter dkim keygen` makes the key, adds
+# [dkim] below and prints the DNS record. `newsletter doctor` checks the record.
 # [dkim]
 # selector = "newsletter"
 # domain = "example.org"                  # default: the domain of `from`

@@ -277,10 +277,10 @@ def _table(rows: list[tuple[str, ...]], *, header: bool = True) -> tuple[Table, 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_header=header)
     widths = [max(len(header), *(len(row[n]) for row in rows)) for n, header in _HEADERS]
     table.add_column("email", no_wrap=True, min_width=widths[0])
-    for header in ("name", "organisation"):
-        table.add_column(header, overflow="fold", ratio=1)
-    for header in ("lang", "status", "subscribed"):
-        table.add_column(header, no_wrap=True)
+    for title in ("name", "organisation"):
+        table.add_column(title, overflow="fold", ratio=1)
+    for title in ("lang", "status", "subscribed"):
+        table.add_column(title, no_wrap=True)
     for row in rows:
         table.add_row(*(escape(value) for value in row))
     needed = widths[0] + 2 * _WRAPPING_LEAST + sum(widths[3:]) + 2 * (len(_HEADERS) - 1)

@@ -240,7 +240,7 @@ def _check_section(section: str, value: object) -> None:
             raise ConfigError(f"{CONFIG_NAME}: unknown key '{section}.{key}'")
         if isinstance(item, bool) is not (expected is bool) or not isinstance(item, expected):
             raise ConfigError(
-                f"{CONFIG_NAME}: '{section}.{key}' must be {_KINDS.get(expected, 'a number')}"  # type: ignore[call-overload]
+                f"{CONFIG_NAME}: '{section}.{key}' must be {_KINDS.get(expected, 'a number')}"
             )
         if isinstance(item, str) and has_line_break(item):
             raise ConfigError(f"{CONFIG_NAME}: '{section}.{key}' must be on one line")

@@ -33,7 +33,9 @@ def backup_dir(database_path: Path) -> Path:
     return database_path.parent / BACKUP_DIR_NAME
 
 
-def check_integrity(conn: sqlite3.Connection, *, quick: bool = False, what: str = "the database"):
+def check_integrity(
+    conn: sqlite3.Connection, *, quick: bool = False, what: str = "the database"
+) -> None:
     """One line naming the damage, if SQLite finds any (quick: pages and structure only)."""
     pragma = "quick_check" if quick else "integrity_check"
     try:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
+from typing import TypeVar
 
 from newsletter.db.journal import Entry, Journal, JournalTail, journal_path
 from newsletter.errors import DatabaseError
@@ -25,6 +26,7 @@ BACKUP_DIR_NAME = "backups"
 BATCH = 5000
 RANK = "CASE status WHEN 'sending' THEN 1 WHEN 'sent' THEN 2 WHEN 'failed' THEN 2 ELSE 0 END"
 STATE_RANK = {"queued": 0, "sending": 1, "sent": 2, "failed": 2}
+T = TypeVar("T")
 
 
 def has_history(database_path: Path) -> str | None:
@@ -43,8 +45,13 @@ def connect_journal(db: sqlite3.Connection, database_path: Path, *, replay: bool
     path = journal_path(database_path)
     journal = Journal.open(path)
     salt = _meta(db, "suppression_salt")
+    if salt is None:  # the first migration writes it; without it no address can be matched
+        raise DatabaseError(
+            f"{database_path.name} has no suppression salt",
+            hint="restore the newest good backup: `newsletter restore`",
+        )
     if journal is None:
-        journal = Journal.create(path, salt)  # type: ignore[arg-type]
+        journal = Journal.create(path, salt)
         _seed(db, journal)
         with _write(db):
             _set_meta(db, journal, journal.size())
@@ -91,7 +98,7 @@ def _apply(
     entries: Iterator[tuple[int, Entry | None]],
     *,
     full: bool,
-):
+) -> tuple[int, int]:
     people: dict[str, Entry] = {}
     deliveries: dict[tuple[str, int], Entry] = {}  # the last word on each delivery
     applied, end = 0, 0
@@ -147,7 +154,7 @@ def _apply_deliveries(db: sqlite3.Connection, journal: Journal, entries: list[En
 
 def _apply_people(
     db: sqlite3.Connection, journal: Journal, people: dict[str, Entry], *, full: bool
-):
+) -> None:
     """Whoever left, by the journal's last word on them, is unsubscribed (or suppressed)."""
     leaving = [entry for entry in people.values() if entry.kind == "L"]
     keys = _verified_ids(db, journal, {e.subscriber_id: e.address for e in leaving})
@@ -279,7 +286,7 @@ def _seed_records(db: sqlite3.Connection, journal: Journal) -> Iterator[tuple[ob
         yield ("D", slug, status, subscriber_id, journal.hash(email_key))
 
 
-def _chunks(items: Iterable[tuple[object, ...]], size: int) -> Iterator[list[tuple[object, ...]]]:
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
@@ -293,7 +300,7 @@ def _header_line(journal: Journal) -> str:
 
 
 def _has_people(db: sqlite3.Connection) -> bool:
-    return db.execute("SELECT EXISTS (SELECT 1 FROM subscribers)").fetchone()[0] == 1
+    return bool(db.execute("SELECT EXISTS (SELECT 1 FROM subscribers)").fetchone()[0])
 
 
 def _meta(db: sqlite3.Connection, key: str) -> str | None:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any, Self
 
 from newsletter.db.journal import Journal
+from newsletter.errors import DatabaseError
 
 
 class DatabaseSession:
@@ -33,6 +34,21 @@ class DatabaseSession:
     def one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
         """The first row of a query, or None."""
         return next(self.query(sql, params), None)
+
+    def row(self, sql: str, params: list[Any] | None = None) -> dict[str, Any]:
+        """The first row of a query that always has one: a count, a meta key the
+        schema writes, a row this connection has just written."""
+        row = self.one(sql, params)
+        if row is None:
+            raise DatabaseError(
+                f"the database lacks a row it must have: {sql}",
+                hint="restore the newest good backup: `newsletter restore`",
+            )
+        return row
+
+    def value(self, sql: str, params: list[Any] | None = None) -> Any:
+        """The first column of `row(sql, params)`."""
+        return next(iter(self.row(sql, params).values()))
 
     def close(self) -> None:
         self.conn.close()

@@ -41,7 +41,7 @@ def inline_css(html: str) -> str:
     """
     from premailer import Premailer
 
-    return Premailer(html, **SETTINGS).transform()  # type: ignore[arg-type]
+    return Premailer(html, **SETTINGS).transform()
 
 
 def inline_css_remembered(html: str, build_dir: Path) -> str:

@@ -330,8 +330,10 @@ def _joined(texts: Any, separator: str = " / ") -> str:
 
 
 def _distinct(parts: list[dict[str, Any]], key: Any) -> list[dict[str, Any]]:
-    seen: set[Any] = set()
-    return [part for part in parts if not (key(part) in seen or seen.add(key(part)))]
+    first: dict[Any, dict[str, Any]] = {}
+    for part in parts:
+        first.setdefault(key(part), part)
+    return list(first.values())
 
 
 def _date_label(value: str, slug: str, language: str) -> str:

@@ -135,7 +135,7 @@ def select_headers(head: bytes, names: Sequence[str]) -> list[tuple[bytes, bytes
     """The fields `h=` names, each occurrence taken from the bottom up (RFC 6376 5.4.2)."""
     fields = header_fields(head)
     lowered = [name.strip().lower() for name, _value in fields]
-    chosen, last_seen = [], {}
+    chosen, last_seen = [], dict[bytes, int]()
     for name in names:
         wanted = name.encode("ascii")
         index = last_seen.get(wanted, len(fields))

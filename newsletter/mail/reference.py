@@ -31,6 +31,7 @@ class _UriListHeader(str):
     """A List-Unsubscribe value the email package emits as given (folded between URIs)."""
 
     name = "List-Unsubscribe"
+    uris: tuple[str, str | None]  # (https URL, mailto URI), set by `of`
 
     def fold(self, *, policy: object) -> str:  # noqa: ARG002 - the email package's signature
         return list_unsubscribe_header(*self.uris)
@@ -38,7 +39,7 @@ class _UriListHeader(str):
     @classmethod
     def of(cls, url: str, mailto: str | None) -> _UriListHeader:
         header = cls(f"<{url}>" + (f", <{mailto}>" if mailto else ""))
-        header.uris = (url, mailto)  # type: ignore[attr-defined]
+        header.uris = (url, mailto)
         return header
 
 

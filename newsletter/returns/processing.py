@@ -106,8 +106,8 @@ class ReturnsProcessor:
             subscriber = self.store.get_by_token(sorted_.token or "")
             if subscriber is None:
                 return [LEFT_NOT_OURS]
-            target = _Target(subscriber.id, latest_issue(self.store, subscriber.id))
-            return [self._unsubscribe(target, "mailto", "mailto request")]
+            known = _Target(subscriber.id, latest_issue(self.store, subscriber.id))
+            return [self._unsubscribe(known, "mailto", "mailto request")]
         target = self._delivery(sorted_)
         if sorted_.category is Category.COMPLAINT:
             if target is None:
@@ -165,7 +165,6 @@ class ReturnsProcessor:
             return LEFT_NOT_OURS
         verdict = returned_verdict(report.status, report.diagnostic)
         detail = verdict.detail
-        common = {"issue": target.issue, "detail": detail, "source": "dsn"}
         if not self.store.is_active(target.subscriber_id) and verdict.kind is not Kind.REFUSED:
             return "already left"
         if verdict.kind is Kind.HARD_BOUNCE:
@@ -175,10 +174,17 @@ class ReturnsProcessor:
             return "marked bounced" if marked else "hard bounce counted"
         if verdict.kind is Kind.SOFT_BOUNCE:
             marked = record_soft_bounce(
-                self.store, target.subscriber_id, limit=self.soft_limit, **common
+                self.store,
+                target.subscriber_id,
+                issue=target.issue,
+                detail=detail,
+                source="dsn",
+                limit=self.soft_limit,
             )
             return "marked bounced" if marked else "soft bounce counted"
-        record_refusal(self.store, target.subscriber_id, **common)
+        record_refusal(
+            self.store, target.subscriber_id, issue=target.issue, detail=detail, source="dsn"
+        )
         return "refused, not the address's fault"
 
     def _unsubscribe(self, target: _Target, via: str, detail: str) -> str:

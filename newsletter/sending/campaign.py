@@ -11,6 +11,7 @@ import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from newsletter.config import Config
@@ -160,23 +161,24 @@ def plan_send(
     retry_failed: bool = False,
 ) -> SendPlan:
     status = ledger.status(slug)
-    common = {
-        "slug": slug,
-        "subject": subject,
-        "transport": transport.description,
-        "connections": transport.connections,
-        "rate": transport.rate,
-        "resend_uncertain": resend_uncertain,
-    }
+    plan = partial(
+        SendPlan,
+        slug=slug,
+        subject=subject,
+        transport=transport.description,
+        connections=transport.connections,
+        rate=transport.rate,
+        resend_uncertain=resend_uncertain,
+    )
     if status is None or status.issue.started_at is None:
         active = store.count_by_status()["active"]
         if status is not None:  # rows replayed from the journal into a restored database
             active = ledger.active_not_reached(slug)
-        return SendPlan(resuming=False, recipients=active, to_send=active, **common)
+        return plan(resuming=False, recipients=active, to_send=active)
     counts = status.counts
     retrying = ledger.retryable_failed(slug) if retry_failed else 0
     to_send = counts["queued"] + (counts["sending"] if resend_uncertain else 0) + retrying
-    return SendPlan(
+    return plan(
         retry_failed=retrying,
         resuming=True,
         recipients=status.total,
@@ -185,7 +187,6 @@ def plan_send(
         failed=counts["failed"],
         skipped=counts["skipped"],
         uncertain=counts["sending"],
-        **common,
     )
 
 
@@ -238,7 +239,8 @@ def send_issue(
             ledger.requeue_uncertain(slug)
         if retry_failed:
             ledger.requeue_failed(slug)
-        total = ledger.status(slug).counts["queued"]  # type: ignore[union-attr]
+        frozen = ledger.status(slug)  # begin() recorded the issue
+        total = frozen.counts["queued"] if frozen is not None else 0
         if on_start is not None:
             on_start(plan, total)
         if settings is None:

@@ -9,6 +9,8 @@ undo it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from newsletter.db.recovery import LeftWatch, delivered_hashes
 from newsletter.subscribers.store import Store
 
@@ -27,7 +29,7 @@ class DeliveryJournal:
     def close(self) -> None:
         self._left.close()
 
-    def remember(self, slug: str, rows: list[dict]) -> None:
+    def remember(self, slug: str, rows: list[dict[str, Any]]) -> None:
         """Rows just read from the queue (delivery_id, id, email_key), hashed once each."""
         if self.journal is None:
             return

@@ -88,23 +88,25 @@ class Ledger(IssueReports):
 
     def active_not_reached(self, slug: str) -> int:
         """Active people with no delivery of `slug` yet under way or done."""
-        return self.store.one(
-            "SELECT count(*) AS n FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"
-            " (SELECT 1 FROM deliveries d WHERE d.issue_slug = ? AND d.subscriber_id = s.id"
-            "  AND d.status != 'queued')",
-            [slug],
-        )["n"]
+        return int(
+            self.store.value(
+                "SELECT count(*) FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"
+                " (SELECT 1 FROM deliveries d WHERE d.issue_slug = ? AND d.subscriber_id = s.id"
+                "  AND d.status != 'queued')",
+                [slug],
+            )
+        )
 
     def check_content(self, slug: str, content_hash: str, allow_changes: bool) -> None:
         """Refuse a changed issue once anyone may have the earlier version."""
         record = self.issue(slug)
         if record is None or record.content_hash == content_hash or allow_changes:
             return
-        reached = self.store.one(
-            "SELECT count(*) AS n FROM deliveries WHERE issue_slug = ?"
+        reached = self.store.value(
+            "SELECT count(*) FROM deliveries WHERE issue_slug = ?"
             " AND status IN ('sending', 'sent', 'failed')",
             [slug],
-        )["n"]
+        )
         if reached:
             raise SendError(
                 f"issue {slug} changed since it started sending"

@@ -199,6 +199,7 @@ class Sender:
         self._halt(SendError(f"send stopped: {fault.message}", fault.hint))
 
     def _run_lane(self, lane: _Lane) -> None:
+        delivery: Delivery | None
         while not self._stop.is_set():
             if lane.retries:
                 delivery, attempt = lane.retries.popleft()
@@ -243,9 +244,10 @@ class Sender:
             lane.retries.append((delivery, attempt + 1))
             return
         suppressed = False
-        if verdict.kind is Kind.SOFT_BOUNCE:  # about the recipient, every try: a soft bounce
+        # about the recipient, every try: a soft bounce (_deliver skips the forgotten)
+        if verdict.kind is Kind.SOFT_BOUNCE and delivery.subscriber is not None:
             suppressed = self.ledger.record_soft_bounce(
-                delivery.subscriber.id,  # type: ignore[union-attr]
+                delivery.subscriber.id,
                 self.slug,
                 verdict.detail,
                 self.settings.soft_bounce_limit,
@@ -371,7 +373,7 @@ class Sender:
         return verdict
 
     def _backoff(self, retry: int) -> float:
-        return min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (retry - 1))
+        return min(self.settings.backoff_max, self.settings.backoff_base * 2.0 ** (retry - 1))
 
     # --- shared bookkeeping ------------------------------------------------------------
 
@@ -382,8 +384,8 @@ class Sender:
             if outcome == "sent":
                 self._breaker.accepted()
             snapshot = self.report.snapshot() if self.on_progress is not None else None
-        if snapshot is not None:
-            self.on_progress(snapshot)  # type: ignore[misc]
+        if snapshot is not None and self.on_progress is not None:
+            self.on_progress(snapshot)
 
     def _watch(self, delivery_id: int, verdict: Verdict) -> None:
         """A try that failed for now: the breaker may decide the relay is the problem."""
@@ -412,8 +414,8 @@ class Sender:
                 self.report.deferred += len(streak)
                 self._halt_locked(error)
             snapshot = self.report.snapshot() if self.on_progress is not None else None
-        if snapshot is not None:
-            self.on_progress(snapshot)  # type: ignore[misc]
+        if snapshot is not None and self.on_progress is not None:
+            self.on_progress(snapshot)
 
     def _halt(self, error: SendError) -> None:
         with self._lock:

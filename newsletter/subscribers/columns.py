@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from newsletter.errors import InputError
 from newsletter.i18n.languages import NETWORK_LANGUAGES, accepted_codes, parse_language
@@ -108,7 +109,7 @@ class RowParser:
         self.languages = languages
         self._index = mapping.fields
 
-    def parse(self, fields: list[str]) -> dict:
+    def parse(self, fields: list[str]) -> dict[str, Any]:
         width = self.mapping.width
         if len(fields) > width and any(cell.strip() for cell in fields[width:]):
             raise InputError(

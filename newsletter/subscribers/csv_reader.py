@@ -95,7 +95,7 @@ def records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, li
     with path.open(encoding=encoding, newline="") as handle:
         tap = _LineTap(handle)
         reader = csv.reader(tap, delimiter=delimiter)
-        start, last = 1, (1, [])
+        start, last = 1, (1, list[str]())
         try:
             for fields in reader:
                 last = (start, tap.take())

@@ -222,7 +222,9 @@ class _Merger:
             source=self.event_source,
         )
 
-    def _apply(self, row: Row, state: dict, pending: _Pending, now: str) -> str:
+    def _apply(
+        self, row: Row, state: dict[str, Subscriber | None], pending: _Pending, now: str
+    ) -> str:
         current: Subscriber | None = state.get(row.key)
         if current is None:
             return self._apply_new(row, state, pending, now)
@@ -244,7 +246,9 @@ class _Merger:
         pending.record(state, row.key, updated, ("imported", "updated"))
         return "updated"
 
-    def _apply_new(self, row: Row, state: dict, pending: _Pending, now: str) -> str:
+    def _apply_new(
+        self, row: Row, state: dict[str, Subscriber | None], pending: _Pending, now: str
+    ) -> str:
         forgotten = bool(self.forgotten) and self.hash_address(row.email) in self.forgotten
         if forgotten and not (self.resubscribe and row.wants_active):
             return "suppressed"
@@ -284,7 +288,7 @@ class _Pending:
 
     def record(
         self,
-        state: dict,
+        state: dict[str, Subscriber | None],
         key: str,
         subscriber: Subscriber,
         event: tuple[str, str],

@@ -68,7 +68,7 @@ def token_hash(token: str) -> str:
 
 def form_secret(store: Store) -> str:
     """The key that signs the forms' time stamps (made by the migration, per database)."""
-    return store.one("SELECT value FROM meta WHERE key = 'form_secret'")["value"]  # type: ignore[index]
+    return str(store.value("SELECT value FROM meta WHERE key = 'form_secret'"))
 
 
 def queue_request(store: Store, request: SignupRequest) -> None:

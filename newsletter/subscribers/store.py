@@ -64,13 +64,19 @@ class Store(SuppressionsAndEvents):
         row = self.one("SELECT * FROM subscribers WHERE id = ?", [subscriber_id])
         return subscriber_from_row(row) if row else None
 
+    def _written(self, subscriber_id: int | None) -> Subscriber:
+        """The row this connection has just written (so it is there)."""
+        return subscriber_from_row(
+            self.row("SELECT * FROM subscribers WHERE id = ?", [subscriber_id])
+        )
+
     def get_by_token(self, token: str) -> Subscriber | None:
         row = self.one("SELECT * FROM subscribers WHERE token = ?", [token])
         return subscriber_from_row(row) if row else None
 
     def is_active(self, subscriber_id: int) -> bool:
         row = self.one("SELECT status FROM subscribers WHERE id = ?", [subscriber_id])
-        return bool(row) and row["status"] == "active"
+        return row is not None and row["status"] == "active"
 
     def list_subscribers(
         self, status: str | None = None, search: str | None = None
@@ -175,7 +181,7 @@ class Store(SuppressionsAndEvents):
             self.unsuppress(existing.email)
         self.update_subscribers([updated], self.clock())
         self.record_event(outcome, existing.id, source)
-        return AddResult(outcome, self.get_by_id(existing.id))  # type: ignore[arg-type]
+        return AddResult(outcome, self._written(existing.id))
 
     def update_subscribers(self, subscribers: list[Subscriber], now: str) -> None:
         """Write back changed subscribers (profile, attributes, status) in one statement."""
@@ -213,7 +219,7 @@ class Store(SuppressionsAndEvents):
             ],
         )
         self.record_event("added", cursor.lastrowid, source)
-        return self.get_by_id(cursor.lastrowid)  # type: ignore[arg-type,return-value]
+        return self._written(cursor.lastrowid)
 
     def unsubscribe(
         self,
@@ -272,7 +278,7 @@ class Store(SuppressionsAndEvents):
         """The coordinator's unsubscribe: the row stays, so the address stays suppressed."""
         subscriber = self.require(email)
         self.unsubscribe(subscriber.id, "cli")
-        return self.get_by_id(subscriber.id)  # type: ignore[return-value]
+        return self._written(subscriber.id)
 
     def record_bounce(
         self,

@@ -71,6 +71,6 @@ class SuppressionsAndEvents(DatabaseSession):
 
     def address_hasher(self) -> Callable[[str], str]:
         """`address_hash` with the salt read once, for hashing a whole file of addresses."""
-        salt = self.one("SELECT value FROM meta WHERE key = 'suppression_salt'")["value"]
+        salt = str(self.value("SELECT value FROM meta WHERE key = 'suppression_salt'"))
         hash_key = address_hasher(salt)
         return lambda email: hash_key(address_key(email))

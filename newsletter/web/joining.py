@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from newsletter.config import Config
@@ -106,7 +107,7 @@ class Joining:
         store = self.store()
         self.wordings = {
             lang: self.patiently(
-                lambda lang=lang: register_wording(store, lang, consent_wording(self.config, lang))
+                partial(register_wording, store, lang, consent_wording(self.config, lang))
             )
             for lang in self.config.languages
         }

@@ -16,7 +16,7 @@ import re
 import socket
 from typing import Any
 
-import waitress
+from waitress.server import create_server
 
 from newsletter.errors import NewsletterError
 from newsletter.web.access_log import AccessLog
@@ -46,7 +46,7 @@ def make_server(app: AccessLog, host: str, port: int, threads: int = 4, **overri
         **overrides,
     }
     try:
-        return waitress.create_server(
+        return create_server(
             app,
             host=host,
             port=port,

@@ -46,16 +46,17 @@ def test_keygen_key_signs_previews_that_verify_against_the_printed_record(
     key_file = project / "dkim" / "newsletter.pem"
     if os.name == "posix":
         assert key_file.stat().st_mode & 0o777 == 0o600
-    enable_signing_from_keygen(project)
+    config = (project / "newsletter.toml").read_text(encoding="utf-8")
+    assert (
+        '[dkim]\nselector = "newsletter"' in config and 'key_file = "dkim/newsletter.pem"' in config
+    )
+    assert (
+        "# Where bounces, complaints and mailto unsubscribes come back" in config
+    )  # comments kept
     message = preview_eml(cli, project)
     assert message.startswith(b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;")
     assert dkimpy_verify(message, {name: value})
     assert not dkimpy_verify(message, {name: record_for_pem(_other_pem())})
-
-
-def enable_signing_from_keygen(project: Path) -> None:
-    with (project / "newsletter.toml").open("a", encoding="utf-8") as config:
-        config.write('\n[dkim]\nselector = "newsletter"\nkey_file = "dkim/newsletter.pem"\n')
 
 
 def _other_pem() -> bytes:
@@ -71,10 +72,40 @@ def test_keygen_never_overwrites_a_key(cli, project: Path) -> None:
     assert cli("dkim", "keygen", "--selector", "nov2026").exit_code == 0
     key_file = project / "dkim" / "nov2026.pem"
     before = key_file.read_bytes()
+    config = (project / "newsletter.toml").read_bytes()
     again = cli("dkim", "keygen", "--selector", "nov2026")
     assert again.exit_code == 1
     assert "already exists; nothing was changed" in again.output
     assert key_file.read_bytes() == before
+    assert (project / "newsletter.toml").read_bytes() == config
+
+
+def test_keygen_force_replaces_the_key_and_its_record(cli, project: Path) -> None:
+    first = cli("dkim", "keygen")
+    forced = cli("dkim", "keygen", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert printed_record(forced.output) != printed_record(first.output)
+    assert printed_record(cli("dkim", "record").output) == printed_record(forced.output)
+    if os.name == "posix":
+        assert (project / "dkim" / "newsletter.pem").stat().st_mode & 0o777 == 0o600
+    config = (project / "newsletter.toml").read_text(encoding="utf-8")
+    assert re.findall(r"^\[dkim\]$", config, re.M) == ["[dkim]"]
+
+
+def test_keygen_under_a_new_selector_moves_the_config_to_it(cli, project: Path) -> None:
+    assert cli("dkim", "keygen").exit_code == 0
+    rotated = cli("dkim", "keygen", "--selector", "jan2027")
+    assert rotated.exit_code == 0, rotated.output
+    assert printed_record(rotated.output)[0] == "jan2027._domainkey.example.org"
+    assert printed_record(cli("dkim", "record").output) == printed_record(rotated.output)
+    assert (project / "dkim" / "newsletter.pem").exists()  # the old key stays until retired
+
+
+def test_the_ed25519_key_needs_the_rsa_key_first(cli, project: Path) -> None:
+    result = cli("dkim", "keygen", "--ed25519")
+    assert result.exit_code == 1
+    assert "run `newsletter dkim keygen` first" in result.output
+    assert not (project / "dkim").exists()
 
 
 def test_dkim_record_prints_the_configured_keys_record(

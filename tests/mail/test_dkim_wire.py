@@ -92,9 +92,8 @@ def test_the_optional_ed25519_signature_verifies_with_opendkim(
         value.startswith("v=DKIM1; k=ed25519; p=")
         and len(value) == len("v=DKIM1; k=ed25519; p=") + 44
     )
-    assert 'ed25519_key_file = "dkim/newsletter-ed25519.pem"' in result.output
-    with (signing_project / "newsletter.toml").open("a", encoding="utf-8") as config:
-        config.write('ed25519_key_file = "dkim/newsletter-ed25519.pem"\n')
+    config = (signing_project / "newsletter.toml").read_text(encoding="utf-8")
+    assert 'ed25519_key_file = "dkim/newsletter-ed25519.pem"' in config
     assert cli("send", issue, "--yes").exit_code == 0
     message = sorted((signing_project / "outbox" / "new").iterdir())[0].read_bytes()
     rsa_signature, ed_signature = message.split(b"DKIM-Signature:")[1:3]

@@ -80,6 +80,12 @@ def test_status_shows_what_came_back_for_the_issue(project, sent, cli):
     assert "complaints (unsubscribed)" in result.output
     assert "unsubscribed by mail (List-Unsubscribe mailto)" in result.output
     assert "550-5.1.1 The email account that you tried to reach does not exist" in result.output
+    named = result.output[result.output.index("who they were:") :]
+    for person, what in zip(
+        people, ("hard bounces mailed back", "complaints", "by mail"), strict=False
+    ):
+        line = next(line for line in named.splitlines() if person.recipient in line)
+        assert what in line, line
 
 
 def test_a_report_that_names_no_delivery_of_ours_is_left_for_a_person(project, sent, cli):

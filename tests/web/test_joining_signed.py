@@ -25,7 +25,6 @@ def signed_joining(cli, serve, smtp_server):  # noqa: ANN001, ANN201
     name, value = printed_record(made.output)
     assert name == RECORD_NAME
     server = serve(
-        '[dkim]\nselector = "newsletter"\nkey_file = "dkim/newsletter.pem"\n\n'
         f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_server.port}\nsecurity = "none"\n\n'
         "[subscribe]\nwelcome = true\n"
     )
