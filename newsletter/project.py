@@ -165,7 +165,7 @@ def open_project(
 
 
 def open_store(database_path: Path) -> Store:
-    """The database, with its journal attached and replayed into it (see newsletter.recovery)."""
+    """The database, with its journal attached and replayed into it (see newsletter.db.recovery)."""
     conn = connect_database(database_path, create=True)
     try:
         journal = connect_journal(conn, database_path)

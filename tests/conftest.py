@@ -79,7 +79,7 @@ def faulty_server():
 
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (openssl; `cryptography` is not installed)."""
+    """A self-signed certificate for 127.0.0.1, made by the openssl command line."""
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(

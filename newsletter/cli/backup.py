@@ -1,4 +1,4 @@
-"""`newsletter backup` and `newsletter restore`: thin wrappers around newsletter.backup."""
+"""`newsletter backup` and `newsletter restore`: thin wrappers around newsletter.db.backup."""
 
 from __future__ import annotations
 

@@ -389,3 +389,55 @@ def _count_deliveries(db: Database) -> None:
                         " VALUES (?, ?, ?, ?, ?)",
                         [slug, status, language or "", language is None, n],
                     )
+
+
+@step("0007_return_keys_and_probes")
+def return_keys_and_probes(db: Database) -> None:
+    """Returned mail acts only on mail we sent (issue 26).
+
+    - return_keys: the secrets that sign VERP addresses (bounces+ID-TAG@), kept
+      here and nowhere else: never in the journal or the config, which may be
+      shared. The newest unretired key signs; a retired one is still accepted
+      for a while (sending/return_path.py). A database that already sent mail
+      keeps its old derived key, retired now, so bounces of mail in flight are
+      still read; a forger who could compute it loses it when the grace ends.
+    - probes: a short notice sent to confirm a bounce that could not be tied to
+      a delivery by VERP (Mailman's model); only if the probe bounces is the
+      address marked bounced. Erased by `forget`.
+    """
+    import hashlib
+    import secrets
+
+    db.execute(
+        """CREATE TABLE return_keys (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        secret TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        retired_at TEXT
+    )"""
+    )
+    now = db.execute("SELECT strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')").fetchone()[0]
+    if db.execute("SELECT 1 FROM deliveries LIMIT 1").fetchone():
+        salt = db.execute("SELECT value FROM meta WHERE key = 'suppression_salt'").fetchone()
+        legacy = hashlib.sha256(f"verp:{salt[0] if salt else ''}".encode()).hexdigest()
+        db.execute(
+            "INSERT INTO return_keys (secret, created_at, retired_at) VALUES (?, ?, ?)",
+            [legacy, now, now],
+        )
+    db.execute(
+        "INSERT INTO return_keys (secret, created_at) VALUES (?, ?)", [secrets.token_hex(32), now]
+    )
+    db.execute(
+        """CREATE TABLE probes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        subscriber_id INTEGER NOT NULL,
+        issue_slug TEXT,
+        reason TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        message_id TEXT,
+        outcome TEXT
+    )"""
+    )
+    db.execute("CREATE INDEX probes_out ON probes (subscriber_id) WHERE outcome IS NULL")
+    db.execute("CREATE INDEX probes_by_message_id ON probes (message_id)")

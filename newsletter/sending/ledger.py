@@ -1,10 +1,13 @@
 """All SQL that moves issues and deliveries: the send's checkpoint, one row per recipient.
 
 A delivery row moves `queued -> sending -> sent | failed` (or `skipped` when the
-person left before their turn). Each move is its own commit, made around the
-SMTP transaction: `sending` is committed before DATA and `sent` right after the
-server's 250, so after any crash the only rows whose fate is unknown are the
-ones still `sending` (the messages that were in flight).
+person left before their turn), around the SMTP transaction: `sending` is
+committed (and journalled) before DATA. The server's 250 is journalled at once,
+and `sent` rides the commit of the same worker's next claim (one commit per
+message), or is committed on its own when the worker has no next message. So
+after any crash the only rows whose fate is unknown are the ones still
+`sending` (the messages that were in flight), and a 250 the database missed is
+replayed from the journal.
 
 One `Ledger` is shared by the sender's worker threads: it serialises use of the
 single SQLite connection with a lock. A commit in WAL mode with

@@ -7,11 +7,20 @@ all inside one `Store.write()` transaction, so an import is all or nothing.
 from __future__ import annotations
 
 import json
+from typing import Any, NamedTuple
 
 from newsletter.subscribers.addresses import address_key
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.store import Store, subscriber_from_row
 from newsletter.subscribers.tokens import new_token
+
+
+class Found(NamedTuple):
+    """What the database knows of one address the batch names."""
+
+    subscriber: Subscriber | None
+    seen: bool  # this import has seen the address before (an earlier batch or file)
+    consented_at: str | None  # their latest consent record here
 
 
 class BulkImport:
@@ -31,11 +40,13 @@ class BulkImport:
     def end(self) -> None:
         self.conn.execute("DROP TABLE IF EXISTS temp.import_seen")
 
-    def lookup(self, keys: list[str]) -> dict[str, tuple[Subscriber | None, bool]]:
-        """For each address key: its subscriber (or None), and whether this import saw it before."""
+    def lookup(self, keys: list[str]) -> dict[str, Found]:
+        """For each address key: its subscriber (or None), whether this import saw it
+        before, and when they last gave consent here."""
         cursor = self.conn.execute(
-            "SELECT j.value AS lookup_key, seen.email_key IS NOT NULL AS seen, s.*"
-            " FROM json_each(?) AS j"
+            "SELECT j.value AS lookup_key, seen.email_key IS NOT NULL AS seen,"
+            " (SELECT max(c.at) FROM consents AS c WHERE c.subscriber_id = s.id) AS consented_at,"
+            " s.* FROM json_each(?) AS j"
             " LEFT JOIN subscribers AS s ON s.email_key = j.value"
             " LEFT JOIN temp.import_seen AS seen ON seen.email_key = j.value",
             [json.dumps(keys, ensure_ascii=False)],
@@ -45,7 +56,7 @@ class BulkImport:
         for values in cursor:
             row = dict(zip(names, values, strict=True))
             subscriber = subscriber_from_row(row) if row["id"] is not None else None
-            found[row["lookup_key"]] = (subscriber, bool(row["seen"]))
+            found[row["lookup_key"]] = Found(subscriber, bool(row["seen"]), row["consented_at"])
         return found
 
     def write(
@@ -57,8 +68,10 @@ class BulkImport:
         unsuppress: list[str],
         seen: list[str],
         source: str,
+        consents: list[tuple[Any, ...]] | None = None,
     ) -> None:
-        """One batch's writes: new rows (fresh tokens), changed rows, (key, kind, detail) events."""
+        """One batch's writes: new rows (fresh tokens), changed rows, (key, kind, detail) events,
+        (at, wording id, source, client IP, key) consent records."""
         now = self.store.clock()
         conn = self.conn
         conn.executemany(
@@ -81,6 +94,11 @@ class BulkImport:
         hasher = self.store.address_hasher()
         conn.executemany(
             "DELETE FROM suppressions WHERE address_hash = ?", [(hasher(e),) for e in unsuppress]
+        )
+        conn.executemany(
+            "INSERT INTO consents (subscriber_id, at, wording_id, source, client_ip)"
+            " SELECT id, ?, ?, ?, ? FROM subscribers WHERE email_key = ?",
+            consents or [],
         )
         conn.executemany(
             "INSERT OR IGNORE INTO temp.import_seen (email_key) VALUES (?)", [(k,) for k in seen]

@@ -2,9 +2,9 @@
 
 A web request only records what was typed (`queue_request`: one INSERT, the
 same whoever the address belongs to). The serving process then decides, out of
-sight of the client (`open_signup`): a bounced address is never mailed, an
-address already mailed `per_address` times in a day is not mailed again, anyone
-else (new, pending, active, unsubscribed, forgotten) gets a fresh confirmation
+sight of the client (`open_signup`): an address already mailed `per_address`
+times in a day (a bounced one: once) is not mailed again, anyone else (new,
+pending, active, unsubscribed, bounced, forgotten) gets a fresh confirmation
 token. Only the token's hash is stored; the link works once, until it expires.
 `confirm` makes the person active and records their consent in one transaction.
 """
@@ -102,12 +102,14 @@ def open_signup(
 ) -> Invitation | None:
     """A fresh confirmation token for this address, or None when it must not be mailed.
 
-    Call inside a write transaction. A bounced address and an address already
-    mailed `per_address` times in the last day get nothing; nobody can tell.
+    Call inside a write transaction. An address already mailed `per_address`
+    times in the last day gets nothing; nobody can tell. A bounced address may
+    come back this way too (a forged or passing bounce must not lock anyone
+    out), but is mailed at most once a day: its server may still refuse.
     """
     existing = store.get_subscriber(request.email)
     if existing is not None and existing.status == "bounced":
-        return None
+        per_address = min(per_address, 1)
     now = store.clock()
     key = address_key(request.email)
     row = store.one("SELECT * FROM signups WHERE email_key = ?", [key])

@@ -20,7 +20,7 @@ from typing import Any
 
 from newsletter.db.journal import Journal
 from newsletter.errors import InputError, NotFoundError
-from newsletter.i18n.languages import NETWORK_LANGUAGES, accepted_codes, parse_language
+from newsletter.i18n.languages import NETWORK_LANGUAGES, language_hint, parse_language
 from newsletter.subscribers.addresses import address_key, clean_field, normalise_address
 from newsletter.subscribers.model import STATUSES, Subscriber, merged
 from newsletter.subscribers.suppressions import SuppressionsAndEvents
@@ -47,7 +47,7 @@ class AddResult:
 
 
 class Store(SuppressionsAndEvents):
-    """`journal` (see newsletter.journal) also records who leaves and comes back."""
+    """`journal` (see newsletter.db.journal) also records who leaves and comes back."""
 
     def __init__(
         self, conn: sqlite3.Connection, clock: Clock = utc_now, journal: Journal | None = None
@@ -330,6 +330,7 @@ class Store(SuppressionsAndEvents):
         with self.write():
             self._journal_left(subscriber.id, "forgotten")
             self.conn.execute("DELETE FROM events WHERE subscriber_id = ?", [subscriber.id])
+            self.conn.execute("DELETE FROM probes WHERE subscriber_id = ?", [subscriber.id])
             self.conn.execute(
                 "UPDATE deliveries SET subscriber_id = NULL, last_error = NULL"
                 " WHERE subscriber_id = ?",
@@ -371,7 +372,7 @@ def _language(text: str, languages: tuple[str, ...]) -> str:
     if code is None:
         raise InputError(
             f"unknown language {text!r}",
-            hint=f"use {', '.join(accepted_codes(languages))} (Cymraeg and English are understood too)",
+            hint=language_hint(languages),
         )
     return code
 

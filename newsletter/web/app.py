@@ -32,6 +32,7 @@ from newsletter.issue.template_rules import describe_error
 from newsletter.project import open_store
 from newsletter.sending.transport import plan_transport
 from newsletter.subscribers.addresses import mask_address
+from newsletter.subscribers.bounces import bounce_reason
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.signups import form_secret
 from newsletter.subscribers.store import Store
@@ -288,7 +289,7 @@ class UnsubscribeApp:
             self.later.add(subscriber_id, via)
 
     def _request_return(self, subscriber: Subscriber, query: str) -> Response:
-        if subscriber.status != "unsubscribed":  # nothing to come back from, or bounced
+        if subscriber.status == "active":  # nothing to come back from
             return self._page(subscriber, query, just_now=False)
         self.joining.request_return(subscriber)
         return self.render(
@@ -323,6 +324,9 @@ class UnsubscribeApp:
             chosen=subscriber.language,
             choices=lambda lang: language_choices(self.config, lang, subscriber.language),
             confirmation_sent=False,
+            reason=patiently(lambda: bounce_reason(self.store(), subscriber.id))
+            if status == "bounced"
+            else "",
         )
         return Response(200, html.encode("utf-8"))
 
@@ -360,6 +364,7 @@ def check_templates(pages: PageRenderer, loaded: Loaded, shown: Shown) -> None:
         "choices": lambda _lang: [],
         "saved": True,
         "confirmation_sent": False,
+        "reason": "550 5.1.1 no such user",
     }
     samples = [(name, sample) for name in STATUS_PAGES.values()]
     error = {"error_title": "Link not found", "error_message": "sample"}
