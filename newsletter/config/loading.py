@@ -24,6 +24,7 @@ from newsletter.config.sections import (
     parse_bounces,
     parse_dkim,
     parse_sending,
+    parse_serve,
     parse_smtp,
     parse_subscribe,
 )
@@ -90,6 +91,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "done_folder": str,
         "timeout": (int, float),
     },
+    "serve": {"trusted_proxy": str},
     "dkim": {
         "selector": str,
         "domain": str,
@@ -171,6 +173,7 @@ def parse_config(
         sending=parse_sending(data.get("sending", {})),
         subscribe=parse_subscribe(data.get("subscribe", {})),
         bounces=parse_bounces(data.get("bounces", {}), check),
+        serve=parse_serve(data.get("serve", {})),
         dkim=parse_dkim(data["dkim"], from_address, project_dir) if "dkim" in data else None,
         languages=languages,
         texts=texts,

@@ -98,6 +98,16 @@ class SubscribeConfig:
 
 
 @dataclass(frozen=True)
+class ServeConfig:
+    """`newsletter serve` behind a reverse proxy; see docs/security.md."""
+
+    # The proxy whose X-Forwarded-For names the real client (waitress trusts no
+    # other): loopback, where Caddy or nginx on the same machine connect from.
+    # "" trusts none (serve answers the internet directly).
+    trusted_proxy: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
 class DkimConfig:
     """Where the signing key is; the key itself is read by newsletter.mail.dkim."""
 
@@ -137,6 +147,7 @@ class Config:
     sending: SendingConfig = field(default_factory=SendingConfig)
     subscribe: SubscribeConfig = field(default_factory=SubscribeConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     dkim: DkimConfig | None = None
     languages: tuple[str, ...] = (ENGLISH,)  # the first is shown first where all appear
     texts: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> language -> text

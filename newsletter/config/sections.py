@@ -1,4 +1,5 @@
-"""The optional sections of newsletter.toml: [smtp], [sending], [subscribe], [bounces], [dkim]."""
+"""The optional sections of newsletter.toml: [smtp], [sending], [subscribe], [bounces],
+[serve], [dkim]."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from newsletter.config.model import (
     DkimConfig,
     ImapConfig,
     SendingConfig,
+    ServeConfig,
     SmtpConfig,
     SubscribeConfig,
 )
@@ -84,6 +86,20 @@ def parse_subscribe(subscribe: dict[str, Any]) -> SubscribeConfig:
         if key in subscribe:
             _check_range(f"subscribe.{key}", subscribe[key], low, high)
     return SubscribeConfig(**subscribe)
+
+
+def parse_serve(serve: dict[str, Any]) -> ServeConfig:
+    proxy = serve.get("trusted_proxy", ServeConfig.trusted_proxy).strip()
+    if proxy:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError:
+            raise ConfigError(
+                f"{CONFIG_NAME}: 'serve.trusted_proxy' must be an IP address, got {proxy!r}",
+                hint='the address your reverse proxy connects from, e.g. "127.0.0.1" or "::1";'
+                ' "" to trust none',
+            ) from None
+    return ServeConfig(trusted_proxy=proxy)
 
 
 def parse_bounces(bounces: dict[str, Any], check: AddressCheck) -> BouncesConfig:

@@ -17,6 +17,7 @@ from newsletter.db.journal import Journal
 from newsletter.db.recovery import delivered_hashes
 from newsletter.project import open_project
 
+from support.render import fill_in
 from support.smtp import add_subscribers, configure_smtp
 from support.subscribers import one_error_line, write_csv
 
@@ -31,6 +32,7 @@ def sent_once(project, store, cli, smtp_server):
     configure_smtp(project, smtp_server, connections=2, rate=0)
     for slug in (SLUG, NEXT):
         assert cli("issue", "new", slug, "--subject", f"Issue {slug}").exit_code == 0
+        fill_in(project, slug)
     result = cli("send", SLUG, "--yes")
     assert result.exit_code == 0, result.output
     assert len(smtp_server.handler.messages) == 20
@@ -151,6 +153,7 @@ def test_a_damaged_database_is_one_line_and_nothing_is_sent(
     add_subscribers(store, 3000)
     configure_smtp(project, smtp_server, connections=1, rate=0)
     assert cli("issue", "new", SLUG, "--subject", "December").exit_code == 0
+    fill_in(project, SLUG)
     store.close()  # checkpoints the WAL into the file
     path = project / "newsletter.db"
     size = path.stat().st_size

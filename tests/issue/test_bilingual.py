@@ -106,7 +106,22 @@ def test_scaffolding_writes_one_file_per_language(config, project: Path) -> None
     assert "Croeso byr" in welsh and "Defnyddiwch ddolenni" in welsh
     assert "subject: 'Co-pro Newsletter: January 2027'" in english and "A short welcome" in english
     prepared = prepare_issue(config, "2027-01")
-    assert not has_errors(check_issue(config, prepared, readers={"cy": 1, "en": 1, "": 1}))
+    errors = [
+        f.message
+        for f in check_issue(config, prepared, readers={"cy": 1, "en": 1, "": 1})
+        if f.level == "error"
+    ]
+    prefixes = [  # each language's sample, until it is written over
+        f"issues/2027-01.{language}.md:{line}: {what}"
+        for language in ("cy", "en")
+        for line, what in (
+            (3, "the sample text of `issue new` is still there"),
+            (11, "https://example.org is the sample's placeholder link and 2 more"),
+        )
+    ]
+    assert [message[: len(prefix)] for message, prefix in zip(errors, prefixes, strict=True)] == (
+        prefixes
+    )
     with pytest.raises(InputError, match="2027-01.cy.md already exists"):
         scaffold_issue(config, "2027-01")
 

@@ -25,12 +25,14 @@ from support.dkim import (
     printed_record,
     record_for_pem,
 )
+from support.render import fill_in
 
 SLUG = "2026-12"
 
 
 def preview_eml(cli, project: Path) -> bytes:  # noqa: ANN001
     assert cli("issue", "new", SLUG, "--subject", "Newyddion Rhagfyr – December").exit_code == 0
+    fill_in(project, SLUG)
     result = cli("issue", "preview", SLUG, "--to", "sian.reader@bücher.example")
     assert result.exit_code == 0, result.output
     return (project / "build" / SLUG / "message.eml").read_bytes()

@@ -11,6 +11,7 @@ import pytest
 from support.dkim import RECORD_NAME, dkimpy_verify, printed_record, record_for_pem
 from support.dnsmasq import Zone
 from support.opendkim import namespace_command, opendkim_verify
+from support.render import fill_in
 from support.smtp import add_subscribers, configure_smtp
 
 SLUG = "2026-12"
@@ -27,9 +28,10 @@ def zone_for(pem: bytes) -> Zone:
 
 
 @pytest.fixture
-def issue(cli, signing_project: Path, store) -> str:  # noqa: ANN001
+def issue(cli, project, signing_project: Path, store) -> str:  # noqa: ANN001
     add_subscribers(store, 3)
     assert cli("issue", "new", SLUG, "--subject", "Newyddion – news").exit_code == 0
+    fill_in(project, SLUG)
     return SLUG
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from newsletter.project import open_project
 
+from support.render import fill_in
 from support.returns import SLUG, deliver, dsn, files, probes_sent, sample, sent_to
 
 
@@ -167,6 +168,7 @@ def test_soft_bounces_by_message_id_are_counted_and_probed_at_the_limit(project,
                                      quoting=person.message_id))  # fmt: skip
     assert "soft bounce counted" in cli("bounces").output
     cli("issue", "new", "2027-01", "--subject", "January")
+    fill_in(project, "2027-01")
     assert cli("send", "2027-01", "--yes").exit_code == 0
     again = sent_to(project, "2027-01")[person.recipient]
     deliver(project / "returns", dsn("bounces@example.org", person.recipient, status="4.2.2",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from newsletter.project import open_project
 
+from support.render import fill_in
 from support.returns import deliver, enable_returns, files, sample, sent_to
 from support.smtp import add_subscribers, configure_smtp
 
@@ -51,6 +52,7 @@ def test_postfix_dsns_come_back_to_the_verp_address_and_are_acted_on(
     configure_smtp(project, postfix, connections=2, rate=0)
     enable_returns(project, f'maildir = "{returns}"\n')
     cli("issue", "new", SLUG, "--subject", "December")
+    fill_in(project, SLUG)
 
     result = cli("send", SLUG, "--yes")
     assert result.exit_code == 0, result.output  # the relay took them all
@@ -97,6 +99,7 @@ def test_a_probe_through_postfix_marks_only_the_address_whose_probe_bounces(
     configure_smtp(project, postfix, connections=1, rate=0)
     enable_returns(project, f'maildir = "{returns}"\n')
     cli("issue", "new", SLUG, "--subject", "December")
+    fill_in(project, SLUG)
     assert cli("send", SLUG, "--yes").exit_code == 0
     assert delivered_to(final_mx, "probe.test", [dead, alive]) == [dead, alive]
     sent = sent_to(project, SLUG)

@@ -25,6 +25,7 @@ from newsletter.sending.ledger import Ledger
 from newsletter.subscribers.store import Store
 
 from support.process import interruptible
+from support.render import fill_in
 from support.smtp import add_subscribers, configure_smtp
 from support.waiting import wait_for
 
@@ -32,8 +33,9 @@ SLUG = "2026-12"
 
 
 @pytest.fixture
-def issue(cli) -> str:
+def issue(cli, project) -> str:
     assert cli("issue", "new", SLUG, "--subject", "December").exit_code == 0
+    fill_in(project, SLUG)
     return SLUG
 
 
@@ -150,6 +152,7 @@ def test_a_full_disk_mid_send_is_one_line_and_nothing_is_sent_twice(
     with open_project(project) as (_config, store):
         emails = add_subscribers(store, 300)
     assert cli("issue", "new", SLUG, "--subject", "December", project_dir=project).exit_code == 0
+    fill_in(project, SLUG)
     configure_smtp(project, smtp_server, connections=2, rate=40)
     first = start_send(project)  # a first run (backup, freeze), stopped early
     wait_for(lambda: len(smtp_server.handler.messages) >= 5)
@@ -189,6 +192,7 @@ def test_a_read_only_project_is_one_line_for_every_command(small_disk, cli, smtp
     with open_project(project) as (_config, store):
         add_subscribers(store, 20)
     assert cli("issue", "new", SLUG, "--subject", "December", project_dir=project).exit_code == 0
+    fill_in(project, SLUG)
     configure_smtp(project, smtp_server, connections=1, rate=0)
     remount = ["mount", "-o", "remount,ro", str(small_disk)]
     assert subprocess.run(remount, capture_output=True).returncode == 0

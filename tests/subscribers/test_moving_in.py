@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from support.render import fill_in
 from support.smtp import configure_smtp
 from support.subscribers import (
     EXPORTS,
@@ -180,6 +181,7 @@ def test_a_send_afterwards_reaches_exactly_the_active_ones(
     imported(cli, mailchimp_zip, mailchimp("subscribed"), EXPORTS / "listmonk-subscribers.csv")
     configure_smtp(project, smtp_server, connections=1, rate=0)
     assert cli("issue", "new", "2026-12", "--subject", "Newyddion").exit_code == 0
+    fill_in(project, "2026-12")
     result = cli("send", "2026-12", "--yes")
     assert result.exit_code == 0, result.output
     recipients = {address.lower() for address in smtp_server.handler.recipients()}
