@@ -38,6 +38,7 @@ COMMANDS = {
     "subscribers": ("subscribers", "app"),
     "issue": ("issue", "app"),
     "dkim": ("dkim", "app"),
+    "archive": ("archive", "app"),
 }
 
 

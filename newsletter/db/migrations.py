@@ -441,3 +441,24 @@ def return_keys_and_probes(db: Database) -> None:
     )
     db.execute("CREATE INDEX probes_out ON probes (subscriber_id) WHERE outcome IS NULL")
     db.execute("CREATE INDEX probes_by_message_id ON probes (message_id)")
+
+
+@step("0008_archive")
+def archive(db: Database) -> None:
+    """The public archive: each issue's editions as they were sent, with nothing
+    personal in them, written when the issue starts sending (sending/archived.py).
+    The archive shows these, so an issue file edited later cannot change what the
+    archive says was sent."""
+    db.execute(
+        """CREATE TABLE archived_editions (
+        issue_slug TEXT NOT NULL REFERENCES issues (slug),
+        edition TEXT NOT NULL,
+        languages TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        preheader TEXT NOT NULL,
+        html TEXT NOT NULL,
+        content TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        PRIMARY KEY (issue_slug, edition)
+    )"""
+    )

@@ -34,6 +34,7 @@ from newsletter.mail.headers import (
     CRLF,
     ONE_CLICK,
     from_header,
+    list_archive_header,
     list_id_header,
     list_unsubscribe_header,
     mailto_uri,
@@ -83,7 +84,7 @@ class MessageFactory:
         self._from = from_header(config)
         reply_to = config.reply_to and f"Reply-To: {ascii_address(config.reply_to)}{CRLF}"
         self._reply_to = reply_to or ""
-        self._list_id = list_id_header(config)
+        self._list_id = list_id_header(config) + list_archive_header(config)
         self._mime_head = (
             f"List-Unsubscribe-Post: {ONE_CLICK}{CRLF}MIME-Version: 1.0{CRLF}"
             f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}{CRLF}'

@@ -25,6 +25,7 @@ from newsletter.db.recovery import replay_journal
 from newsletter.errors import DatabaseError, InputError, SendError
 from newsletter.issue.checks import Finding, check_issue
 from newsletter.issue.editions import sample_subscriber
+from newsletter.issue.online import OnlineEdition
 from newsletter.issue.rendering import prepare_issue
 from newsletter.mail.builder import MessageFactory
 from newsletter.mail.outgoing import OutgoingMessage
@@ -132,6 +133,7 @@ def run_send(
             transport, confirm=confirm, on_start=on_start, on_progress=on_progress,
             resend_uncertain=request.resend_uncertain, retry_failed=request.retry_failed,
             allow_changes=request.allow_changes, backup=backup,
+            online=tuple(prepared.online.values()),
         )  # fmt: skip
     finally:
         if backup is not None:
@@ -207,13 +209,15 @@ def send_issue(
     allow_changes: bool = False,
     settings: SendSettings | None = None,
     backup: PendingBackup | None = None,
+    online: tuple[OnlineEdition, ...] = (),
 ) -> tuple[SendPlan, SendReport | None]:
     """Send (or resume) an issue; returns the plan and the report (None if declined).
 
     Under the project's send lock: plan, ask, check the connection and freeze
     the recipients (first run only), optionally requeue uncertain or failed rows,
     run the loop, mark it finished. `backup`: the first run's backup, already
-    begun (see run_send); kept only if this run is a first run.
+    begun (see run_send); kept only if this run is a first run. `online`: the
+    issue's public copy, which the archive shows once a message has been sent.
     """
     ledger = Ledger(store)
     with send_lock(config.project_dir):
@@ -234,7 +238,7 @@ def send_issue(
         taken = None if plan.resuming else _first_run_backup(store, slug, backup)
         if taken is None:
             check_integrity(store.conn, quick=True)
-        ledger.begin(slug, subject, content_hash, allow_changes=allow_changes)
+        ledger.begin(slug, subject, content_hash, allow_changes=allow_changes, online=online)
         if resend_uncertain:
             ledger.requeue_uncertain(slug)
         if retry_failed:

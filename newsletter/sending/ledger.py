@@ -20,10 +20,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from newsletter.errors import NewsletterError, SendError
+from newsletter.issue.online import OnlineEdition
+from newsletter.sending.archived import keep_online_copy
 from newsletter.sending.deliveries import Delivery
 from newsletter.sending.delivery_journal import DeliveryJournal
 from newsletter.sending.reports import IssueReports
@@ -52,13 +55,20 @@ class Ledger(IssueReports):
     # --- issues ------------------------------------------------------------------
 
     def begin(
-        self, slug: str, subject: str, content_hash: str, *, allow_changes: bool = False
+        self,
+        slug: str,
+        subject: str,
+        content_hash: str,
+        *,
+        allow_changes: bool = False,
+        online: Iterable[OnlineEdition] = (),
     ) -> int:
         """Start or resume a send; returns how many recipients were frozen now.
 
         The recipient list is frozen once, when the issue first starts sending:
         people who subscribe later are not added by a resumed send. Content that
         changed after someone already got the issue is refused unless allowed.
+        `online`: the issue's public copy, kept for the archive in the same commit.
         """
         with self._lock, self.store.write():
             record = self.issue(slug)
@@ -74,6 +84,8 @@ class Ledger(IssueReports):
                     "UPDATE issues SET subject = ?, content_hash = ? WHERE slug = ?",
                     [subject, content_hash, slug],
                 )
+            if online:
+                keep_online_copy(self.store, slug, content_hash, online)
             if record is None or record.started_at is None:
                 self.conn.execute("UPDATE issues SET started_at = ? WHERE slug = ?", [now, slug])
                 frozen = self.conn.execute(

@@ -160,9 +160,9 @@ class Sender:
         except KeyboardInterrupt:
             self.report.interrupted = True
             self.stop()
-            if self.on_progress is not None:  # says "finishing the messages in hand"
-                self.on_progress(self.report.snapshot())
-            try:
+            try:  # a second signal may come while the first is still being reported
+                if self.on_progress is not None:  # says "finishing the messages in hand"
+                    self.on_progress(self.report.snapshot())
                 _wait(threads)
             except KeyboardInterrupt:  # a second signal: stop waiting; in flight stays uncertain
                 self.report.abandoned = True

@@ -22,12 +22,16 @@ from typing import Any
 
 import jinja2
 
+from newsletter.archive.site import HEADER_POLICY as ARCHIVE_POLICY
+from newsletter.archive.site import Archive
 from newsletter.config import Config, load_config
 from newsletter.db.connection import connect_database
 from newsletter.db.journal import Journal, journal_path
 from newsletter.errors import DatabaseError, NewsletterError, TemplateError
 from newsletter.i18n import N_
+from newsletter.issue.editions import EVERY_LANGUAGE
 from newsletter.issue.environment import Loaded, make_environment
+from newsletter.issue.online import ARCHIVE_FOLDER, index_name
 from newsletter.issue.template_rules import describe_error
 from newsletter.project import open_store
 from newsletter.sending.transport import plan_transport
@@ -68,6 +72,13 @@ SECURITY_HEADERS = (
     ("Cache-Control", "no-store"),
     ("X-Frame-Options", "DENY"),
 )
+ARCHIVE_HEADERS = (  # public pages: their images (https), and caches may keep them a while
+    ("Content-Security-Policy", ARCHIVE_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "public, max-age=300"),
+    ("X-Frame-Options", "DENY"),
+)
 STATUS_PAGES = {
     "active": "web/unsubscribe.html",
     "unsubscribed": "web/unsubscribed.html",
@@ -106,6 +117,7 @@ class Response:
     body: bytes
     content_type: str = HTML
     extra_headers: tuple[tuple[str, str], ...] = ()
+    security: tuple[tuple[str, str], ...] = SECURITY_HEADERS
 
     @property
     def status(self) -> str:
@@ -115,7 +127,7 @@ class Response:
         return [
             ("Content-Type", self.content_type),
             ("Content-Length", str(len(self.body))),
-            *SECURITY_HEADERS,
+            *self.security,
             *self.extra_headers,
         ]
 
@@ -164,6 +176,8 @@ class UnsubscribeApp:
         )
         self.joining.register_wordings()
         check_templates(self.pages, loaded, shown_languages(config, ""))
+        self.archive = Archive(config)
+        self.archive.check()
         mail.check()
         _warn_if_mail_cannot_go(config)
 
@@ -205,6 +219,9 @@ class UnsubscribeApp:
             if method == "POST":
                 return self.joining.confirm(token, environ)
             return self.joining.confirm_page(token, str(environ.get("QUERY_STRING", "")))
+        if path == f"/{ARCHIVE_FOLDER}" or path.startswith(f"/{ARCHIVE_FOLDER}/"):
+            _allow(method, "GET, HEAD")
+            return self._archive(path.removeprefix(f"/{ARCHIVE_FOLDER}"))
         if not path.startswith("/u/"):
             raise HttpError(404)
         _allow(method, "GET, HEAD, POST")
@@ -216,6 +233,17 @@ class UnsubscribeApp:
         if intent is None:
             return self._page(subscriber, query, just_now=False)
         return self._change(subscriber, intent, query)
+
+    def _archive(self, rest: str) -> Response:
+        """/archive/NAME: a page or feed of the public archive; /archive/ is its index."""
+        if not rest:  # the pages' relative links need the slash
+            return Response(301, b"", TEXT, ((("Location", f"{ARCHIVE_FOLDER}/"),)))
+        name = rest.removeprefix("/") or index_name(EVERY_LANGUAGE)
+        store = self.store()
+        found = patiently(lambda: self.archive.file(store, name))
+        if found is None:
+            raise HttpError(404)
+        return Response(200, found.body, found.content_type, security=ARCHIVE_HEADERS)
 
     def store(self) -> Store:
         """This thread's Store: sqlite3 connections must not be shared between threads."""

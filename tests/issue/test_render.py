@@ -234,7 +234,7 @@ def test_project_templates_override_package_defaults(project: Path) -> None:
     assert prepared.render(subscriber())[1].startswith("OVERRIDDEN https://")
     assert set(prepared.templates) == {
         "issue.html", "base.html", "version.html", "footer.html",
-        "issue.txt", "version.txt", "footer.txt",
+        "issue.txt", "version.txt", "footer.txt", "archive/footer.html",
     }  # fmt: skip
 
 

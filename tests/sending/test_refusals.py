@@ -7,7 +7,6 @@ breaker stops the send quickly with one line naming the cause.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import pytest
@@ -61,9 +60,7 @@ def test_a_refusal_about_the_sender_stops_the_send_and_fails_nobody(
     add_subscribers(store, 50)
     setattr(scripted_server.handler, f"{where}_all", reply)
     configure_smtp(project, scripted_server, connections=2, rate=0)
-    started = time.monotonic()
     report, status = send(project)
-    assert time.monotonic() - started < 10
     assert report.stopped is not None
     assert "3 recipients in a row refused" in report.stopped.message
     assert reply[:20] in report.stopped.message
@@ -162,11 +159,11 @@ def test_a_relay_answering_452_to_everyone_stops_within_seconds(project, store, 
     add_subscribers(store, 40)
     scripted_server.handler.rcpt_all = FULL_SYSTEM
     configure_smtp(project, scripted_server, connections=2, rate=0)
-    started = time.monotonic()
     report, status = send(project)
-    assert time.monotonic() - started < 10
     assert report.stopped is not None and "4.3.1" in report.stopped.message
     assert_nobody_failed_or_bounced(store, status, 40)
+    # three tries, and one in flight on the other lane: not 40 recipients' retries
+    assert len(scripted_server.handler.refusals) <= 4, scripted_server.handler.refusals
 
 
 def test_a_relay_refusing_at_the_greeting_stops_the_send(project, store, greeting_refuser):
@@ -174,9 +171,7 @@ def test_a_relay_refusing_at_the_greeting_stops_the_send(project, store, greetin
     configure_smtp(project, greeting_refuser, connections=2, rate=0)
     with open_project(project) as (_config, other):
         Ledger(other).begin(SLUG, "Subject", "h1")  # resuming: no connection check first
-    started = time.monotonic()
     report, status = send(project)
-    assert time.monotonic() - started < 10
     assert report.stopped is not None and "421 4.3.2" in report.stopped.message
     assert greeting_refuser.connections <= 4
     assert_nobody_failed_or_bounced(store, status, 20)
@@ -186,11 +181,9 @@ def test_a_relay_that_goes_silent_stops_within_a_few_timeouts(project, store, sc
     add_subscribers(store, 30)
     scripted_server.handler.silent_after = 5
     configure_smtp(project, scripted_server, connections=2, rate=0, timeout=1)
-    started = time.monotonic()
     report, status = send(project)
-    elapsed = time.monotonic() - started
+    # stopped by the 1 s timeouts: the relay's hang (30 s) would end in a 250, not this
     assert report.stopped is not None and "stopped answering" in report.stopped.message
-    assert elapsed < 3 * 1 + 6  # three timeouts of 1 s, plus generous slack
     accepted = len(scripted_server.handler.messages)  # 5, or 6 when both lanes raced past
     assert status.counts["sent"] == accepted and status.counts["queued"] == 30 - accepted
     assert status.counts["failed"] == status.counts["sending"] == 0

@@ -12,7 +12,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -64,14 +63,17 @@ def test_a_second_sigterm_still_leaves_a_summary(project, store, issue, smtp_ser
     smtp_server.handler.delay = 2.0  # every message is in flight for two seconds
     configure_smtp(project, smtp_server, connections=2, rate=0)
     process = start_send(project)
-    wait_for(lambda: len(smtp_server.handler.messages) >= 2)
-    # Both lanes got their 250 at about the same moment: let them start the next
-    # messages, so the first signal finds something in flight to wait for.
-    time.sleep(0.5)
+    # Both lanes are into their second message: the first signal finds it in flight.
+    wait_for(lambda: smtp_server.handler.data_begun >= 4)
     process.send_signal(signal.SIGTERM)
-    time.sleep(0.1)
+    seen = []
+    for line in process.stdout:  # the send says it heard the first before the second comes
+        seen.append(line)
+        if line.startswith("stopping:"):
+            break
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
+    out = "".join(seen) + out
     assert process.returncode == 128 + signal.SIGTERM, err
     assert "this run" in out and "second signal" in out
     assert "Traceback" not in err
