@@ -21,7 +21,6 @@ from itertools import islice
 from pathlib import Path, PurePosixPath
 
 from newsletter.db.backup import automatic_backup
-from newsletter.db.recovery import replay_journal
 from newsletter.errors import InputError
 from newsletter.i18n.languages import NETWORK_LANGUAGES
 from newsletter.subscribers import columns
@@ -93,7 +92,7 @@ def import_csv(
     report = ImportReport(path, dry_run)
     with _csv_files(path) as files:
         plans = [_plan(file, name, encoding, keep_keys) for file, name in files]
-        plans.sort(key=lambda plan: plan.export.status is None)  # leavers first: counted once
+        plans.sort(key=lambda plan: (plan.export.status is None, plan.name))  # leavers first
         _check_kept(keep, plans, path)
         if not dry_run:
             automatic_backup(store.conn, f"before-import-{path.stem}")
@@ -168,8 +167,7 @@ def _settle_with_journal(store: Store, merger: Merger) -> None:
     unsubscribe that arrived while it held the database (the web handler
     journals them at once and answers; see newsletter.db.journal)."""
     merger.bulk.journal_changes(merger.left, [], "import")
-    if store.journal is not None:
-        replay_journal(store.conn, store.journal)
+    store.catch_up()
 
 
 @contextmanager
