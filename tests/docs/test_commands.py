@@ -32,6 +32,7 @@ from support.docs import (
     shell_commands,
 )
 from support.smtp import Sink, configure_smtp, start_server
+from support.subscribers import downloads
 
 # Lines that are not run, each for its reason; every rule must match a line somewhere.
 NOT_RUN = {
@@ -145,10 +146,10 @@ def _starting_folder(start: str, tmp_path: Path) -> Path:
 
 def _environment(tmp_path: Path) -> dict[str, str]:
     """The coordinator's terminal: the installed command first on PATH, a home folder
-    with the downloaded members.csv, an $EDITOR that writes a finished issue."""
+    with the downloads (members.csv, the other tools' exports), an $EDITOR that
+    writes a finished issue."""
     home = tmp_path / "home"
-    (home / "Downloads").mkdir(parents=True)
-    shutil.copy(REPOSITORY / "examples" / "members.csv", home / "Downloads" / "members.csv")
+    shutil.copy(REPOSITORY / "examples" / "members.csv", downloads(home) / "members.csv")
     editor = tmp_path / "editor.py"
     editor.write_text(
         "import pathlib, sys\n"

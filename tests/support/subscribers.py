@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,6 +71,21 @@ MAILCHIMP_FILES = {
     "unsubscribed": "unsubscribed_members_export_4f1e2d3c9b.csv",
     "cleaned": "cleaned_members_export_4f1e2d3c9b.csv",
 }
+LEAVERS = "Email\nllyr@example.org\nhuw@example.org\nsomeone.else@example.org\n"
+
+
+def downloads(home: Path) -> Path:
+    """What the manual's coordinator has downloaded into ~/Downloads: the other tools'
+    exports, Mailchimp's audience ZIP made of its three CSVs, and a list of leavers."""
+    folder = home / "Downloads"
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / "audience_export_4f1e2d3c9b.zip", "w") as archive:
+        for name in MAILCHIMP_FILES.values():
+            archive.write(EXPORTS / "mailchimp" / name, name)
+    for path in [*(EXPORTS / "mailchimp").iterdir(), *EXPORTS.glob("*.csv")]:
+        shutil.copy(path, folder / path.name)
+    (folder / "left-the-old-list.csv").write_text(LEAVERS, encoding="utf-8")
+    return folder
 
 
 def database_bytes(project: Path) -> bytes:
