@@ -72,6 +72,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "per_client_per_hour": int,
         "record_ip": bool,
         "welcome": bool,
+        "allowed_origins": list,
     },
     "bounces": {
         "address": str,

@@ -96,6 +96,9 @@ class SubscribeConfig:
     per_client_per_hour: int = 20  # sign-ups from one client (IP address) in an hour, at most
     record_ip: bool = False  # keep the client IP address with the consent record
     welcome: bool = False  # mail templates/mail/welcome.* after a confirmation
+    # Other sites whose pages may send the form (the snippet embedded there), as
+    # origins: "https://www.example.org". This site (base_url) always may.
+    allowed_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

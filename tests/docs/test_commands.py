@@ -32,7 +32,7 @@ from support.docs import (
     shell_commands,
 )
 from support.smtp import Sink, configure_smtp, start_server
-from support.subscribers import downloads
+from support.subscribers import moving_in_downloads
 
 # Lines that are not run, each for its reason; every rule must match a line somewhere.
 NOT_RUN = {
@@ -149,7 +149,8 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     with the downloads (members.csv, the other tools' exports), an $EDITOR that
     writes a finished issue."""
     home = tmp_path / "home"
-    shutil.copy(REPOSITORY / "examples" / "members.csv", downloads(home) / "members.csv")
+    moving_in_downloads(home / "Downloads")
+    shutil.copy(REPOSITORY / "examples" / "members.csv", home / "Downloads" / "members.csv")
     editor = tmp_path / "editor.py"
     editor.write_text(
         "import pathlib, sys\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from newsletter.project import init_project
 
-from support.subscribers import downloads, statuses
+from support.subscribers import moving_in_downloads, statuses
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "moving-in.md"
 SH_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -33,7 +33,7 @@ def test_every_command_of_the_moving_in_page_runs(tmp_path: Path) -> None:
     project = tmp_path / "project"
     init_project(project, name="Co-pro Newsletter")
     home = tmp_path / "home"
-    downloads(home)
+    moving_in_downloads(home / "Downloads")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSLETTER_", "PYTEST_"))}
     env.update(HOME=str(home), PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}")
     outputs = []
