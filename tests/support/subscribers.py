@@ -71,6 +71,8 @@ MAILCHIMP_FILES = {
     "unsubscribed": "unsubscribed_members_export_4f1e2d3c9b.csv",
     "cleaned": "cleaned_members_export_4f1e2d3c9b.csv",
 }
+
+
 def moving_in_downloads(folder: Path) -> None:
     """What docs/moving-in.md's coordinator has in ~/Downloads: Mailchimp's ZIP and its
     CSVs, the other tools' exports, and a list of people who left the old list."""
