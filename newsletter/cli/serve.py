@@ -40,6 +40,7 @@ def serve_command(
     console.print(
         f"links in messages point to {config.base_url}/u/...; Ctrl-C stops", soft_wrap=True
     )
+    console.print(f"the archive of sent issues: {config.base_url}/archive/", soft_wrap=True)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.run()  # returns after Ctrl-C or SIGTERM (waitress catches KeyboardInterrupt)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from newsletter.errors import InputError
-from newsletter.i18n.languages import NETWORK_LANGUAGES, language_hint, parse_language
+from newsletter.i18n.languages import NETWORK_LANGUAGES, language_hint, parse_language, says_both
 from newsletter.subscribers.addresses import clean_field
 from newsletter.subscribers.formats import PLAIN, ExportFormat
 from newsletter.subscribers.formulas import unguard_cell
@@ -192,6 +192,7 @@ class RowParser:
             "left_at": left_at,
             "consent_at": consent_at,
             "consent_ip": value(cells, "consent_ip") or value(cells, "optin_ip"),
+            "cleared": ("language",) if says_both(value(cells, "language")) else (),
         }
 
     def _status(self, text: str) -> str | None:

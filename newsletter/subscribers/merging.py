@@ -36,6 +36,7 @@ class Row:
     left_at: str = ""  # when they left, as the file says ('' when it does not)
     consent_at: str = ""  # when they opted in there
     consent_ip: str = ""
+    cleared: tuple[str, ...] = ()  # fields the file empties on purpose (language: Both)
 
     @property
     def wants_active(self) -> bool:
@@ -83,6 +84,7 @@ def _laid_over(earlier: Row, later: Row) -> Row:
         subscribed_at=later.subscribed_at or earlier.subscribed_at,
         consent_at=later.consent_at or earlier.consent_at,
         consent_ip=later.consent_ip or earlier.consent_ip,
+        cleared=later.cleared if later.cleared or later.profile["language"] else earlier.cleared,
     )
 
 
@@ -173,20 +175,23 @@ class Merger:
                 return "unchanged"  # gone here, gone there
             if not self.resubscribe:
                 return "suppressed"
-            back = merged(current, row.profile, row.attributes, status="active")
+            back = merged(
+                current, row.profile, row.attributes, status="active", cleared=row.cleared
+            )
             pending.record(row.key, back, ("imported", "resubscribed"))
             self.back.append(row.key)
             return "resubscribed"
         if not row.wants_active and not self._joined_here_later(row, before):
             assert row.status is not None
             left = merged(
-                current, row.profile, row.attributes, status=row.status, now=row.left_at or now
-            )
+                current, row.profile, row.attributes, status=row.status, now=row.left_at or now,
+                cleared=row.cleared,
+            )  # fmt: skip
             pending.record(row.key, left, ("unsubscribed", f"{row.status} in {self._there()}"))
             self.left.append(row.key)
             self.report.note_left_here(current.email)
             return row.status
-        updated = merged(current, row.profile, row.attributes)
+        updated = merged(current, row.profile, row.attributes, cleared=row.cleared)
         if updated == current:
             return "unchanged"
         pending.record(row.key, updated, ("imported", "updated"))

@@ -20,7 +20,7 @@ from typing import Any
 
 from newsletter.db.journal import Journal
 from newsletter.errors import InputError, NotFoundError
-from newsletter.i18n.languages import NETWORK_LANGUAGES, language_hint, parse_language
+from newsletter.i18n.languages import NETWORK_LANGUAGES, language_hint, parse_language, says_both
 from newsletter.subscribers.addresses import address_key, clean_field, normalise_address
 from newsletter.subscribers.model import STATUSES, Subscriber, merged
 from newsletter.subscribers.suppressions import SuppressionsAndEvents
@@ -152,7 +152,10 @@ class Store(SuppressionsAndEvents):
                 )
                 self.unsuppress(email)
             else:
-                result = self._update_existing(existing, profile, attributes, source, resubscribe)
+                cleared = ("language",) if says_both(language) else ()
+                result = self._update_existing(
+                    existing, profile, attributes, source, resubscribe, cleared
+                )
         if result.outcome == "resubscribed" or suppressed:
             self.note_return(result.subscriber.id, source)
         return result
@@ -164,6 +167,7 @@ class Store(SuppressionsAndEvents):
         attributes: dict[str, Any] | None,
         source: str,
         resubscribe: bool,
+        cleared: tuple[str, ...] = (),
     ) -> AddResult:
         if existing.status != "active" and not resubscribe:
             raise InputError(
@@ -171,9 +175,8 @@ class Store(SuppressionsAndEvents):
                 hint="pass --resubscribe only if they asked to join again",
             )
         coming_back = existing.status != "active"
-        updated = merged(
-            existing, profile, attributes or {}, status="active" if coming_back else None
-        )
+        status = "active" if coming_back else None
+        updated = merged(existing, profile, attributes or {}, status=status, cleared=cleared)
         if updated == existing:
             return AddResult("unchanged", existing)
         outcome = "resubscribed" if coming_back else "updated"

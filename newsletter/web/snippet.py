@@ -14,7 +14,7 @@ from pathlib import Path
 
 from newsletter.config import load_config
 from newsletter.errors import InputError
-from newsletter.i18n import autonym, translator
+from newsletter.i18n import language_name, translator
 from newsletter.issue.environment import make_environment
 from newsletter.web.joining import consent_wording
 
@@ -41,5 +41,11 @@ def subscribe_snippet(project_dir: Path, language: str | None = None) -> str:
         form_action=f"{config.base_url}/subscribe",
         say=say,
         wordings=[{"language": lang, "text": consent_wording(config, lang)} for lang in languages],
-        language_choices=[{"code": code, "label": autonym(code)} for code in languages],
+        language_choices=[  # named as on the project's own form: in each language shown
+            {
+                "code": code,
+                "label": " / ".join(dict.fromkeys(language_name(code, lang) for lang in languages)),
+            }
+            for code in languages
+        ],
     )

@@ -379,6 +379,28 @@ def test_both_languages_are_understood_on_add_and_import(cli, project, tmp_path,
     assert {row["language"] for row in table(project, "subscribers")} == {""}
 
 
+def test_both_said_out_loud_clears_a_single_language(cli, project, tmp_path, store):
+    store.add_subscriber("a@example.org", language="cy")
+    store.add_subscriber("b@example.org", language="en")
+    path = write_csv(tmp_path, "Email,Iaith\nb@example.org,Y ddwy\nc@example.org,\n")
+    (summary,) = imported(cli, path)
+    assert "│ updated      │    1 │" in summary
+    result = cli("subscribers", "add", "a@example.org", "--language", "Dwyieithog")
+    assert result.stdout.strip() == "updated a@example.org"
+    assert {row["email"]: row["language"] for row in table(project, "subscribers")} == {
+        "a@example.org": "",
+        "b@example.org": "",
+        "c@example.org": "",
+    }
+
+
+def test_a_blank_language_never_erases_one(cli, project, tmp_path, store):
+    store.add_subscriber("a@example.org", language="cy")
+    (summary,) = imported(cli, write_csv(tmp_path, "Email,Iaith\na@example.org,\n"))
+    assert "│ unchanged    │    1 │" in summary
+    assert by_email(project)["a@example.org"]["language"] == "cy"
+
+
 def test_an_unknown_language_says_empty_means_both(cli, project):
     result = cli("subscribers", "add", "x@example.org", "--language", "Klingon")
     one_error_line(result)

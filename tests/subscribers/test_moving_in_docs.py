@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 from newsletter.project import init_project
 
-from support.subscribers import EXPORTS, MAILCHIMP_FILES, statuses
+from support.subscribers import moving_in_downloads, statuses
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "moving-in.md"
 SH_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
 TEXT_BLOCK = re.compile(r"^```text\n(.*?)^```", re.MULTILINE | re.DOTALL)
-LEAVERS = "Email\nllyr@example.org\nhuw@example.org\nsomeone.else@example.org\n"
 
 
 def page_commands() -> list[str]:
@@ -30,25 +27,13 @@ def page_commands() -> list[str]:
     ]
 
 
-def downloads(home: Path) -> None:
-    """What the page's coordinator has downloaded."""
-    folder = home / "Downloads"
-    folder.mkdir(parents=True)
-    with zipfile.ZipFile(folder / "audience_export_4f1e2d3c9b.zip", "w") as archive:
-        for name in MAILCHIMP_FILES.values():
-            archive.write(EXPORTS / "mailchimp" / name, name)
-    for path in [*(EXPORTS / "mailchimp").iterdir(), *EXPORTS.glob("*.csv")]:
-        shutil.copy(path, folder / path.name)
-    (folder / "left-the-old-list.csv").write_text(LEAVERS, encoding="utf-8")
-
-
 def test_every_command_of_the_moving_in_page_runs(tmp_path: Path) -> None:
     commands = page_commands()
     assert len(commands) >= 10 and all(c.startswith("newsletter ") for c in commands)
     project = tmp_path / "project"
     init_project(project, name="Co-pro Newsletter")
     home = tmp_path / "home"
-    downloads(home)
+    moving_in_downloads(home / "Downloads")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSLETTER_", "PYTEST_"))}
     env.update(HOME=str(home), PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}")
     outputs = []
