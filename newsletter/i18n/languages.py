@@ -70,6 +70,14 @@ def language_name(code: str, in_language: str) -> str:
     return locale.languages.get(code, code)
 
 
+def text_direction(code: str) -> str:
+    """'ltr' or 'rtl' for `dir`: Welsh and English without loading Babel, others from CLDR."""
+    if code in NETWORK_LANGUAGES or not code:
+        return "ltr"
+    locale = _locale(code)
+    return locale.text_direction if locale is not None else "ltr"
+
+
 def autonym(code: str) -> str:
     """A language's name in itself ('Cymraeg', 'English'): what a language switch shows."""
     return language_name(code, code)

@@ -148,6 +148,8 @@ class Merger:
         pending = _Pending({key: item.subscriber for key, item in found.items()})
         for row in folded:
             before = found.get(row.key)
+            if before is not None and before.seen_at is not None:
+                self._note_earlier_values(row, before.seen_at, pending.state.get(row.key))
             outcome = self._apply(row, before, pending, now)
             seen_earlier = before is not None and before.seen
             self.report.count("duplicates" if seen_earlier else outcome, self._where(row.line))
@@ -158,10 +160,25 @@ class Merger:
             changed=list(pending.changed.values()),
             events=pending.events,
             unsuppress=pending.unsuppress,
-            seen=[row.key for row in folded],
+            seen=[(row.key, Reject(row.line, "", self.file).where) for row in folded],
             source=self.event_source,
             consents=pending.consents,
         )
+
+    def _note_earlier_values(self, row: Row, seen_at: str, current: Subscriber | None) -> None:
+        """A row for an address an earlier batch or file gave: name the values it replaces."""
+        if current is None:
+            return
+        earlier = {**{key: getattr(current, key) for key in row.profile}, **current.attributes}
+        later = {**row.profile, **row.attributes}
+        changes = [
+            f"{key} {later[key]!r} (until then: {earlier[key]!r})"
+            for key in later
+            if _clash(earlier, later, key)
+        ]
+        if changes:
+            note = f"{row.email} repeats {seen_at} with different values: {'; '.join(changes)}"
+            self.report.notes.append(Reject(row.line, f"{note}; this line's values win", self.file))
 
     def _where(self, line: int) -> str:
         return f"{short_name(self.file)} {line}" if self.file else str(line)

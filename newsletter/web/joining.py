@@ -23,7 +23,7 @@ from typing import Any
 from newsletter.config import Config
 from newsletter.config.sections import origin_of
 from newsletter.errors import InputError
-from newsletter.i18n import N_, autonym, translator
+from newsletter.i18n import N_, language_name, translator
 from newsletter.sending.mail_queue import enqueue
 from newsletter.subscribers.addresses import clean_field, mask_address, normalise_address
 from newsletter.subscribers.consent import Wording, find_wording, register_wording
@@ -90,12 +90,16 @@ def consent_wording(config: Config, language: str) -> str:
 
 
 def language_choices(config: Config, lang: str) -> list[dict[str, str]]:
-    """The form's language options: each language named in itself, then both ('');
-    none in a one-language project."""
+    """The form's language options, then both (''); none in a one-language project.
+
+    Named in the form's own language, as on the preferences page ("Cymraeg /
+    Saesneg" on the Welsh form, "Welsh / English" on the English one): a form
+    is read in one language. Only the switch to another language's page names
+    that language in itself (it is a link for those who cannot read this one)."""
     if not config.bilingual:
         return []
     both = translator(lang).gettext("Both languages, in one message")
-    return [{"code": code, "label": autonym(code)} for code in config.languages] + [
+    return [{"code": code, "label": language_name(code, lang)} for code in config.languages] + [
         {"code": "", "label": both}
     ]
 
