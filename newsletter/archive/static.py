@@ -16,7 +16,7 @@ from newsletter.archive.site import Archive
 from newsletter.config import Config
 from newsletter.db.session import DatabaseSession
 from newsletter.errors import InputError
-from newsletter.sending.archived import published_issues
+from newsletter.sending.archived import published_issues, sent_without_copy
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class BuiltArchive:
     folder: Path
     files: int
     issues: int
+    without_copy: list[str]  # sent, but with no public copy: see `archive add`
 
 
 def build_archive(config: Config, session: DatabaseSession, folder: Path) -> BuiltArchive:
@@ -39,7 +40,9 @@ def build_archive(config: Config, session: DatabaseSession, folder: Path) -> Bui
             f"cannot write the archive into {folder}: {error.strerror or error} ({where})",
             hint="choose a folder you can write to",
         ) from None
-    return BuiltArchive(folder, len(files), len(published_issues(session)))
+    return BuiltArchive(
+        folder, len(files), len(published_issues(session)), sent_without_copy(session)
+    )
 
 
 def _write_whole(path: Path, body: bytes) -> None:

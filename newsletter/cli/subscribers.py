@@ -140,11 +140,11 @@ def export_command(
     """Write subscribers as CSV that `import` reads back unchanged (or as JSON)."""
     from newsletter.subscribers.exporter import export_csv, export_file, export_json
 
-    with open_project(project) as (_config, store):
+    with open_project(project) as (config, store):
         if file is None:
             (export_json if as_json else export_csv)(store, sys.stdout, status)
             return
-        count = export_file(store, file, status, as_json=as_json)
+        count = export_file(store, config.output_file(file), status, as_json=as_json)
     console.print(f"exported {count} subscribers to {escape(str(file))}")
 
 

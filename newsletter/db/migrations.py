@@ -462,3 +462,23 @@ def archive(db: Database) -> None:
         PRIMARY KEY (issue_slug, edition)
     )"""
     )
+
+
+@step("0009_signup_abuse")
+def signup_abuse(db: Database) -> None:
+    """Sign-up limits a bot cannot walk around (issue 26).
+
+    - signups.mailbox_key: the mailbox an address reaches (`name+tag@` is
+      `name@`, Gmail's dots do not count): the per-address limit counts mails
+      to the mailbox. Rows waiting at upgrade take their address key.
+    - used_stamps: a form's stamp works once (kept until it would have expired).
+    """
+    db.execute("ALTER TABLE signups ADD COLUMN mailbox_key TEXT")
+    db.execute("UPDATE signups SET mailbox_key = email_key")
+    db.execute("CREATE INDEX signups_by_mailbox ON signups (mailbox_key)")
+    db.execute(
+        """CREATE TABLE used_stamps (
+        stamp TEXT PRIMARY KEY,
+        expires_at TEXT NOT NULL
+    ) WITHOUT ROWID"""
+    )

@@ -24,6 +24,10 @@ class DatabaseSession:
         self.clock = clock
         self.journal = journal
         self._unwritten: list[tuple[object, ...]] = []  # journal lines awaiting COMMIT
+        # Applies what others journalled while this session held the database (an
+        # unsubscribe during an import): set by newsletter.history.replay.attach, which
+        # sits above the import and the send that call it.
+        self.catch_up: Callable[..., int] = _nothing_to_apply
 
     def query(self, sql: str, params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
         """Rows as dicts, read as they are iterated (as sqlite-utils' `Database.query`)."""
@@ -96,3 +100,7 @@ class DatabaseSession:
         records, self._unwritten = self._unwritten, []
         if records and self.journal is not None:
             self.journal.append(records, sync=True)
+
+
+def _nothing_to_apply(sent_here: str | None = None) -> int:
+    return 0

@@ -35,6 +35,11 @@ def accepted_codes(languages: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*languages, *NETWORK_LANGUAGES)))
 
 
+def says_both(text: str) -> bool:
+    """True for a value that chooses both languages out loud (not a blank cell)."""
+    return " ".join(text.split()).casefold() in BOTH_WORDS
+
+
 def language_hint(languages: tuple[str, ...]) -> str:
     """What to write instead of a value `parse_language` did not understand."""
     codes = ", ".join(accepted_codes(languages))
@@ -63,6 +68,14 @@ def language_name(code: str, in_language: str) -> str:
     locale = _locale(in_language) or _locale(SOURCE_LANGUAGE)
     assert locale is not None
     return locale.languages.get(code, code)
+
+
+def text_direction(code: str) -> str:
+    """'ltr' or 'rtl' for `dir`: Welsh and English without loading Babel, others from CLDR."""
+    if code in NETWORK_LANGUAGES or not code:
+        return "ltr"
+    locale = _locale(code)
+    return locale.text_direction if locale is not None else "ltr"
 
 
 def autonym(code: str) -> str:

@@ -103,7 +103,7 @@ def _check_required(config: Config, prepared: Edition, html: str, text: str) -> 
         return found
     if not all(_words(address) in _words(_visible_text(html)) for address in addresses):
         found.append(Finding("error", "the HTML part does not show the postal address"))
-    if not all(address in text for address in addresses):
+    if not all(_words(address) in _words(text) for address in addresses):  # wrapped lines too
         found.append(Finding("error", "the text part does not show the postal address"))
     return found
 

@@ -28,7 +28,7 @@ from markupsafe import Markup
 
 from newsletter.config import Config
 from newsletter.errors import InputError, NotFoundError, TemplateError
-from newsletter.i18n import translator
+from newsletter.i18n import language_name, translator
 from newsletter.i18n.dates import month_label
 from newsletter.issue import markdown
 from newsletter.issue.editions import EVERY_LANGUAGE, Edition, IssueVersion, PreparedIssue
@@ -289,7 +289,7 @@ class _Renderer:
             # the archive in this language: relative on the archive's own pages
             "archive_url": index if kind == "online" else archive_url(self.config.base_url) + index,
             "other_versions": [
-                _link_to(other, after=index > versions.index(version))
+                _link_to(other, version, after=index > versions.index(version))
                 for index, other in enumerate(versions)
                 if other is not version
             ],
@@ -327,7 +327,7 @@ class _Renderer:
                     f"{display_path(self.config, filename)}:{lines[0]}: a template may print"
                     " subscriber fields and unsubscribe_url but not test, loop over or"
                     " filter them (they are filled in after rendering)",
-                    hint="see 'Personal fields' in the README",
+                    hint="see 'Personal fields' in the manual, docs/issues.md",
                 )
 
     def _probe(
@@ -345,7 +345,7 @@ class _Renderer:
                 raise TemplateError(
                     f"{name} (or a template it uses) changes or tests a personal field"
                     " (subscriber.* or unsubscribe_url); they can only be printed as they are",
-                    hint="see 'Personal fields' in the README",
+                    hint="see 'Personal fields' in the manual, docs/issues.md",
                 )
 
     def _inline(self, html: str) -> str:
@@ -355,18 +355,24 @@ class _Renderer:
             raise TemplateError(f"{HTML_TEMPLATE}: cannot inline the CSS: {error}") from None
 
 
-def _link_to(version: IssueVersion, *, after: bool) -> dict[str, Any]:
-    """What leads to `version` from another one, said in `version`'s own language."""
+def _link_to(version: IssueVersion, here: IssueVersion, *, after: bool) -> dict[str, Any]:
+    """What leads to `version` from `here`, another language's version of the message.
+
+    The HTML link is said in `version`'s own language (it is marked with its lang,
+    cy "Darllen yn Gymraeg"); the text part's "below" line is said in both, each
+    naming the language in its own words: "Saesneg isod / English below"."""
     translate = translator(version.lang)
+    below = [
+        translator(lang).gettext("%(language)s below")
+        % {"language": language_name(version.lang, lang)}
+        for lang in (here.lang, version.lang)
+    ]
     return {
         "lang": version.lang,
         "anchor": version.lang,
         "after": after,  # `version` comes later in the message
-        # Each catalog says these in its own language: cy "Darllen yn Gymraeg".
         "read_label": translate.pgettext("link to this language's version", "Read in English"),
-        "below_label": translate.pgettext(
-            "link to this language's version", "English version below"
-        ),
+        "below_label": " / ".join(dict.fromkeys(below)),
     }
 
 

@@ -89,8 +89,8 @@ class MessageFactory:
             f"List-Unsubscribe-Post: {ONE_CLICK}{CRLF}MIME-Version: 1.0{CRLF}"
             f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}{CRLF}'
         )
-        self._text_head = _part_head(boundary, "plain").encode("ascii")
-        self._html_head = (CRLF + _part_head(boundary, "html")).encode("ascii")
+        self._text_head = part_head(boundary, "plain").encode("ascii")
+        self._html_head = (CRLF + part_head(boundary, "html")).encode("ascii")
         self._close = f"{CRLF}--{boundary}--{CRLF}".encode("ascii")
         self._signer = project_signer(config)
         self._parts = {key: self._edition_parts(e) for key, e in prepared.editions.items()}
@@ -217,7 +217,8 @@ def quoted_printable(text: str) -> bytes:
     return encoded.replace(b"\n", b"\r\n")
 
 
-def _part_head(boundary: str, subtype: str) -> str:
+def part_head(boundary: str, subtype: str) -> str:
+    """One alternative's head: UTF-8 text, quoted-printable (never 8bit)."""
     return (
         f'--{boundary}{CRLF}Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
         f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from newsletter.config import Config
 from newsletter.i18n import translator
 from newsletter.issue.environment import make_environment
+from newsletter.issue.markdown import wrap_text
 from newsletter.mail.notices import build_notice
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.mail.signing import project_signer
@@ -55,23 +56,28 @@ class NoticeWriter:
             )
         subject = " / ".join(dict.fromkeys(subjects))
         html = self.html.get_template("mail/notice.html").render(
-            subject=subject,
+            subject=subjects[0],  # the page's <title>, in the first language (as an issue's)
             parts=parts,
-            newsletter_name=_joined(config, "name", languages),
-            postal_address=_joined(config, "postal_address", languages),
+            mastheads=_mastheads(config, languages),
         )
         return build_notice(
             config,
             to_email=email,
             to_name=name,
             subject=subject,
-            text=TEXT_SEPARATOR.join(texts) + "\n",
+            text=wrap_text(TEXT_SEPARATOR.join(texts)) + "\n",
             html=html,
             languages=languages,
             signer=self.signer,
         )
 
 
-def _joined(config: Config, key: str, languages: tuple[str, ...]) -> str:
-    """A reader-facing value in the mail's languages, each different one once."""
-    return " / ".join(dict.fromkeys(config.text(key, lang) for lang in languages))
+def _mastheads(config: Config, languages: tuple[str, ...]) -> list[dict[str, str]]:
+    """The newsletter's name and postal address in each language, each different pair once."""
+    found: dict[tuple[str, str], str] = {}
+    for lang in languages:
+        found.setdefault((config.text("name", lang), config.text("postal_address", lang)), lang)
+    return [
+        {"lang": lang, "name": name, "postal_address": address}
+        for (name, address), lang in found.items()
+    ]

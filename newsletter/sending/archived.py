@@ -75,3 +75,15 @@ def published_issues(
             content=row["content"],
         )
     return list(found.values())
+
+
+def sent_without_copy(session: DatabaseSession) -> list[str]:
+    """Issues with a message sent but no public copy: sent before the archive kept
+    copies (or brought back by a restore); `archive add` publishes them."""
+    rows = session.query(
+        "SELECT DISTINCT c.issue_slug AS slug FROM delivery_counts c"
+        " WHERE c.status = 'sent' AND c.n > 0 AND NOT EXISTS"
+        " (SELECT 1 FROM archived_editions a WHERE a.issue_slug = c.issue_slug)"
+        " ORDER BY c.issue_slug"
+    )
+    return [row["slug"] for row in rows]

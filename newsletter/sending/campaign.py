@@ -21,7 +21,6 @@ from newsletter.db.backup import (
     check_integrity,
     start_automatic_backup,
 )
-from newsletter.db.recovery import replay_journal
 from newsletter.errors import DatabaseError, InputError, SendError
 from newsletter.issue.checks import Finding, check_issue
 from newsletter.issue.editions import sample_subscriber
@@ -276,9 +275,8 @@ def _catch_up_with_journal(store: Store, sent_here: str | None) -> None:
     After a run that no fault stopped, its own delivery lines are skipped unread
     (`sent_here`); what others wrote meanwhile (an unsubscribe) is applied.
     """
-    if store.journal is not None:
-        with contextlib.suppress(sqlite3.Error, DatabaseError):
-            replay_journal(store.conn, store.journal, sent_here=sent_here)
+    with contextlib.suppress(sqlite3.Error, DatabaseError):
+        store.catch_up(sent_here=sent_here)
 
 
 @dataclass

@@ -34,6 +34,8 @@ from newsletter.subscribers.bounces import record_soft_bounce
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.store import Store, subscriber_from_row
 
+FORWARD = {"queued": 0, "sending": 1, "sent": 2, "failed": 2}  # how far a move has gone
+
 
 class Ledger(IssueReports):
     """With a journal (the store's), every delivery's move is journalled too, and an
@@ -100,6 +102,36 @@ class Ledger(IssueReports):
                 return frozen
             self.conn.execute("UPDATE issues SET finished_at = NULL WHERE slug = ?", [slug])
             return 0
+
+    def know_issue(self, slug: str, subject: str, content_hash: str, at: str) -> None:
+        """An issue the journal says was frozen and this database has never heard of
+        (a copy older than its first send): known again, not started."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO issues (slug, subject, content_hash, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            [slug, subject, content_hash, at],
+        )
+
+    def move_forward(self, moves: list[tuple[str, int, str]]) -> None:
+        """(slug, subscriber id, state) recorded by the journal, in a restored or
+        behind database: each delivery moves forward to it, never back. A row the
+        database lost is frozen again with its reader's language as it is now."""
+        now = self.store.clock()
+        moves = [move for move in moves if move[2] in FORWARD]
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO deliveries (issue_slug, subscriber_id, status, updated_at,"
+            " language) SELECT ?, id, 'queued', ?, language FROM subscribers"
+            " WHERE id = ? AND EXISTS (SELECT 1 FROM issues WHERE slug = ?)",
+            [(slug, now, sid, slug) for slug, sid, _state in moves],
+        )
+        self.conn.executemany(
+            "UPDATE deliveries SET status = ?, updated_at = ?,"
+            " sent_at = CASE WHEN ? = 'sent' THEN coalesce(sent_at, ?) ELSE sent_at END"
+            " WHERE issue_slug = ? AND subscriber_id = ?"
+            " AND (CASE status WHEN 'sending' THEN 1 WHEN 'sent' THEN 2 WHEN 'failed' THEN 2"
+            " ELSE 0 END) < ?",
+            [(state, now, state, now, slug, sid, FORWARD[state]) for slug, sid, state in moves],
+        )
 
     def active_not_reached(self, slug: str) -> int:
         """Active people with no delivery of `slug` yet under way or done."""

@@ -19,8 +19,12 @@ class Found(NamedTuple):
     """What the database knows of one address the batch names."""
 
     subscriber: Subscriber | None
-    seen: bool  # this import has seen the address before (an earlier batch or file)
+    seen_at: str | None  # where this import saw the address first ("line 7"), if it did
     consented_at: str | None  # their latest consent record here
+
+    @property
+    def seen(self) -> bool:
+        return self.seen_at is not None
 
 
 class BulkImport:
@@ -31,9 +35,9 @@ class BulkImport:
         self.conn = store.conn
 
     def begin(self) -> None:
-        """A scratch table of the addresses this import has seen; rolled back with it."""
+        """A scratch table of the addresses this import has seen, and where; rolled back with it."""
         self.conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS import_seen (email_key TEXT PRIMARY KEY)"
+            "CREATE TEMP TABLE IF NOT EXISTS import_seen (email_key TEXT PRIMARY KEY, place TEXT)"
         )
         self.conn.execute("DELETE FROM temp.import_seen")
 
@@ -44,7 +48,7 @@ class BulkImport:
         """For each address key: its subscriber (or None), whether this import saw it
         before, and when they last gave consent here."""
         cursor = self.conn.execute(
-            "SELECT j.value AS lookup_key, seen.email_key IS NOT NULL AS seen,"
+            "SELECT j.value AS lookup_key, seen.place AS seen_at,"
             " (SELECT max(c.at) FROM consents AS c WHERE c.subscriber_id = s.id) AS consented_at,"
             " s.* FROM json_each(?) AS j"
             " LEFT JOIN subscribers AS s ON s.email_key = j.value"
@@ -56,7 +60,7 @@ class BulkImport:
         for values in cursor:
             row = dict(zip(names, values, strict=True))
             subscriber = subscriber_from_row(row) if row["id"] is not None else None
-            found[row["lookup_key"]] = Found(subscriber, bool(row["seen"]), row["consented_at"])
+            found[row["lookup_key"]] = Found(subscriber, row["seen_at"], row["consented_at"])
         return found
 
     def write(
@@ -66,11 +70,12 @@ class BulkImport:
         changed: list[Subscriber],
         events: list[tuple[str, str, str]],
         unsuppress: list[str],
-        seen: list[str],
+        seen: list[tuple[str, str]],
         source: str,
         consents: list[tuple[Any, ...]] | None = None,
     ) -> None:
         """One batch's writes: new rows (fresh tokens), changed rows, (key, kind, detail) events,
+        (key, where) of the addresses it saw,
         (at, wording id, source, client IP, key) consent records."""
         now = self.store.clock()
         conn = self.conn
@@ -101,7 +106,7 @@ class BulkImport:
             consents or [],
         )
         conn.executemany(
-            "INSERT OR IGNORE INTO temp.import_seen (email_key) VALUES (?)", [(k,) for k in seen]
+            "INSERT OR IGNORE INTO temp.import_seen (email_key, place) VALUES (?, ?)", seen
         )
 
     def journal_changes(self, left: list[str], back: list[str], via: str) -> None:

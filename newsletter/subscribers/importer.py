@@ -21,7 +21,6 @@ from itertools import islice
 from pathlib import Path, PurePosixPath
 
 from newsletter.db.backup import automatic_backup
-from newsletter.db.recovery import replay_journal
 from newsletter.errors import InputError
 from newsletter.i18n.languages import NETWORK_LANGUAGES
 from newsletter.subscribers import columns
@@ -93,7 +92,7 @@ def import_csv(
     report = ImportReport(path, dry_run)
     with _csv_files(path) as files:
         plans = [_plan(file, name, encoding, keep_keys) for file, name in files]
-        plans.sort(key=lambda plan: plan.export.status is None)  # leavers first: counted once
+        plans.sort(key=lambda plan: (plan.export.status is None, plan.name))  # leavers first
         _check_kept(keep, plans, path)
         if not dry_run:
             automatic_backup(store.conn, f"before-import-{path.stem}")
@@ -134,12 +133,20 @@ def _merge_file(
 ) -> None:
     report = merger.report
     report.files.append(FileRead(plan.name, plan.encoding, plan.delimiter, plan.export.name))
-    report.add_names(plan.mapping.attribute_keys(), plan.mapping.dropped)
+    report.add_names(plan.mapping.attribute_keys(), _not_stored(plan.mapping, consent))
     merger.file, merger.consent = plan.name, consent
     lines = records(plan.path, plan.encoding, plan.delimiter)
     next(lines)  # the header
     for batch in _batches(_parse(lines, parser, report, plan.name), batch_rows):
         merger.merge(batch)
+
+
+def _not_stored(mapping: columns.ColumnMap, consent: ConsentSource | None) -> tuple[str, ...]:
+    """The dropped columns, and the IP columns an opt-in is read with unless IPs are kept."""
+    if consent is not None and consent.record_ip:
+        return mapping.dropped
+    ips = [i for name, i in mapping.fields.items() if name in ("consent_ip", "optin_ip")]
+    return mapping.dropped + tuple(mapping.names[i] for i in sorted(ips))
 
 
 def _consent_source(
@@ -168,8 +175,7 @@ def _settle_with_journal(store: Store, merger: Merger) -> None:
     unsubscribe that arrived while it held the database (the web handler
     journals them at once and answers; see newsletter.db.journal)."""
     merger.bulk.journal_changes(merger.left, [], "import")
-    if store.journal is not None:
-        replay_journal(store.conn, store.journal)
+    store.catch_up()
 
 
 @contextmanager
@@ -250,8 +256,8 @@ def _check_kept(keep: Iterable[str], plans: list[_Plan], path: Path) -> None:
     for name in keep:
         if columns.header_key(name) not in present:
             raise InputError(
-                f"--keep {name}: {path.name} has no column of that name",
-                hint="name a column as its header writes it, e.g. --keep REGION",
+                f"--keep {name}: {path.name} has no column of that name that is left out",
+                hint="the import summary lists the columns not stored, e.g. --keep REGION",
             )
 
 

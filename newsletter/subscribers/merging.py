@@ -36,6 +36,7 @@ class Row:
     left_at: str = ""  # when they left, as the file says ('' when it does not)
     consent_at: str = ""  # when they opted in there
     consent_ip: str = ""
+    cleared: tuple[str, ...] = ()  # fields the file empties on purpose (language: Both)
 
     @property
     def wants_active(self) -> bool:
@@ -83,6 +84,7 @@ def _laid_over(earlier: Row, later: Row) -> Row:
         subscribed_at=later.subscribed_at or earlier.subscribed_at,
         consent_at=later.consent_at or earlier.consent_at,
         consent_ip=later.consent_ip or earlier.consent_ip,
+        cleared=later.cleared if later.cleared or later.profile["language"] else earlier.cleared,
     )
 
 
@@ -146,6 +148,8 @@ class Merger:
         pending = _Pending({key: item.subscriber for key, item in found.items()})
         for row in folded:
             before = found.get(row.key)
+            if before is not None and before.seen_at is not None:
+                self._note_earlier_values(row, before.seen_at, pending.state.get(row.key))
             outcome = self._apply(row, before, pending, now)
             seen_earlier = before is not None and before.seen
             self.report.count("duplicates" if seen_earlier else outcome, self._where(row.line))
@@ -156,10 +160,25 @@ class Merger:
             changed=list(pending.changed.values()),
             events=pending.events,
             unsuppress=pending.unsuppress,
-            seen=[row.key for row in folded],
+            seen=[(row.key, Reject(row.line, "", self.file).where) for row in folded],
             source=self.event_source,
             consents=pending.consents,
         )
+
+    def _note_earlier_values(self, row: Row, seen_at: str, current: Subscriber | None) -> None:
+        """A row for an address an earlier batch or file gave: name the values it replaces."""
+        if current is None:
+            return
+        earlier = {**{key: getattr(current, key) for key in row.profile}, **current.attributes}
+        later = {**row.profile, **row.attributes}
+        changes = [
+            f"{key} {later[key]!r} (until then: {earlier[key]!r})"
+            for key in later
+            if _clash(earlier, later, key)
+        ]
+        if changes:
+            note = f"{row.email} repeats {seen_at} with different values: {'; '.join(changes)}"
+            self.report.notes.append(Reject(row.line, f"{note}; this line's values win", self.file))
 
     def _where(self, line: int) -> str:
         return f"{short_name(self.file)} {line}" if self.file else str(line)
@@ -173,20 +192,23 @@ class Merger:
                 return "unchanged"  # gone here, gone there
             if not self.resubscribe:
                 return "suppressed"
-            back = merged(current, row.profile, row.attributes, status="active")
+            back = merged(
+                current, row.profile, row.attributes, status="active", cleared=row.cleared
+            )
             pending.record(row.key, back, ("imported", "resubscribed"))
             self.back.append(row.key)
             return "resubscribed"
         if not row.wants_active and not self._joined_here_later(row, before):
             assert row.status is not None
             left = merged(
-                current, row.profile, row.attributes, status=row.status, now=row.left_at or now
-            )
+                current, row.profile, row.attributes, status=row.status, now=row.left_at or now,
+                cleared=row.cleared,
+            )  # fmt: skip
             pending.record(row.key, left, ("unsubscribed", f"{row.status} in {self._there()}"))
             self.left.append(row.key)
             self.report.note_left_here(current.email)
             return row.status
-        updated = merged(current, row.profile, row.attributes)
+        updated = merged(current, row.profile, row.attributes, cleared=row.cleared)
         if updated == current:
             return "unchanged"
         pending.record(row.key, updated, ("imported", "updated"))

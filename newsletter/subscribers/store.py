@@ -20,7 +20,7 @@ from typing import Any
 
 from newsletter.db.journal import Journal
 from newsletter.errors import InputError, NotFoundError
-from newsletter.i18n.languages import NETWORK_LANGUAGES, language_hint, parse_language
+from newsletter.i18n.languages import NETWORK_LANGUAGES, language_hint, parse_language, says_both
 from newsletter.subscribers.addresses import address_key, clean_field, normalise_address
 from newsletter.subscribers.model import STATUSES, Subscriber, merged
 from newsletter.subscribers.suppressions import SuppressionsAndEvents
@@ -152,7 +152,10 @@ class Store(SuppressionsAndEvents):
                 )
                 self.unsuppress(email)
             else:
-                result = self._update_existing(existing, profile, attributes, source, resubscribe)
+                cleared = ("language",) if says_both(language) else ()
+                result = self._update_existing(
+                    existing, profile, attributes, source, resubscribe, cleared
+                )
         if result.outcome == "resubscribed" or suppressed:
             self.note_return(result.subscriber.id, source)
         return result
@@ -164,6 +167,7 @@ class Store(SuppressionsAndEvents):
         attributes: dict[str, Any] | None,
         source: str,
         resubscribe: bool,
+        cleared: tuple[str, ...] = (),
     ) -> AddResult:
         if existing.status != "active" and not resubscribe:
             raise InputError(
@@ -171,9 +175,8 @@ class Store(SuppressionsAndEvents):
                 hint="pass --resubscribe only if they asked to join again",
             )
         coming_back = existing.status != "active"
-        updated = merged(
-            existing, profile, attributes or {}, status="active" if coming_back else None
-        )
+        status = "active" if coming_back else None
+        updated = merged(existing, profile, attributes or {}, status=status, cleared=cleared)
         if updated == existing:
             return AddResult("unchanged", existing)
         outcome = "resubscribed" if coming_back else "updated"
@@ -300,7 +303,9 @@ class Store(SuppressionsAndEvents):
             self.record_event("bounced", subscriber_id, source, detail, issue)
             return self.mark_bounced(subscriber_id, min_hard_bounces=limit)
 
-    def mark_bounced(self, subscriber_id: int, *, min_hard_bounces: int = 0) -> bool:
+    def mark_bounced(
+        self, subscriber_id: int, *, min_hard_bounces: int = 0, journaled: bool = False
+    ) -> bool:
         """active -> bounced (when it has at least that many hard bounces); True if changed."""
         now = self.clock()
         cursor = self.conn.execute(
@@ -308,7 +313,7 @@ class Store(SuppressionsAndEvents):
             " updated_at = ? WHERE id = ? AND status = 'active' AND bounce_count >= ?",
             [now, now, subscriber_id, min_hard_bounces],
         )
-        if cursor.rowcount:
+        if cursor.rowcount and not journaled:
             self._journal_left(subscriber_id, "bounce")
         return cursor.rowcount > 0
 
@@ -324,11 +329,20 @@ class Store(SuppressionsAndEvents):
             self.journal_lines([(kind, self.clock(), subscriber_id, address, via)])
 
     def forget(self, email: str) -> None:
-        """Erase the person, every event naming them and their consent records, pending
-        sign-up and queued mail; keep only a hashed suppression."""
+        """Erase the person (see `erase`), then their earlier lines in the journal:
+        only the forgotten line, the suppression's hash, is left there."""
         subscriber = self.require(email)
         with self.write():
             self._journal_left(subscriber.id, "forgotten")
+            self.erase(subscriber)
+        if self.journal is not None:
+            self.journal.redact(self.journal.hash(address_key(subscriber.email)))
+
+    def erase(self, subscriber: Subscriber) -> None:
+        """The person, every event naming them, their consent records, pending sign-up
+        and queued mail; only a hashed suppression is kept. (The replay of a journalled
+        `forget` into a restored copy calls this too.)"""
+        with self.write():
             self.conn.execute("DELETE FROM events WHERE subscriber_id = ?", [subscriber.id])
             self.conn.execute("DELETE FROM probes WHERE subscriber_id = ?", [subscriber.id])
             self.conn.execute(

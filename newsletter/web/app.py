@@ -68,7 +68,10 @@ SECURITY_HEADERS = (
         " frame-ancestors 'none'; base-uri 'none'",
     ),
     ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
+    # No Referer to other sites (a page's URL can hold a token); to this one, so
+    # that a form's POST carries its real Origin (no-referrer makes it "null",
+    # which form_guard.from_allowed_site must refuse).
+    ("Referrer-Policy", "same-origin"),
     ("Cache-Control", "no-store"),
     ("X-Frame-Options", "DENY"),
 )
@@ -87,6 +90,13 @@ STATUS_PAGES = {
 ERROR_PAGE = "web/error.html"
 ERRORS = {  # translated on the page, in each language it is shown in
     400: (N_("Bad request"), N_("This request could not be understood.")),
+    403: (
+        N_("Form not accepted"),
+        N_(
+            "This form can only be sent from the newsletter's own pages"
+            " or from the web sites that show its form."
+        ),
+    ),
     404: (
         N_("Link not found"),
         N_(

@@ -145,7 +145,8 @@ def test_imported_opt_ins_become_consent_records_without_ips(cli, project, mailc
 def test_record_ip_keeps_the_confirming_ip_with_the_consent(cli, project, mailchimp_zip):
     with (project / "newsletter.toml").open("a", encoding="utf-8") as config:
         config.write("\n[subscribe]\nrecord_ip = true\n")
-    imported(cli, mailchimp_zip)
+    (summary,) = imported(cli, mailchimp_zip)
+    assert "OPTIN_IP" not in summary
     ids = {row["id"]: row["email"] for row in table(project, "subscribers")}
     ips = {ids[c["subscriber_id"]]: c["client_ip"] for c in table(project, "consents")}
     assert ips["sian.jones@example.org"] == "192.0.2.11"  # CONFIRM_IP
@@ -156,6 +157,7 @@ def test_dropped_columns_never_reach_the_database_file(cli, project, mailchimp_z
     cli("subscribers", "add", "someone@example.org")  # so the import makes a backup too
     (summary,) = imported(cli, mailchimp_zip)
     assert "columns not stored: MEMBER_RATING, LATITUDE, LONGITUDE" in summary
+    assert "EUID, OPTIN_IP, CONFIRM_IP," in summary  # read for the consent record, not kept
     raw = database_bytes(project)
     assert b"Siwan" not in raw and "Llŷr".encode() in raw  # the bytes are really read
     assert [value for value in NEVER_STORED if value in raw] == []
@@ -171,7 +173,10 @@ def test_keep_stores_one_dropped_column_on_purpose(cli, project, mailchimp_zip):
 def test_keep_of_a_column_the_file_has_not_is_one_line(cli, project, mailchimp_zip):
     before = snapshot(project)
     line = one_error_line(cli("subscribers", "import", str(mailchimp_zip), "--keep", "REGOIN"))
-    assert line == "error: --keep REGOIN: audience_export_4f1e2d3c9b.zip has no column of that name"
+    assert line == (
+        "error: --keep REGOIN: audience_export_4f1e2d3c9b.zip has no column of that name"
+        " that is left out"
+    )
     assert snapshot(project) == before
 
 
@@ -336,6 +341,24 @@ def test_reimporting_the_same_file_is_unchanged_and_names_differing_duplicates(
     assert "│ updated      │    0 │" in again
 
 
+def test_a_repeat_in_a_later_batch_is_named_with_the_line_it_repeats(project, tmp_path, store):
+    from newsletter.subscribers.importer import import_csv
+
+    text = (
+        "Email,Name\nann@example.org,Ann\nb@example.org,B\nc@example.org,C\nANN@example.org,Nan\n"
+    )
+    report = import_csv(store, write_csv(tmp_path, text), batch_rows=2)
+    assert [(note.line, note.reason) for note in report.notes] == [
+        (
+            5,
+            "ANN@example.org repeats line 2 with different values: name 'Nan' (until then:"
+            " 'Ann'); this line's values win",
+        )
+    ]
+    assert (report.added, report.duplicates) == (3, 1)
+    assert by_email(project)["ann@example.org"]["name"] == "Nan"
+
+
 def test_a_zip_without_a_csv_inside_is_one_line(cli, project, tmp_path):
     import zipfile
 
@@ -377,6 +400,28 @@ def test_both_languages_are_understood_on_add_and_import(cli, project, tmp_path,
     (summary,) = imported(cli, path)
     assert "not understood" not in summary
     assert {row["language"] for row in table(project, "subscribers")} == {""}
+
+
+def test_both_said_out_loud_clears_a_single_language(cli, project, tmp_path, store):
+    store.add_subscriber("a@example.org", language="cy")
+    store.add_subscriber("b@example.org", language="en")
+    path = write_csv(tmp_path, "Email,Iaith\nb@example.org,Y ddwy\nc@example.org,\n")
+    (summary,) = imported(cli, path)
+    assert "│ updated      │    1 │" in summary
+    result = cli("subscribers", "add", "a@example.org", "--language", "Dwyieithog")
+    assert result.stdout.strip() == "updated a@example.org"
+    assert {row["email"]: row["language"] for row in table(project, "subscribers")} == {
+        "a@example.org": "",
+        "b@example.org": "",
+        "c@example.org": "",
+    }
+
+
+def test_a_blank_language_never_erases_one(cli, project, tmp_path, store):
+    store.add_subscriber("a@example.org", language="cy")
+    (summary,) = imported(cli, write_csv(tmp_path, "Email,Iaith\na@example.org,\n"))
+    assert "│ unchanged    │    1 │" in summary
+    assert by_email(project)["a@example.org"]["language"] == "cy"
 
 
 def test_an_unknown_language_says_empty_means_both(cli, project):

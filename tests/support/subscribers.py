@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,6 +71,19 @@ MAILCHIMP_FILES = {
     "unsubscribed": "unsubscribed_members_export_4f1e2d3c9b.csv",
     "cleaned": "cleaned_members_export_4f1e2d3c9b.csv",
 }
+
+
+def moving_in_downloads(folder: Path) -> None:
+    """What docs/moving-in.md's coordinator has in ~/Downloads: Mailchimp's ZIP and its
+    CSVs, the other tools' exports, and a list of people who left the old list."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / "audience_export_4f1e2d3c9b.zip", "w") as archive:
+        for name in MAILCHIMP_FILES.values():
+            archive.write(EXPORTS / "mailchimp" / name, name)
+    for path in [*(EXPORTS / "mailchimp").iterdir(), *EXPORTS.glob("*.csv")]:
+        shutil.copy(path, folder / path.name)
+    leavers = "Email\nllyr@example.org\nhuw@example.org\nsomeone.else@example.org\n"
+    (folder / "left-the-old-list.csv").write_text(leavers, encoding="utf-8")
 
 
 def database_bytes(project: Path) -> bytes:

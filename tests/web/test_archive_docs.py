@@ -40,9 +40,11 @@ def test_the_archive_page_commands_run_as_shown(cli, project: Path) -> None:
             index = response.read().decode("utf-8")
         with urllib.request.urlopen(serving.url + "/archive/2026-12.html", timeout=10) as response:
             page = response.read().decode("utf-8")
+        said = [serving.process.stdout.readline() for _line in range(2)]
     finally:
         code, _out, err = serving.stop()
     assert code == 0, err
+    assert said[1] == "the archive of sent issues: https://news.example.org/archive/\n"
     assert '<a href="2026-12.html">December news</a>' in index
     assert "Hello all." in page and "rosa@example.org" not in page
 

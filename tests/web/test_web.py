@@ -29,7 +29,7 @@ from support.web import (
 SECURITY = {
     "content-security-policy": "default-src 'none'",
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",
     "cache-control": "no-store",
     "x-frame-options": "DENY",
 }
@@ -364,7 +364,7 @@ def test_project_template_override_wins(project: Path, people: People) -> None:
     )
     body = page_of(project, people.active.token)
     assert "Leave Co-pro Newsletter, r***@example.org?" in body
-    assert '<html lang="en">' in body
+    assert '<html lang="en" dir="ltr">' in body
 
 
 def test_whole_pages_copied_by_an_older_init_still_work(project: Path, people: People) -> None:
