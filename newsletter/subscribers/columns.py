@@ -132,6 +132,9 @@ def map_header(
     return ColumnMap(len(header), fields, tuple(attributes), tuple(dropped), tuple(kept), names)
 
 
+MAX_CELL = 128 * 1024  # characters: a cell longer than this is a mistake, its row a reject
+
+
 class RowParser:
     """Turns the fields of one record into clean values, or raises InputError (a reject)."""
 
@@ -159,6 +162,9 @@ class RowParser:
                 f"{len(fields)} fields where the header has {width}"
                 " (a delimiter inside an unquoted cell?)"
             )
+        largest = max(map(len, fields), default=0)
+        if largest > MAX_CELL:
+            raise InputError(f"a cell of {largest // 1024} KB (at most {MAX_CELL // 1024} KB)")
         cells = [unguard_cell(_clean(cell)) for cell in fields[:width]]
         cells.extend([""] * (width - len(cells)))
         value = self._value
