@@ -107,7 +107,8 @@ def project_with(folder: Path, n: int, port: int, connections: int) -> Path:
     with open_project(project) as (_config, store), store.write():
         for k in range(n):
             store.insert_subscriber(f"reader{k:05d}@example.org", {"name": f"R {k}"}, {}, "b")
-    run_cli(project, "issue", "new", SLUG, "--subject", "December")
+    example = Path(__file__).resolve().parent.parent / "examples" / "issues" / "2026-12.en.md"
+    (project / "issues" / f"{SLUG}.md").write_text(example.read_text(encoding="utf-8"))
     with open_project(project) as (_config, store):
         Ledger(store).begin(SLUG, "December", "frozen-by-an-earlier-run")
     return project

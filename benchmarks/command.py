@@ -14,7 +14,7 @@ CSS inlining is read back from build/.inlined/ (as after `issue preview`);
 --cold deletes it before every command run. The package's bytecode is compiled
 first, as an installed copy's is (pip compiles it; this machine sets
 PYTHONDONTWRITEBYTECODE, which would have every run compile ~100 modules again).
-Goal (DESIGN.md): ratio >= 0.9 at N = 5,000, C = 2. Writes benchmarks/results/command.json
+Goal (docs/design.md): ratio >= 0.9 at N = 5,000, C = 2. Writes benchmarks/results/command.json
 (command-cold.json with --cold).
 """
 

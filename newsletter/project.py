@@ -9,8 +9,9 @@ from pathlib import Path
 
 from newsletter.config import CONFIG_NAME, DATABASE_NAME, Config, load_config
 from newsletter.db.connection import connect_database
-from newsletter.db.recovery import connect_journal
 from newsletter.errors import NewsletterError
+from newsletter.history.opening import connect_journal
+from newsletter.history.replay import attach, catch_up
 from newsletter.subscribers.store import Store
 
 CONFIG_TEMPLATE = """\
@@ -76,8 +77,8 @@ path = "outbox"                           # Maildir of .eml files: the default t
 # folder = "INBOX"
 # done_folder = "newsletter-done"         # processed messages are moved here
 
-# DKIM signing by newsletter itself: `newsletter dkim keygen` makes the key and
-# prints the DNS record; then uncomment. `newsletter doctor` checks the record.
+# DKIM signing by newsletter itself: `newsletter dkim keygen` makes the key, adds
+# [dkim] below and prints the DNS record. `newsletter doctor` checks the record.
 # [dkim]
 # selector = "newsletter"
 # domain = "example.org"                  # default: the domain of `from`
@@ -165,11 +166,13 @@ def open_project(
 
 
 def open_store(database_path: Path) -> Store:
-    """The database, with its journal attached and replayed into it (see newsletter.recovery)."""
+    """The database, with its journal attached and what it lacks of it applied
+    (see newsletter.history.replay)."""
     conn = connect_database(database_path, create=True)
     try:
-        journal = connect_journal(conn, database_path)
+        store = attach(Store(conn, journal=connect_journal(conn, database_path)))
+        catch_up(store)
     except BaseException:
         conn.close()
         raise
-    return Store(conn, journal=journal)
+    return store

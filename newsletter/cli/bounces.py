@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+import typer
 from rich.markup import escape
 from rich.table import Table
 
@@ -16,17 +17,46 @@ if TYPE_CHECKING:
 # newsletter.returns (IMAP, DSN parsing) is imported inside the command, so that
 # `--help` and the other commands start fast (benchmarks/startup.py).
 
+RotateKeyOption = Annotated[
+    bool,
+    typer.Option(
+        "--rotate-key",
+        help="Make a new key for the VERP return addresses (the old one is still"
+        " accepted for 30 days), then read the mailbox as usual.",
+    ),
+]
 
-def bounces_command(dry_run_: DryRunOption = False, project: ProjectOption = Path(".")) -> None:
+
+def bounces_command(
+    dry_run_: DryRunOption = False,
+    rotate_key_: RotateKeyOption = False,
+    project: ProjectOption = Path("."),
+) -> None:
     """Read the return mailbox: bounces, complaints and mailto unsubscribes."""
     from newsletter.returns.box import open_return_box
     from newsletter.returns.processing import ReturnsProcessor
+    from newsletter.sending.return_path import KEY_GRACE, rotate_key
 
     with open_project(project) as (config, store):
+        if rotate_key_ and not dry_run_:
+            rotate_key(store)
+            console.print(
+                f"a new VERP key signs from now on; the old one is accepted for"
+                f" {KEY_GRACE.days} more days"
+            )
         box = open_return_box(config)
         console.print(f"reading {escape(box.description)}")
-        summary = ReturnsProcessor(config, store, dry_run=dry_run_).process(box)
+        processor = ReturnsProcessor(config, store, dry_run=dry_run_)
+        summary = processor.process(box)
+        sent = 0 if dry_run_ else processor.send_probes()
     console.print(_table(summary))
+    for address in summary.left_naming:
+        console.print(f"left for a person, naming {escape(address)}", soft_wrap=True)
+    if sent:
+        console.print(f"{sent} probes sent")
+    console.print(
+        f"probes out: {summary.probes_out} (an address is marked only if its probe bounces)"
+    )
     if dry_run_:
         console.print("dry run: nothing was changed and no message was moved")
 

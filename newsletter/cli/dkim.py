@@ -37,22 +37,34 @@ def keygen_command(
             "--ed25519", help="Make the optional second key, Ed25519 (RFC 8463); RSA stays."
         ),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace the selector's existing key (mail fails DKIM until the new record is published).",
+        ),
+    ] = False,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Make a signing key (readable by you only) and print the DNS record to publish."""
-    from newsletter.config import load_config
+    """Make a signing key (readable by you only), name it in newsletter.toml's [dkim]
+    and print the DNS record to publish."""
+    from newsletter.config import CONFIG_NAME, load_config
     from newsletter.mail.dkim_keys import DEFAULT_BITS, keygen
 
     bits = DEFAULT_BITS if bits is None else bits
-    new = keygen(load_config(project), selector, bits, ed25519=ed25519)
+    new = keygen(load_config(project), selector, bits, ed25519=ed25519, force=force)
     console.print(
         f"wrote {escape(str(new.path))} (readable by its owner only; keep it secret)",
         soft_wrap=True,
     )
-    _show_record(new)
     if not new.configured:
-        console.print("then add to newsletter.toml:")
-        console.print(escape(new.config_lines(project)), soft_wrap=True)
+        console.print(escape(f"{CONFIG_NAME}: [dkim] now names this key (selector {new.selector})"))
+    _show_record(new)
+    console.print(
+        "messages are signed from the next command on; they verify once the record is "
+        "published (check with `newsletter doctor`)",
+        soft_wrap=True,
+    )
 
 
 @app.command("record")

@@ -26,7 +26,7 @@ from newsletter.cli.common import (
 from newsletter.errors import SendError
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
     from rich.status import Status
 
     from newsletter.sending.campaign import SendPlan
@@ -254,7 +254,7 @@ class _ProgressBar:
 
     def __init__(self) -> None:
         self.progress: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
         self.stopping = False
         self._next_update = 0.0
         self._last: SendReport | None = None
@@ -294,7 +294,7 @@ class _ProgressBar:
         self._show(report)
 
     def _show(self, report: SendReport) -> None:
-        assert self.progress is not None
+        assert self.progress is not None and self.task is not None
         if report.interrupted and not self.stopping:
             self.stopping = True
             self.progress.console.print(
@@ -304,7 +304,7 @@ class _ProgressBar:
             )
         speed = self.progress.tasks[0].speed or 0
         self.progress.update(
-            self.task,  # type: ignore[arg-type]
+            self.task,
             completed=report.done, sent=report.sent, failed=report.failed, rate=f"{speed:.0f}",
             weather=escape(weather(report, time.monotonic())),
         )  # fmt: skip

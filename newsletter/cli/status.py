@@ -62,6 +62,7 @@ def status_command(
             return
         _one_issue(status, reports.uncertain(slug), running, config.languages)
         _quotas(config, reports)
+        _people_who_came_back(*reports.people_who_came_back(slug, PEOPLE_SHOWN))
         if failed:
             _failed_addresses(reports, slug)
 
@@ -78,6 +79,9 @@ def _quotas(config: Config, reports: IssueReports) -> None:
         + "; ".join(f"{use.quota.text}: {use.used:,} used, {use.left:,} left" for use in uses),
         soft_wrap=True,
     )
+
+
+PEOPLE_SHOWN = 20  # bounced and unsubscribed through this issue, named by `status SLUG`
 
 
 def _print_json(value: object) -> None:
@@ -169,6 +173,18 @@ def _counts_table(
         cells = [str(each[key]) for key in ("queued", "sending", "sent", "failed", "skipped")]
         table.add_row(*([label] if bilingual else []), *cells, str(sum(each.values())))
     return table
+
+
+def _people_who_came_back(people: list[tuple[str, str]], total: int) -> None:
+    if not people:
+        return
+    console.print("who they were:")
+    for email, what in people:
+        console.print(f"  {escape(email)}  {escape(what)}", soft_wrap=True)
+    if total > len(people):
+        console.print(
+            f"  ... and {total - len(people)} more (`newsletter subscribers list --status bounced`)"
+        )
 
 
 def _failed_addresses(reports: IssueReports, slug: str) -> None:

@@ -77,7 +77,13 @@ def add_command(
 
 @app.command("import")
 def import_command(
-    file: Annotated[Path, typer.Argument(help="The CSV file (`,` `;` or tab separated).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The CSV file (`,` `;` or tab separated), or a ZIP of them"
+            " (Mailchimp's audience export as downloaded)."
+        ),
+    ],
     dry_run: DryRunOption = False,
     resubscribe: ResubscribeOption = False,
     source: Annotated[
@@ -88,15 +94,33 @@ def import_command(
         str | None,
         typer.Option(help="The file's encoding, e.g. cp1252 (default: detected)."),
     ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="The status of rows the file gives none for, e.g. unsubscribed"
+            " for a file of people who left (never makes a leaver active).",
+        ),
+    ] = None,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep",
+            metavar="COLUMN",
+            help="Store a column that is dropped by default (IPs, locations, the other"
+            " tool's ids), as an attribute. Repeat for more.",
+        ),
+    ] = None,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Import subscribers from a CSV file, as one transaction."""
+    """Import subscribers from a CSV file (or another tool's export), as one transaction."""
     from newsletter.subscribers.importer import import_csv
 
     with open_project(project) as (config, store):
         report = import_csv(
             store, file, dry_run=dry_run, resubscribe=resubscribe, source=source,
-            encoding=encoding, languages=config.languages,
+            encoding=encoding, languages=config.languages, status=status, keep=keep or (),
+            record_ip=config.subscribe.record_ip,
         )  # fmt: skip
     _print_report(report)
 
@@ -116,11 +140,11 @@ def export_command(
     """Write subscribers as CSV that `import` reads back unchanged (or as JSON)."""
     from newsletter.subscribers.exporter import export_csv, export_file, export_json
 
-    with open_project(project) as (_config, store):
+    with open_project(project) as (config, store):
         if file is None:
             (export_json if as_json else export_csv)(store, sys.stdout, status)
             return
-        count = export_file(store, file, status, as_json=as_json)
+        count = export_file(store, config.output_file(file), status, as_json=as_json)
     console.print(f"exported {count} subscribers to {escape(str(file))}")
 
 
@@ -193,22 +217,54 @@ def _confirm_forget(email: str) -> bool:
 
 def _print_report(report: ImportReport) -> None:
     for reject in report.rejects:
-        console.print(f"line {reject.line}: {escape(reject.reason)}", soft_wrap=True)
+        console.print(f"{reject.where}: {escape(reject.reason)}", soft_wrap=True)
     for note in report.notes:
-        console.print(f"line {note.line}: [yellow]{escape(note.reason)}[/]", soft_wrap=True)
-    encoding = "utf-8" if report.encoding == "utf-8-sig" else report.encoding
-    title = f"import of {escape(report.path.name)} (read as {encoding})"
-    console.print(title)
+        console.print(f"{note.where}: [yellow]{escape(note.reason)}[/]", soft_wrap=True)
+    console.print(f"import of {escape(report.path.name)}{_read_as(report)}", soft_wrap=True)
     table = Table()
     table.add_column("outcome")
     table.add_column("rows", justify="right")
+    table.add_column("lines, for example" if len(report.files) < 2 else "file and line")
     for outcome, count in report.counts().items():
-        table.add_row(outcome, str(count))
+        table.add_row(outcome, str(count), _lines(report, outcome, count))
     console.print(table)
+    if report.left_here:
+        more = report.left_here_count - len(report.left_here)
+        names = ", ".join(report.left_here) + (f" and {more} more" if more else "")
+        console.print(
+            f"were active here, now gone as the file says: {escape(names)}", soft_wrap=True
+        )
     if report.attributes:
         console.print(f"extra columns kept as attributes: {escape(', '.join(report.attributes))}")
+    if report.dropped:
+        console.print(
+            f"columns not stored: {escape(', '.join(report.dropped))}"
+            " (keep one with --keep COLUMN)",
+            soft_wrap=True,
+        )
     if report.dry_run:
         console.print("dry run: nothing was written")
+
+
+def _read_as(report: ImportReport) -> str:
+    """' (read as utf-8)' for a plain sheet; the format of each file otherwise."""
+    shown = []
+    for read in report.files:
+        encoding = "utf-8" if read.encoding == "utf-8-sig" else read.encoding
+        kind = "" if read.format_name == "a spreadsheet" else f"{read.format_name}, "
+        name = f"{escape(read.name)}: " if read.name else ""
+        shown.append(f"{name}read as {escape(kind)}{encoding}")
+    if len(shown) == 1 and not report.files[0].name:
+        return f" ({shown[0]})"
+    return "".join(f"\n  {line}" for line in shown)
+
+
+def _lines(report: ImportReport, outcome: str, count: int) -> str:
+    if outcome == "rejected":
+        places = [reject.where.removeprefix("line ") for reject in report.rejects[:5]]
+    else:
+        places = report.lines.get(outcome, [])
+    return escape(", ".join(places) + (", …" if count > len(places) else ""))
 
 
 TABLE_PAGE = 500  # rows per printed page: a million subscribers stream out, never one huge table
@@ -277,10 +333,10 @@ def _table(rows: list[tuple[str, ...]], *, header: bool = True) -> tuple[Table, 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_header=header)
     widths = [max(len(header), *(len(row[n]) for row in rows)) for n, header in _HEADERS]
     table.add_column("email", no_wrap=True, min_width=widths[0])
-    for header in ("name", "organisation"):
-        table.add_column(header, overflow="fold", ratio=1)
-    for header in ("lang", "status", "subscribed"):
-        table.add_column(header, no_wrap=True)
+    for title in ("name", "organisation"):
+        table.add_column(title, overflow="fold", ratio=1)
+    for title in ("lang", "status", "subscribed"):
+        table.add_column(title, no_wrap=True)
     for row in rows:
         table.add_row(*(escape(value) for value in row))
     needed = widths[0] + 2 * _WRAPPING_LEAST + sum(widths[3:]) + 2 * (len(_HEADERS) - 1)

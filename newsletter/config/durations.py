@@ -51,11 +51,12 @@ def parse_quotas(value: str | list[object]) -> tuple[Quota, ...]:
 
 
 def _quota(entry: object) -> Quota:
-    match = _QUOTA.match(entry) if isinstance(entry, str) else None
+    text = entry.strip() if isinstance(entry, str) else ""
+    match = _QUOTA.match(text)
     seconds = duration_seconds(match.group(2)) if match else None
     if match is None or seconds is None or seconds <= 0 or int(match.group(1)) < 1:
         raise ConfigError(
             f"{CONFIG_NAME}: 'smtp.quota' entry {entry!r} is not N/window"
             ' (e.g. "30/minute", "10000/day", "10/15s", "500/24h")'
         )
-    return Quota(int(match.group(1)), seconds, entry.strip())  # type: ignore[union-attr]
+    return Quota(int(match.group(1)), seconds, text)

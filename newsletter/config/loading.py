@@ -24,6 +24,7 @@ from newsletter.config.sections import (
     parse_bounces,
     parse_dkim,
     parse_sending,
+    parse_serve,
     parse_smtp,
     parse_subscribe,
 )
@@ -73,6 +74,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "per_client_per_hour": int,
         "record_ip": bool,
         "welcome": bool,
+        "allowed_origins": list,
     },
     "bounces": {
         "address": str,
@@ -92,6 +94,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "done_folder": str,
         "timeout": (int, float),
     },
+    "serve": {"trusted_proxy": str},
     "dkim": {
         "selector": str,
         "domain": str,
@@ -138,6 +141,12 @@ def load_config(project_dir: Path, *, check_addresses: bool = True) -> Config:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{CONFIG_NAME}: not valid TOML: {error}") from None
+    except RecursionError:  # tomllib reads nested arrays and tables recursively
+        raise ConfigError(
+            f"{CONFIG_NAME}: values nested too deeply (arrays or tables inside each other"
+            " hundreds of levels deep)",
+            hint="no setting nests more than two levels: look for a run of [ or {",
+        ) from None
     return parse_config(data, project_dir, check_addresses=check_addresses)
 
 
@@ -175,6 +184,7 @@ def parse_config(
         sending=parse_sending(data.get("sending", {})),
         subscribe=parse_subscribe(data.get("subscribe", {})),
         bounces=parse_bounces(data.get("bounces", {}), check),
+        serve=parse_serve(data.get("serve", {})),
         dkim=parse_dkim(data["dkim"], from_address, project_dir) if "dkim" in data else None,
         languages=languages,
         texts=texts,
@@ -244,7 +254,7 @@ def _check_section(section: str, value: object) -> None:
             raise ConfigError(f"{CONFIG_NAME}: unknown key '{section}.{key}'")
         if isinstance(item, bool) is not (expected is bool) or not isinstance(item, expected):
             raise ConfigError(
-                f"{CONFIG_NAME}: '{section}.{key}' must be {_KINDS.get(expected, 'a number')}"  # type: ignore[call-overload]
+                f"{CONFIG_NAME}: '{section}.{key}' must be {_KINDS.get(expected, 'a number')}"
             )
         if isinstance(item, str) and has_line_break(item):
             raise ConfigError(f"{CONFIG_NAME}: '{section}.{key}' must be on one line")

@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsletter.errors import ConfigError
+from newsletter.db.journal import JOURNAL_NAME
+from newsletter.errors import ConfigError, InputError
 from newsletter.i18n.languages import ENGLISH
 
 CONFIG_NAME = "newsletter.toml"
@@ -98,7 +99,7 @@ class BouncesConfig:
 
 @dataclass(frozen=True)
 class SubscribeConfig:
-    """Joining through the web form (double opt-in); see README, "Joining"."""
+    """Joining through the web form (double opt-in); see docs/joining.md."""
 
     confirm_hours: int = 48  # a confirmation link expires, and its sign-up is deleted, after this
     min_fill_seconds: int = 3  # a form sent back sooner was filled by a machine
@@ -106,6 +107,19 @@ class SubscribeConfig:
     per_client_per_hour: int = 20  # sign-ups from one client (IP address) in an hour, at most
     record_ip: bool = False  # keep the client IP address with the consent record
     welcome: bool = False  # mail templates/mail/welcome.* after a confirmation
+    # Other sites whose pages may send the form (the snippet embedded there), as
+    # origins: "https://www.example.org". This site (base_url) always may.
+    allowed_origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """`newsletter serve` behind a reverse proxy; see docs/security.md."""
+
+    # The proxy whose X-Forwarded-For names the real client (waitress trusts no
+    # other): loopback, where Caddy or nginx on the same machine connect from.
+    # "" trusts none (serve answers the internet directly).
+    trusted_proxy: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -148,6 +162,7 @@ class Config:
     sending: SendingConfig = field(default_factory=SendingConfig)
     subscribe: SubscribeConfig = field(default_factory=SubscribeConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     dkim: DkimConfig | None = None
     languages: tuple[str, ...] = (ENGLISH,)  # the first is shown first where all appear
     texts: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> language -> text
@@ -180,6 +195,45 @@ class Config:
     @property
     def issues_dir(self) -> Path:
         return self.project_dir / "issues"
+
+    @property
+    def key_files(self) -> list[Path]:
+        """The DKIM private keys kept in files (a key in the environment is not here)."""
+        dkim = self.dkim
+        found = [] if dkim is None else [dkim.key_file, dkim.ed25519_key_file]
+        return [path for path in found if path is not None]
+
+    @property
+    def state_paths(self) -> list[Path]:
+        """What holds this project's state: never overwritten by a file newsletter writes."""
+        database = self.database_path
+        return [
+            self.project_dir / CONFIG_NAME,
+            *(database.with_name(database.name + suffix) for suffix in ("", "-wal", "-shm")),
+            database.with_name(JOURNAL_NAME),
+            self.templates_dir,
+            self.issues_dir,
+            self.project_dir / "dkim",
+            *self.key_files,
+        ]
+
+    def output_file(self, path: Path) -> Path:
+        """`path` (resolved through links) as a file a command may write (`backup FILE`,
+        `subscribers export FILE`): a regular file or nothing yet, never a device, a
+        folder, or part of this project's state."""
+        resolved = Path(path).resolve()
+        if resolved.exists() and not resolved.is_file():
+            raise InputError(
+                f"{path} is not a regular file: nothing was written",
+                hint="name a new file (an existing one is replaced)",
+            )
+        for own in map(Path.resolve, self.state_paths):
+            if resolved == own or own in resolved.parents:
+                raise InputError(
+                    f"{path} is part of this project ({own.name}): nothing was written",
+                    hint="name a file outside the project's own files, e.g. ../newsletter-backup.zip",
+                )
+        return resolved
 
     @property
     def build_dir(self) -> Path:

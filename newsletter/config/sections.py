@@ -1,4 +1,5 @@
-"""The optional sections of newsletter.toml: [smtp], [sending], [subscribe], [bounces], [dkim]."""
+"""The optional sections of newsletter.toml: [smtp], [sending], [subscribe], [bounces],
+[serve], [dkim]."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from newsletter.config.durations import parse_give_up_after, parse_quotas
 from newsletter.config.model import (
@@ -17,6 +19,7 @@ from newsletter.config.model import (
     DkimConfig,
     ImapConfig,
     SendingConfig,
+    ServeConfig,
     SmtpConfig,
     SubscribeConfig,
 )
@@ -88,7 +91,48 @@ def parse_subscribe(subscribe: dict[str, Any]) -> SubscribeConfig:
     for key, (low, high) in _SUBSCRIBE_RANGES.items():
         if key in subscribe:
             _check_range(f"subscribe.{key}", subscribe[key], low, high)
-    return SubscribeConfig(**subscribe)
+    origins = tuple(_allowed_origin(item) for item in subscribe.get("allowed_origins", []))
+    return SubscribeConfig(**{**subscribe, "allowed_origins": origins})
+
+
+def _allowed_origin(value: object) -> str:
+    parts = urlsplit(value.strip()) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{CONFIG_NAME}: 'subscribe.allowed_origins' must list web sites, got {value!r}",
+            hint='e.g. allowed_origins = ["https://www.example.org"]',
+        )
+    return origin_of(str(value))
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL, lower-cased, default port left out: what a
+    browser sends as Origin, for comparing."""
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or (scheme, port) in (("http", 80), ("https", 443)):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def parse_serve(serve: dict[str, Any]) -> ServeConfig:
+    proxy = serve.get("trusted_proxy", ServeConfig.trusted_proxy).strip()
+    if proxy:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError:
+            raise ConfigError(
+                f"{CONFIG_NAME}: 'serve.trusted_proxy' must be an IP address, got {proxy!r}",
+                hint='the address your reverse proxy connects from, e.g. "127.0.0.1" or "::1";'
+                ' "" to trust none',
+            ) from None
+    return ServeConfig(trusted_proxy=proxy)
 
 
 def parse_bounces(bounces: dict[str, Any], check: AddressCheck) -> BouncesConfig:

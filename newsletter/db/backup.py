@@ -3,35 +3,40 @@
 A copy is made with SQLite's online backup, so it is consistent even while a
 send or `newsletter serve` writes. Every copy is integrity-checked before it
 counts: a damaged database is reported, never saved over a good backup.
-Restoring puts a copy back and replays the journal into it, so everything
-recorded since the copy was made (unsubscribes, deliveries) still holds.
+Restoring (newsletter.history.restore) puts a copy in place with `install`, in
+one rename, then replays the journal into it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import threading
 from contextlib import closing
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from newsletter.db.connection import connect_database
 from newsletter.db.faults import database_fault
-from newsletter.db.recovery import BACKUP_DIR_NAME, connect_journal, replay_journal
+from newsletter.db.recovery import BACKUP_DIR_NAME
 from newsletter.errors import DatabaseError
 
 KEEP = 5
 PREFIX = "newsletter-"
-RESTORE_HINT = "restore the newest good backup: `newsletter restore` (see the README, Backups)"
+KINDS = (".db", ".zip")  # a database copy (automatic), an archive of the project (`backup`)
+RESTORE_HINT = (
+    "restore the newest good backup: `newsletter restore` (see the manual, docs/backups.md)"
+)
 
 
 def backup_dir(database_path: Path) -> Path:
     return database_path.parent / BACKUP_DIR_NAME
 
 
-def check_integrity(conn: sqlite3.Connection, *, quick: bool = False, what: str = "the database"):
+def check_integrity(
+    conn: sqlite3.Connection, *, quick: bool = False, what: str = "the database"
+) -> None:
     """One line naming the damage, if SQLite finds any (quick: pages and structure only)."""
     pragma = "quick_check" if quick else "integrity_check"
     try:
@@ -68,7 +73,7 @@ def automatic_backup(db: sqlite3.Connection, reason: str) -> Path | None:
     if not _holds_anyone(db):
         return None
     directory = backup_dir(database_file(db))
-    path = backup_database(db, _new_name(directory, reason))
+    path = backup_database(db, new_backup_name(directory, reason))
     prune(directory)
     return path
 
@@ -86,7 +91,7 @@ class PendingBackup:
     """A checked copy being made from its own connection (a consistent snapshot)."""
 
     def __init__(self, database: Path, reason: str) -> None:
-        self.path = _new_name(backup_dir(database), reason)
+        self.path = new_backup_name(backup_dir(database), reason)
         self._copy = self.path.with_name(self.path.name + ".pending")  # never pruned as a backup
         self._error: BaseException | None = None
         self._kept = False
@@ -133,52 +138,123 @@ def database_file(db: sqlite3.Connection) -> Path:
 
 
 def prune(directory: Path, keep: int = KEEP) -> list[Path]:
-    """Delete all but the `keep` newest backups (by their time-stamped names)."""
-    backups = sorted(directory.glob(f"{PREFIX}*.db"), key=lambda p: p.name, reverse=True)
-    for old in backups[keep:]:
-        old.unlink(missing_ok=True)
-    return backups[keep:]
+    """Delete all but the `keep` newest backups of each kind (database copies, whole
+    archives), by their time-stamped names."""
+    pruned = []
+    for kind in KINDS:
+        backups = sorted(directory.glob(f"{PREFIX}*{kind}"), key=lambda p: p.name, reverse=True)
+        for old in backups[keep:]:
+            old.unlink(missing_ok=True)
+        pruned += backups[keep:]
+    return pruned
 
 
 def list_backups(database_path: Path) -> list[Path]:
-    """The backups in `backups/`, newest first."""
+    """The backups in `backups/` (database copies and archives), newest first."""
     directory = backup_dir(database_path)
-    return sorted(directory.glob(f"{PREFIX}*.db"), key=lambda p: p.name, reverse=True)
+    found = [path for kind in KINDS for path in directory.glob(f"{PREFIX}*{kind}")]
+    return sorted(found, key=lambda p: p.name, reverse=True)
 
 
-def restore_copy(database_path: Path, source: Path) -> Path:
-    """Put a backup in place of the database; the one it replaces is kept aside.
-
-    The journal replay (at the next open) brings the copy up to date. Stop
-    `newsletter serve` and any send first: they hold the old file open.
-    """
+def prepare_copy(database_path: Path, source: Path) -> Path:
+    """A checked copy of the backup at `source`, beside the database, ready for `install`."""
     source = Path(source)
     if not source.is_file():
         raise DatabaseError(f"no backup at {source}", hint="`newsletter restore --list` shows them")
+    partial = _incoming(database_path)
     try:
         with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as backup:
             check_integrity(backup, what=f"the backup {source.name}")
             _require_newsletter(backup, source)
-            replaced = set_aside(database_path, "replaced")
-            partial = database_path.with_name(database_path.name + ".restoring")
-            partial.unlink(missing_ok=True)
             with closing(sqlite3.connect(str(partial))) as target:
                 backup.backup(target)
-            os.replace(partial, database_path)
     except (sqlite3.Error, OSError) as error:
+        partial.unlink(missing_ok=True)
         raise database_fault(error, f"restore from {source} failed") from None
-    return replaced
+    return partial
 
 
-def set_aside(database_path: Path, why: str) -> Path:
-    """Move the database (and its -wal/-shm) into backups/ under a name pruning skips."""
-    aside = backup_dir(database_path) / f"{why}-{_stamp()}.db"
-    aside.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        current = database_path.with_name(database_path.name + suffix)
-        if current.exists():
-            os.replace(current, aside.with_name(aside.name + suffix))
+def prepare_empty(database_path: Path) -> Path:
+    """A new, empty database beside the database, ready for `install`."""
+    partial = _incoming(database_path)
+    connect_database(partial, create=True, blank=True).close()
+    return partial
+
+
+def install(database_path: Path, incoming: Path) -> Path | None:
+    """`incoming` (a whole, closed database) takes the database's place in one rename,
+    so a kill at any moment leaves the old database or the new one, never none.
+
+    The old one is first copied into backups/ (returned), and its WAL folded into
+    it: a WAL left beside the new file would be applied to it. Stop `newsletter
+    serve` and any send first: they hold the old file open.
+    """
+    try:
+        aside = _copy_aside(database_path, "replaced")
+        if not _fold_wal(database_path):  # damaged: its copy (with the WAL) is aside
+            _remove_wal(database_path)
+        os.replace(incoming, database_path)
+        _remove_wal(database_path)
+    except (sqlite3.Error, OSError) as error:
+        raise database_fault(
+            error, f"cannot put the restored database in place of {database_path}"
+        ) from None
+    finally:
+        incoming.unlink(missing_ok=True)
     return aside
+
+
+def _incoming(database_path: Path) -> Path:
+    partial = database_path.with_name(database_path.name + ".restoring")
+    for suffix in ("", "-wal", "-shm", "-journal"):  # left by a restore that was killed
+        partial.with_name(partial.name + suffix).unlink(missing_ok=True)
+    return partial
+
+
+def _copy_aside(database_path: Path, why: str) -> Path | None:
+    """A copy of the database in backups/ under a name pruning skips (None: no database)."""
+    if not database_path.exists() or database_path.stat().st_size == 0:
+        return None
+    aside = backup_dir(database_path) / f"{why}-{stamp()}.db"
+    aside.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with (
+            closing(sqlite3.connect(str(database_path))) as current,
+            closing(sqlite3.connect(str(aside))) as copy,
+        ):
+            current.backup(copy)
+    except sqlite3.Error:  # damaged: its files as they are
+        aside.unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            current_file = database_path.with_name(database_path.name + suffix)
+            if current_file.exists():
+                shutil.copyfile(current_file, aside.with_name(aside.name + suffix))
+    return aside
+
+
+def _fold_wal(database_path: Path) -> bool:
+    """Checkpoint the database's WAL into it and end it; False if it cannot be read."""
+    if not database_path.exists():
+        return True
+    try:
+        with closing(sqlite3.connect(str(database_path), timeout=1)) as current:
+            current.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            current.execute("PRAGMA journal_mode=DELETE").fetchall()  # the WAL file goes
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            raise DatabaseError(
+                f"{database_path.name} is in use: nothing was restored",
+                hint="stop `newsletter serve` and any send, then run restore again",
+            ) from None
+        return False
+    except sqlite3.Error:
+        return False
+    return True
+
+
+def _remove_wal(database_path: Path) -> None:
+    for suffix in ("-wal", "-shm"):
+        database_path.with_name(database_path.name + suffix).unlink(missing_ok=True)
 
 
 def _require_newsletter(conn: sqlite3.Connection, source: Path) -> None:
@@ -187,58 +263,10 @@ def _require_newsletter(conn: sqlite3.Connection, source: Path) -> None:
         raise DatabaseError(f"{source} is not a newsletter database")
 
 
-def _new_name(directory: Path, reason: str) -> Path:
+def new_backup_name(directory: Path, reason: str, suffix: str = ".db") -> Path:
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in reason)[:60]
-    return directory / f"{PREFIX}{_stamp()}-{safe}.db"
+    return directory / f"{PREFIX}{stamp()}-{safe}{suffix}"
 
 
-def _stamp() -> str:
+def stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-
-
-def make_backup(db: sqlite3.Connection, destination: Path | None = None) -> Path:
-    """`newsletter backup [FILE]`: to FILE, or into backups/ (then pruned like the automatic ones)."""
-    if destination is not None:
-        return backup_database(db, destination)
-    directory = backup_dir(database_file(db))
-    path = backup_database(db, _new_name(directory, "manual"))
-    prune(directory)
-    return path
-
-
-@dataclass(frozen=True)
-class Restored:
-    source: Path | None  # None: an empty database was started
-    set_aside: Path | None  # where the database it replaced was kept
-    replayed: int  # journal entries applied on top of the copy
-
-
-def restore(database_path: Path, source: Path | None = None, *, empty: bool = False) -> Restored:
-    """Put a backup back (the newest by default), or start an empty database, then
-    replay the journal so that everyone who left since stays gone and nobody gets
-    an issue again."""
-    aside = None
-    if empty:
-        if database_path.exists():
-            aside = set_aside(database_path, "replaced")
-    else:
-        source = source or _newest(database_path)
-        aside = restore_copy(database_path, source)
-    db = connect_database(database_path, create=True, blank=True)
-    try:
-        journal = connect_journal(db, database_path, replay=False)
-        replayed = replay_journal(db, journal)
-        journal.close()
-    finally:
-        db.close()
-    return Restored(None if empty else source, aside, replayed)
-
-
-def _newest(database_path: Path) -> Path:
-    backups = list_backups(database_path)
-    if not backups:
-        raise DatabaseError(
-            f"no backups in {backup_dir(database_path)}",
-            hint="name a backup file, or see `newsletter restore --help` to start an empty database",
-        )
-    return backups[0]

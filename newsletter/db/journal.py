@@ -19,6 +19,8 @@ line per fact, tab-separated; a partial last line (a crash mid-write) is ignored
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import threading
@@ -26,12 +28,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import BinaryIO
 
+from newsletter.db.faults import database_fault
 from newsletter.errors import DatabaseError
 
 JOURNAL_NAME = "newsletter.journal"
 HEADER = "# newsletter journal 1"
 READ_CHUNK = 1 << 20
+SYNC_SECONDS = 1.0  # delivery lines reach the disk within this (a power cut costs no more)
 
 
 @dataclass(frozen=True)
@@ -68,11 +73,17 @@ class Journal:
     def __init__(self, path: Path, journal_id: str, salt: str) -> None:
         self.path, self.id, self.salt = path, journal_id, salt
         self._fd: int | None = None
+        self._torn = False  # the file ends mid-line: the next write ends it first
+        self._pending_sync: threading.Timer | None = None  # delivery lines not yet on disk
         self._lock = threading.Lock()
 
     @classmethod
     def open(cls, path: Path) -> Journal | None:
-        """The journal at `path`, or None if there is none (or it has no valid header)."""
+        """The journal at `path`, or None if there is none.
+
+        A journal whose first line cannot be read is an error, never a reason to
+        start a new one: it holds who left, and a new journal would forget them.
+        """
         try:
             with path.open("rb") as handle:
                 first = handle.readline(200).decode("ascii", "replace")
@@ -82,7 +93,11 @@ class Journal:
             raise DatabaseError(f"cannot read the journal {path}: {error.strerror}") from None
         words = dict(w.split("=", 1) for w in first[len(HEADER) :].split() if "=" in w)
         if not first.startswith(HEADER) or not {"id", "salt"} <= words.keys():
-            return None
+            raise DatabaseError(
+                f"the journal {path} cannot be read: its first line is damaged",
+                hint="put back a good copy of it (from a `newsletter backup` archive);"
+                " it records who left, so newsletter will not replace it",
+            )
         return cls(path, words["id"], words["salt"])
 
     @classmethod
@@ -97,10 +112,7 @@ class Journal:
             os.replace(temporary, path)
         except OSError as error:
             temporary.unlink(missing_ok=True)
-            raise DatabaseError(
-                f"cannot write the journal {path}: {error.strerror}",
-                hint="check that the project folder is writable and the disk is not full",
-            ) from None
+            raise journal_fault(path, error) from None
         return journal
 
     def hash(self, email_key: str) -> str:
@@ -131,24 +143,88 @@ class Journal:
         self._write(data, sync=sync)
 
     def _write(self, data: str, *, sync: bool) -> None:
-        try:
-            with self._lock:
-                if self._fd is None:
-                    self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | _BINARY)
-                os.write(self._fd, data.encode("utf-8"))
-                if sync:
+        """Whole lines or nothing readable: a write the disk cut short leaves a torn
+        line, so the next write first ends it with a marker line (never glues onto it)."""
+        with self._lock:
+            payload = data.encode("utf-8")
+            written = 0
+            try:
+                fd = self._writer()
+                if self._torn:
+                    payload = TORN_MARKER + payload
+                while written < len(payload):
+                    done = os.write(fd, payload[written:])
+                    if done == 0:
+                        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                    written += done
+                self._torn = False
+                self._sync(fd, now=sync)
+            except OSError as error:
+                if written and not payload[:written].endswith(b"\n"):
+                    self._torn = True
+                raise journal_fault(self.path, error) from None
+
+    def _writer(self) -> int:
+        """The append handle, opened at the first write; a journal that ends mid-line
+        (a crash or a full disk in an earlier run) gets its marker first."""
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | _BINARY)
+            self._torn = _ends_mid_line(self.path)
+        return self._fd
+
+    def redact(self, address: str) -> int:
+        """Blank, in place and at the same length, every line naming `address` but the
+        ones that keep it suppressed (`forget`): returns how many.
+
+        No byte moves and the file is never replaced, so appenders and readers in
+        other processes are undisturbed; a blanked line no longer parses.
+        """
+        needle, spans = address.encode("ascii"), []
+        with self._lock, self.path.open("r+b") as handle:
+            for start, line in _lines(handle, needle):
+                at = line.find(needle)
+                if at < 0 or (line.startswith(b"L\t") and line.endswith(b"\tforgotten")):
+                    continue
+                first = line.rfind(b"\t", 0, at - 1) + 1  # the id field, then the hash
+                spans.append((start + first, at + len(needle) - first))
+            for offset, length in spans:
+                handle.seek(offset)
+                handle.write(b"-" * length)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return len(spans)
+
+    def _sync(self, fd: int, *, now: bool) -> None:
+        """People's facts reach the disk before they are answered (`now`); delivery
+        lines within SYNC_SECONDS (a timer), and at `close`: so a power cut costs at
+        most the last second's records (see docs/data-safety.md)."""
+        if now:
+            os.fsync(fd)
+            self._pending_sync = None
+        elif self._pending_sync is None:
+            self._pending_sync = threading.Timer(SYNC_SECONDS, self._sync_later)
+            self._pending_sync.daemon = True
+            self._pending_sync.start()
+
+    def _sync_later(self) -> None:
+        with self._lock:
+            if self._fd is not None and self._pending_sync is not None:
+                with contextlib.suppress(OSError):  # the next write or close reports it
                     os.fsync(self._fd)
-        except OSError as error:
-            raise DatabaseError(
-                f"cannot write the journal {self.path}: {error.strerror}",
-                hint="free some disk space and check that the project folder is writable",
-            ) from None
+            self._pending_sync = None
 
     def close(self) -> None:
         with self._lock:
             if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+                pending, self._pending_sync = self._pending_sync, None
+                try:
+                    if pending is not None:
+                        pending.cancel()
+                        with contextlib.suppress(OSError):  # written: the OS has the lines
+                            os.fsync(self._fd)
+                finally:
+                    os.close(self._fd)
+                    self._fd = None
 
     # --- reading ---------------------------------------------------------------------
 
@@ -235,8 +311,40 @@ class JournalTail:
 
 
 _BINARY = getattr(os, "O_BINARY", 0)
+TORN_MARKER = b"\n# torn line above: kept as it was, not read\n"
+
+
+def _lines(handle: BinaryIO, needle: bytes) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) of the whole lines holding `needle`; chunks without it are not split."""
+    offset, rest = 0, b""
+    while chunk := handle.read(READ_CHUNK):
+        data = rest + chunk
+        whole = data.rfind(b"\n") + 1
+        if needle in data[:whole]:
+            position = offset
+            for line in data[:whole].split(b"\n")[:-1]:
+                if needle in line:
+                    yield position, line
+                position += len(line) + 1
+        offset, rest = offset + whole, data[whole:]
+
+
+def _ends_mid_line(path: Path) -> bool:
+    with path.open("rb") as handle:
+        if handle.seek(0, os.SEEK_END) == 0:
+            return False
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) != b"\n"
+
+
+def journal_fault(path: Path, error: OSError) -> DatabaseError:
+    """A failed append as one line (a full disk says so): nothing was half-recorded."""
+    return database_fault(error, f"cannot write the journal {path}")
+
+
 _SHAPES = {"L": 5, "B": 5, "I": 5, "D": 5}
 _ID = re.compile(r"[0-9]{1,18}")
+_HASH = re.compile(r"[0-9a-f]{64}")  # a line cut short inside its hash is not a fact
 
 
 def _clean(value: object) -> str:
@@ -250,7 +358,9 @@ def _parse(line: bytes) -> Entry | None:
     if _SHAPES.get(fields[0]) != len(fields):
         return None
     entry = Entry(fields[0], fields)
-    if entry.kind != "I" and not _ID.fullmatch(str(_id_text(entry))):
+    if entry.kind != "I" and not (
+        _ID.fullmatch(_id_text(entry)) and _HASH.fullmatch(entry.address)
+    ):
         return None
     return entry
 

@@ -389,3 +389,96 @@ def _count_deliveries(db: Database) -> None:
                         " VALUES (?, ?, ?, ?, ?)",
                         [slug, status, language or "", language is None, n],
                     )
+
+
+@step("0007_return_keys_and_probes")
+def return_keys_and_probes(db: Database) -> None:
+    """Returned mail acts only on mail we sent (issue 26).
+
+    - return_keys: the secrets that sign VERP addresses (bounces+ID-TAG@), kept
+      here and nowhere else: never in the journal or the config, which may be
+      shared. The newest unretired key signs; a retired one is still accepted
+      for a while (sending/return_path.py). A database that already sent mail
+      keeps its old derived key, retired now, so bounces of mail in flight are
+      still read; a forger who could compute it loses it when the grace ends.
+    - probes: a short notice sent to confirm a bounce that could not be tied to
+      a delivery by VERP (Mailman's model); only if the probe bounces is the
+      address marked bounced. Erased by `forget`.
+    """
+    import hashlib
+    import secrets
+
+    db.execute(
+        """CREATE TABLE return_keys (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        secret TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        retired_at TEXT
+    )"""
+    )
+    now = db.execute("SELECT strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')").fetchone()[0]
+    if db.execute("SELECT 1 FROM deliveries LIMIT 1").fetchone():
+        salt = db.execute("SELECT value FROM meta WHERE key = 'suppression_salt'").fetchone()
+        legacy = hashlib.sha256(f"verp:{salt[0] if salt else ''}".encode()).hexdigest()
+        db.execute(
+            "INSERT INTO return_keys (secret, created_at, retired_at) VALUES (?, ?, ?)",
+            [legacy, now, now],
+        )
+    db.execute(
+        "INSERT INTO return_keys (secret, created_at) VALUES (?, ?)", [secrets.token_hex(32), now]
+    )
+    db.execute(
+        """CREATE TABLE probes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        subscriber_id INTEGER NOT NULL,
+        issue_slug TEXT,
+        reason TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        message_id TEXT,
+        outcome TEXT
+    )"""
+    )
+    db.execute("CREATE INDEX probes_out ON probes (subscriber_id) WHERE outcome IS NULL")
+    db.execute("CREATE INDEX probes_by_message_id ON probes (message_id)")
+
+
+@step("0008_archive")
+def archive(db: Database) -> None:
+    """The public archive: each issue's editions as they were sent, with nothing
+    personal in them, written when the issue starts sending (sending/archived.py).
+    The archive shows these, so an issue file edited later cannot change what the
+    archive says was sent."""
+    db.execute(
+        """CREATE TABLE archived_editions (
+        issue_slug TEXT NOT NULL REFERENCES issues (slug),
+        edition TEXT NOT NULL,
+        languages TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        preheader TEXT NOT NULL,
+        html TEXT NOT NULL,
+        content TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        PRIMARY KEY (issue_slug, edition)
+    )"""
+    )
+
+
+@step("0009_signup_abuse")
+def signup_abuse(db: Database) -> None:
+    """Sign-up limits a bot cannot walk around (issue 26).
+
+    - signups.mailbox_key: the mailbox an address reaches (`name+tag@` is
+      `name@`, Gmail's dots do not count): the per-address limit counts mails
+      to the mailbox. Rows waiting at upgrade take their address key.
+    - used_stamps: a form's stamp works once (kept until it would have expired).
+    """
+    db.execute("ALTER TABLE signups ADD COLUMN mailbox_key TEXT")
+    db.execute("UPDATE signups SET mailbox_key = email_key")
+    db.execute("CREATE INDEX signups_by_mailbox ON signups (mailbox_key)")
+    db.execute(
+        """CREATE TABLE used_stamps (
+        stamp TEXT PRIMARY KEY,
+        expires_at TEXT NOT NULL
+    ) WITHOUT ROWID"""
+    )

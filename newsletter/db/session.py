@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any, Self
 
 from newsletter.db.journal import Journal
+from newsletter.errors import DatabaseError
 
 
 class DatabaseSession:
@@ -23,6 +24,10 @@ class DatabaseSession:
         self.clock = clock
         self.journal = journal
         self._unwritten: list[tuple[object, ...]] = []  # journal lines awaiting COMMIT
+        # Applies what others journalled while this session held the database (an
+        # unsubscribe during an import): set by newsletter.history.replay.attach, which
+        # sits above the import and the send that call it.
+        self.catch_up: Callable[..., int] = _nothing_to_apply
 
     def query(self, sql: str, params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
         """Rows as dicts, read as they are iterated (as sqlite-utils' `Database.query`)."""
@@ -33,6 +38,21 @@ class DatabaseSession:
     def one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
         """The first row of a query, or None."""
         return next(self.query(sql, params), None)
+
+    def row(self, sql: str, params: list[Any] | None = None) -> dict[str, Any]:
+        """The first row of a query that always has one: a count, a meta key the
+        schema writes, a row this connection has just written."""
+        row = self.one(sql, params)
+        if row is None:
+            raise DatabaseError(
+                f"the database lacks a row it must have: {sql}",
+                hint="restore the newest good backup: `newsletter restore`",
+            )
+        return row
+
+    def value(self, sql: str, params: list[Any] | None = None) -> Any:
+        """The first column of `row(sql, params)`."""
+        return next(iter(self.row(sql, params).values()))
 
     def close(self) -> None:
         self.conn.close()
@@ -80,3 +100,7 @@ class DatabaseSession:
         records, self._unwritten = self._unwritten, []
         if records and self.journal is not None:
             self.journal.append(records, sync=True)
+
+
+def _nothing_to_apply(sent_here: str | None = None) -> int:
+    return 0

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from newsletter.config import Config, DkimConfig
 from newsletter.doctor.dns import Dns, DnsFailure
@@ -44,11 +47,13 @@ def check_dkim(config: Config, dns: Dns) -> list[Finding]:
     return findings
 
 
-def _keys(dkim: DkimConfig) -> list[tuple[str, object, Path | None]]:
-    keys = [(dkim.record_name, load_private_key, dkim.key_file)]
+def _keys(dkim: DkimConfig) -> list[tuple[str, Callable[[DkimConfig], PrivateKey], Path | None]]:
+    keys: list[tuple[str, Callable[[DkimConfig], PrivateKey], Path | None]] = [
+        (dkim.record_name, load_private_key, dkim.key_file)
+    ]
     if dkim.ed25519_record_name:
         keys.append((dkim.ed25519_record_name, load_ed25519_key, dkim.ed25519_key_file))
-    return keys  # type: ignore[return-value]
+    return keys
 
 
 def _check_record(dns: Dns, name: str, key: PrivateKey) -> Finding:
@@ -73,7 +78,7 @@ def _check_record(dns: Dns, name: str, key: PrivateKey) -> Finding:
             f"the key published at {name} is not the key newsletter signs with",
             publish + " (a changed record may take a few hours to be seen)",
         )
-    size = f"{key.key_size} bits" if kind == "rsa" else "Ed25519"  # type: ignore[union-attr]
+    size = f"{key.key_size} bits" if isinstance(key, rsa.RSAPrivateKey) else "Ed25519"
     return ok(TOPIC, f"{name} publishes the signing key ({size})")
 
 

@@ -32,6 +32,18 @@ class Dns:
         except dns.exception.DNSException as error:
             raise DnsFailure(f"{kind} {name}: {_describe(error)}") from None
 
+    def exists(self, name: str) -> bool:
+        """Whether the name exists at all (it may hold no SOA: that still counts)."""
+        try:
+            self.resolver.resolve(name, "SOA", search=False)
+        except dns.resolver.NXDOMAIN:
+            return False
+        except dns.resolver.NoAnswer:
+            return True
+        except dns.exception.DNSException as error:
+            raise DnsFailure(f"SOA {name}: {_describe(error)}") from None
+        return True
+
     def txt(self, name: str) -> list[str]:
         """Each TXT record as one string (its character-strings joined)."""
         return [
@@ -83,7 +95,7 @@ def parse_nameserver(text: str) -> tuple[str, int]:
     except ValueError:
         pass
     try:
-        return socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)[0][4][0], int(port)
+        return str(socket.getaddrinfo(host, int(port), type=socket.SOCK_DGRAM)[0][4][0]), int(port)
     except (OSError, UnicodeError):
         raise InputError(
             f"--nameserver: cannot find {host!r}", hint="give its IP address"

@@ -18,6 +18,7 @@ from newsletter.i18n.languages import (
     autonym,
     language_name,
     parse_language,
+    text_direction,
 )
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ __all__ = [
     "install",
     "language_name",
     "parse_language",
+    "text_direction",
     "translator",
 ]
 

@@ -76,6 +76,7 @@ def install(env: jinja2.Environment) -> None:
     put the results together.
     """
     env.add_extension("jinja2.ext.i18n")
+    # the extension added just above gives the environment this method; jinja2's types do not
     env.install_gettext_callables(  # type: ignore[attr-defined]
         _gettext, _ngettext, newstyle=True, pgettext=_pgettext, npgettext=_npgettext
     )

@@ -15,3 +15,11 @@ def month_label(day: date, language: str) -> str:
         return format_date(day, "LLLL y", locale=language or SOURCE_LANGUAGE)
     except (ValueError, LookupError):
         return format_date(day, "LLLL y", locale=SOURCE_LANGUAGE)
+
+
+def day_label(day: date, language: str) -> str:
+    """'6 December 2026', '6 Rhagfyr 2026': the day an issue was sent."""
+    try:
+        return format_date(day, "d MMMM y", locale=language or SOURCE_LANGUAGE)
+    except (ValueError, LookupError):
+        return format_date(day, "d MMMM y", locale=SOURCE_LANGUAGE)

@@ -46,7 +46,7 @@ def active_content(html: str) -> list[str]:
             found.append(f"{'an' if tag[0] in 'aeiou' else 'a'} <{tag}> element")
         if tag == "meta" and _REFRESH.match(element.get("http-equiv", "")):
             found.append('a <meta http-equiv="refresh"> (it redirects the reader)')
-        found.extend(_active_attributes(tag, element.attrib))
+        found.extend(_active_attributes(tag, dict(element.attrib)))
     return list(dict.fromkeys(found))
 
 

@@ -20,6 +20,7 @@ from newsletter.issue.active_content import active_content
 from newsletter.issue.editions import Edition, PreparedIssue, sample_subscriber
 from newsletter.issue.language_checks import check_languages
 from newsletter.issue.personal_fields import UNSUBSCRIBE_FIELD
+from newsletter.issue.placeholders import check_placeholders
 
 GMAIL_CLIP_BYTES = 102 * 1024
 TEXT_RATIO_WARNING = 0.5  # text part shorter than half the HTML's visible text
@@ -56,6 +57,7 @@ def check_issue(
     ]
     findings += _check_attributes(prepared, attribute_keys)
     findings += [Finding(*pair) for pair in check_languages(config, prepared, readers)]
+    findings += [Finding(*pair) for pair in check_placeholders(config, prepared)]
     return sorted(findings, key=lambda finding: finding.level != "error")
 
 
@@ -101,7 +103,7 @@ def _check_required(config: Config, prepared: Edition, html: str, text: str) -> 
         return found
     if not all(_words(address) in _words(_visible_text(html)) for address in addresses):
         found.append(Finding("error", "the HTML part does not show the postal address"))
-    if not all(address in text for address in addresses):
+    if not all(_words(address) in _words(text) for address in addresses):  # wrapped lines too
         found.append(Finding("error", "the text part does not show the postal address"))
     return found
 

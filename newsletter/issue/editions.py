@@ -7,11 +7,12 @@ preview read them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from newsletter.errors import InputError
+from newsletter.issue.online import OnlineEdition
 from newsletter.issue.personal_fields import Skeleton, field_values, html_values
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.tokens import unsubscribe_url
@@ -78,6 +79,7 @@ class PreparedIssue:
     missing: tuple[str, ...]  # languages of the project with no file
     templates: tuple[str, ...]
     content_hash: str  # sha256 of the issue files, the templates used and the rendered result
+    online: dict[str, OnlineEdition] = field(default_factory=dict)  # the archive's copy, by key
 
     def edition_for(self, language: str) -> Edition:
         """The edition a reader gets: their language's, else the one with every language."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import jinja2
 
-from newsletter.i18n import install
+from newsletter.i18n import install, text_direction
 
 TEMPLATES_PACKAGE = "newsletter.templates"  # the repository's templates/, packaged into the wheel
 
@@ -32,7 +32,8 @@ def make_environment(
 
     html=True escapes every substituted value (HTML pages and email HTML);
     html=False is for the plain-text part. Interface strings come from the
-    gettext catalogs, in the language named by the template's `lang`. `loaded`, when given, records every
+    gettext catalogs, in the language named by the template's `lang`; `lang | direction`
+    is its writing direction. `loaded`, when given, records every
     template read, so an error can be traced to its file and line
     (`template_rules.locate_error`).
     """
@@ -50,6 +51,7 @@ def make_environment(
         keep_trailing_newline=True,
     )
     install(env)  # {% trans %} and _() speak the template's `lang`
+    env.filters["direction"] = text_direction  # dir="{{ lang | direction }}": ltr or rtl
     return env
 
 

@@ -24,9 +24,11 @@ FOLDER = ".inlined"  # inside build/ (no issue name starts with a dot)
 SETTINGS = {
     "strip_important": False,
     "keep_style_tags": False,
-    # CSS heights become no attribute: `height: auto` would be the invalid
-    # height="auto"; the inlined style keeps the height.
-    "disable_basic_attributes": ["height"],
+    # No CSS property becomes an HTML attribute: premailer would put bgcolor on
+    # links and code, width on <body> and align on <th> (invalid HTML, and
+    # height="auto" an invalid value). The attributes Outlook needs on the layout
+    # tables are written in base.html itself; the inlined styles do the rest.
+    "disable_basic_attributes": ["height", "width", "bgcolor", "align", "valign"],
     "allow_network": False,
     "disable_validation": True,
     "cssutils_logging_level": logging.CRITICAL,
@@ -41,7 +43,7 @@ def inline_css(html: str) -> str:
     """
     from premailer import Premailer
 
-    return Premailer(html, **SETTINGS).transform()  # type: ignore[arg-type]
+    return Premailer(html, **SETTINGS).transform()
 
 
 def inline_css_remembered(html: str, build_dir: Path) -> str:

@@ -16,6 +16,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 TEXT_WIDTH = 72
+# Headings underlined as reStructuredText does: each level looks different.
+HEADING_RULES = {"h1": "=", "h2": "-", "h3": "~"}  # h4 to h6 as h3
 IMAGE_WIDTH = 520  # the default template's column: 600 px less 40 px of padding each side
 _TAG = re.compile(r"<[^>]*>")  # raw HTML in Markdown: its text goes to the text part
 _STRIKE_TAG = re.compile(r"</?(?:s|del|strike)(?:\s[^>]*)?>", re.I)  # raw HTML strikethrough
@@ -37,11 +39,35 @@ def parse(source: str) -> list[Token]:
 
 def to_html(tokens: Sequence[Token]) -> str:
     parser = make_parser()
+    parser.add_render_rule("paragraph_open", _paragraph_open)
+    parser.add_render_rule("paragraph_close", _paragraph_close)
     return parser.renderer.render(list(tokens), parser.options, {})
 
 
+# A button is a one-cell table: the cell's background is the button's one colour
+# (a border-drawn button splits in two under a mail client's forced dark mode),
+# and Outlook, which ignores padding on links, pads the cell.
+_BUTTON_OPEN = (
+    '<table role="presentation" class="button-row" cellpadding="0" cellspacing="0" border="0">'
+    '<tr><td class="button-cell">'
+)
+_BUTTON_CLOSE = "</td></tr></table>\n"
+
+
+def _paragraph_open(self, tokens, index, options, env) -> str:  # noqa: ANN001 - markdown-it's
+    if tokens[index].meta.get("button"):
+        return _BUTTON_OPEN
+    return self.renderToken(tokens, index, options, env)
+
+
+def _paragraph_close(self, tokens, index, options, env) -> str:  # noqa: ANN001 - rule signature
+    if tokens[index].meta.get("button"):
+        return _BUTTON_CLOSE
+    return self.renderToken(tokens, index, options, env)
+
+
 def _mark_buttons(state) -> None:  # noqa: ANN001 - markdown-it's StateCore
-    """A paragraph that is only a link gets class="button" on the link."""
+    """A paragraph that is only a link is a button: class="button" on the link."""
     tokens = state.tokens
     for index in range(1, len(tokens) - 1):
         opening, inline = tokens[index - 1], tokens[index]
@@ -54,7 +80,7 @@ def _mark_buttons(state) -> None:  # noqa: ANN001 - markdown-it's StateCore
             and children[-1].type == "link_close"
             and all(c.type not in ("link_open", "image") for c in children[1:-1])
         ):
-            opening.attrSet("class", "button-row")
+            opening.meta["button"] = tokens[index + 1].meta["button"] = True
             children[0].attrSet("class", "button")
 
 
@@ -86,11 +112,10 @@ def to_text(tokens: Sequence[Token]) -> str:
         token = tokens[index]
         kind = token.type
         if kind == "heading_open":
-            text = _inline_text(tokens[index + 1])
-            rule = "=" if token.tag == "h1" else "-"
-            blocks.append(
-                (gap, _prefixed(prefixes, f"{text}\n{rule * min(len(text), TEXT_WIDTH)}"))
-            )
+            text = _wrap(_inline_text(tokens[index + 1]), [], None)
+            rule = HEADING_RULES.get(token.tag, HEADING_RULES["h3"])
+            longest = max(len(line) for line in text.split("\n"))
+            blocks.append((gap, _prefixed(prefixes, f"{text}\n{rule * longest}")))
             index += 3
             continue
         if kind == "paragraph_open":
@@ -160,9 +185,9 @@ def _inline_text(token: Token) -> str:
             label = "".join(parts[start:]).strip()
             del parts[start:]
             parts.append(_link_text(label, href))
-        elif kind == "image":
-            alt = child.content or "image"
-            parts.append(f"[{alt}]")
+        elif kind == "image":  # its address too: the text part names every URL the HTML has
+            alt, src = child.content or "image", str(child.attrGet("src") or "")
+            parts.append(f"[{alt}] ({src})" if src else f"[{alt}]")
         elif kind in ("s_open", "s_close") or (
             kind == "html_inline" and _STRIKE_TAG.fullmatch(child.content)
         ):
@@ -175,6 +200,13 @@ def _link_text(label: str, href: str) -> str:
     if not href or label in (href, bare):
         return label or href
     return f"{label} ({bare if href.startswith('mailto:') else href})"
+
+
+def wrap_text(text: str) -> str:
+    """Plain text with each line longer than TEXT_WIDTH wrapped (a URL is never broken)."""
+    return "\n".join(
+        _wrap(line, [], None) if len(line) > TEXT_WIDTH else line for line in text.split("\n")
+    )
 
 
 def _wrap(text: str, prefixes: list[str], first: str | None) -> str:

@@ -28,12 +28,19 @@ from markupsafe import Markup
 
 from newsletter.config import Config
 from newsletter.errors import InputError, NotFoundError, TemplateError
-from newsletter.i18n import translator
+from newsletter.i18n import language_name, translator
 from newsletter.i18n.dates import month_label
 from newsletter.issue import markdown
 from newsletter.issue.editions import EVERY_LANGUAGE, Edition, IssueVersion, PreparedIssue
 from newsletter.issue.environment import make_environment
 from newsletter.issue.inlining import inline_css_remembered
+from newsletter.issue.online import (
+    OnlineEdition,
+    archive_url,
+    index_name,
+    online_url,
+    subscribe_url,
+)
 from newsletter.issue.personal_fields import (
     UNSUBSCRIBE_FIELD,
     FieldView,
@@ -53,6 +60,7 @@ TEXT_TEMPLATE = "issue.txt"
 TEMPLATES = {  # kind -> (the whole message, one language's version, one language's footer)
     "html": (HTML_TEMPLATE, "version.html", "footer.html"),
     "text": (TEXT_TEMPLATE, "version.txt", "footer.txt"),
+    "online": (HTML_TEMPLATE, "version.html", "archive/footer.html"),  # the archive's page
 }
 
 
@@ -60,12 +68,13 @@ def prepare_issue(config: Config, slug: str) -> PreparedIssue:
     """Read, parse, render and inline one issue: the once-per-issue work, per edition."""
     versions, missing = _load_versions(config, slug)
     renderer = _Renderer(config, versions)
-    editions: dict[str, Edition] = {}
+    kinds: dict[str, tuple[IssueVersion, ...]] = {}
     if config.bilingual:
-        for version in versions:
-            editions[version.lang] = renderer.edition(version.lang, (version,))
+        kinds.update((version.lang, (version,)) for version in versions)
     if not missing:
-        editions[EVERY_LANGUAGE] = renderer.edition(EVERY_LANGUAGE, versions)
+        kinds[EVERY_LANGUAGE] = versions
+    editions = {key: renderer.edition(key, chosen) for key, chosen in kinds.items()}
+    online = {key: renderer.online(key, chosen) for key, chosen in kinds.items()}
     digest = hashlib.sha256(
         json.dumps(
             [
@@ -83,6 +92,7 @@ def prepare_issue(config: Config, slug: str) -> PreparedIssue:
         missing=missing,
         templates=tuple(renderer.loaded),
         content_hash=digest,
+        online=online,
     )
 
 
@@ -96,13 +106,14 @@ def render_directly(config: Config, slug: str, subscriber: Subscriber) -> tuple[
     renderer = _Renderer(config, versions)
     url = unsubscribe_url(config.base_url, subscriber.token)
     chosen = tuple(v for v in versions if v.lang == subscriber.language) or versions
+    key = chosen[0].lang if len(chosen) == 1 and config.bilingual else EVERY_LANGUAGE
 
     def value_for(field: str) -> str:
         return field_values(subscriber, url, (field,))[field]
 
     return (
-        renderer.render("html", value_for, url, chosen),
-        renderer.render("text", value_for, url, chosen),
+        renderer.render("html", value_for, url, chosen, key),
+        renderer.render("text", value_for, url, chosen, key),
     )
 
 
@@ -155,6 +166,7 @@ class _Renderer:
         nonce = hashlib.sha256("".join(v.html for v in versions).encode()).hexdigest()[:10]
         self.sentinels = Sentinels(nonce)
         self.envs = {kind: self._environment(kind == "html") for kind in ("html", "text")}
+        self.envs["online"] = self.envs["html"]
 
     def _environment(self, html: bool) -> jinja2.Environment:
         return make_environment(self.config.templates_dir, html=html, loaded=self.loaded)
@@ -173,7 +185,7 @@ class _Renderer:
         }
 
     def edition(self, key: str, versions: tuple[IssueVersion, ...]) -> Edition:
-        html, text = self.skeletons(versions)
+        html, text = self.skeletons(key, versions)
         return Edition(
             key=key,
             languages=tuple(version.lang for version in versions),
@@ -184,15 +196,32 @@ class _Renderer:
             text=text,
         )
 
-    def skeletons(self, versions: tuple[IssueVersion, ...]) -> tuple[Skeleton, Skeleton]:
+    def online(self, key: str, versions: tuple[IssueVersion, ...]) -> OnlineEdition:
+        """The public copy: every personal field empty, the sign-up form where the
+        unsubscribe link was (the default archive footer has neither)."""
+        html = self.render(
+            "online", lambda _field: "", subscribe_url(self.config.base_url), versions, key
+        )
+        return OnlineEdition(
+            key=key,
+            languages=tuple(version.lang for version in versions),
+            subject=_joined(version.issue["subject"] for version in versions),
+            preheader=_joined(version.issue["preheader"] for version in versions),
+            html=html,
+            content="\n<hr>\n".join(
+                f'<div lang="{version.lang}">\n{version.html}</div>' for version in versions
+            ),
+        )
+
+    def skeletons(self, key: str, versions: tuple[IssueVersion, ...]) -> tuple[Skeleton, Skeleton]:
         token = self.sentinels.token
         rendered = {
-            kind: self.render(kind, token, token(UNSUBSCRIBE_FIELD), versions)
+            kind: self.render(kind, token, token(UNSUBSCRIBE_FIELD), versions, key)
             for kind in ("html", "text")
         }
         self._refuse_branching()
         for style in ("empty", "hostile"):
-            self._probe(style, rendered, versions)
+            self._probe(style, rendered, versions, key)
         inlined = self._inline(rendered["html"])
         html = self.sentinels.split(inlined)
         if sorted(html.slots) != sorted(self.sentinels.split(rendered["html"]).slots):
@@ -203,11 +232,25 @@ class _Renderer:
         return html, self.sentinels.split(rendered["text"])
 
     def render(
-        self, kind: str, value_for: Any, unsubscribe: str, versions: tuple[IssueVersion, ...]
+        self,
+        kind: str,
+        value_for: Any,
+        unsubscribe: str,
+        versions: tuple[IssueVersion, ...],
+        key: str,
     ) -> str:
-        """One edition's part: each version (and its footer) in its language, then the frame."""
+        """One edition's part: each version (and its footer) in its language, then the frame.
+
+        `key` names the edition, for its "read online" link (`online_url`).
+        """
         frame, _version, _footer = TEMPLATES[kind]
-        common = {"subscriber": FieldView(value_for), "unsubscribe_url": unsubscribe}
+        base_url = self.config.base_url
+        common = {
+            "subscriber": FieldView(value_for),
+            "unsubscribe_url": unsubscribe,
+            "online_url": online_url(base_url, versions[0].issue["slug"], key),
+            "subscribe_url": subscribe_url(base_url),
+        }
         parts = [self._version(kind, version, versions, common) for version in versions]
         first = versions[0]
         context = {
@@ -235,15 +278,18 @@ class _Renderer:
     ) -> dict[str, Any]:
         """One language's version and footer, rendered with `lang` set to it."""
         _frame, body_template, footer_template = TEMPLATES[kind]
-        wrap = Markup if kind == "html" else str
+        wrap = str if kind == "text" else Markup
+        index = index_name(version.lang if self.config.bilingual else EVERY_LANGUAGE)
         context = {
             **common,
             "lang": version.lang,
             "newsletter": self._newsletter(version.lang),
             "issue": version.issue,
-            "content": wrap(version.html if kind == "html" else version.text),
+            "content": wrap(version.text if kind == "text" else version.html),
+            # the archive in this language: relative on the archive's own pages
+            "archive_url": index if kind == "online" else archive_url(self.config.base_url) + index,
             "other_versions": [
-                _link_to(other, after=index > versions.index(version))
+                _link_to(other, version, after=index > versions.index(version))
                 for index, other in enumerate(versions)
                 if other is not version
             ],
@@ -281,17 +327,17 @@ class _Renderer:
                     f"{display_path(self.config, filename)}:{lines[0]}: a template may print"
                     " subscriber fields and unsubscribe_url but not test, loop over or"
                     " filter them (they are filled in after rendering)",
-                    hint="see 'Personal fields' in the README",
+                    hint="see 'Personal fields' in the manual, docs/issues.md",
                 )
 
     def _probe(
-        self, style: str, rendered: dict[str, str], versions: tuple[IssueVersion, ...]
+        self, style: str, rendered: dict[str, str], versions: tuple[IssueVersion, ...], key: str
     ) -> None:
         """Render with real sample values; it must equal filling the sentinel render."""
         values = probe_values(self.sentinels.fields, style)
         for kind in ("html", "text"):
             actual = self.render(
-                kind, lambda field: values.get(field, ""), values[UNSUBSCRIBE_FIELD], versions
+                kind, lambda field: values.get(field, ""), values[UNSUBSCRIBE_FIELD], versions, key
             )
             fill = html_values(values) if kind == "html" else values
             if actual != self.sentinels.split(rendered[kind]).fill(fill):
@@ -299,7 +345,7 @@ class _Renderer:
                 raise TemplateError(
                     f"{name} (or a template it uses) changes or tests a personal field"
                     " (subscriber.* or unsubscribe_url); they can only be printed as they are",
-                    hint="see 'Personal fields' in the README",
+                    hint="see 'Personal fields' in the manual, docs/issues.md",
                 )
 
     def _inline(self, html: str) -> str:
@@ -309,18 +355,24 @@ class _Renderer:
             raise TemplateError(f"{HTML_TEMPLATE}: cannot inline the CSS: {error}") from None
 
 
-def _link_to(version: IssueVersion, *, after: bool) -> dict[str, Any]:
-    """What leads to `version` from another one, said in `version`'s own language."""
+def _link_to(version: IssueVersion, here: IssueVersion, *, after: bool) -> dict[str, Any]:
+    """What leads to `version` from `here`, another language's version of the message.
+
+    The HTML link is said in `version`'s own language (it is marked with its lang,
+    cy "Darllen yn Gymraeg"); the text part's "below" line is said in both, each
+    naming the language in its own words: "Saesneg isod / English below"."""
     translate = translator(version.lang)
+    below = [
+        translator(lang).gettext("%(language)s below")
+        % {"language": language_name(version.lang, lang)}
+        for lang in (here.lang, version.lang)
+    ]
     return {
         "lang": version.lang,
         "anchor": version.lang,
         "after": after,  # `version` comes later in the message
-        # Each catalog says these in its own language: cy "Darllen yn Gymraeg".
         "read_label": translate.pgettext("link to this language's version", "Read in English"),
-        "below_label": translate.pgettext(
-            "link to this language's version", "English version below"
-        ),
+        "below_label": " / ".join(dict.fromkeys(below)),
     }
 
 
@@ -330,8 +382,10 @@ def _joined(texts: Any, separator: str = " / ") -> str:
 
 
 def _distinct(parts: list[dict[str, Any]], key: Any) -> list[dict[str, Any]]:
-    seen: set[Any] = set()
-    return [part for part in parts if not (key(part) in seen or seen.add(key(part)))]
+    first: dict[Any, dict[str, Any]] = {}
+    for part in parts:
+        first.setdefault(key(part), part)
+    return list(first.values())
 
 
 def _date_label(value: str, slug: str, language: str) -> str:

@@ -34,6 +34,7 @@ from newsletter.mail.headers import (
     CRLF,
     ONE_CLICK,
     from_header,
+    list_archive_header,
     list_id_header,
     list_unsubscribe_header,
     mailto_uri,
@@ -83,13 +84,13 @@ class MessageFactory:
         self._from = from_header(config)
         reply_to = config.reply_to and f"Reply-To: {ascii_address(config.reply_to)}{CRLF}"
         self._reply_to = reply_to or ""
-        self._list_id = list_id_header(config)
+        self._list_id = list_id_header(config) + list_archive_header(config)
         self._mime_head = (
             f"List-Unsubscribe-Post: {ONE_CLICK}{CRLF}MIME-Version: 1.0{CRLF}"
             f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}{CRLF}'
         )
-        self._text_head = _part_head(boundary, "plain").encode("ascii")
-        self._html_head = (CRLF + _part_head(boundary, "html")).encode("ascii")
+        self._text_head = part_head(boundary, "plain").encode("ascii")
+        self._html_head = (CRLF + part_head(boundary, "html")).encode("ascii")
         self._close = f"{CRLF}--{boundary}--{CRLF}".encode("ascii")
         self._signer = project_signer(config)
         self._parts = {key: self._edition_parts(e) for key, e in prepared.editions.items()}
@@ -216,7 +217,8 @@ def quoted_printable(text: str) -> bytes:
     return encoded.replace(b"\n", b"\r\n")
 
 
-def _part_head(boundary: str, subtype: str) -> str:
+def part_head(boundary: str, subtype: str) -> str:
+    """One alternative's head: UTF-8 text, quoted-printable (never 8bit)."""
     return (
         f'--{boundary}{CRLF}Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
         f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"

@@ -27,8 +27,11 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 # What Gmail and Yahoo need covered for one-click unsubscribe (RFC 8058), and the
-# headers a reader sees. A listed header the message lacks is signed as absent,
-# so nobody can add it later; From is signed twice so no second From can be added.
+# headers a reader or a filter acts on. A listed header the message lacks is signed
+# as absent, so nobody can add it later. The ones a reader sees or a mailbox acts
+# on are listed twice (oversigned, RFC 6376 8.15): a verifier signs the bottom-most
+# occurrence plus "none", so a second From, Subject or List-Unsubscribe added above
+# the original breaks the signature instead of being shown in its place.
 SIGNED_HEADERS = (
     "from",
     "to",
@@ -39,10 +42,23 @@ SIGNED_HEADERS = (
     "list-id",
     "list-unsubscribe",
     "list-unsubscribe-post",
+    "list-archive",
     "mime-version",
     "content-type",
+    "content-language",
+    "auto-submitted",
 )
-OVERSIGNED = ("from",)
+OVERSIGNED = (
+    "from",
+    "to",
+    "subject",
+    "date",
+    "list-id",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "list-archive",
+)
+H_HEADERS = SIGNED_HEADERS + OVERSIGNED  # the h= tag, in this order
 FOLD_AT = 76
 _FIELD_START = re.compile(rb"\r\n(?![ \t])")
 _WSP_RUN = re.compile(rb"[ \t]+")
@@ -64,7 +80,7 @@ class DkimSigner:
         key: rsa.RSAPrivateKey,
         *,
         ed25519: tuple[str, Ed25519PrivateKey] | None = None,
-        headers: Sequence[str] = SIGNED_HEADERS + OVERSIGNED,
+        headers: Sequence[str] = H_HEADERS,
         clock: Clock = time.time,
     ) -> None:
         self.domain = domain
@@ -135,7 +151,7 @@ def select_headers(head: bytes, names: Sequence[str]) -> list[tuple[bytes, bytes
     """The fields `h=` names, each occurrence taken from the bottom up (RFC 6376 5.4.2)."""
     fields = header_fields(head)
     lowered = [name.strip().lower() for name, _value in fields]
-    chosen, last_seen = [], {}
+    chosen, last_seen = [], dict[bytes, int]()
     for name in names:
         wanted = name.encode("ascii")
         index = last_seen.get(wanted, len(fields))

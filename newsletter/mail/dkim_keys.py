@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from newsletter.config import CONFIG_NAME, Config, DkimConfig
+from newsletter.config.editing import update_section
 from newsletter.errors import ConfigError, InputError
 from newsletter.mail.dkim import DkimSigner
 
@@ -38,7 +39,7 @@ def signer_for(config: Config) -> DkimSigner | None:
     if dkim is None:
         return None
     second = (dkim.ed25519_selector, load_ed25519_key(dkim)) if dkim.ed25519_selector else None
-    return DkimSigner(dkim.domain, dkim.selector, load_private_key(dkim), ed25519=second)  # type: ignore[arg-type]
+    return DkimSigner(dkim.domain, dkim.selector, load_private_key(dkim), ed25519=second)
 
 
 def load_private_key(dkim: DkimConfig) -> rsa.RSAPrivateKey:
@@ -99,7 +100,7 @@ class KeyRecord:
     domain: str
     record_name: str
     record_value: str
-    configured: bool  # newsletter.toml already points at this file
+    configured: bool  # newsletter.toml already pointed at this file
     algorithm: str = "rsa"  # or "ed25519"
 
     @property
@@ -112,49 +113,76 @@ class KeyRecord:
         quoted = " ".join(f'"{part}"' for part in self.record_strings)
         return f"{self.record_name}. IN TXT ( {quoted} )"
 
-    def config_lines(self, project_dir: Path) -> str:
-        """The [dkim] keys that name this key (for the coordinator to paste)."""
-        assert self.path is not None
-        relative = self.path.relative_to(project_dir.resolve()).as_posix()
-        if self.algorithm == "ed25519":  # goes into the existing [dkim] section
-            return f'ed25519_selector = "{self.selector}"\ned25519_key_file = "{relative}"'
-        return (
-            f'[dkim]\nselector = "{self.selector}"\ndomain = "{self.domain}"\n'
-            f'key_file = "{relative}"'
-        )
-
 
 def keygen(
-    config: Config, selector: str | None = None, bits: int = DEFAULT_BITS, ed25519: bool = False
+    config: Config,
+    selector: str | None = None,
+    bits: int = DEFAULT_BITS,
+    ed25519: bool = False,
+    force: bool = False,
 ) -> KeyRecord:
     """Make a key (RSA, or the optional Ed25519 one), write it readable by its owner
-    only (never over an existing file), and return the TXT record to publish."""
+    only, name it in newsletter.toml's [dkim], and return the TXT record to publish.
+
+    A key file that exists is replaced only with `force`: its record is published,
+    and mail signed after the swap fails DKIM until the new record is. A new
+    selector is the safe way to change keys (both records can be live at once).
+    """
     if not ed25519 and (not 1024 <= bits <= 8192 or bits % 256):
         raise InputError("--bits must be a multiple of 256 between 1024 and 8192 (2048 is usual)")
     dkim = config.dkim
+    if ed25519 and dkim is None:
+        raise InputError(
+            "the Ed25519 key is a second signature beside the RSA one, which is not made yet",
+            hint="run `newsletter dkim keygen` first",
+        )
     domain = dkim.domain if dkim else config.sender_domain.encode("idna").decode("ascii")
     base = dkim.selector if dkim else DEFAULT_SELECTOR
     if ed25519:
         selector = selector or (dkim and dkim.ed25519_selector) or f"{base}-ed25519"
-        configured_path = (
-            dkim.ed25519_key_file if dkim and dkim.ed25519_selector == selector else None
-        )
+        configured = dkim is not None and dkim.ed25519_selector == selector
+        configured_path = dkim.ed25519_key_file if dkim and configured else None
         key: PrivateKey = Ed25519PrivateKey.generate()
     else:
         selector = selector or base
-        configured_path = dkim.key_file if dkim and dkim.selector == selector else None
+        configured = dkim is not None and dkim.selector == selector
+        configured_path = dkim.key_file if dkim and configured else None
         key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     path = configured_path or config.project_dir / "dkim" / f"{selector}.pem"
-    write_private_key(path, key)
+    existed = path.exists()
+    write_private_key(path, key, replace=force)
+    try:
+        _name_key_in_config(config.project_dir, path, selector, domain, ed25519)
+    except BaseException:
+        if not existed:
+            path.unlink(missing_ok=True)
+        raise
     return KeyRecord(
         path=path,
         selector=selector,
         domain=domain,
         record_name=f"{selector}._domainkey.{domain}",
         record_value=record_value(key.public_key()),
-        configured=configured_path is not None,
+        configured=configured,
         algorithm="ed25519" if ed25519 else "rsa",
     )
+
+
+def _name_key_in_config(
+    project_dir: Path, path: Path, selector: str, domain: str, ed25519: bool
+) -> None:
+    """[dkim] names the new key (a key from key_env gives way to the file)."""
+    try:
+        relative = path.resolve().relative_to(project_dir.resolve()).as_posix()
+    except ValueError:  # a key_file outside the project stays where it is
+        relative = str(path)
+    if ed25519:
+        values = {"ed25519_selector": selector, "ed25519_key_file": relative}
+        drop = ["ed25519_key_env"]
+    else:
+        values = {"selector": selector, "domain": domain, "key_file": relative}
+        drop = ["key_env"]
+    update_section(project_dir, "dkim", values, drop)
 
 
 def configured_records(config: Config) -> list[KeyRecord]:
@@ -181,29 +209,36 @@ def configured_records(config: Config) -> list[KeyRecord]:
     return records
 
 
-def write_private_key(path: Path, key: PrivateKey) -> None:
+def write_private_key(path: Path, key: PrivateKey, replace: bool = False) -> None:
     """PEM, created with mode 0600 (on Windows the mode only marks it writable: the
-    folder's permissions protect it). An existing file is never replaced."""
+    folder's permissions protect it). An existing file is replaced only when asked,
+    and then whole (a new file renamed over it)."""
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    target = path.with_name(f".{path.name}.new") if replace else path
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o600)
+        if replace:
+            target.unlink(missing_ok=True)
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o600)
     except FileExistsError:
         raise InputError(
             f"{path} already exists; nothing was changed",
-            hint="remove it first if you really mean to replace the key (and its DNS record)",
+            hint="to change keys, make one under a new selector (`--selector NAME`); "
+            "`--force` replaces this one (mail then fails DKIM until its new record is published)",
         ) from None
     except OSError as error:
         raise InputError(f"cannot write {path}: {error.strerror or error}") from None
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(pem)
+        if replace:
+            os.replace(target, path)
     except OSError as error:
-        path.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)
         raise InputError(f"cannot write {path}: {error.strerror or error}") from None
 
 

@@ -34,6 +34,7 @@ from functools import lru_cache
 
 from newsletter.config import Config
 from newsletter.errors import ConfigError, InputError
+from newsletter.issue.online import archive_url
 from newsletter.subscribers.addresses import ascii_address, clean_field
 from newsletter.subscribers.model import Subscriber
 
@@ -79,6 +80,11 @@ def to_header(name: str, address: str) -> str:
 def list_id_header(config: Config) -> str:
     """`List-Id: name <list-id>` (RFC 2919)."""
     return phrase_header("List-Id", config.joined_text("name"), config.list_id)
+
+
+def list_archive_header(config: Config) -> str:
+    """`List-Archive: <BASE/archive/>` (RFC 2369): where every sent issue can be read."""
+    return f"List-Archive: <{archive_url(config.base_url)}>{CRLF}"
 
 
 def list_id_value(config: Config) -> str:

@@ -1,10 +1,12 @@
-"""Single mails to one person (the sign-up confirmation, the welcome): built the plain way.
+"""Single mails to one person (the sign-up confirmation, the welcome): built as the issues are.
 
-They are few, so the email package lays out the body (text and HTML
-alternatives, UTF-8, quoted-printable, `Content-Language` naming every language
-the mail is written in). The headers are written by the project's own encoder,
-as a newsletter's are, with `Auto-Submitted: auto-generated` (RFC 3834: no
-auto-replies back). With [dkim] they are signed by the key that signs the
+The same pieces as a newsletter's: the project's header encoder, the two
+alternatives (text, then HTML) as UTF-8 quoted-printable with lines of at most
+76 characters (RFC 2045), one `MIME-Version`, `Content-Language` naming every
+language the mail is written in, and the envelope sender of `[bounces]`, so a
+confirmation that bounces comes back to the return mailbox and not to the
+coordinator's inbox. `Auto-Submitted: auto-generated` (RFC 3834) keeps
+auto-replies away. With [dkim] they are signed by the key that signs the
 issues, so a confirmation is as trustworthy to a receiver as the newsletter.
 """
 
@@ -12,12 +14,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from email import policy
-from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
 from newsletter.config import Config
+from newsletter.mail.builder import part_head, quoted_printable
 from newsletter.mail.headers import CRLF, from_header, subject_header, to_header
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.subscribers.addresses import ascii_address
@@ -37,14 +38,11 @@ def build_notice(
     languages: tuple[str, ...],
     signer: DkimSigner | None = None,
 ) -> OutgoingMessage:
-    """One finished message, ready for any transport; DKIM-signed when `signer` is given.
-
-    The headers go through the project's own encoder (`mail.headers`), as every
-    newsletter's do; the email package only lays out the two alternatives.
-    """
+    """One finished message, ready for any transport; DKIM-signed when `signer` is given."""
     sender = ascii_address(config.from_address)
     recipient = ascii_address(to_email)
     message_id = f"<{secrets.token_hex(12)}@{sender.rpartition('@')[2]}>"
+    boundary = f"=_nl{secrets.token_hex(12)}"
     head = "".join(
         [
             from_header(config),
@@ -54,14 +52,21 @@ def build_notice(
             f"Date: {format_datetime(datetime.now(UTC).replace(microsecond=0))}{CRLF}",
             f"Message-ID: {message_id}{CRLF}",
             f"Auto-Submitted: auto-generated{CRLF}",
+            f"Content-Language: {', '.join(languages)}{CRLF}" if languages else "",
+            f"MIME-Version: 1.0{CRLF}",
+            f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}{CRLF}',
+            part_head(boundary, "plain"),
         ]
     )
-    body = EmailMessage(policy=policy.SMTP)
-    body.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    body.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    if languages:  # after the bodies: set_content drops every Content-* header
-        body["Content-Language"] = ", ".join(languages)
-    data = head.encode("ascii") + body.as_bytes()
+    data = b"".join(
+        [
+            head.encode("ascii"),
+            quoted_printable(text),
+            (CRLF + part_head(boundary, "html")).encode("ascii"),
+            quoted_printable(html),
+            f"{CRLF}--{boundary}--{CRLF}".encode("ascii"),
+        ]
+    )
     if signer is not None:
         data = signer.sign(data)
-    return OutgoingMessage(message_id, sender, recipient, data)
+    return OutgoingMessage(message_id, ascii_address(config.return_address), recipient, data)

@@ -14,6 +14,7 @@ from email.message import EmailMessage
 
 from newsletter.config import Config
 from newsletter.issue.editions import PreparedIssue
+from newsletter.issue.online import archive_url
 from newsletter.mail.headers import (
     ONE_CLICK,
     display_name,
@@ -31,6 +32,7 @@ class _UriListHeader(str):
     """A List-Unsubscribe value the email package emits as given (folded between URIs)."""
 
     name = "List-Unsubscribe"
+    uris: tuple[str, str | None]  # (https URL, mailto URI), set by `of`
 
     def fold(self, *, policy: object) -> str:  # noqa: ARG002 - the email package's signature
         return list_unsubscribe_header(*self.uris)
@@ -38,7 +40,7 @@ class _UriListHeader(str):
     @classmethod
     def of(cls, url: str, mailto: str | None) -> _UriListHeader:
         header = cls(f"<{url}>" + (f", <{mailto}>" if mailto else ""))
-        header.uris = (url, mailto)  # type: ignore[attr-defined]
+        header.uris = (url, mailto)
         return header
 
 
@@ -64,6 +66,7 @@ def build_reference_message(
     message["Date"] = date or datetime.now(UTC)
     message["Message-ID"] = message_id or f"<{secrets.token_hex(12)}@{sender.rpartition('@')[2]}>"
     message["List-Id"] = list_id_value(config)
+    message["List-Archive"] = f"<{archive_url(config.base_url)}>"
     message["List-Unsubscribe"] = _UriListHeader.of(url, mailto_uri(config, subscriber.token))
     message["List-Unsubscribe-Post"] = ONE_CLICK
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")

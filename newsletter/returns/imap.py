@@ -66,7 +66,7 @@ class ImapBox:
 
     def messages(self) -> Iterator[ReturnedMail]:
         session = self._require()
-        typ, data = session.uid("SEARCH", None, "ALL")  # type: ignore[arg-type]
+        typ, data = session.uid("SEARCH", "ALL")
         self._check((typ, data), "search")
         for uid in (data[0] or b"").split():
             typ, parts = session.uid("FETCH", uid.decode(), "(BODY.PEEK[])")

@@ -54,8 +54,8 @@ def _blocks(part: Message) -> list[Message]:
     """The per-message block, then one per recipient (parsed by `email`, or by hand)."""
     payload = part.get_payload()
     if isinstance(payload, list):
-        return payload
-    raw = part.get_payload(decode=True) or b""
+        return [block for block in payload if isinstance(block, Message)]
+    raw = _decoded(part)
     text = raw.decode("utf-8", "replace").replace("\r\n", "\n")
     return [HeaderParser().parsestr(block) for block in re.split(r"\n\s*\n", text) if block.strip()]
 
@@ -129,7 +129,7 @@ def body_text(message: Message, limit: int = 200_000) -> str:
     chunks = []
     for part in message.walk():
         if part.get_content_maintype() == "text":
-            raw = part.get_payload(decode=True) or b""
+            raw = _decoded(part)
             charset = part.get_content_charset() or "utf-8"
             try:
                 chunks.append(raw.decode(charset, "replace"))
@@ -143,9 +143,9 @@ def feedback_fields(message: Message) -> Message | None:
     for part in message.walk():
         if part.get_content_type() == "message/feedback-report":
             payload = part.get_payload()
-            if isinstance(payload, list) and payload:
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
                 return payload[0]
-            raw = part.get_payload(decode=True) or b""
+            raw = _decoded(part)
             return BytesHeaderParser().parsebytes(raw.lstrip())
     return None
 
@@ -172,12 +172,17 @@ def _quoted_headers(message: Message) -> list[Message]:
         kind = part.get_content_type()
         if kind in ("message/rfc822", "message/global"):
             payload = part.get_payload()
-            if isinstance(payload, list) and payload:
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
                 found.append(payload[0])
         elif kind in ("text/rfc822-headers", "text/global-headers"):
-            raw = part.get_payload(decode=True) or b""
-            found.append(BytesHeaderParser().parsebytes(raw.lstrip()))
+            found.append(BytesHeaderParser().parsebytes(_decoded(part).lstrip()))
     return found
+
+
+def _decoded(part: Message) -> bytes:
+    """A leaf part's body, transfer-decoded; b"" when it has none."""
+    raw = part.get_payload(decode=True)
+    return raw if isinstance(raw, bytes) else b""
 
 
 def _after_header_line(text: str, name: str) -> str:

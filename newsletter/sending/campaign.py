@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from newsletter.config import Config
@@ -21,10 +22,10 @@ from newsletter.db.backup import (
     check_integrity,
     start_automatic_backup,
 )
-from newsletter.db.recovery import replay_journal
 from newsletter.errors import DatabaseError, InputError, SendError
 from newsletter.issue.checks import Finding, check_issue
 from newsletter.issue.editions import sample_subscriber
+from newsletter.issue.online import OnlineEdition
 from newsletter.issue.rendering import prepare_issue
 from newsletter.mail.builder import MessageFactory
 from newsletter.mail.outgoing import OutgoingMessage
@@ -139,7 +140,8 @@ def run_send(
             config, store, request.slug, prepared.subject, prepared.content_hash, build,
             transport, confirm=confirm, on_start=on_start, on_progress=on_progress,
             resend_uncertain=request.resend_uncertain, retry_failed=request.retry_failed,
-            allow_changes=request.allow_changes, backup=backup, at=at, on_wait=on_wait,
+            allow_changes=request.allow_changes, backup=backup,
+            online=tuple(prepared.online.values()), at=at, on_wait=on_wait,
         )  # fmt: skip
     finally:
         if backup is not None:
@@ -181,23 +183,24 @@ def plan_send(
     retry_failed: bool = False,
 ) -> SendPlan:
     status = ledger.status(slug)
-    common = {
-        "slug": slug,
-        "subject": subject,
-        "transport": transport.description,
-        "connections": transport.connections,
-        "rate": transport.rate,
-        "resend_uncertain": resend_uncertain,
-    }
+    plan = partial(
+        SendPlan,
+        slug=slug,
+        subject=subject,
+        transport=transport.description,
+        connections=transport.connections,
+        rate=transport.rate,
+        resend_uncertain=resend_uncertain,
+    )
     if status is None or status.issue.started_at is None:
         active = store.count_by_status()["active"]
         if status is not None:  # rows replayed from the journal into a restored database
             active = ledger.active_not_reached(slug)
-        return SendPlan(resuming=False, recipients=active, to_send=active, **common)
+        return plan(resuming=False, recipients=active, to_send=active)
     counts = status.counts
     retrying = ledger.retryable_failed(slug) if retry_failed else 0
     to_send = counts["queued"] + (counts["sending"] if resend_uncertain else 0) + retrying
-    return SendPlan(
+    return plan(
         retry_failed=retrying,
         resuming=True,
         recipients=status.total,
@@ -206,7 +209,6 @@ def plan_send(
         failed=counts["failed"],
         skipped=counts["skipped"],
         uncertain=counts["sending"],
-        **common,
     )
 
 
@@ -227,6 +229,7 @@ def send_issue(
     allow_changes: bool = False,
     settings: SendSettings | None = None,
     backup: PendingBackup | None = None,
+    online: tuple[OnlineEdition, ...] = (),
     at: datetime | None = None,
     on_wait: Callable[[float], None] | None = None,
 ) -> tuple[SendPlan, SendReport | None]:
@@ -235,8 +238,9 @@ def send_issue(
     Under the project's send lock: plan, ask, check the connection and freeze
     the recipients (first run only), optionally requeue uncertain or failed rows,
     run the loop, mark it finished. `backup`: the first run's backup, already
-    begun (see run_send); kept only if this run is a first run. `at`: after the
-    question (and the connection check), wait until then.
+    begun (see run_send); kept only if this run is a first run. `online`: the
+    issue's public copy, which the archive shows once a message has been sent.
+    `at`: after the question (and the connection check), wait until then.
     """
     ledger = Ledger(store)
     with send_lock(config.project_dir):
@@ -260,12 +264,13 @@ def send_issue(
         taken = None if plan.resuming else _first_run_backup(store, slug, backup)
         if taken is None:
             check_integrity(store.conn, quick=True)
-        ledger.begin(slug, subject, content_hash, allow_changes=allow_changes)
+        ledger.begin(slug, subject, content_hash, allow_changes=allow_changes, online=online)
         if resend_uncertain:
             ledger.requeue_uncertain(slug)
         if retry_failed:
             ledger.requeue_failed(slug)
-        total = ledger.status(slug).counts["queued"]  # type: ignore[union-attr]
+        frozen = ledger.status(slug)  # begin() recorded the issue
+        total = frozen.counts["queued"] if frozen is not None else 0
         if on_start is not None:
             on_start(plan, total)
         if settings is None:
@@ -298,9 +303,8 @@ def _catch_up_with_journal(store: Store, sent_here: str | None) -> None:
     After a run that no fault stopped, its own delivery lines are skipped unread
     (`sent_here`); what others wrote meanwhile (an unsubscribe) is applied.
     """
-    if store.journal is not None:
-        with contextlib.suppress(sqlite3.Error, DatabaseError):
-            replay_journal(store.conn, store.journal, sent_here=sent_here)
+    with contextlib.suppress(sqlite3.Error, DatabaseError):
+        store.catch_up(sent_here=sent_here)
 
 
 @dataclass

@@ -9,7 +9,9 @@ undo it.
 
 from __future__ import annotations
 
-from newsletter.db.recovery import LeftWatch, delivered_hashes
+from typing import Any
+
+from newsletter.db.recovery import LeftWatch, delivered_hashes, unplaced_from
 from newsletter.subscribers.store import Store
 
 Recipient = tuple[str, int, str]  # slug, subscriber id, address hash
@@ -27,7 +29,7 @@ class DeliveryJournal:
     def close(self) -> None:
         self._left.close()
 
-    def remember(self, slug: str, rows: list[dict]) -> None:
+    def remember(self, slug: str, rows: list[dict[str, Any]]) -> None:
         """Rows just read from the queue (delivery_id, id, email_key), hashed once each."""
         if self.journal is None:
             return
@@ -76,7 +78,7 @@ class DeliveryJournal:
         restored or rebuilt since) take the journal's state; returns how many."""
         if self.journal is None:
             return 0
-        delivered = delivered_hashes(self.journal, slug)
+        delivered = delivered_hashes(self.journal, slug, unplaced_from(self.conn, self.journal))
         if not delivered:
             return 0
         rows = self.conn.execute(

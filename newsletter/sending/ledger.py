@@ -1,10 +1,13 @@
 """All SQL that moves issues and deliveries: the send's checkpoint, one row per recipient.
 
 A delivery row moves `queued -> sending -> sent | failed` (or `skipped` when the
-person left before their turn). Each move is its own commit, made around the
-SMTP transaction: `sending` is committed before DATA and `sent` right after the
-server's 250, so after any crash the only rows whose fate is unknown are the
-ones still `sending` (the messages that were in flight).
+person left before their turn), around the SMTP transaction: `sending` is
+committed (and journalled) before DATA. The server's 250 is journalled at once,
+and `sent` rides the commit of the same worker's next claim (one commit per
+message), or is committed on its own when the worker has no next message. So
+after any crash the only rows whose fate is unknown are the ones still
+`sending` (the messages that were in flight), and a 250 the database missed is
+replayed from the journal.
 
 One `Ledger` is shared by the sender's worker threads: it serialises use of the
 single SQLite connection with a lock. A commit in WAL mode with
@@ -17,16 +20,21 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from newsletter.errors import NewsletterError, SendError
+from newsletter.issue.online import OnlineEdition
+from newsletter.sending.archived import keep_online_copy
 from newsletter.sending.deliveries import Delivery
 from newsletter.sending.delivery_journal import DeliveryJournal
 from newsletter.sending.reports import IssueReports
 from newsletter.subscribers.bounces import record_soft_bounce
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.store import Store, subscriber_from_row
+
+FORWARD = {"queued": 0, "sending": 1, "sent": 2, "failed": 2}  # how far a move has gone
 
 
 class Ledger(IssueReports):
@@ -49,13 +57,20 @@ class Ledger(IssueReports):
     # --- issues ------------------------------------------------------------------
 
     def begin(
-        self, slug: str, subject: str, content_hash: str, *, allow_changes: bool = False
+        self,
+        slug: str,
+        subject: str,
+        content_hash: str,
+        *,
+        allow_changes: bool = False,
+        online: Iterable[OnlineEdition] = (),
     ) -> int:
         """Start or resume a send; returns how many recipients were frozen now.
 
         The recipient list is frozen once, when the issue first starts sending:
         people who subscribe later are not added by a resumed send. Content that
         changed after someone already got the issue is refused unless allowed.
+        `online`: the issue's public copy, kept for the archive in the same commit.
         """
         with self._lock, self.store.write():
             record = self.issue(slug)
@@ -71,6 +86,8 @@ class Ledger(IssueReports):
                     "UPDATE issues SET subject = ?, content_hash = ? WHERE slug = ?",
                     [subject, content_hash, slug],
                 )
+            if online:
+                keep_online_copy(self.store, slug, content_hash, online)
             if record is None or record.started_at is None:
                 self.conn.execute("UPDATE issues SET started_at = ? WHERE slug = ?", [now, slug])
                 frozen = self.conn.execute(
@@ -86,25 +103,57 @@ class Ledger(IssueReports):
             self.conn.execute("UPDATE issues SET finished_at = NULL WHERE slug = ?", [slug])
             return 0
 
+    def know_issue(self, slug: str, subject: str, content_hash: str, at: str) -> None:
+        """An issue the journal says was frozen and this database has never heard of
+        (a copy older than its first send): known again, not started."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO issues (slug, subject, content_hash, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            [slug, subject, content_hash, at],
+        )
+
+    def move_forward(self, moves: list[tuple[str, int, str]]) -> None:
+        """(slug, subscriber id, state) recorded by the journal, in a restored or
+        behind database: each delivery moves forward to it, never back. A row the
+        database lost is frozen again with its reader's language as it is now."""
+        now = self.store.clock()
+        moves = [move for move in moves if move[2] in FORWARD]
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO deliveries (issue_slug, subscriber_id, status, updated_at,"
+            " language) SELECT ?, id, 'queued', ?, language FROM subscribers"
+            " WHERE id = ? AND EXISTS (SELECT 1 FROM issues WHERE slug = ?)",
+            [(slug, now, sid, slug) for slug, sid, _state in moves],
+        )
+        self.conn.executemany(
+            "UPDATE deliveries SET status = ?, updated_at = ?,"
+            " sent_at = CASE WHEN ? = 'sent' THEN coalesce(sent_at, ?) ELSE sent_at END"
+            " WHERE issue_slug = ? AND subscriber_id = ?"
+            " AND (CASE status WHEN 'sending' THEN 1 WHEN 'sent' THEN 2 WHEN 'failed' THEN 2"
+            " ELSE 0 END) < ?",
+            [(state, now, state, now, slug, sid, FORWARD[state]) for slug, sid, state in moves],
+        )
+
     def active_not_reached(self, slug: str) -> int:
         """Active people with no delivery of `slug` yet under way or done."""
-        return self.store.one(
-            "SELECT count(*) AS n FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"
-            " (SELECT 1 FROM deliveries d WHERE d.issue_slug = ? AND d.subscriber_id = s.id"
-            "  AND d.status != 'queued')",
-            [slug],
-        )["n"]
+        return int(
+            self.store.value(
+                "SELECT count(*) FROM subscribers s WHERE s.status = 'active' AND NOT EXISTS"
+                " (SELECT 1 FROM deliveries d WHERE d.issue_slug = ? AND d.subscriber_id = s.id"
+                "  AND d.status != 'queued')",
+                [slug],
+            )
+        )
 
     def check_content(self, slug: str, content_hash: str, allow_changes: bool) -> None:
         """Refuse a changed issue once anyone may have the earlier version."""
         record = self.issue(slug)
         if record is None or record.content_hash == content_hash or allow_changes:
             return
-        reached = self.store.one(
-            "SELECT count(*) AS n FROM deliveries WHERE issue_slug = ?"
+        reached = self.store.value(
+            "SELECT count(*) FROM deliveries WHERE issue_slug = ?"
             " AND status IN ('sending', 'sent', 'failed')",
             [slug],
-        )["n"]
+        )
         if reached:
             raise SendError(
                 f"issue {slug} changed since it started sending"

@@ -181,9 +181,9 @@ class Sender:
         except KeyboardInterrupt:
             self.report.interrupted = True
             self.stop()
-            if self.on_progress is not None:  # says "finishing the messages in hand"
-                self.on_progress(self.report.snapshot())
-            try:
+            try:  # a second signal may come while the first is still being reported
+                if self.on_progress is not None:  # says "finishing the messages in hand"
+                    self.on_progress(self.report.snapshot())
                 _wait(threads)
             except KeyboardInterrupt:  # a second signal: stop waiting; in flight stays uncertain
                 self.report.abandoned = True
@@ -220,6 +220,7 @@ class Sender:
         self._halt(SendError(f"send stopped: {fault.message}", fault.hint))
 
     def _run_lane(self, lane: _Lane) -> None:
+        delivery: Delivery | None
         while not self._stop.is_set():
             wait = 0.0
             if lane.retries:
@@ -276,9 +277,10 @@ class Sender:
             self._retrying(+1)
             return
         suppressed = False
-        if verdict.kind is Kind.SOFT_BOUNCE:  # about the recipient, every try: a soft bounce
+        # about the recipient, every try: a soft bounce (_deliver skips the forgotten)
+        if verdict.kind is Kind.SOFT_BOUNCE and delivery.subscriber is not None:
             suppressed = self.ledger.record_soft_bounce(
-                delivery.subscriber.id,  # type: ignore[union-attr]
+                delivery.subscriber.id,
                 self.slug,
                 verdict.detail,
                 self.settings.soft_bounce_limit,
@@ -402,7 +404,7 @@ class Sender:
         return verdict
 
     def _backoff(self, retry: int) -> float:
-        return min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (retry - 1))
+        return min(self.settings.backoff_max, self.settings.backoff_base * 2.0 ** (retry - 1))
 
     # --- pacing and quotas -------------------------------------------------------------
 
@@ -441,8 +443,7 @@ class Sender:
             if outcome == "sent":
                 self._breaker.accepted()
             snapshot = self._snapshot()
-        if snapshot is not None:
-            self.on_progress(snapshot)  # type: ignore[misc]
+        self._tell(snapshot)
 
     def _snapshot(self) -> SendReport | None:
         """The report for the progress display (the caller holds the lock)."""
@@ -454,8 +455,12 @@ class Sender:
     def _progress(self) -> None:
         with self._lock:
             snapshot = self._snapshot()
-        if snapshot is not None:
-            self.on_progress(snapshot)  # type: ignore[misc]
+        self._tell(snapshot)
+
+    def _tell(self, snapshot: SendReport | None) -> None:
+        """Hand a snapshot to the progress display (outside the lock)."""
+        if snapshot is not None and self.on_progress is not None:
+            self.on_progress(snapshot)
 
     def _watch(self, delivery_id: int, verdict: Verdict) -> None:
         """A try that failed for now. The relay's "not now" slows the pacer down; a
@@ -468,8 +473,7 @@ class Sender:
             else:
                 self.gate.deferred(self.clock(), verdict)
             snapshot = self._snapshot()
-        if snapshot is not None:
-            self.on_progress(snapshot)  # type: ignore[misc]
+        self._tell(snapshot)
 
     def _refused(self, delivery_id: int, verdict: Verdict) -> None:
         """Refused for the sender, relay or message: failed, unless it is one too many
@@ -491,8 +495,7 @@ class Sender:
                 self.report.deferred += len(streak)
                 self._halt_locked(error)
             snapshot = self._snapshot()
-        if snapshot is not None:
-            self.on_progress(snapshot)  # type: ignore[misc]
+        self._tell(snapshot)
 
     def _halt(self, error: SendError) -> None:
         with self._lock:

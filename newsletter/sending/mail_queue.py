@@ -1,4 +1,4 @@
-"""The queue of single mails the web handler sends: confirmations and welcomes.
+"""The queue of single mails: confirmations and welcomes (sent by `serve`), probes.
 
 A mail is queued in the same transaction as the sign-up it belongs to, so a
 relay that is down loses nothing: `serve` sends it when the relay answers,
@@ -10,15 +10,22 @@ never send the same mail at once.
 
 from __future__ import annotations
 
+import logging
+import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from newsletter.errors import NewsletterError
 from newsletter.mail.outgoing import OutgoingMessage
+from newsletter.sending.transport import Transport, TransportPlan
 from newsletter.subscribers.addresses import address_key
 from newsletter.subscribers.signups import later
 from newsletter.subscribers.store import Store
 
 CLAIM_FOR = timedelta(minutes=10)  # a try never takes this long; a crashed one is retried after it
+MAX_RETRY_SECONDS = 30 * 60
+LOG = logging.getLogger("newsletter.mail")
 
 
 @dataclass(frozen=True)
@@ -40,15 +47,15 @@ def enqueue(store: Store, kind: str, email: str, message: OutgoingMessage, expir
     )  # fmt: skip
 
 
-def claim_due(store: Store, limit: int = 20) -> list[QueuedMail]:
-    """Mails whose time has come, claimed for this try."""
+def claim_due(store: Store, limit: int = 20, kind: str | None = None) -> list[QueuedMail]:
+    """Mails (of `kind`, or any) whose time has come, claimed for this try."""
     now = store.clock()
     with store.write():
         rows = list(
             store.query(
                 "SELECT * FROM mail_queue WHERE next_attempt_at <= ? AND expires_at > ?"
-                " ORDER BY next_attempt_at, id LIMIT ?",
-                [now, now, limit],
+                " AND kind = coalesce(?, kind) ORDER BY next_attempt_at, id LIMIT ?",
+                [now, now, kind, limit],
             )
         )
         store.conn.executemany(
@@ -85,6 +92,77 @@ def purge_expired(store: Store) -> int:
     with store.write():
         cursor = store.conn.execute("DELETE FROM mail_queue WHERE expires_at <= ?", [store.clock()])
     return cursor.rowcount
+
+
+def send_due(
+    store: Store,
+    plan: Callable[[], TransportPlan],
+    *,
+    retry_seconds: float,
+    limit: int = 20,
+    kind: str | None = None,
+) -> int:
+    """Send the mails whose time has come through the project's transport; how many went.
+
+    A mail the relay does not take waits `retry_seconds`, doubling per try (at
+    most 30 minutes); a relay that is unreachable makes the whole batch wait.
+    """
+    due = claim_due(store, limit, kind)
+    if not due:
+        return 0
+    try:
+        transport = plan().factory()
+    except NewsletterError as error:  # e.g. the SMTP password variable is not set
+        for mail in due:
+            _defer(store, mail, error.message, retry_seconds)
+        return 0
+    sent = 0
+    try:
+        for index, mail in enumerate(due):
+            went, relay_ok = _send_one(store, transport, mail, retry_seconds)
+            sent += went
+            if not relay_ok:
+                for waiting in due[index + 1 :]:  # the relay is unreachable: all wait
+                    _defer(store, waiting, "not tried: the relay was unreachable", retry_seconds)
+                break
+    finally:
+        transport.close()
+    return sent
+
+
+def _send_one(
+    store: Store, transport: Transport, mail: QueuedMail, retry_seconds: float
+) -> tuple[bool, bool]:
+    """(taken, the relay itself still works)."""
+    try:
+        transport.open()
+        transport.send(mail.message)
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as error:
+        code = _reply_code(error)
+        if 500 <= code < 600 and isinstance(error, smtplib.SMTPRecipientsRefused):
+            LOG.warning("the relay refused a %s mail for good (%s): dropped", mail.kind, code)
+            mark_sent(store, mail.id)
+            return False, True
+        _defer(store, mail, f"{code} {error}", retry_seconds)
+        return False, code < 500
+    except (OSError, smtplib.SMTPException) as error:
+        _defer(store, mail, str(error) or type(error).__name__, retry_seconds)
+        return False, False
+    mark_sent(store, mail.id)
+    return True, True
+
+
+def _defer(store: Store, mail: QueuedMail, error: str, retry_seconds: float) -> None:
+    pause = min(retry_seconds * 2**mail.attempts, MAX_RETRY_SECONDS)
+    LOG.warning("a %s mail waits %.0f s for another try: %s", mail.kind, pause, error)
+    mark_deferred(store, mail, error, timedelta(seconds=pause))
+
+
+def _reply_code(error: Exception) -> int:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _text in error.recipients.values()]
+        return codes[0] if codes else 0
+    return int(getattr(error, "smtp_code", 0) or 0)
 
 
 def _message_id(data: bytes) -> str:

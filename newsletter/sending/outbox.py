@@ -31,16 +31,19 @@ class MaildirTransport:
         return self._box is not None
 
     def open(self) -> None:
+        self._maildir()
+
+    def _maildir(self) -> mailbox.Maildir:
         if self._box is None:
             self._box = mailbox.Maildir(self.path, create=True)
+        return self._box
 
     def send(self, message: OutgoingMessage, claim: Claim = lambda: True) -> bool:
-        if self._box is None:
-            self.open()
+        box = self._maildir()
         if not claim():
             return False
         # Maildir files use the local line ending; add() writes to tmp/ and renames into new/.
-        self._box.add(message.data.replace(b"\r\n", b"\n"))  # type: ignore[union-attr]
+        box.add(message.data.replace(b"\r\n", b"\n"))
         return True
 
     def submit(self, message: OutgoingMessage, claim: Claim, done: Done) -> None:

@@ -93,6 +93,7 @@ class PipelinedSession:
         self._close_after = False
         # Each group is written as soon as it is ready; Nagle's algorithm would
         # hold it back until the previous content was acknowledged.
+        assert session.sock is not None, "a PipelinedSession takes an open session"
         session.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     @property

@@ -175,6 +175,25 @@ class IssueReports:
         )
         return [row["at"] for row in rows]
 
+    def people_who_came_back(self, slug: str, limit: int) -> tuple[list[tuple[str, str]], int]:
+        """(address, what happened) of the first `limit` people this issue's bounces,
+        complaints and mailto unsubscribes changed, and how many there are in all.
+        The coordinator owns this data and needs the names to act on them."""
+        kinds = "e.issue_slug = ? AND e.kind IN ('bounced', 'unsubscribed')"
+        rows = self.store.query(
+            "SELECT coalesce(s.email, '(forgotten)') AS email, e.kind, e.source"
+            f" FROM events e LEFT JOIN subscribers s ON s.id = e.subscriber_id WHERE {kinds}"
+            " AND e.source IN ('smtp', 'dsn', 'complaint', 'mailto') ORDER BY e.id LIMIT ?",
+            [slug, limit],
+        )
+        people = [(row["email"], _CAME_BACK[(row["kind"], row["source"])]) for row in rows]
+        total = self.store.one(
+            f"SELECT count(*) AS n FROM events e WHERE {kinds}"
+            " AND e.source IN ('smtp', 'dsn', 'complaint', 'mailto')",
+            [slug],
+        )
+        return people, total["n"] if total else 0
+
     def statuses(self) -> list[IssueStatus]:
         slugs = [row["slug"] for row in self.store.query("SELECT slug FROM issues ORDER BY slug")]
         return [status for slug in slugs if (status := self.status(slug))]

@@ -80,13 +80,13 @@ class SmtpTransport:
         if self.is_open:
             return
         self.close()
-        options = {"local_hostname": self.local_hostname, "timeout": self.smtp.timeout}
+        hostname, timeout = self.local_hostname, self.smtp.timeout
         if self.smtp.security == "ssl":
-            session = smtplib.SMTP_SSL(
-                self.smtp.host, self.smtp.port, context=self.ssl_context, **options
+            session: smtplib.SMTP = smtplib.SMTP_SSL(
+                self.smtp.host, self.smtp.port, hostname, timeout=timeout, context=self.ssl_context
             )
         else:
-            session = smtplib.SMTP(self.smtp.host, self.smtp.port, **options)
+            session = smtplib.SMTP(self.smtp.host, self.smtp.port, hostname, timeout=timeout)
         try:
             session.ehlo()
             if self.smtp.security == "starttls":

@@ -44,6 +44,19 @@ def address_key(address: str) -> str:
     return address.casefold()
 
 
+_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def mailbox_key(address: str) -> str:
+    """The mailbox an address delivers to, for limits that count mail to a person:
+    `name+anything@` is `name@`; at Gmail the dots do not count either."""
+    local, _, domain = address_key(address).rpartition("@")
+    local = local.partition("+")[0]
+    if domain in _DOTLESS:
+        local, domain = local.replace(".", ""), _DOTLESS[domain]
+    return f"{local}@{domain}"
+
+
 def ascii_address(address: str) -> str:
     """The address with its domain in IDNA form, for SMTP envelopes and headers."""
     local, _, domain = address.rpartition("@")

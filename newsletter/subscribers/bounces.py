@@ -72,3 +72,13 @@ def latest_issue(store: Store, subscriber_id: int) -> str | None:
         [subscriber_id],
     )
     return row["issue_slug"] if row else None
+
+
+def bounce_reason(store: Store, subscriber_id: int) -> str:
+    """What the mail server said when the address was marked bounced (the latest word)."""
+    row = store.one(
+        "SELECT detail FROM events WHERE subscriber_id = ? AND kind IN ('bounced', 'soft_bounce')"
+        " AND detail != '' ORDER BY id DESC LIMIT 1",
+        [subscriber_id],
+    )
+    return row["detail"] if row else ""

@@ -56,8 +56,8 @@ def register_wording(store: Store, language: str, text: str) -> Wording:
             " VALUES (?, ?, ?, ?)",
             [digest, language, text, store.clock()],
         )
-        row = store.one("SELECT * FROM consent_wordings WHERE digest = ?", [digest])
-    return _wording(row)  # type: ignore[arg-type]
+        row = store.row("SELECT * FROM consent_wordings WHERE digest = ?", [digest])
+    return _wording(row)
 
 
 def find_wording(

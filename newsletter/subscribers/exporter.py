@@ -86,7 +86,8 @@ def export_json(
 def export_file(
     store: Store, path: Path, status: str | None = None, *, as_json: bool = False
 ) -> int:
-    """Export into `path` (CSV, or JSON), replaced only when complete.
+    """Export into `path` (CSV, or JSON; checked by `Config.output_file`), replaced
+    only when complete.
 
     CSV is UTF-8 with a BOM, so a spreadsheet opened by double-click shows `ŵ`
     and `â` rather than mojibake; `import` reads either form.

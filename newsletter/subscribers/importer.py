@@ -1,93 +1,64 @@
-"""CSV -> validated subscribers, merged into the store in one transaction.
+"""CSV (or a ZIP of CSVs) -> validated subscribers, merged into the store in one transaction.
 
-The file is streamed in batches: each batch is validated in Python, looked up
+Each file is streamed in batches: each batch is validated in Python, looked up
 in the database with one query, and written with a few `executemany` calls, so
 100,000 rows take seconds and memory does not grow with the file. Rows that
 fail are reported with their line number and never hold back the others.
-People who left (unsubscribed, bounced, forgotten) are never made active again
-unless the caller asks with `resubscribe=True`.
+Another tool's export is recognised by its columns (`formats/`): its statuses,
+times and opt-ins are read, and the columns nobody should hold are dropped.
+The rules for who becomes what are in `merging.py`.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import islice
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from newsletter.db.backup import automatic_backup
-from newsletter.db.recovery import replay_journal
 from newsletter.errors import InputError
 from newsletter.i18n.languages import NETWORK_LANGUAGES
 from newsletter.subscribers import columns
 from newsletter.subscribers.address_normaliser import AddressNormaliser
 from newsletter.subscribers.addresses import address_key, clean_field
-from newsletter.subscribers.bulk_import import BulkImport
+from newsletter.subscribers.consent import register_wording
 from newsletter.subscribers.csv_reader import (
     check_file,
     detect_encoding,
     header_candidates,
     records,
 )
-from newsletter.subscribers.model import Subscriber, merged
+from newsletter.subscribers.formats import ExportFormat, recognise
+from newsletter.subscribers.import_report import FileRead, ImportReport, Reject
+from newsletter.subscribers.merging import ConsentSource, Merger, Row
 from newsletter.subscribers.store import Store
 
+__all__ = ["BATCH_ROWS", "ImportReport", "Reject", "import_csv"]
+
 BATCH_ROWS = 1000
-OUTCOMES = ("added", "updated", "unchanged", "resubscribed", "suppressed", "duplicates")
+# The consent record of someone who opted in with another tool: its export has the
+# time (and the IP), never the words they agreed to.
+IMPORTED_CONSENT = (
+    "Opted in with {tool} before the list moved here; {tool}'s export does not include"
+    " the wording they agreed to."
+)
 
 
 @dataclass(frozen=True)
-class Reject:
-    line: int
-    reason: str
-
-
-@dataclass
-class ImportReport:
-    """What an import did (or, with dry_run, would do): counts and line-numbered rejects."""
+class _Plan:
+    """One CSV, read far enough to know how: before anything is written."""
 
     path: Path
+    name: str  # the member's name inside a ZIP; '' for the file itself
     encoding: str
     delimiter: str
-    dry_run: bool
-    attributes: list[str] = field(default_factory=list)  # attribute keys made from extra columns
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    resubscribed: int = 0  # people who had left, active again (only with resubscribe)
-    suppressed: int = 0  # people who left: not made active, nothing changed
-    duplicates: int = 0  # rows for an address already seen earlier in the file, merged
-    rejects: list[Reject] = field(default_factory=list)
-    notes: list[Reject] = field(default_factory=list)  # imported, with a value left out (language)
-
-    @property
-    def rejected(self) -> int:
-        return len(self.rejects)
-
-    def counts(self) -> dict[str, int]:
-        """Every outcome in display order, rejected last."""
-        return {**{name: getattr(self, name) for name in OUTCOMES}, "rejected": self.rejected}
-
-    def count(self, outcome: str) -> None:
-        setattr(self, outcome, getattr(self, outcome) + 1)
-
-
-@dataclass(frozen=True)
-class Row:
-    """One valid CSV record, cleaned: nothing in it can carry a line break."""
-
-    line: int
-    key: str
-    email: str
-    profile: dict[str, str]
-    attributes: dict[str, str]
-    status: str | None  # None when the file has no status for the row
-    source: str
-    subscribed_at: str
-
-    @property
-    def wants_active(self) -> bool:
-        return self.status in (None, "active")
+    mapping: columns.ColumnMap
+    export: ExportFormat
 
 
 class _Rollback(Exception):
@@ -104,57 +75,170 @@ def import_csv(
     encoding: str | None = None,
     batch_rows: int = BATCH_ROWS,
     languages: tuple[str, ...] = NETWORK_LANGUAGES,
+    status: str | None = None,
+    keep: Iterable[str] = (),
+    record_ip: bool = False,
 ) -> ImportReport:
-    """Import `path` into the store; the whole file is one transaction.
+    """Import `path` (a CSV, or a ZIP of them such as Mailchimp's) as one transaction.
 
-    A dry run performs the same work inside the transaction and rolls it back,
-    so it reports exactly the numbers a real run would.
+    `status` is the status of rows the file gives none for (a file of leavers);
+    `keep` names columns to store that are dropped by default; `record_ip` keeps
+    the IP addresses of imported opt-ins. A dry run performs the same work inside
+    the transaction and rolls it back, so it reports exactly what a real run would.
     """
     check_file(path)
-    encoding = detect_encoding(path, encoding)
-    delimiter, mapping = _choose_columns(path, encoding)
-    report = ImportReport(path, encoding, delimiter, dry_run, mapping.attribute_keys())
-    event_source = clean_field(source) or f"import {path.name}"
-    parser = columns.RowParser(
-        mapping, source=event_source, source_wins=bool(source), languages=languages
-    )
-    lines = records(path, encoding, delimiter)
-    next(lines)  # the header
-    if not dry_run:
-        automatic_backup(store.conn, f"before-import-{path.stem}")
-    try:
-        with store.write():
-            merger = _Merger(store, report, resubscribe, event_source)
-            merger.bulk.begin()
-            for batch in _batches(_parse(lines, parser, report), batch_rows):
-                merger.merge(batch)
-            merger.bulk.end()
-            if dry_run:
-                raise _Rollback
-            _settle_with_journal(store, merger)
-    except _Rollback:
-        pass
-    else:
-        merger.bulk.journal_changes([], merger.back, "import")
+    default_status = columns.parse_status(status) if status else None
+    keep_keys = frozenset(columns.header_key(name) for name in keep)
+    report = ImportReport(path, dry_run)
+    with _csv_files(path) as files:
+        plans = [_plan(file, name, encoding, keep_keys) for file, name in files]
+        plans.sort(key=lambda plan: (plan.export.status is None, plan.name))  # leavers first
+        _check_kept(keep, plans, path)
+        if not dry_run:
+            automatic_backup(store.conn, f"before-import-{path.stem}")
+        event_source = clean_field(source) or f"import {path.name}"
+        merger = Merger(store, report, resubscribe, event_source)
+        wordings: dict[str, int] = {}
+        try:
+            with store.write():
+                merger.bulk.begin()
+                for plan in plans:
+                    consent = _consent_source(store, plan.export.tool, wordings, record_ip)
+                    parser = columns.RowParser(
+                        plan.mapping,
+                        source=clean_field(source) or _row_source(plan, path),
+                        source_wins=bool(source),
+                        languages=languages,
+                        export=plan.export,
+                        status=default_status,
+                    )
+                    _merge_file(plan, parser, merger, consent, batch_rows)
+                merger.bulk.end()
+                if dry_run:
+                    raise _Rollback
+                _settle_with_journal(store, merger)
+        except _Rollback:
+            pass
+        else:
+            merger.bulk.journal_changes([], merger.back, "import")
     return report
 
 
-def _settle_with_journal(store: Store, merger: _Merger) -> None:
+def _merge_file(
+    plan: _Plan,
+    parser: columns.RowParser,
+    merger: Merger,
+    consent: ConsentSource | None,
+    batch_rows: int,
+) -> None:
+    report = merger.report
+    report.files.append(FileRead(plan.name, plan.encoding, plan.delimiter, plan.export.name))
+    report.add_names(plan.mapping.attribute_keys(), _not_stored(plan.mapping, consent))
+    merger.file, merger.consent = plan.name, consent
+    lines = records(plan.path, plan.encoding, plan.delimiter)
+    next(lines)  # the header
+    for batch in _batches(_parse(lines, parser, report, plan.name), batch_rows):
+        merger.merge(batch)
+
+
+def _not_stored(mapping: columns.ColumnMap, consent: ConsentSource | None) -> tuple[str, ...]:
+    """The dropped columns, and the IP columns an opt-in is read with unless IPs are kept."""
+    if consent is not None and consent.record_ip:
+        return mapping.dropped
+    ips = [i for name, i in mapping.fields.items() if name in ("consent_ip", "optin_ip")]
+    return mapping.dropped + tuple(mapping.names[i] for i in sorted(ips))
+
+
+def _consent_source(
+    store: Store, tool: str, wordings: dict[str, int], record_ip: bool
+) -> ConsentSource | None:
+    """Imported opt-ins are recorded against one stored wording per tool, made when first needed."""
+    if not tool:
+        return None
+
+    def wording_id() -> int:
+        if tool not in wordings:
+            text = IMPORTED_CONSENT.format(tool=tool)
+            wordings[tool] = register_wording(store, "en", text).id
+        return wordings[tool]
+
+    return ConsentSource(tool, wording_id, record_ip)
+
+
+def _row_source(plan: _Plan, path: Path) -> str:
+    name = plan.name or path.name
+    return f"{plan.export.tool} export {name}" if plan.export.tool else f"import {name}"
+
+
+def _settle_with_journal(store: Store, merger: Merger) -> None:
     """Before the import commits: journal who it marks as gone, and apply every
     unsubscribe that arrived while it held the database (the web handler
-    journals them at once and answers; see newsletter.journal)."""
+    journals them at once and answers; see newsletter.db.journal)."""
     merger.bulk.journal_changes(merger.left, [], "import")
-    if store.journal is not None:
-        replay_journal(store.conn, store.journal)
+    store.catch_up()
 
 
-def _choose_columns(path: Path, encoding: str) -> tuple[str, columns.ColumnMap]:
+@contextmanager
+def _csv_files(path: Path) -> Iterator[list[tuple[Path, str]]]:
+    """[(file, name)]: the file itself, or each CSV inside a ZIP (leavers' files first)."""
+    if not zipfile.is_zipfile(path):
+        yield [(path, "")]
+        return
+    with tempfile.TemporaryDirectory(prefix="newsletter-import-") as tmp:
+        yield _extract(path, Path(tmp))
+
+
+def _extract(path: Path, folder: Path) -> list[tuple[Path, str]]:
+    """Copy each CSV out of the ZIP under a name of our own (never the member's path)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [info for info in archive.infolist() if _is_csv(info)]
+            extracted = []
+            for number, info in enumerate(members):
+                target = folder / f"{number}.csv"
+                with archive.open(info) as source, target.open("wb") as copy:
+                    shutil.copyfileobj(source, copy)
+                extracted.append((target, PurePosixPath(info.filename).name))
+    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError) as error:
+        raise InputError(f"cannot read the ZIP file {path}: {error}") from None
+    if not extracted:
+        raise InputError(
+            f"{path} is a ZIP file with no CSV file inside",
+            hint="an Excel workbook? save it as CSV (comma separated) and import that",
+        )
+    return extracted
+
+
+def _is_csv(info: zipfile.ZipInfo) -> bool:
+    name = PurePosixPath(info.filename)
+    hidden = name.name.startswith(".") or "__MACOSX" in name.parts
+    return not info.is_dir() and not hidden and name.suffix.lower() in (".csv", ".txt")
+
+
+def _plan(file: Path, name: str, encoding: str | None, keep: frozenset[str]) -> _Plan:
+    """How to read one CSV: its encoding, delimiter, format and columns (or one clear error)."""
+    try:
+        check_file(file)
+        found = detect_encoding(file, encoding)
+        delimiter, mapping, export = _choose_columns(file, found, keep)
+    except InputError as error:
+        if not name:
+            raise
+        message = error.message.replace(str(file), f"{name} (in the ZIP file)")
+        raise InputError(message, hint=error.hint) from None
+    return _Plan(file, name, found, delimiter, mapping, export)
+
+
+def _choose_columns(
+    path: Path, encoding: str, keep: frozenset[str]
+) -> tuple[str, columns.ColumnMap, ExportFormat]:
     """The delimiter whose header has an email column (the widest header wins a tie)."""
     found = []
     for delimiter, header in header_candidates(path, encoding).items():
-        mapping = columns.map_header(header)
+        export = recognise(frozenset(columns.header_key(name) for name in header))
+        mapping = columns.map_header(header, export, keep)
         if mapping.has_email:
-            found.append((len(header), delimiter, mapping))
+            found.append((len(header), delimiter, mapping, export))
     if not found:
         first = header_candidates(path, encoding)[","]
         shown = ", ".join(clean_field(name) for name in first[:8]) or "nothing"
@@ -162,12 +246,26 @@ def _choose_columns(path: Path, encoding: str) -> tuple[str, columns.ColumnMap]:
             f"{path} has no email column (its first line reads: {shown[:120]})",
             hint="the header row needs a column named Email or E-mail address",
         )
-    _width, delimiter, mapping = max(found, key=lambda item: item[0])
-    return delimiter, mapping
+    _width, delimiter, mapping, export = max(found, key=lambda item: item[0])
+    return delimiter, mapping, export
+
+
+def _check_kept(keep: Iterable[str], plans: list[_Plan], path: Path) -> None:
+    """--keep COLUMN must name a column of the file(s): a typo is one line, not a silent no."""
+    present = {key for plan in plans for key in plan.mapping.kept}
+    for name in keep:
+        if columns.header_key(name) not in present:
+            raise InputError(
+                f"--keep {name}: {path.name} has no column of that name that is left out",
+                hint="the import summary lists the columns not stored, e.g. --keep REGION",
+            )
 
 
 def _parse(
-    lines: Iterable[tuple[int, list[str]]], parser: columns.RowParser, report: ImportReport
+    lines: Iterable[tuple[int, list[str]]],
+    parser: columns.RowParser,
+    report: ImportReport,
+    file: str,
 ) -> Iterator[Row]:
     normalise = AddressNormaliser()
     for line, fields in lines:
@@ -175,11 +273,11 @@ def _parse(
             values = parser.parse(fields)
             email = normalise(values.pop("email"))
         except InputError as error:
-            report.rejects.append(Reject(line, error.message))
+            report.rejects.append(Reject(line, error.message, file))
             continue
         note = values.pop("note")
         if note:
-            report.notes.append(Reject(line, note))
+            report.notes.append(Reject(line, note, file))
         yield Row(line=line, key=address_key(email), email=email, **values)
 
 
@@ -187,112 +285,3 @@ def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
         yield batch
-
-
-class _Merger:
-    """Applies rows in file order, one batch at a time, as if one by one."""
-
-    def __init__(self, store: Store, report: ImportReport, resubscribe: bool, event_source: str):
-        self.store = store
-        self.report = report
-        self.resubscribe = resubscribe
-        self.event_source = event_source
-        self.forgotten = store.suppressed_hashes()
-        self.hash_address = store.address_hasher()
-        self.bulk = BulkImport(store)
-        self.left: list[str] = []  # keys this import marks as gone: journalled
-        self.back: list[str] = []  # keys it makes active again (resubscribe)
-
-    def merge(self, rows: list[Row]) -> None:
-        now = self.store.clock()
-        found = self.bulk.lookup(sorted({row.key for row in rows}))
-        state = {key: subscriber for key, (subscriber, _seen) in found.items()}
-        seen = {key for key, (_subscriber, was_seen) in found.items() if was_seen}
-        pending = _Pending()
-        for row in rows:
-            outcome = self._apply(row, state, pending, now)
-            self.report.count("duplicates" if row.key in seen else outcome)
-            seen.add(row.key)
-        self.bulk.write(
-            new=list(pending.new.values()),
-            changed=list(pending.changed.values()),
-            events=pending.events,
-            unsuppress=pending.unsuppress,
-            seen=sorted(seen),
-            source=self.event_source,
-        )
-
-    def _apply(self, row: Row, state: dict, pending: _Pending, now: str) -> str:
-        current: Subscriber | None = state.get(row.key)
-        if current is None:
-            return self._apply_new(row, state, pending, now)
-        if current.status != "active":
-            if not (self.resubscribe and row.wants_active):
-                return "suppressed"
-            back = merged(current, row.profile, row.attributes, status="active")
-            pending.record(state, row.key, back, ("imported", "resubscribed"))
-            self.back.append(row.key)
-            return "resubscribed"
-        if not row.wants_active:
-            left = merged(current, row.profile, row.attributes, status=row.status, now=now)
-            pending.record(state, row.key, left, ("unsubscribed", f"{row.status} in the file"))
-            self.left.append(row.key)
-            return "suppressed"
-        updated = merged(current, row.profile, row.attributes)
-        if updated == current:
-            return "unchanged"
-        pending.record(state, row.key, updated, ("imported", "updated"))
-        return "updated"
-
-    def _apply_new(self, row: Row, state: dict, pending: _Pending, now: str) -> str:
-        forgotten = bool(self.forgotten) and self.hash_address(row.email) in self.forgotten
-        if forgotten and not (self.resubscribe and row.wants_active):
-            return "suppressed"
-        status = row.status or "active"
-        subscriber = Subscriber(
-            id=0,
-            email=row.email,
-            name=row.profile["name"],
-            organisation=row.profile["organisation"],
-            language=row.profile["language"],
-            attributes=dict(row.attributes),
-            status=status,
-            source=row.source,
-            subscribed_at=row.subscribed_at or now,
-            unsubscribed_at=None if status == "active" else now,
-            left_via=None if status == "active" else "import",
-        )
-        detail = "added" if status == "active" else f"added as {status}"
-        pending.record(state, row.key, subscriber, ("imported", detail), new=True)
-        if status != "active":
-            self.left.append(row.key)
-        if forgotten:
-            pending.unsuppress.append(row.email)
-            self.back.append(row.key)
-            return "resubscribed"
-        return "added" if status == "active" else "suppressed"
-
-
-class _Pending:
-    """The writes one batch has collected: new rows, changed rows, events."""
-
-    def __init__(self) -> None:
-        self.new: dict[str, Subscriber] = {}
-        self.changed: dict[str, Subscriber] = {}
-        self.events: list[tuple[str, str, str]] = []
-        self.unsuppress: list[str] = []
-
-    def record(
-        self,
-        state: dict,
-        key: str,
-        subscriber: Subscriber,
-        event: tuple[str, str],
-        new: bool = False,
-    ) -> None:
-        state[key] = subscriber
-        if new or key in self.new:
-            self.new[key] = subscriber
-        else:
-            self.changed[key] = subscriber
-        self.events.append((key, *event))

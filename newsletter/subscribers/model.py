@@ -32,13 +32,16 @@ def merged(
     *,
     status: str | None = None,
     now: str | None = None,
+    cleared: tuple[str, ...] = (),
 ) -> Subscriber:
-    """`current` with new details laid over: an empty value never erases one.
+    """`current` with new details laid over: an empty value never erases one, except
+    in a field named in `cleared` (a language of `Both` said out loud: no single one).
 
     status="active" brings someone who left back (the caller decides whether
     that is allowed); "unsubscribed" or "bounced" records that they left at `now`.
     """
     changes: dict[str, Any] = {key: value for key, value in profile.items() if value}
+    changes.update({key: "" for key in cleared if getattr(current, key)})
     combined = {**current.attributes, **attributes}
     if combined != current.attributes:
         changes["attributes"] = combined

@@ -2,9 +2,9 @@
 
 A web request only records what was typed (`queue_request`: one INSERT, the
 same whoever the address belongs to). The serving process then decides, out of
-sight of the client (`open_signup`): a bounced address is never mailed, an
-address already mailed `per_address` times in a day is not mailed again, anyone
-else (new, pending, active, unsubscribed, forgotten) gets a fresh confirmation
+sight of the client (`open_signup`): a mailbox already mailed `per_address`
+times in a day (a bounced one: once; `name+tag@` is `name@`) is not mailed again, anyone else (new,
+pending, active, unsubscribed, bounced, forgotten) gets a fresh confirmation
 token. Only the token's hash is stored; the link works once, until it expires.
 `confirm` makes the person active and records their consent in one transaction.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from newsletter.subscribers.addresses import address_key, clean_field
+from newsletter.subscribers.addresses import address_key, clean_field, mailbox_key
 from newsletter.subscribers.consent import record_consent
 from newsletter.subscribers.model import Subscriber, merged
 from newsletter.subscribers.store import Store
@@ -68,7 +68,7 @@ def token_hash(token: str) -> str:
 
 def form_secret(store: Store) -> str:
     """The key that signs the forms' time stamps (made by the migration, per database)."""
-    return store.one("SELECT value FROM meta WHERE key = 'form_secret'")["value"]  # type: ignore[index]
+    return str(store.value("SELECT value FROM meta WHERE key = 'form_secret'"))
 
 
 def queue_request(store: Store, request: SignupRequest) -> None:
@@ -81,6 +81,16 @@ def queue_request(store: Store, request: SignupRequest) -> None:
              clean_field(request.organisation), request.language, request.wording_id,
              request.source, request.client_ip],
         )  # fmt: skip
+
+
+def use_stamp(store: Store, stamp: str, kept_for: timedelta) -> bool:
+    """Remember a form's stamp as used; False if it was used before (a replay).
+    Call inside the write transaction that queues the request."""
+    cursor = store.conn.execute(
+        "INSERT OR IGNORE INTO used_stamps (stamp, expires_at) VALUES (?, ?)",
+        [stamp, later(store.clock(), kept_for)],
+    )
+    return cursor.rowcount > 0
 
 
 def take_requests(store: Store, limit: int = 50) -> list[SignupRequest]:
@@ -102,34 +112,46 @@ def open_signup(
 ) -> Invitation | None:
     """A fresh confirmation token for this address, or None when it must not be mailed.
 
-    Call inside a write transaction. A bounced address and an address already
-    mailed `per_address` times in the last day get nothing; nobody can tell.
+    Call inside a write transaction. An address already mailed `per_address`
+    times in the last day gets nothing; nobody can tell. A bounced address may
+    come back this way too (a forged or passing bounce must not lock anyone
+    out), but is mailed at most once a day: its server may still refuse.
     """
     existing = store.get_subscriber(request.email)
     if existing is not None and existing.status == "bounced":
-        return None
+        per_address = min(per_address, 1)
     now = store.clock()
-    key = address_key(request.email)
+    key, mailbox = address_key(request.email), mailbox_key(request.email)
+    if _mailed_today(store, mailbox, now) >= per_address:
+        return None
     row = store.one("SELECT * FROM signups WHERE email_key = ?", [key])
     window_start, sent = now, 0
     if row is not None and row["window_started_at"] > later(now, -DAY):
         window_start, sent = row["window_started_at"], row["mails_in_window"]
-    if sent >= per_address:
-        return None
     token = new_token()
     expires_at = later(now, valid_for)
     store.conn.execute("DELETE FROM signups WHERE email_key = ?", [key])
     store.conn.execute(
-        "INSERT INTO signups (email, email_key, name, organisation, language, token_hash,"
-        " wording_id, source, client_ip, requested_at, expires_at, mails_in_window,"
-        " window_started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [request.email, key, request.name, request.organisation, request.language,
+        "INSERT INTO signups (email, email_key, mailbox_key, name, organisation, language,"
+        " token_hash, wording_id, source, client_ip, requested_at, expires_at, mails_in_window,"
+        " window_started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [request.email, key, mailbox, request.name, request.organisation, request.language,
          token_hash(token), request.wording_id, request.source, request.client_ip, now,
          expires_at, sent + 1, window_start],
     )  # fmt: skip
     return Invitation(
         token, _pending(store.one("SELECT * FROM signups WHERE email_key = ?", [key]))
     )
+
+
+def _mailed_today(store: Store, mailbox: str, now: str) -> int:
+    """Confirmation mails to this mailbox (any of its +tags) in the last day."""
+    row = store.one(
+        "SELECT coalesce(sum(mails_in_window), 0) AS n FROM signups"
+        " WHERE mailbox_key = ? AND window_started_at > ?",
+        [mailbox, later(now, -DAY)],
+    )
+    return int(row["n"]) if row else 0
 
 
 def find_pending(store: Store, token: str) -> PendingSignup | None:
@@ -178,9 +200,11 @@ def _activate(store: Store, pending: PendingSignup) -> Subscriber:
 
 
 def purge_expired(store: Store) -> int:
-    """Delete pending sign-ups whose link has expired; how many went."""
+    """Delete pending sign-ups whose link has expired (and stamps too old to be
+    accepted anyway); how many sign-ups went."""
     with store.write():
         cursor = store.conn.execute("DELETE FROM signups WHERE expires_at <= ?", [store.clock()])
+        store.conn.execute("DELETE FROM used_stamps WHERE expires_at <= ?", [store.clock()])
     return cursor.rowcount
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from newsletter.db.journal import Journal
 from newsletter.errors import InputError, NotFoundError
-from newsletter.i18n.languages import NETWORK_LANGUAGES, accepted_codes, parse_language
+from newsletter.i18n.languages import NETWORK_LANGUAGES, language_hint, parse_language, says_both
 from newsletter.subscribers.addresses import address_key, clean_field, normalise_address
 from newsletter.subscribers.model import STATUSES, Subscriber, merged
 from newsletter.subscribers.suppressions import SuppressionsAndEvents
@@ -47,7 +47,7 @@ class AddResult:
 
 
 class Store(SuppressionsAndEvents):
-    """`journal` (see newsletter.journal) also records who leaves and comes back."""
+    """`journal` (see newsletter.db.journal) also records who leaves and comes back."""
 
     def __init__(
         self, conn: sqlite3.Connection, clock: Clock = utc_now, journal: Journal | None = None
@@ -64,13 +64,19 @@ class Store(SuppressionsAndEvents):
         row = self.one("SELECT * FROM subscribers WHERE id = ?", [subscriber_id])
         return subscriber_from_row(row) if row else None
 
+    def _written(self, subscriber_id: int | None) -> Subscriber:
+        """The row this connection has just written (so it is there)."""
+        return subscriber_from_row(
+            self.row("SELECT * FROM subscribers WHERE id = ?", [subscriber_id])
+        )
+
     def get_by_token(self, token: str) -> Subscriber | None:
         row = self.one("SELECT * FROM subscribers WHERE token = ?", [token])
         return subscriber_from_row(row) if row else None
 
     def is_active(self, subscriber_id: int) -> bool:
         row = self.one("SELECT status FROM subscribers WHERE id = ?", [subscriber_id])
-        return bool(row) and row["status"] == "active"
+        return row is not None and row["status"] == "active"
 
     def list_subscribers(
         self, status: str | None = None, search: str | None = None
@@ -146,7 +152,10 @@ class Store(SuppressionsAndEvents):
                 )
                 self.unsuppress(email)
             else:
-                result = self._update_existing(existing, profile, attributes, source, resubscribe)
+                cleared = ("language",) if says_both(language) else ()
+                result = self._update_existing(
+                    existing, profile, attributes, source, resubscribe, cleared
+                )
         if result.outcome == "resubscribed" or suppressed:
             self.note_return(result.subscriber.id, source)
         return result
@@ -158,6 +167,7 @@ class Store(SuppressionsAndEvents):
         attributes: dict[str, Any] | None,
         source: str,
         resubscribe: bool,
+        cleared: tuple[str, ...] = (),
     ) -> AddResult:
         if existing.status != "active" and not resubscribe:
             raise InputError(
@@ -165,9 +175,8 @@ class Store(SuppressionsAndEvents):
                 hint="pass --resubscribe only if they asked to join again",
             )
         coming_back = existing.status != "active"
-        updated = merged(
-            existing, profile, attributes or {}, status="active" if coming_back else None
-        )
+        status = "active" if coming_back else None
+        updated = merged(existing, profile, attributes or {}, status=status, cleared=cleared)
         if updated == existing:
             return AddResult("unchanged", existing)
         outcome = "resubscribed" if coming_back else "updated"
@@ -175,7 +184,7 @@ class Store(SuppressionsAndEvents):
             self.unsuppress(existing.email)
         self.update_subscribers([updated], self.clock())
         self.record_event(outcome, existing.id, source)
-        return AddResult(outcome, self.get_by_id(existing.id))  # type: ignore[arg-type]
+        return AddResult(outcome, self._written(existing.id))
 
     def update_subscribers(self, subscribers: list[Subscriber], now: str) -> None:
         """Write back changed subscribers (profile, attributes, status) in one statement."""
@@ -213,7 +222,7 @@ class Store(SuppressionsAndEvents):
             ],
         )
         self.record_event("added", cursor.lastrowid, source)
-        return self.get_by_id(cursor.lastrowid)  # type: ignore[arg-type,return-value]
+        return self._written(cursor.lastrowid)
 
     def unsubscribe(
         self,
@@ -272,7 +281,7 @@ class Store(SuppressionsAndEvents):
         """The coordinator's unsubscribe: the row stays, so the address stays suppressed."""
         subscriber = self.require(email)
         self.unsubscribe(subscriber.id, "cli")
-        return self.get_by_id(subscriber.id)  # type: ignore[return-value]
+        return self._written(subscriber.id)
 
     def record_bounce(
         self,
@@ -294,7 +303,9 @@ class Store(SuppressionsAndEvents):
             self.record_event("bounced", subscriber_id, source, detail, issue)
             return self.mark_bounced(subscriber_id, min_hard_bounces=limit)
 
-    def mark_bounced(self, subscriber_id: int, *, min_hard_bounces: int = 0) -> bool:
+    def mark_bounced(
+        self, subscriber_id: int, *, min_hard_bounces: int = 0, journaled: bool = False
+    ) -> bool:
         """active -> bounced (when it has at least that many hard bounces); True if changed."""
         now = self.clock()
         cursor = self.conn.execute(
@@ -302,7 +313,7 @@ class Store(SuppressionsAndEvents):
             " updated_at = ? WHERE id = ? AND status = 'active' AND bounce_count >= ?",
             [now, now, subscriber_id, min_hard_bounces],
         )
-        if cursor.rowcount:
+        if cursor.rowcount and not journaled:
             self._journal_left(subscriber_id, "bounce")
         return cursor.rowcount > 0
 
@@ -318,12 +329,22 @@ class Store(SuppressionsAndEvents):
             self.journal_lines([(kind, self.clock(), subscriber_id, address, via)])
 
     def forget(self, email: str) -> None:
-        """Erase the person, every event naming them and their consent records, pending
-        sign-up and queued mail; keep only a hashed suppression."""
+        """Erase the person (see `erase`), then their earlier lines in the journal:
+        only the forgotten line, the suppression's hash, is left there."""
         subscriber = self.require(email)
         with self.write():
             self._journal_left(subscriber.id, "forgotten")
+            self.erase(subscriber)
+        if self.journal is not None:
+            self.journal.redact(self.journal.hash(address_key(subscriber.email)))
+
+    def erase(self, subscriber: Subscriber) -> None:
+        """The person, every event naming them, their consent records, pending sign-up
+        and queued mail; only a hashed suppression is kept. (The replay of a journalled
+        `forget` into a restored copy calls this too.)"""
+        with self.write():
             self.conn.execute("DELETE FROM events WHERE subscriber_id = ?", [subscriber.id])
+            self.conn.execute("DELETE FROM probes WHERE subscriber_id = ?", [subscriber.id])
             self.conn.execute(
                 "UPDATE deliveries SET subscriber_id = NULL, last_error = NULL"
                 " WHERE subscriber_id = ?",
@@ -365,7 +386,7 @@ def _language(text: str, languages: tuple[str, ...]) -> str:
     if code is None:
         raise InputError(
             f"unknown language {text!r}",
-            hint=f"use {', '.join(accepted_codes(languages))} (Cymraeg and English are understood too)",
+            hint=language_hint(languages),
         )
     return code
 

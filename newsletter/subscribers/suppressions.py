@@ -7,6 +7,7 @@ row: a forgotten address's hash and the audit trail.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,41 @@ class SuppressionsAndEvents(DatabaseSession):
             "DELETE FROM suppressions WHERE address_hash = ?", [self.address_hash(email)]
         )
 
+    def suppress_hash(self, address_hash: str, reason: str, at: str) -> None:
+        """Someone this database does not hold (a journalled leaver): an import will
+        not add them back."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO suppressions (address_hash, reason, created_at) VALUES (?, ?, ?)",
+            [address_hash, reason, at],
+        )
+
+    def unsuppress_hashes(self, hashes: list[str]) -> None:
+        """People who came back on request: their 'left' suppressions go (never a
+        'forgotten' one: a forgotten person comes back only by confirming again)."""
+        self.conn.executemany(
+            "DELETE FROM suppressions WHERE address_hash = ? AND reason = 'left'",
+            [(h,) for h in hashes],
+        )
+
+    def ids_matching(self, wanted: dict[int, str], hasher: Callable[[str], str]) -> set[int]:
+        """The ids among `wanted` (id -> address hash) whose row here has that hash
+        (a restored copy may lack some, or hold someone else under an id)."""
+        if not wanted:
+            return set()
+        rows = self.conn.execute(
+            "SELECT id, email_key FROM subscribers WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps(list(wanted))],
+        )
+        return {row[0] for row in rows if hasher(row[1]) == wanted[row[0]]}
+
+    def ids_by_hash(self, hashes: set[str], hasher: Callable[[str], str]) -> dict[str, int]:
+        """The slow way, every address hashed: for a journal replayed from its start."""
+        found = {}
+        for subscriber_id, email_key in self.conn.execute("SELECT id, email_key FROM subscribers"):
+            if (address := hasher(email_key)) in hashes:
+                found[address] = subscriber_id
+        return found
+
     def record_event(
         self,
         kind: str,
@@ -71,6 +107,6 @@ class SuppressionsAndEvents(DatabaseSession):
 
     def address_hasher(self) -> Callable[[str], str]:
         """`address_hash` with the salt read once, for hashing a whole file of addresses."""
-        salt = self.one("SELECT value FROM meta WHERE key = 'suppression_salt'")["value"]
+        salt = str(self.value("SELECT value FROM meta WHERE key = 'suppression_salt'"))
         hash_key = address_hasher(salt)
         return lambda email: hash_key(address_key(email))

@@ -22,16 +22,21 @@ from typing import Any
 
 import jinja2
 
+from newsletter.archive.site import HEADER_POLICY as ARCHIVE_POLICY
+from newsletter.archive.site import Archive
 from newsletter.config import Config, load_config
 from newsletter.db.connection import connect_database
 from newsletter.db.journal import Journal, journal_path
 from newsletter.errors import DatabaseError, NewsletterError, TemplateError
 from newsletter.i18n import N_
+from newsletter.issue.editions import EVERY_LANGUAGE
 from newsletter.issue.environment import Loaded, make_environment
+from newsletter.issue.online import ARCHIVE_FOLDER, index_name
 from newsletter.issue.template_rules import describe_error
 from newsletter.project import open_store
 from newsletter.sending.transport import plan_transport
 from newsletter.subscribers.addresses import mask_address
+from newsletter.subscribers.bounces import bounce_reason
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.signups import form_secret
 from newsletter.subscribers.store import Store
@@ -63,8 +68,18 @@ SECURITY_HEADERS = (
         " frame-ancestors 'none'; base-uri 'none'",
     ),
     ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
+    # No Referer to other sites (a page's URL can hold a token); to this one, so
+    # that a form's POST carries its real Origin (no-referrer makes it "null",
+    # which form_guard.from_allowed_site must refuse).
+    ("Referrer-Policy", "same-origin"),
     ("Cache-Control", "no-store"),
+    ("X-Frame-Options", "DENY"),
+)
+ARCHIVE_HEADERS = (  # public pages: their images (https), and caches may keep them a while
+    ("Content-Security-Policy", ARCHIVE_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cache-Control", "public, max-age=300"),
     ("X-Frame-Options", "DENY"),
 )
 STATUS_PAGES = {
@@ -75,6 +90,13 @@ STATUS_PAGES = {
 ERROR_PAGE = "web/error.html"
 ERRORS = {  # translated on the page, in each language it is shown in
     400: (N_("Bad request"), N_("This request could not be understood.")),
+    403: (
+        N_("Form not accepted"),
+        N_(
+            "This form can only be sent from the newsletter's own pages"
+            " or from the web sites that show its form."
+        ),
+    ),
     404: (
         N_("Link not found"),
         N_(
@@ -105,6 +127,7 @@ class Response:
     body: bytes
     content_type: str = HTML
     extra_headers: tuple[tuple[str, str], ...] = ()
+    security: tuple[tuple[str, str], ...] = SECURITY_HEADERS
 
     @property
     def status(self) -> str:
@@ -114,7 +137,7 @@ class Response:
         return [
             ("Content-Type", self.content_type),
             ("Content-Length", str(len(self.body))),
-            *SECURITY_HEADERS,
+            *self.security,
             *self.extra_headers,
         ]
 
@@ -163,6 +186,8 @@ class UnsubscribeApp:
         )
         self.joining.register_wordings()
         check_templates(self.pages, loaded, shown_languages(config, ""))
+        self.archive = Archive(config)
+        self.archive.check()
         mail.check()
         _warn_if_mail_cannot_go(config)
 
@@ -204,6 +229,9 @@ class UnsubscribeApp:
             if method == "POST":
                 return self.joining.confirm(token, environ)
             return self.joining.confirm_page(token, str(environ.get("QUERY_STRING", "")))
+        if path == f"/{ARCHIVE_FOLDER}" or path.startswith(f"/{ARCHIVE_FOLDER}/"):
+            _allow(method, "GET, HEAD")
+            return self._archive(path.removeprefix(f"/{ARCHIVE_FOLDER}"))
         if not path.startswith("/u/"):
             raise HttpError(404)
         _allow(method, "GET, HEAD, POST")
@@ -215,6 +243,17 @@ class UnsubscribeApp:
         if intent is None:
             return self._page(subscriber, query, just_now=False)
         return self._change(subscriber, intent, query)
+
+    def _archive(self, rest: str) -> Response:
+        """/archive/NAME: a page or feed of the public archive; /archive/ is its index."""
+        if not rest:  # the pages' relative links need the slash
+            return Response(301, b"", TEXT, ((("Location", f"{ARCHIVE_FOLDER}/"),)))
+        name = rest.removeprefix("/") or index_name(EVERY_LANGUAGE)
+        store = self.store()
+        found = patiently(lambda: self.archive.file(store, name))
+        if found is None:
+            raise HttpError(404)
+        return Response(200, found.body, found.content_type, security=ARCHIVE_HEADERS)
 
     def store(self) -> Store:
         """This thread's Store: sqlite3 connections must not be shared between threads."""
@@ -288,7 +327,7 @@ class UnsubscribeApp:
             self.later.add(subscriber_id, via)
 
     def _request_return(self, subscriber: Subscriber, query: str) -> Response:
-        if subscriber.status != "unsubscribed":  # nothing to come back from, or bounced
+        if subscriber.status == "active":  # nothing to come back from
             return self._page(subscriber, query, just_now=False)
         self.joining.request_return(subscriber)
         return self.render(
@@ -323,6 +362,9 @@ class UnsubscribeApp:
             chosen=subscriber.language,
             choices=lambda lang: language_choices(self.config, lang, subscriber.language),
             confirmation_sent=False,
+            reason=patiently(lambda: bounce_reason(self.store(), subscriber.id))
+            if status == "bounced"
+            else "",
         )
         return Response(200, html.encode("utf-8"))
 
@@ -360,6 +402,7 @@ def check_templates(pages: PageRenderer, loaded: Loaded, shown: Shown) -> None:
         "choices": lambda _lang: [],
         "saved": True,
         "confirmation_sent": False,
+        "reason": "550 5.1.1 no such user",
     }
     samples = [(name, sample) for name in STATUS_PAGES.values()]
     error = {"error_title": "Link not found", "error_message": "sample"}

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
 from newsletter.errors import NewsletterError
@@ -94,9 +95,7 @@ class DeferredUnsubscribes:
             for subscriber_id, via in waiting:
                 try:
                     store = store or self._new_store()
-                    patiently(
-                        lambda s=store, i=subscriber_id, v=via: s.unsubscribe(i, v, journaled=True)
-                    )
+                    patiently(partial(store.unsubscribe, subscriber_id, via, journaled=True))
                 except (sqlite3.Error, NewsletterError):
                     ERROR_LOG.warning("an unsubscribe waits in the journal for the database")
                     self._wake.set()

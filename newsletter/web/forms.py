@@ -10,7 +10,7 @@ an empty form.
 from __future__ import annotations
 
 from email import policy
-from email.message import Message
+from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
@@ -102,15 +102,15 @@ def _multipart(body: bytes, content_type: str) -> dict[str, str]:
     return fields
 
 
-def _defective(message: Message) -> bool:
+def _defective(message: EmailMessage) -> bool:
     """A body cut short (no closing delimiter, a part without its blank line) is
     unreadable, not empty: what was cut off might have said `action=resubscribe`,
     and the mailbox providers of RFC 8058 send whole, well-formed bodies."""
     return bool(message.defects) or any(part.defects for part in message.iter_parts())
 
 
-def _parse_multipart(body: bytes, content_type: str) -> Message:
+def _parse_multipart(body: bytes, content_type: str) -> EmailMessage:
     if "\r" in content_type or "\n" in content_type or not content_type.isascii():
         raise HttpError(400)
     head = f"Content-Type: {content_type}\r\n\r\n".encode("ascii")
-    return BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    return BytesParser(EmailMessage, policy=policy.HTTP).parsebytes(head + body)

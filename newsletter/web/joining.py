@@ -17,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from newsletter.config import Config
+from newsletter.config.sections import origin_of
 from newsletter.errors import InputError
-from newsletter.i18n import N_, autonym, translator
+from newsletter.i18n import N_, language_name, translator
 from newsletter.sending.mail_queue import enqueue
 from newsletter.subscribers.addresses import clean_field, mask_address, normalise_address
 from newsletter.subscribers.consent import Wording, find_wording, register_wording
@@ -32,9 +34,17 @@ from newsletter.subscribers.signups import (
     find_pending,
     later,
     queue_request,
+    use_stamp,
 )
 from newsletter.subscribers.store import Store
-from newsletter.web.form_guard import HONEYPOT_FIELD, ClientLimiter, StampSigner, client_address
+from newsletter.web.form_guard import (
+    HONEYPOT_FIELD,
+    STAMP_VALID_FOR,
+    ClientLimiter,
+    StampSigner,
+    client_address,
+    from_allowed_site,
+)
 from newsletter.web.forms import HttpError, read_form
 from newsletter.web.joining_mail import JoiningMail
 
@@ -80,12 +90,16 @@ def consent_wording(config: Config, language: str) -> str:
 
 
 def language_choices(config: Config, lang: str) -> list[dict[str, str]]:
-    """The form's language options: each language named in itself, then both ('');
-    none in a one-language project."""
+    """The form's language options, then both (''); none in a one-language project.
+
+    Named in the form's own language, as on the preferences page ("Cymraeg /
+    Saesneg" on the Welsh form, "Welsh / English" on the English one): a form
+    is read in one language. Only the switch to another language's page names
+    that language in itself (it is a link for those who cannot read this one)."""
     if not config.bilingual:
         return []
     both = translator(lang).gettext("Both languages, in one message")
-    return [{"code": code, "label": autonym(code)} for code in config.languages] + [
+    return [{"code": code, "label": language_name(code, lang)} for code in config.languages] + [
         {"code": "", "label": both}
     ]
 
@@ -101,12 +115,17 @@ class Joining:
     wake_worker: Callable[[], None]
     mail: JoiningMail
 
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        """Sites whose pages may send the form: this one (base_url) and the listed ones."""
+        return frozenset((origin_of(self.config.base_url), *self.config.subscribe.allowed_origins))
+
     def register_wordings(self) -> dict[str, Wording]:
         """Store today's wording in each language, so a page can name it by digest."""
         store = self.store()
         self.wordings = {
             lang: self.patiently(
-                lambda lang=lang: register_wording(store, lang, consent_wording(self.config, lang))
+                partial(register_wording, store, lang, consent_wording(self.config, lang))
             )
             for lang in self.config.languages
         }
@@ -120,6 +139,8 @@ class Joining:
         )
 
     def submit(self, environ: Environ) -> Any:
+        if not from_allowed_site(environ, self.allowed_origins):
+            raise HttpError(403)
         fields = read_form(environ)
         lang = fields.get("lang", "") if fields.get("lang") in self.config.languages else ""
         if not self.limiter.allow(client_address(environ)):
@@ -145,10 +166,19 @@ class Joining:
             source="web-form",
             client_ip=client_address(environ) if self.config.subscribe.record_ip else None,
         )
+        stamp = fields.get("stamp", "")
+        if self.patiently(lambda: self._queue_once(request, stamp)):
+            self.wake_worker()
+        return self._sent(lang, request.email)  # a replayed form: the same page, nothing done
+
+    def _queue_once(self, request: SignupRequest, stamp: str) -> bool:
+        """Queue the request unless its form's stamp was used before (one write)."""
         store = self.store()
-        self.patiently(lambda: queue_request(store, request))
-        self.wake_worker()
-        return self._sent(lang, request.email)
+        with store.write():
+            if not use_stamp(store, stamp, timedelta(seconds=STAMP_VALID_FOR)):
+                return False
+            queue_request(store, request)
+        return True
 
     def _errors(self, values: dict[str, str]) -> dict[str, str]:
         """Field -> message id (each page version translates it)."""

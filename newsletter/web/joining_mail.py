@@ -2,8 +2,7 @@
 
 Each is written in the reader's language, or in every language of the project
 (first language first) when the reader has not chosen one. The bodies come
-from templates/mail/{confirm,welcome}.{txt,html}, the HTML frame from
-templates/mail/notice.html.
+from templates/mail/{confirm,welcome}.{txt,html} (mail/notice_writer.py).
 """
 
 from __future__ import annotations
@@ -11,15 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
 
 from newsletter.config import Config
 from newsletter.errors import TemplateError
-from newsletter.i18n import N_, translator
-from newsletter.issue.environment import make_environment
-from newsletter.mail.notices import build_notice
+from newsletter.i18n import N_
+from newsletter.mail.notice_writer import NoticeWriter
 from newsletter.mail.outgoing import OutgoingMessage
-from newsletter.mail.signing import project_signer
 from newsletter.subscribers.model import Subscriber
 from newsletter.subscribers.signups import Invitation, PendingSignup
 from newsletter.subscribers.tokens import unsubscribe_url
@@ -27,7 +23,6 @@ from newsletter.subscribers.tokens import unsubscribe_url
 # Subjects: gettext message ids, translated per language.
 CONFIRM_SUBJECT = N_("Confirm your subscription to {name}")
 WELCOME_SUBJECT = N_("Welcome to {name}")
-TEXT_SEPARATOR = "\n\n----------------------------------------\n\n"
 
 
 class JoiningMail:
@@ -35,9 +30,7 @@ class JoiningMail:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.html = make_environment(config.templates_dir, html=True)
-        self.text = make_environment(config.templates_dir, html=False)
-        self.signer = project_signer(config)  # signs as the issues are signed
+        self.writer = NoticeWriter(config)
 
     def check(self) -> None:
         """Write a sample of each email, so a broken template fails when `serve` starts."""
@@ -93,36 +86,11 @@ class JoiningMail:
         context: dict[str, Any],
         subject_msgid: str,
     ) -> OutgoingMessage:
-        config = self.config
-        languages = (language,) if language in config.languages else config.languages
-        texts, parts, subjects = [], [], []
-        for lang in languages:
-            values = {**context, "lang": lang, "newsletter_name": config.text("name", lang)}
-            texts.append(self.text.get_template(f"mail/{kind}.txt").render(values).strip())
-            body = self.html.get_template(f"mail/{kind}.html").render(values)
-            parts.append({"lang": lang, "body": Markup(body)})
-            subjects.append(
-                translator(lang).gettext(subject_msgid).format(name=config.text("name", lang))
-            )
-        subject = " / ".join(dict.fromkeys(subjects))
-        html = self.html.get_template("mail/notice.html").render(
-            subject=subject,
-            parts=parts,
-            newsletter_name=_joined(config, "name", languages),
-            postal_address=_joined(config, "postal_address", languages),
+        return self.writer.write(
+            kind,
+            email=email,
+            name=name,
+            language=language,
+            context=context,
+            subject_msgid=subject_msgid,
         )
-        return build_notice(
-            config,
-            to_email=email,
-            to_name=name,
-            subject=subject,
-            text=TEXT_SEPARATOR.join(texts) + "\n",
-            html=html,
-            languages=languages,
-            signer=self.signer,
-        )
-
-
-def _joined(config: Config, key: str, languages: tuple[str, ...]) -> str:
-    """A reader-facing value in the mail's languages, each different one once."""
-    return " / ".join(dict.fromkeys(config.text(key, lang) for lang in languages))

@@ -11,34 +11,26 @@ down loses nothing. Expired sign-ups and mails are deleted as it goes.
 from __future__ import annotations
 
 import logging
-import smtplib
 import threading
 from collections.abc import Callable
 from datetime import timedelta
 
 from newsletter.config import Config
 from newsletter.db.connection import connect_database
-from newsletter.errors import NewsletterError
-from newsletter.sending.mail_queue import (
-    QueuedMail,
-    claim_due,
-    enqueue,
-    mark_deferred,
-    mark_sent,
-)
+from newsletter.sending.mail_queue import enqueue, send_due
 from newsletter.sending.mail_queue import purge_expired as purge_expired_mail
-from newsletter.sending.transport import Transport, TransportPlan
+from newsletter.sending.transport import TransportPlan
 from newsletter.subscribers.signups import open_signup, purge_expired, take_requests
 from newsletter.subscribers.store import Store
 from newsletter.web.joining_mail import JoiningMail
 
 LOG = logging.getLogger("newsletter.web.mail")
 BATCH = 10  # requests or mails per transaction: short write locks for the web threads
-MAX_RETRY_SECONDS = 30 * 60
 
 
 class MailWorker:
-    """One daemon thread; `wake()` after queuing work, `stop()` at shutdown."""
+    """One daemon thread; `wake()` after queuing work, `drain()` to wait for it, `stop()`
+    at shutdown."""
 
     def __init__(
         self,
@@ -57,6 +49,8 @@ class MailWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._rounds = threading.Condition()
+        self._started = self._finished = 0  # rounds of run_once
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="newsletter-mail", daemon=True)
@@ -64,6 +58,15 @@ class MailWorker:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait for a whole round begun after this call: everything queued before it has
+        been turned into mail and sent, or deferred by the relay."""
+        with self._rounds:
+            target = self._started + 1
+            self.wake()
+            if not self._rounds.wait_for(lambda: self._finished >= target, timeout):
+                raise TimeoutError(f"the mail worker did not finish a round in {timeout} s")
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -75,10 +78,15 @@ class MailWorker:
         store = Store(connect_database(self.config.database_path))
         try:
             while not self._stop.is_set():
+                with self._rounds:
+                    self._started += 1
                 try:
                     self.run_once(store)
                 except Exception:  # a bug or a broken database: log, keep the server up, retry
                     LOG.exception("the mail worker failed; retrying shortly")
+                with self._rounds:
+                    self._finished += 1
+                    self._rounds.notify_all()
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
         finally:
@@ -111,51 +119,4 @@ class MailWorker:
         return len(requests)
 
     def _send_due(self, store: Store) -> None:
-        due = claim_due(store, BATCH)
-        if not due:
-            return
-        try:
-            transport = self.plan().factory()
-        except NewsletterError as error:  # e.g. the SMTP password variable is not set
-            for mail in due:
-                self._defer(store, mail, error.message)
-            return
-        try:
-            for index, mail in enumerate(due):
-                if not self._send_one(store, transport, mail):
-                    for waiting in due[index + 1 :]:  # the relay is unreachable: all wait
-                        self._defer(store, waiting, "not tried: the relay was unreachable")
-                    break
-        finally:
-            transport.close()
-
-    def _send_one(self, store: Store, transport: Transport, mail: QueuedMail) -> bool:
-        """False when the relay itself failed (the rest of the batch waits too)."""
-        try:
-            transport.open()
-            transport.send(mail.message)
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as error:
-            code = _reply_code(error)
-            if 500 <= code < 600 and isinstance(error, smtplib.SMTPRecipientsRefused):
-                LOG.warning("the relay refused a %s mail for good (%s): dropped", mail.kind, code)
-                mark_sent(store, mail.id)
-                return True
-            self._defer(store, mail, f"{code} {error}")
-            return code < 500
-        except (OSError, smtplib.SMTPException) as error:
-            self._defer(store, mail, str(error) or type(error).__name__)
-            return False
-        mark_sent(store, mail.id)
-        return True
-
-    def _defer(self, store: Store, mail: QueuedMail, error: str) -> None:
-        pause = min(self.retry_seconds * 2**mail.attempts, MAX_RETRY_SECONDS)
-        LOG.warning("a %s mail waits %.0f s for another try: %s", mail.kind, pause, error)
-        mark_deferred(store, mail, error, timedelta(seconds=pause))
-
-
-def _reply_code(error: Exception) -> int:
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _text in error.recipients.values()]
-        return codes[0] if codes else 0
-    return int(getattr(error, "smtp_code", 0) or 0)
+        send_due(store, self.plan, retry_seconds=self.retry_seconds, limit=BATCH)

@@ -5,8 +5,9 @@ accepting anything more, so 100 half-open or idle keep-alive connections (a
 slowloris, or just a busy morning) shut everyone else out for up to two minutes
 (`channel_timeout`). Here the limit is set by what the process may open (file
 descriptors), a connection that sends nothing for CHANNEL_TIMEOUT seconds is
-closed, and that is checked every CLEANUP_INTERVAL seconds. README ("Under
-load") says what this withstands alone and what the reverse proxy is for.
+closed, and that is checked every CLEANUP_INTERVAL seconds. docs/serve.md ("Under
+load") says what this withstands alone and what the reverse proxy is for;
+`proxy_settings` lets the proxy name the real client.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 import socket
 from typing import Any
 
-import waitress
+from waitress.server import create_server
 
 from newsletter.errors import NewsletterError
 from newsletter.web.access_log import AccessLog
@@ -43,10 +44,11 @@ def make_server(app: AccessLog, host: str, port: int, threads: int = 4, **overri
         "channel_timeout": CHANNEL_TIMEOUT,
         "cleanup_interval": CLEANUP_INTERVAL,
         "backlog": BACKLOG,
+        **proxy_settings(app.config.serve.trusted_proxy),
         **overrides,
     }
     try:
-        return waitress.create_server(
+        return create_server(
             app,
             host=host,
             port=port,
@@ -63,6 +65,21 @@ def make_server(app: AccessLog, host: str, port: int, threads: int = 4, **overri
             f"cannot listen on {host}:{port}: {error.strerror or error}",
             hint="choose another --port or --host",
         ) from None
+
+
+def proxy_settings(trusted_proxy: str) -> dict[str, Any]:
+    """Behind a reverse proxy every request comes from the proxy's address, so the
+    sign-up limit per client would be one limit for everyone. waitress takes the
+    client from the last X-Forwarded-For entry (the one the proxy added) as
+    REMOTE_ADDR, only for requests from `trusted_proxy`; from anyone else the
+    header is dropped, so a client cannot name itself."""
+    if not trusted_proxy:
+        return {}
+    return {
+        "trusted_proxy": trusted_proxy,
+        "trusted_proxy_count": 1,
+        "trusted_proxy_headers": {"x-forwarded-for"},
+    }
 
 
 def connection_limit(wanted: int = CONNECTION_LIMIT) -> int:

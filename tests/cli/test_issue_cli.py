@@ -11,19 +11,41 @@ import pytest
 from newsletter.issue.active_content import with_preview_policy
 from newsletter.project import open_project
 
-from support.render import EXAMPLES, bodies, parse, write_issue, write_template
+from support.render import EXAMPLES, SIMPLE_BODY, bodies, parse, write_issue, write_template
+from support.smtp import add_subscribers
 
 
-def test_new_scaffolds_an_issue_that_passes_check(cli, project: Path) -> None:
+def test_new_scaffolds_an_issue_that_check_refuses_until_written_over(cli, project: Path) -> None:
     result = cli("issue", "new", "2026-12", "--subject", "Newyddion: December")
     assert result.exit_code == 0, result.output
     assert "created issues/2026-12.md" in result.output
-    text = (project / "issues" / "2026-12.md").read_text(encoding="utf-8")
+    path = project / "issues" / "2026-12.md"
+    text = path.read_text(encoding="utf-8")
     assert text.startswith("---\nsubject: 'Newyddion: December'\n")
     assert "date: '2026-12-01'" in text
     check = cli("issue", "check", "2026-12")
+    assert check.exit_code == 1
+    assert "issues/2026-12.md:3: the sample text of `issue new` is still there" in check.output
+    assert "issues/2026-12.md:11: https://example.org is the sample's placeholder link" in (
+        check.output
+    )
+    front = text[: text.index("---", 3) + 3].replace(
+        "One sentence shown after the subject in the inbox.", "Our winter gathering"
+    )
+    path.write_text(front + "\n\n" + SIMPLE_BODY, encoding="utf-8")
+    check = cli("issue", "check", "2026-12")
     assert check.exit_code == 0, check.output
     assert "no problems found" in check.output
+
+
+def test_send_refuses_the_unedited_scaffold_before_any_message(cli, project: Path, store) -> None:
+    add_subscribers(store, 3)
+    assert cli("issue", "new", "2026-12").exit_code == 0
+    result = cli("send", "2026-12", "--yes")
+    assert result.exit_code == 1
+    assert "the sample text of `issue new` is still there" in result.output
+    assert "not sent: the checks found 2 error(s)" in result.output
+    assert not (project / "outbox").exists() or not any((project / "outbox").rglob("*.eml"))
 
 
 def test_new_refuses_to_overwrite_and_leaves_the_file_alone(cli, project: Path) -> None:
@@ -187,7 +209,7 @@ def test_check_refuses_a_template_that_tests_a_subscriber_field(cli, project: Pa
     assert result.exit_code == 1
     first, hint = result.stderr.splitlines()
     assert first.startswith("error: templates/issue.txt:2: a template may print subscriber fields")
-    assert hint == "hint: see 'Personal fields' in the README"
+    assert hint == "hint: see 'Personal fields' in the manual, docs/issues.md"
 
 
 def test_bad_front_matter_fails_preview_with_file_and_line(cli, project: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from newsletter.sending.campaign import TEST_TOKEN
 
+from support.render import fill_in
 from support.smtp import USER, Server, Sink, add_subscribers, configure_smtp
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -20,9 +21,10 @@ SLUG = "2026-12"
 
 
 @pytest.fixture
-def issue(cli) -> str:
+def issue(cli, project) -> str:
     result = cli("issue", "new", SLUG, "--subject", "December news")
     assert result.exit_code == 0, result.output
+    fill_in(project, SLUG)
     return SLUG
 
 

@@ -204,7 +204,7 @@ def test_export_to_stdout_then_import_into_a_fresh_project_round_trips(project, 
     path = write_csv(tmp_path, exported.stdout, name="export.csv")
     result = cli("subscribers", "import", str(path), project_dir=other)
     assert "│ added        │   11 │" in result.stdout
-    assert "│ suppressed   │    1 │" in result.stdout
+    assert "│ unsubscribed │    1 │" in result.stdout  # who left stays gone, with the time
     assert comparable(other) == comparable(project)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from support.dkim import enable_signing
+from support.dnsmasq import DnsServer, Zone
 from support.smtp import configure_smtp
 
 GOOD = "good.example"
@@ -175,3 +176,29 @@ def test_a_bad_nameserver_is_an_error_line(cli, project: Path) -> None:  # noqa:
     result = cli("doctor", "--nameserver", "127.0.0.1:99999")
     assert result.exit_code == 1
     assert "error: --nameserver: '127.0.0.1:99999' has a bad port" in result.output
+
+
+def test_a_resolver_that_knows_no_name_is_named_not_every_record(
+    cli, project: Path, zones, health
+) -> None:  # noqa: ANN001
+    """A captive or offline network's resolver says "no such name" for every name:
+    the doctor says it cannot check DNS, instead of calling every record missing."""
+    configure(project, GOOD, zones, health)
+    knows_nothing = DnsServer(Zone(local=["#"]))
+    try:
+        result = cli("doctor", "--nameserver", knows_nothing.nameserver)
+    finally:
+        knows_nothing.stop()
+    assert result.exit_code == 1
+    assert "cannot check DNS from here" in result.output
+    topics = [line.split()[1].rstrip(":") for line in result.output.splitlines() if line]
+    assert not {"SPF", "DMARC", "DKIM", "bounces"} & set(topics), result.output
+
+
+def test_a_missing_domain_is_still_reported_by_a_resolver_that_answers(
+    cli, project: Path, zones, health
+) -> None:  # noqa: ANN001
+    configure(project, "missing.example", zones, health)
+    result, lines = doctor(cli, zones)
+    assert "cannot check DNS from here" not in result.output
+    assert lines["SPF"].startswith("problem"), result.output

@@ -52,13 +52,13 @@ def test_three_editions_each_in_its_language(config) -> None:
 def test_each_reader_gets_their_language_and_no_choice_gets_both(config) -> None:
     prepared = prepare_issue(config, SLUG)
     html, text = prepared.render(subscriber(language="cy"))
-    assert html.startswith('<!DOCTYPE html>\n<html lang="cy">')
+    assert html.startswith('<!DOCTYPE html>\n<html lang="cy" dir="ltr">')
     assert body_langs(html) == [("cy", "cy")]
     assert "Croeso i rifyn Rhagfyr" in html and "Welcome to the December" not in html
     assert "Dad-danysgrifio" in html and "Rhagfyr 2026" in html and NAMES["cy"] in html
-    assert "Croeso i rifyn Rhagfyr" in text and "Dad-danysgrifio gydag un clic" in text
+    assert "Croeso i rifyn Rhagfyr" in text and "I ddad-danysgrifio, agorwch y ddolen" in text
     html, text = prepared.render(subscriber(language="en"))
-    assert '<html lang="en">' in html and body_langs(html) == [("en", "en")]
+    assert '<html lang="en" dir="ltr">' in html and body_langs(html) == [("en", "en")]
     assert "Croeso" not in html and "Unsubscribe" in html and "December 2026" in html
 
 
@@ -66,7 +66,7 @@ def test_the_bilingual_message_holds_both_welsh_first_with_a_link_to_the_other(c
     prepared = prepare_issue(config, SLUG)
     for reader in (subscriber(language=""), subscriber(language="fr")):
         html, text = prepared.render(reader)
-        assert '<html lang="cy">' in html
+        assert '<html lang="cy" dir="ltr">' in html
         assert body_langs(html) == [("cy", "cy"), ("en", "en")]
         top = html.index('class="version"')
         link = re.search(
@@ -78,8 +78,9 @@ def test_the_bilingual_message_holds_both_welsh_first_with_a_link_to_the_other(c
         for lang in ("cy", "en"):
             assert ADDRESSES[lang] in html and ADDRESSES[lang] in text
         assert text.index("Croeso") < text.index("Welcome")
-        assert text.startswith("[English version below]")
-        assert "Dad-danysgrifio gydag un clic" in text and "Unsubscribe with one click" in text
+        assert text.startswith("[Saesneg isod / English below]\n")  # said in both languages
+        assert "I ddad-danysgrifio, agorwch y ddolen" in text
+        assert "To unsubscribe, open this link" in text
         footers = lxml.html.document_fromstring(html).xpath('//td[@class="footer"]/div/@lang')
         assert footers == ["cy", "en"]
 
@@ -93,8 +94,9 @@ def test_a_one_language_project_is_as_before(project: Path) -> None:
     prepared = prepare_issue(load_config(project), SLUG)
     assert list(prepared.editions) == [EVERY_LANGUAGE]
     html, text = prepared.render(subscriber(language="cy"))
-    assert '<html lang="en">' in html and prepared.default.content_language == "en"
-    assert "You are receiving Co-pro Newsletter because reader@example.org" in text
+    assert '<html lang="en" dir="ltr">' in html and prepared.default.content_language == "en"
+    assert "You are receiving Co-pro Newsletter because this address" in text
+    assert "\nreader@example.org\n" in text
     assert "Read in English" not in html and "* * *" not in text
 
 
@@ -106,7 +108,22 @@ def test_scaffolding_writes_one_file_per_language(config, project: Path) -> None
     assert "Croeso byr" in welsh and "Defnyddiwch ddolenni" in welsh
     assert "subject: 'Co-pro Newsletter: January 2027'" in english and "A short welcome" in english
     prepared = prepare_issue(config, "2027-01")
-    assert not has_errors(check_issue(config, prepared, readers={"cy": 1, "en": 1, "": 1}))
+    errors = [
+        f.message
+        for f in check_issue(config, prepared, readers={"cy": 1, "en": 1, "": 1})
+        if f.level == "error"
+    ]
+    prefixes = [  # each language's sample, until it is written over
+        f"issues/2027-01.{language}.md:{line}: {what}"
+        for language in ("cy", "en")
+        for line, what in (
+            (3, "the sample text of `issue new` is still there"),
+            (11, "https://example.org is the sample's placeholder link and 2 more"),
+        )
+    ]
+    assert [message[: len(prefix)] for message, prefix in zip(errors, prefixes, strict=True)] == (
+        prefixes
+    )
     with pytest.raises(InputError, match="2027-01.cy.md already exists"):
         scaffold_issue(config, "2027-01")
 

@@ -12,15 +12,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import struct
 import subprocess
-import zlib
 from pathlib import Path
 
 import pytest
 
 from support.browser import CHROMIUM, SCREENSHOTS_ENV, needs_chromium
 from support.browser import FLAGS as CHROMIUM_FLAGS
+from support.png import read_png
 from support.render import EXAMPLES
 
 FLAGS = [*CHROMIUM_FLAGS, "--hide-scrollbars", "--force-device-scale-factor=1"]
@@ -28,54 +27,6 @@ BRAND_GREEN = (0x1E, 0x4D, 0x3A)
 BUTTON_RED = (0xC8, 0x10, 0x2E)
 
 pytestmark = needs_chromium
-
-
-def read_png(path: Path) -> tuple[int, int, list[list[tuple[int, int, int]]]]:
-    """(width, height, rows of RGB) from an 8-bit RGB/RGBA non-interlaced PNG."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    offset, idat, header = 8, b"", b""
-    while offset < len(data):
-        (length,) = struct.unpack(">I", data[offset : offset + 4])
-        kind = data[offset + 4 : offset + 8]
-        chunk = data[offset + 8 : offset + 8 + length]
-        header = chunk if kind == b"IHDR" else header
-        idat += chunk if kind == b"IDAT" else b""
-        offset += 12 + length
-    width, height, depth, colour, _c, _f, interlace = struct.unpack(">IIBBBBB", header)
-    assert depth == 8 and colour in (2, 6) and interlace == 0
-    channels = 3 if colour == 2 else 4
-    raw = zlib.decompress(idat)
-    stride = width * channels
-    rows: list[list[tuple[int, int, int]]] = []
-    previous = bytearray(stride)
-    for y in range(height):
-        start = y * (stride + 1)
-        line = _unfilter(
-            raw[start], bytearray(raw[start + 1 : start + 1 + stride]), previous, channels
-        )
-        rows.append([tuple(line[x : x + 3]) for x in range(0, stride, channels)])  # type: ignore[misc]
-        previous = line
-    return width, height, rows
-
-
-def _unfilter(kind: int, line: bytearray, previous: bytearray, bpp: int) -> bytearray:
-    for i in range(len(line)):
-        left = line[i - bpp] if i >= bpp else 0
-        up = previous[i]
-        corner = previous[i - bpp] if i >= bpp else 0
-        if kind == 1:
-            line[i] = (line[i] + left) & 0xFF
-        elif kind == 2:
-            line[i] = (line[i] + up) & 0xFF
-        elif kind == 3:
-            line[i] = (line[i] + (left + up) // 2) & 0xFF
-        elif kind == 4:
-            p = left + up - corner
-            pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
-            predictor = left if pa <= pb and pa <= pc else up if pb <= pc else corner
-            line[i] = (line[i] + predictor) & 0xFF
-    return line
 
 
 def screenshot(html: Path, out: Path, width: int, height: int, profile: Path) -> Path:

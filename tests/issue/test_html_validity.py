@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from support.html import validate
+from support.clients import every_page
+from support.html import nu_errors, validate
 
 
 def test_the_previewed_issue_passes_html_validate(
@@ -19,6 +20,23 @@ def test_the_previewed_issue_passes_html_validate(
 ) -> None:
     code, rules, report = validate(html_validate, example_preview)
     assert (code, rules) == (0, set()), report
+
+
+def test_every_edition_and_notice_passes_the_nu_html_checker(
+    nu_jar: Path, example_preview: Path
+) -> None:
+    """cy, en and both; the confirmation and welcome in each: no error but the table
+    attributes Outlook needs (premailer once put bgcolor on every button, width on
+    <body>; a meta lacked its content; mso-hide was an unknown CSS property)."""
+    pages = every_page(example_preview)
+    assert len(pages) == 12
+    assert nu_errors(nu_jar, list(pages.values())) == []
+
+
+def test_every_notice_passes_html_validate(html_validate: Path, example_preview: Path) -> None:
+    for name, page in every_page(example_preview).items():
+        code, rules, report = validate(html_validate, page)
+        assert (code, rules) == (0, set()), f"{name}: {report}"
 
 
 def test_the_configuration_still_rejects_invalid_values(

@@ -55,7 +55,7 @@ def test_a_welsh_reader_gets_a_welsh_message(built) -> None:
     assert str(make_header(decode_header(raw_header(data, "Subject")))) == SUBJECTS["cy"]
     assert "=?utf-8?" in raw_header(data, "Subject")
     text, html = bodies(message)
-    assert '<html lang="cy">' in html and 'lang="en"' not in html
+    assert '<html lang="cy" dir="ltr">' in html and 'lang="en"' not in html
     assert "Croeso i rifyn Rhagfyr" in text and "Croeso i rifyn Rhagfyr" in html
     assert "Welcome" not in text and "Welcome" not in html
 
@@ -66,7 +66,7 @@ def test_an_english_reader_gets_an_english_message(built) -> None:
     assert message["Content-Language"] == "en"
     assert str(make_header(decode_header(raw_header(data, "Subject")))) == SUBJECTS["en"]
     text, html = bodies(message)
-    assert '<html lang="en">' in html and 'lang="cy"' not in html
+    assert '<html lang="en" dir="ltr">' in html and 'lang="cy"' not in html
     assert "Welcome to the December issue" in text and "Croeso" not in html
 
 
@@ -80,9 +80,9 @@ def test_a_reader_without_a_choice_gets_both_in_one_message(built) -> None:
     decoded = str(make_header(decode_header(raw_subject)))
     assert decoded == f"{SUBJECTS['cy']} / {SUBJECTS['en']}"
     text, html = bodies(message)
-    assert '<html lang="cy">' in html
-    assert '<div class="version" lang="cy" id="cy"' in html
-    assert '<div class="version" lang="en" id="en"' in html
+    assert '<html lang="cy" dir="ltr">' in html
+    assert '<div class="version" lang="cy" dir="ltr" id="cy"' in html
+    assert '<div class="version" lang="en" dir="ltr" id="en"' in html
     for part in (text, html):
         assert part.index("Croeso i rifyn Rhagfyr") < part.index("Welcome to the December issue")
     assert re.search(r'<a href="#en"[^>]*>Read in English</a>', html)

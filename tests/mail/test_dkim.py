@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsletter.config import load_config
-from newsletter.mail.dkim import SIGNED_HEADERS, DkimSigner, relaxed_body
+from newsletter.mail.dkim import H_HEADERS, DkimSigner, relaxed_body
 from newsletter.mail.dkim_keys import signer_for
 
 from support.dkim import (
@@ -24,13 +24,16 @@ from support.dkim import (
     enable_signing,
     printed_record,
     record_for_pem,
+    signed_header_names,
 )
+from support.render import fill_in
 
 SLUG = "2026-12"
 
 
 def preview_eml(cli, project: Path) -> bytes:  # noqa: ANN001
     assert cli("issue", "new", SLUG, "--subject", "Newyddion Rhagfyr – December").exit_code == 0
+    fill_in(project, SLUG)
     result = cli("issue", "preview", SLUG, "--to", "sian.reader@bücher.example")
     assert result.exit_code == 0, result.output
     return (project / "build" / SLUG / "message.eml").read_bytes()
@@ -46,16 +49,17 @@ def test_keygen_key_signs_previews_that_verify_against_the_printed_record(
     key_file = project / "dkim" / "newsletter.pem"
     if os.name == "posix":
         assert key_file.stat().st_mode & 0o777 == 0o600
-    enable_signing_from_keygen(project)
+    config = (project / "newsletter.toml").read_text(encoding="utf-8")
+    assert (
+        '[dkim]\nselector = "newsletter"' in config and 'key_file = "dkim/newsletter.pem"' in config
+    )
+    assert (
+        "# Where bounces, complaints and mailto unsubscribes come back" in config
+    )  # comments kept
     message = preview_eml(cli, project)
     assert message.startswith(b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;")
     assert dkimpy_verify(message, {name: value})
     assert not dkimpy_verify(message, {name: record_for_pem(_other_pem())})
-
-
-def enable_signing_from_keygen(project: Path) -> None:
-    with (project / "newsletter.toml").open("a", encoding="utf-8") as config:
-        config.write('\n[dkim]\nselector = "newsletter"\nkey_file = "dkim/newsletter.pem"\n')
 
 
 def _other_pem() -> bytes:
@@ -71,10 +75,40 @@ def test_keygen_never_overwrites_a_key(cli, project: Path) -> None:
     assert cli("dkim", "keygen", "--selector", "nov2026").exit_code == 0
     key_file = project / "dkim" / "nov2026.pem"
     before = key_file.read_bytes()
+    config = (project / "newsletter.toml").read_bytes()
     again = cli("dkim", "keygen", "--selector", "nov2026")
     assert again.exit_code == 1
     assert "already exists; nothing was changed" in again.output
     assert key_file.read_bytes() == before
+    assert (project / "newsletter.toml").read_bytes() == config
+
+
+def test_keygen_force_replaces_the_key_and_its_record(cli, project: Path) -> None:
+    first = cli("dkim", "keygen")
+    forced = cli("dkim", "keygen", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert printed_record(forced.output) != printed_record(first.output)
+    assert printed_record(cli("dkim", "record").output) == printed_record(forced.output)
+    if os.name == "posix":
+        assert (project / "dkim" / "newsletter.pem").stat().st_mode & 0o777 == 0o600
+    config = (project / "newsletter.toml").read_text(encoding="utf-8")
+    assert re.findall(r"^\[dkim\]$", config, re.M) == ["[dkim]"]
+
+
+def test_keygen_under_a_new_selector_moves_the_config_to_it(cli, project: Path) -> None:
+    assert cli("dkim", "keygen").exit_code == 0
+    rotated = cli("dkim", "keygen", "--selector", "jan2027")
+    assert rotated.exit_code == 0, rotated.output
+    assert printed_record(rotated.output)[0] == "jan2027._domainkey.example.org"
+    assert printed_record(cli("dkim", "record").output) == printed_record(rotated.output)
+    assert (project / "dkim" / "newsletter.pem").exists()  # the old key stays until retired
+
+
+def test_the_ed25519_key_needs_the_rsa_key_first(cli, project: Path) -> None:
+    result = cli("dkim", "keygen", "--ed25519")
+    assert result.exit_code == 1
+    assert "run `newsletter dkim keygen` first" in result.output
+    assert not (project / "dkim").exists()
 
 
 def test_dkim_record_prints_the_configured_keys_record(
@@ -91,12 +125,15 @@ def test_every_signed_header_and_the_body_are_covered(
     message = preview_eml(cli, signing_project)
     records = {RECORD_NAME: record_for_pem(dkim_pem)}
     assert dkimpy_verify(message, records)
-    signature = message[: message.index(b"\r\nFrom:")]
-    h_tag = re.search(rb"h=([^;]*);", signature).group(1)  # type: ignore[union-attr]
-    names = [name.strip().decode() for name in h_tag.replace(b"\r\n", b"").split(b":")]
-    assert names == [*SIGNED_HEADERS, "from"]
+    names = signed_header_names(message)
+    assert names == list(H_HEADERS)
+    for name in ("from", "to", "subject", "date", "list-id", "list-unsubscribe",
+                 "list-unsubscribe-post"):  # fmt: skip
+        assert names.count(name) == 2, name  # oversigned: a second one cannot be added
+    assert {"content-language", "list-archive", "auto-submitted"} <= set(names)
     for header in (b"From", b"To", b"Subject", b"Date", b"Message-ID", b"List-Id",
-                   b"List-Unsubscribe", b"List-Unsubscribe-Post", b"MIME-Version", b"Content-Type"):  # fmt: skip
+                   b"List-Unsubscribe", b"List-Unsubscribe-Post", b"MIME-Version", b"Content-Type",
+                   b"Content-Language"):  # fmt: skip
         tampered = re.sub(rb"\r\n" + header + rb": ", b"\r\n" + header + b": X", message, count=1)
         assert tampered != message, header
         assert not dkimpy_verify(tampered, records), header
@@ -104,6 +141,12 @@ def test_every_signed_header_and_the_body_are_covered(
     assert not dkimpy_verify(added, records)
     second_from = message.replace(b"\r\nTo: ", b"\r\nFrom: x@evil.example\r\nTo: ", 1)
     assert not dkimpy_verify(second_from, records)
+    for added_header in (b"Subject: Urgent: verify your account", b"To: eve@evil.example",
+                         b"Date: Mon, 1 Jan 2035 00:00:00 +0000",
+                         b"List-Unsubscribe: <https://evil.example/u>"):  # fmt: skip
+        # a second one above the original (where most readers show it from) fails
+        doubled = message.replace(b"\r\nFrom: ", b"\r\n" + added_header + b"\r\nFrom: ", 1)
+        assert doubled != message and not dkimpy_verify(doubled, records), added_header
     body_start = message.index(b"\r\n\r\n") + 4
     body_changed = message[:body_start] + message[body_start:].replace(
         b"unsubscribe", b"unsubscrib3", 1
@@ -161,7 +204,7 @@ def test_fast_signature_verifies_and_equals_dkimpys(
     reference = dkim.sign(
         message, b"newsletter", b"example.org", dkim_pem,
         canonicalize=(b"relaxed", b"relaxed"),
-        include_headers=[h.encode() for h in (*SIGNED_HEADERS, "from")],
+        include_headers=[h.encode() for h in H_HEADERS],
     )  # fmt: skip
     timestamp = int(re.search(rb"t=(\d+)", reference).group(1))  # type: ignore[union-attr]
     signer = DkimSigner("example.org", "newsletter", dkim_key, clock=lambda: timestamp)

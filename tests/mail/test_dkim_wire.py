@@ -11,6 +11,7 @@ import pytest
 from support.dkim import RECORD_NAME, dkimpy_verify, printed_record, record_for_pem
 from support.dnsmasq import Zone
 from support.opendkim import namespace_command, opendkim_verify
+from support.render import fill_in
 from support.smtp import add_subscribers, configure_smtp
 
 SLUG = "2026-12"
@@ -27,9 +28,10 @@ def zone_for(pem: bytes) -> Zone:
 
 
 @pytest.fixture
-def issue(cli, signing_project: Path, store) -> str:  # noqa: ANN001
+def issue(cli, project, signing_project: Path, store) -> str:  # noqa: ANN001
     add_subscribers(store, 3)
     assert cli("issue", "new", SLUG, "--subject", "Newyddion – news").exit_code == 0
+    fill_in(project, SLUG)
     return SLUG
 
 
@@ -92,9 +94,8 @@ def test_the_optional_ed25519_signature_verifies_with_opendkim(
         value.startswith("v=DKIM1; k=ed25519; p=")
         and len(value) == len("v=DKIM1; k=ed25519; p=") + 44
     )
-    assert 'ed25519_key_file = "dkim/newsletter-ed25519.pem"' in result.output
-    with (signing_project / "newsletter.toml").open("a", encoding="utf-8") as config:
-        config.write('ed25519_key_file = "dkim/newsletter-ed25519.pem"\n')
+    config = (signing_project / "newsletter.toml").read_text(encoding="utf-8")
+    assert 'ed25519_key_file = "dkim/newsletter-ed25519.pem"' in config
     assert cli("send", issue, "--yes").exit_code == 0
     message = sorted((signing_project / "outbox" / "new").iterdir())[0].read_bytes()
     rsa_signature, ed_signature = message.split(b"DKIM-Signature:")[1:3]

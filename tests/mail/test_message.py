@@ -24,7 +24,7 @@ from support.render import bodies, parse, set_config, subscriber, write_issue, w
 
 FIXED = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 _LEADING_DOT = re.compile(rb"(?m)^\.")
-COMPARED = ("From", "To", "Reply-To", "Subject", "List-Id", "List-Unsubscribe",
+COMPARED = ("From", "To", "Reply-To", "Subject", "List-Id", "List-Archive", "List-Unsubscribe",
             "List-Unsubscribe-Post", "MIME-Version")  # fmt: skip
 PERSONAL_TXT = (
     "Dear {{ subscriber.name }} of {{ subscriber.organisation }} ({{ subscriber.language }}),\n"
@@ -242,7 +242,7 @@ def test_a_name_cannot_add_a_header(issue) -> None:
     assert b"Bcc" not in names
     assert names == [
         b"From", b"To", b"Reply-To", b"Subject", b"Content-Language", b"Date", b"Message-ID", b"List-Id",
-        b"List-Unsubscribe", b"List-Unsubscribe-Post", b"MIME-Version", b"Content-Type",
+        b"List-Archive", b"List-Unsubscribe", b"List-Unsubscribe-Post", b"MIME-Version", b"Content-Type",
     ]  # fmt: skip
 
 

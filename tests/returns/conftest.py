@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from support.mailservers import Dovecot, FinalMx, Postfix
+from support.render import fill_in
 from support.returns import SLUG, enable_returns, sent_to
 from support.smtp import add_subscribers, start_server
 
@@ -26,6 +27,7 @@ def sent(project: Path, store, cli):  # noqa: ANN001, ANN201
     enable_returns(project)
     add_subscribers(store, 8)
     cli("issue", "new", SLUG, "--subject", "Co-pro Newsletter, December")
+    fill_in(project, SLUG)
     result = cli("send", SLUG, "--yes")
     assert result.exit_code == 0, result.output
     return sent_to(project, SLUG)

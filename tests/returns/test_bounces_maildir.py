@@ -25,10 +25,10 @@ def test_each_kind_of_returned_mail_is_sorted_and_acted_on_once(project, sent, c
     returns = project / "returns"
     deliver(
         returns,
-        sample("o365-ndr.eml", people[0]),  # by the Message-ID it quotes
+        sample("o365-ndr.eml", people[0]),  # by the Message-ID it quotes: probed first
         sample("gmail-dsn.eml", people[1]),  # by its VERP address
-        sample("exim-plain.eml", people[2]),  # non-standard: flufl.bounce
-        sample("qmail.eml", people[3]),  # non-standard, to the plain address
+        sample("exim-plain.eml", people[2]),  # non-standard (flufl.bounce), to VERP
+        sample("qmail.eml", people[3]),  # non-standard, to the plain address: probed
         sample("arf-complaint.eml", people[4]),
         sample("mailto-unsubscribe.eml", people[5]),
         sample("auto-reply.eml", people[6]),
@@ -44,26 +44,33 @@ def test_each_kind_of_returned_mail_is_sorted_and_acted_on_once(project, sent, c
     result = cli("bounces")
     assert result.exit_code == 0, result.output
     for line in ("marked bounced", "unsubscribed by complaint", "unsubscribed by mailto",
-                 "auto-reply, ignored", "other, left for a person"):  # fmt: skip
+                 "auto-reply, ignored", "other, left for a person", "probes out: 2"):  # fmt: skip
         assert line in result.output
     state = statuses(project)
-    assert [state[p.recipient] for p in people[:4]] == [("bounced", "bounce")] * 4
+    assert [state[p.recipient] for p in people[1:3]] == [("bounced", "bounce")] * 2
+    assert state[people[0].recipient] == state[people[3].recipient] == ("active", None)
     assert state[people[4].recipient] == ("unsubscribed", "complaint")
     assert state[people[5].recipient] == ("unsubscribed", "mailto")
     assert state[people[6].recipient] == state[people[7].recipient] == ("active", None)
     bounced = events(project, "bounced")
-    assert [(e["source"], e["issue_slug"]) for e in bounced] == [("dsn", SLUG)] * 4
-    assert bounced[0]["detail"].startswith("550 5.1.10 RESOLVER.ADR.RecipientNotFound")
-    assert bounced[1]["detail"].startswith("550-5.1.1 The email account")
-    assert "5.1.1" in bounced[2]["detail"]
-    assert bounced[3]["detail"] == "5.1.1 Sorry, no mailbox here by that name. (#5.1.1)"
+    assert [(e["source"], e["issue_slug"]) for e in bounced] == [("dsn", SLUG)] * 2
+    assert bounced[0]["detail"].startswith("550-5.1.1 The email account")
+    assert "5.1.1" in bounced[1]["detail"]
+    probed = events(project, "probe_sent")
+    assert [e["subscriber_id"] for e in probed] == [
+        people[0].subscriber_id,
+        people[3].subscriber_id,
+    ]
+    assert probed[0]["detail"].startswith("550 5.1.10 RESOLVER.ADR.RecipientNotFound")
+    assert probed[1]["detail"] == "5.1.1 Sorry, no mailbox here by that name. (#5.1.1)"
     left = files(returns)
     assert len(left) == 1 and b"Could you add my colleague" in left[0].read_bytes()
     assert len(files(returns / ".newsletter-done")) == 8
 
     again = cli("bounces")
     assert "1 messages read" in again.output and "other, left for a person" in again.output
-    assert statuses(project) == state and len(events(project, "bounced")) == 4
+    assert statuses(project) == state and len(events(project, "bounced")) == 2
+    assert "probes out: 2" in again.output and "probe sent" not in again.output
 
 
 def test_status_shows_what_came_back_for_the_issue(project, sent, cli):
@@ -80,6 +87,12 @@ def test_status_shows_what_came_back_for_the_issue(project, sent, cli):
     assert "complaints (unsubscribed)" in result.output
     assert "unsubscribed by mail (List-Unsubscribe mailto)" in result.output
     assert "550-5.1.1 The email account that you tried to reach does not exist" in result.output
+    named = result.output[result.output.index("who they were:") :]
+    for person, what in zip(
+        people, ("hard bounces mailed back", "complaints", "by mail"), strict=False
+    ):
+        line = next(line for line in named.splitlines() if person.recipient in line)
+        assert what in line, line
 
 
 def test_a_report_that_names_no_delivery_of_ours_is_left_for_a_person(project, sent, cli):
@@ -112,10 +125,12 @@ def test_a_missing_maildir_is_one_clear_error(project, cli):
     assert "error: no Maildir at" in result.output and "Traceback" not in result.output
 
 
-def test_a_report_partly_about_us_is_acted_on_once(project, sent, cli):
+def test_a_report_partly_about_us_is_probed_once(project, sent, cli):
+    """Two failed recipients in one DSN to a real VERP address: which one is real only
+    a probe can tell; the other is left for a person, named."""
     person = next(iter(sent.values()))
     report = (
-        "From: MAILER-DAEMON@mx.example.net\r\nTo: bounces@example.org\r\n"
+        f"From: MAILER-DAEMON@mx.example.net\r\nTo: {person.verp}\r\n"
         "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
         'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
         "--B\r\nContent-Type: text/plain\r\n\r\nTwo recipients failed.\r\n"
@@ -127,8 +142,10 @@ def test_a_report_partly_about_us_is_acted_on_once(project, sent, cli):
     ).encode()
     deliver(project / "returns", report)
     first = cli("bounces")
-    assert "marked bounced" in first.output and "not ours, left for a person" in first.output
-    assert len(events(project, "bounced")) == 1
+    assert "probe sent to confirm a bounce" in first.output
+    assert "left for a person, naming stranger@elsewhere.org" in first.output
+    assert statuses(project)[person.recipient] == ("active", None)
+    assert len(events(project, "probe_sent")) == 1
     assert len(files(project / "returns" / ".newsletter-done")) == 1  # handled: moved
     cli("bounces")
-    assert len(events(project, "bounced")) == 1
+    assert len(events(project, "probe_sent")) == 1 and not events(project, "bounced")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from newsletter.project import open_project
 
-from support.returns import enable_returns, files
+from support.render import fill_in
+from support.returns import deliver, enable_returns, files, sample, sent_to
 from support.smtp import add_subscribers, configure_smtp
 
 SLUG = "2026-12"
@@ -51,6 +52,7 @@ def test_postfix_dsns_come_back_to_the_verp_address_and_are_acted_on(
     configure_smtp(project, postfix, connections=2, rate=0)
     enable_returns(project, f'maildir = "{returns}"\n')
     cli("issue", "new", SLUG, "--subject", "December")
+    fill_in(project, SLUG)
 
     result = cli("send", SLUG, "--yes")
     assert result.exit_code == 0, result.output  # the relay took them all
@@ -83,3 +85,40 @@ def test_postfix_dsns_come_back_to_the_verp_address_and_are_acted_on(
     assert "hard bounces mailed back (DSN)" in status.output
     assert "soft bounces mailed back (DSN)" in status.output
     assert cli("bounces").output.count("nothing new") == 1  # idempotent
+
+
+def test_a_probe_through_postfix_marks_only_the_address_whose_probe_bounces(
+    project, store, cli, postfix, final_mx, tmp_path
+):
+    """Two reports by Message-ID only (no VERP): each address gets a probe through the
+    real relay; the recipients' server refuses one probe, Postfix writes a real DSN
+    to the probe's own VERP address, and only that address is marked."""
+    returns = tmp_path / "returns"
+    final_mx.handler.maildir = returns
+    dead, alive = add_subscribers(store, 2, domain="probe.test")
+    configure_smtp(project, postfix, connections=1, rate=0)
+    enable_returns(project, f'maildir = "{returns}"\n')
+    cli("issue", "new", SLUG, "--subject", "December")
+    fill_in(project, SLUG)
+    assert cli("send", SLUG, "--yes").exit_code == 0
+    assert delivered_to(final_mx, "probe.test", [dead, alive]) == [dead, alive]
+    sent = sent_to(project, SLUG)
+    deliver(returns, sample("o365-ndr.eml", sent[dead]), sample("o365-ndr.eml", sent[alive]))
+    final_mx.handler.rcpt[dead] = f"550 5.1.1 <{dead}>: Recipient address rejected"
+
+    first = cli("bounces")
+    assert first.exit_code == 0, first.output
+    assert "2 probes sent" in first.output and "probes out: 2" in first.output
+    assert {s.email: s.status for s in store.list_subscribers()} == {
+        dead: "active",
+        alive: "active",
+    }
+    (probe_dsn,) = wait_for_files(returns, 1)
+    assert b"+p" in probe_dsn.read_bytes()  # came back to the probe's VERP address
+
+    second = cli("bounces")
+    assert "marked bounced: its probe bounced" in second.output
+    assert "probes out: 1" in second.output
+    with open_project(project) as (_config, other):
+        state = {s.email: s.status for s in other.list_subscribers()}
+    assert state == {dead: "bounced", alive: "active"}

@@ -40,15 +40,15 @@ def test_each_reader_gets_one_message_in_their_language(cli, project, bilingual,
     }
     html = {a: m.get_body(("html",)).get_content() for a, m in received.items()}
     assert (
-        '<html lang="cy">' in html["cymraeg@example.org"]
+        '<html lang="cy" dir="ltr">' in html["cymraeg@example.org"]
         and "Welcome" not in html["cymraeg@example.org"]
     )
     assert (
-        '<html lang="en">' in html["english@example.org"]
+        '<html lang="en" dir="ltr">' in html["english@example.org"]
         and "Croeso" not in html["english@example.org"]
     )
     both = html["neither@example.org"]
-    assert both.index('lang="cy" id="cy"') < both.index('lang="en" id="en"')
+    assert both.index('lang="cy" dir="ltr" id="cy"') < both.index('lang="en" dir="ltr" id="en"')
     status = cli("status", SLUG).output
     for label in ("cy", "en", "both"):
         assert any(line.split("│")[1].strip() == label and line.split("│")[4].strip() == "1"

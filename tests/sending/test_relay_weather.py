@@ -115,9 +115,7 @@ def test_a_quota_is_never_exceeded_in_any_window_across_runs(cli, project, store
     """10 messages in any 15 s: a wait longer than give_up_after (5 s) stops the run
     with exit 75 and the time to run again; the next runs count what the earlier sent."""
     emails = add_subscribers(store, 25)
-    configure_smtp(
-        project, relay, connections=2, rate=0, quota=["10/15s"], sending_give_up_after=5
-    )
+    configure_smtp(project, relay, connections=2, rate=0, quota=["10/15s"], sending_give_up_after=5)
     runs: list[int] = []
     for _run in range(60):  # bounded: ~25 s of windows, a run every second at most
         result = cli("send", issue, "--yes")

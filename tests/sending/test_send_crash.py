@@ -21,6 +21,7 @@ from newsletter.sending.ledger import Ledger
 
 from support.pipelined import ledger_rows
 from support.process import interruptible
+from support.render import fill_in
 from support.sending import assert_counts_match_rows
 from support.smtp import add_subscribers, configure_smtp
 from support.wiretap import most_commands_ahead
@@ -29,8 +30,9 @@ SLUG = "2026-12"
 
 
 @pytest.fixture
-def issue(cli) -> str:
+def issue(cli, project) -> str:
     assert cli("issue", "new", SLUG, "--subject", "December").exit_code == 0
+    fill_in(project, SLUG)
     return SLUG
 
 

@@ -12,19 +12,19 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from newsletter.db.connection import connect_database
-from newsletter.db.recovery import connect_journal
+from newsletter.history.opening import connect_journal
 from newsletter.project import open_project
 from newsletter.sending.ledger import Ledger
 from newsletter.subscribers.store import Store
 
 from support.process import interruptible
+from support.render import fill_in
 from support.smtp import add_subscribers, configure_smtp
 from support.waiting import wait_for
 
@@ -32,8 +32,9 @@ SLUG = "2026-12"
 
 
 @pytest.fixture
-def issue(cli) -> str:
+def issue(cli, project) -> str:
     assert cli("issue", "new", SLUG, "--subject", "December").exit_code == 0
+    fill_in(project, SLUG)
     return SLUG
 
 
@@ -62,14 +63,17 @@ def test_a_second_sigterm_still_leaves_a_summary(project, store, issue, smtp_ser
     smtp_server.handler.delay = 2.0  # every message is in flight for two seconds
     configure_smtp(project, smtp_server, connections=2, rate=0)
     process = start_send(project)
-    wait_for(lambda: len(smtp_server.handler.messages) >= 2)
-    # Both lanes got their 250 at about the same moment: let them start the next
-    # messages, so the first signal finds something in flight to wait for.
-    time.sleep(0.5)
+    # Both lanes are into their second message: the first signal finds it in flight.
+    wait_for(lambda: smtp_server.handler.data_begun >= 4)
     process.send_signal(signal.SIGTERM)
-    time.sleep(0.1)
+    seen = []
+    for line in process.stdout:  # the send says it heard the first before the second comes
+        seen.append(line)
+        if line.startswith("stopping:"):
+            break
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
+    out = "".join(seen) + out
     assert process.returncode == 128 + signal.SIGTERM, err
     assert "this run" in out and "second signal" in out
     assert "Traceback" not in err
@@ -150,6 +154,7 @@ def test_a_full_disk_mid_send_is_one_line_and_nothing_is_sent_twice(
     with open_project(project) as (_config, store):
         emails = add_subscribers(store, 300)
     assert cli("issue", "new", SLUG, "--subject", "December", project_dir=project).exit_code == 0
+    fill_in(project, SLUG)
     configure_smtp(project, smtp_server, connections=2, rate=40)
     first = start_send(project)  # a first run (backup, freeze), stopped early
     wait_for(lambda: len(smtp_server.handler.messages) >= 5)
@@ -189,6 +194,7 @@ def test_a_read_only_project_is_one_line_for_every_command(small_disk, cli, smtp
     with open_project(project) as (_config, store):
         add_subscribers(store, 20)
     assert cli("issue", "new", SLUG, "--subject", "December", project_dir=project).exit_code == 0
+    fill_in(project, SLUG)
     configure_smtp(project, smtp_server, connections=1, rate=0)
     remount = ["mount", "-o", "remount,ro", str(small_disk)]
     assert subprocess.run(remount, capture_output=True).returncode == 0

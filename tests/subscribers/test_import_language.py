@@ -28,8 +28,8 @@ def test_the_iaith_column_is_understood_and_the_rest_reported(cli, project: Path
     result = cli("subscribers", "import", str(path))
     assert result.exit_code == 0, result.output
     assert (
-        "line 9: language 'Klingon' not understood (use en, cy, Cymraeg or English); stored empty"
-        in " ".join(result.output.split())
+        "line 9: language 'Klingon' not understood (use en, cy, Cymraeg or English;"
+        " empty (or Dwyieithog, Both) means both); stored empty" in " ".join(result.output.split())
     )
     rows = by_email(project)
     assert {email: row["language"] for email, row in rows.items()} == {

@@ -376,6 +376,7 @@ def test_dry_run_reports_the_same_numbers_and_writes_nothing(project, tmp_path, 
 
 
 def test_status_column_keeps_people_who_left_from_becoming_active(project, tmp_path, store):
+    """Counted for what happened: leaving here is not 'suppressed' (people left untouched)."""
     store.add_subscriber("active@example.org")
     text = (
         "email,name,status\n"
@@ -385,8 +386,10 @@ def test_status_column_keeps_people_who_left_from_becoming_active(project, tmp_p
         "odd@example.org,Odd,pending\n"
     )
     report = run_import(project, write_csv(tmp_path, text))
-    assert (report.suppressed, report.added, report.rejected) == (3, 0, 1)
-    assert "unknown status 'pending'" in report.rejects[0].reason
+    assert (report.unsubscribed, report.bounced, report.suppressed) == (2, 1, 0)
+    assert (report.added, report.rejected) == (0, 1)
+    assert report.left_here == ["active@example.org"]
+    assert "never confirmed their subscription there (pending)" in report.rejects[0].reason
     rows = by_email(project)
     assert rows["left@example.org"]["status"] == "unsubscribed"
     assert rows["left@example.org"]["left_via"] == "import"

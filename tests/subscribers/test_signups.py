@@ -66,10 +66,13 @@ def test_requests_are_taken_once_in_order(timed: Store) -> None:
         assert take_requests(timed) == []
 
 
-def test_a_bounced_address_gets_no_invitation(timed: Store) -> None:
+def test_a_bounced_address_is_invited_at_most_once_a_day(timed: Store, clock: Clock) -> None:
     gone = timed.add_subscriber("gone@example.org").subscriber
     timed.record_bounce(gone.id, "550 5.1.1", limit=1)
+    assert invite(timed, "gone@example.org") is not None
     assert invite(timed, "gone@example.org") is None
+    clock.advance(hours=25)
+    assert invite(timed, "gone@example.org") is not None
 
 
 def test_an_address_is_invited_at_most_per_address_times_a_day(timed: Store, clock: Clock) -> None:

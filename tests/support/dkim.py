@@ -58,3 +58,10 @@ def b_tag(header: bytes) -> bytes:
     """The b= value of a DKIM-Signature header, whitespace removed."""
     value = re.search(rb"[;\s]b=([^;]*)", header, re.S).group(1)  # type: ignore[union-attr]
     return re.sub(rb"\s", b"", value)
+
+
+def signed_header_names(message: bytes) -> list[str]:
+    """The h= tag of the first DKIM-Signature, as a list of lower-case names."""
+    signature = message[: message.index(b"\r\nFrom:")]
+    h_tag = re.search(rb"h=([^;]*);", signature).group(1)  # type: ignore[union-attr]
+    return [name.strip().decode().lower() for name in h_tag.replace(b"\r\n", b"").split(b":")]

@@ -33,6 +33,19 @@ def write_issue(
     return path
 
 
+def fill_in(project: Path, slug: str = "2026-12") -> None:
+    """Write over what `issue new` scaffolded (its sample is refused by `check` and
+    `send`), keeping the front matter's subject and date, as a coordinator would."""
+    for path in (project / "issues").glob(f"{slug}*.md"):
+        text = path.read_text(encoding="utf-8")
+        end = text.index("\n---\n", 3) + len("\n---\n")
+        front = "\n".join(
+            "preheader: What is on" if line.startswith("preheader:") else line
+            for line in text[:end].splitlines()
+        )
+        path.write_text(f"{front}\n\n{SIMPLE_BODY}", encoding="utf-8")
+
+
 def write_template(project: Path, name: str, text: str) -> Path:
     path = project / "templates" / name
     path.write_text(text, encoding="utf-8")

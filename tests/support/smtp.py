@@ -41,8 +41,10 @@ class Sink:
 
     messages: list[Received] = field(default_factory=list)
     delay: float = 0.0  # seconds before answering DATA: widens the in-flight window
+    data_begun: int = 0  # messages whose content arrived, answered or not (Sink's own DATA)
 
     async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
+        self.data_begun += 1
         if self.delay:
             await asyncio.sleep(self.delay)
         return self.accept(session, envelope)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,3 +61,41 @@ def fresh_store() -> Iterator[tuple[Path, Store]]:
         init_project(project, name="Co-pro Newsletter")
         with open_project(project) as (_config, store):
             yield project, store
+
+
+# Other tools' exports, written from their documented columns (docs/moving-in.md
+# says where each came from).
+EXPORTS = Path(__file__).resolve().parents[1] / "subscribers" / "exports"
+MAILCHIMP_FILES = {
+    "subscribed": "subscribed_members_export_4f1e2d3c9b.csv",
+    "unsubscribed": "unsubscribed_members_export_4f1e2d3c9b.csv",
+    "cleaned": "cleaned_members_export_4f1e2d3c9b.csv",
+}
+
+
+def moving_in_downloads(folder: Path) -> None:
+    """What docs/moving-in.md's coordinator has in ~/Downloads: Mailchimp's ZIP and its
+    CSVs, the other tools' exports, and a list of people who left the old list."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / "audience_export_4f1e2d3c9b.zip", "w") as archive:
+        for name in MAILCHIMP_FILES.values():
+            archive.write(EXPORTS / "mailchimp" / name, name)
+    for path in [*(EXPORTS / "mailchimp").iterdir(), *EXPORTS.glob("*.csv")]:
+        shutil.copy(path, folder / path.name)
+    leavers = "Email\nllyr@example.org\nhuw@example.org\nsomeone.else@example.org\n"
+    (folder / "left-the-old-list.csv").write_text(leavers, encoding="utf-8")
+
+
+def database_bytes(project: Path) -> bytes:
+    """Every byte SQLite keeps for the project: the database, its WAL, and any backup."""
+    files = [project / f"newsletter.db{suffix}" for suffix in ("", "-wal", "-shm")]
+    files += sorted((project / "backups").glob("*")) if (project / "backups").exists() else []
+    return b"".join(path.read_bytes() for path in files if path.is_file())
+
+
+def statuses(project: Path) -> dict[str, tuple[str, str | None]]:
+    """email -> (status, unsubscribed_at), read with plain sqlite3."""
+    return {
+        row["email"]: (row["status"], row["unsubscribed_at"])
+        for row in table(project, "subscribers")
+    }

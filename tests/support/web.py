@@ -59,6 +59,7 @@ class Server:
     host: str
     port: int
     app: Any = None  # the WSGI app, when served in-process by the `serve` fixture
+    source: str | None = None  # the loopback address requests come from (127.0.0.N)
 
     def request(
         self,
@@ -68,7 +69,8 @@ class Server:
         headers: dict[str, str] | None = None,
     ) -> Reply:
         """One request on a fresh connection; the path goes out exactly as given."""
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        source = (self.source, 0) if self.source else None
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10, source_address=source)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             response = conn.getresponse()

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from support.dkim import RECORD_NAME, dkimpy_verify, printed_record
+from support.dkim import RECORD_NAME, dkimpy_verify, printed_record, signed_header_names
 from support.dnsmasq import Zone
 from support.joining import confirm_link, confirmation_tokens, sign_up, wait_for
 from support.opendkim import namespace_command, opendkim_verify
+
+BOUNCES = "bounces@example.org"  # [bounces] address: the envelope sender of every mail
 
 
 @pytest.fixture
@@ -25,9 +27,9 @@ def signed_joining(cli, serve, smtp_server):  # noqa: ANN001, ANN201
     name, value = printed_record(made.output)
     assert name == RECORD_NAME
     server = serve(
-        '[dkim]\nselector = "newsletter"\nkey_file = "dkim/newsletter.pem"\n\n'
         f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_server.port}\nsecurity = "none"\n\n'
-        "[subscribe]\nwelcome = true\n"
+        "[subscribe]\nwelcome = true\n\n"
+        f'[bounces]\naddress = "{BOUNCES}"\n'
     )
     return server, smtp_server, {name: value}
 
@@ -69,6 +71,38 @@ def test_confirmation_and_welcome_verify_against_the_published_key(
     assert forged != confirmation and not dkimpy_verify(forged, records)
     to_someone_else = confirmation.replace(b"To: ", b"To: eve@example.net, ", 1)
     assert not dkimpy_verify(to_someone_else, records)
+
+
+def test_notices_are_built_as_the_issues_are(signed_joining, project: Path) -> None:  # noqa: ANN001
+    """As received over SMTP: the [bounces] return path, one MIME-Version, quoted-printable
+    lines within 76, no defect for Python's strict parser, and a signature over the
+    oversigned headers and Content-Language that a second Subject breaks."""
+    server, relay, records = signed_joining
+    join(server, relay, project, "gwen@example.org")
+    received = [m for m in relay.handler.messages if m.rcpt_to == "gwen@example.org"]
+    assert len(received) == 2
+    for mail in received:
+        assert mail.mail_from == BOUNCES  # bounces come back to the return mailbox
+        data = mail.data
+        lines = data.split(b"\r\n")
+        assert sum(line.lower().startswith(b"mime-version:") for line in lines) == 1
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert all(len(line) <= 76 for line in body.split(b"\r\n"))
+        assert all(len(line) <= 78 for line in head.split(b"\r\n"))
+        strict = message_from_bytes(data, policy=policy.strict)  # raises on any defect
+        assert strict["Auto-Submitted"] == "auto-generated" and strict["Content-Language"] == "en"
+        for part in strict.walk():
+            assert all(str(value) for value in part.values())  # every header parses
+            if part.get_content_maintype() == "text":
+                assert part["Content-Transfer-Encoding"] == "quoted-printable"
+                assert part.get_content()
+        assert dkimpy_verify(data, records)
+        names = signed_header_names(data)
+        for name in ("from", "to", "subject", "date", "list-unsubscribe"):
+            assert names.count(name) == 2, name
+        assert {"content-language", "auto-submitted"} <= set(names)
+        forged = data.replace(b"\r\nSubject: ", b"\r\nSubject: Act now\r\nSubject: ", 1)
+        assert forged != data and not dkimpy_verify(forged, records)
 
 
 @pytest.mark.skipif(

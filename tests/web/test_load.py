@@ -37,8 +37,8 @@ def half_open_connections(server: Server, count: int = HALF_OPEN) -> Iterator[li
             conn.close()
 
 
-def timed_health_check(server: Server, timeout: float) -> tuple[int | None, float]:
-    started = time.monotonic()
+def health_check(server: Server, timeout: float) -> int | None:
+    """The status of GET /healthz, or None when no answer came within `timeout`."""
     conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
     try:
         conn.request("GET", "/healthz")
@@ -47,22 +47,21 @@ def timed_health_check(server: Server, timeout: float) -> tuple[int | None, floa
         status = None
     finally:
         conn.close()
-    return status, time.monotonic() - started
+    return status
 
 
 def test_a_normal_request_is_answered_while_half_open_connections_are_held(serve) -> None:  # noqa: ANN001
     server = serve()
     with half_open_connections(server):
-        answers = [timed_health_check(server, timeout=10) for _ in range(5)]
-    assert all(status == 200 for status, _ in answers), answers
-    assert max(seconds for _, seconds in answers) < 3, answers  # well within a second, usually
+        answers = [health_check(server, timeout=10) for _ in range(5)]
+    assert answers == [200] * 5
 
 
 def test_with_waitress_defaults_the_same_connections_shut_everyone_out(serve) -> None:  # noqa: ANN001
     """The check above can fail: waitress's own limits fail it (why they are changed)."""
     server = serve(connection_limit=100, channel_timeout=120, cleanup_interval=30)
     with half_open_connections(server):
-        status, _seconds = timed_health_check(server, timeout=2)
+        status = health_check(server, timeout=2)
     assert status is None
 
 
@@ -70,12 +69,11 @@ def test_a_connection_that_stays_silent_is_closed(serve) -> None:  # noqa: ANN00
     server = serve(channel_timeout=2, cleanup_interval=1)
     with socket.create_connection((server.host, server.port), timeout=10) as conn:
         conn.sendall(b"GET /healthz HTTP/1.1\r\n")
-        started = time.monotonic()
-        try:
+        try:  # closed after channel_timeout (2 s), not waitress's default 120 s
             closed = conn.recv(1024) == b""
         except ConnectionResetError:
             closed = True
-        assert closed and time.monotonic() - started < 8
+        assert closed
 
 
 @pytest.mark.parametrize("count", [300])
@@ -88,8 +86,8 @@ def test_many_idle_keep_alive_clients_do_not_starve_a_new_one(serve, count: int)
             conn.request("GET", "/healthz")
             assert conn.getresponse().read() == b"ok\n"
             clients.append(conn)
-        status, seconds = timed_health_check(server, timeout=10)
+        status = health_check(server, timeout=10)
     finally:
         for conn in clients:
             conn.close()
-    assert status == 200 and seconds < 3
+    assert status == 200

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from newsletter.project import open_project
 
+from support.render import fill_in
 from support.smtp import configure_smtp
 from support.waiting import wait_for
 from support.web import ONE_CLICK_URLENCODED
@@ -78,6 +79,7 @@ def test_a_send_skips_someone_whose_unsubscribe_is_only_in_the_journal_yet(
         assert store.get_by_id(leaves.id).status == "active"
     configure_smtp(project, smtp_server, connections=1, rate=0)
     assert cli("issue", "new", "2026-12", "--subject", "December").exit_code == 0
+    fill_in(project, "2026-12")
     result = cli("send", "2026-12", "--yes")
     assert result.exit_code == 0, result.output
     assert smtp_server.handler.recipients() == [stays.email]

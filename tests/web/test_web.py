@@ -29,7 +29,7 @@ from support.web import (
 SECURITY = {
     "content-security-policy": "default-src 'none'",
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",
     "cache-control": "no-store",
     "x-frame-options": "DENY",
 }
@@ -76,16 +76,17 @@ def test_get_for_someone_who_left_offers_resubscribe(server: Server, people: Peo
     assert "o***@example.org" in reply.text
 
 
-def test_bounced_address_is_told_it_is_not_receiving_and_not_offered_resubscribe(
+def test_bounced_address_is_told_why_and_offered_a_way_back(
     server: Server, people: People, project: Path
 ) -> None:
     reply = server.request("GET", f"/u/{people.bounced.token}")
     assert reply.status == 200
     assert "not receiving" in reply.text
-    assert "resubscribe" not in reply.text.lower()
-    forced = server.post(f"/u/{people.bounced.token}", b"action=resubscribe")
-    assert forced.status == 200
-    assert subscriber(project, people.bounced.id)[0].status == "bounced"
+    assert "The mail server said: <code>550 no such user</code>" in reply.text
+    assert 'name="action" value="resubscribe"' in reply.text
+    back = server.post(f"/u/{people.bounced.token}", b"action=resubscribe")
+    assert back.status == 200 and "Check your inbox" in back.text
+    assert subscriber(project, people.bounced.id)[0].status == "bounced"  # until confirmed
 
 
 # --- POST unsubscribes -------------------------------------------------------------
@@ -363,7 +364,7 @@ def test_project_template_override_wins(project: Path, people: People) -> None:
     )
     body = page_of(project, people.active.token)
     assert "Leave Co-pro Newsletter, r***@example.org?" in body
-    assert '<html lang="en">' in body
+    assert '<html lang="en" dir="ltr">' in body
 
 
 def test_whole_pages_copied_by_an_older_init_still_work(project: Path, people: People) -> None:

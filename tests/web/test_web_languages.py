@@ -11,6 +11,7 @@ import pytest
 from newsletter.project import open_project
 
 from support.bilingual import add_readers, make_bilingual
+from support.html import nu_errors
 from support.web import Server, subscriber_state
 
 
@@ -25,8 +26,8 @@ def tokens(project: Path) -> dict[str, str]:
         }
 
 
-def page(reply) -> lxml.html.HtmlElement:  # noqa: ANN001
-    assert reply.status in (200, 404), reply.status
+def page(reply, status: int = 200) -> lxml.html.HtmlElement:  # noqa: ANN001
+    assert reply.status == status, reply.status
     return lxml.html.document_fromstring(reply.body)
 
 
@@ -94,11 +95,55 @@ def test_the_unsubscribe_confirmation_and_errors_speak_the_language(tokens, serv
     assert done.findtext(".//h1") == "Rydych chi wedi dad-danysgrifio"
     assert [b.text for b in done.iter("button")] == ["Ail-danysgrifio"]
     missing = server.request("GET", "/u/" + "x" * 24)
-    assert missing.status == 404 and sections(page(missing)) == ["cy", "en"]
-    assert [h.text for h in page(missing).iter("h1")] == [
+    assert sections(page(missing, 404)) == ["cy", "en"]
+    assert [h.text for h in page(missing, 404).iter("h1")] == [
         "Heb ddod o hyd i'r ddolen",
         "Link not found",
     ]
-    welsh_only = page(server.request("GET", "/u/" + "x" * 24 + "?lang=cy"))
+    welsh_only = page(server.request("GET", "/u/" + "x" * 24 + "?lang=cy"), 404)
     assert sections(welsh_only) == ["cy"]
     assert re.search("Dydy'r ddolen hon ddim yn ddilys", welsh_only.text_content())
+
+
+def option_labels(document, lang: str) -> list[str]:  # noqa: ANN001
+    """The language options' labels in the `lang` section of a page."""
+    labels = document.xpath(f"//main/section[@lang='{lang}']//input[@name='language']/..")
+    return [" ".join(label.text_content().split()) for label in labels]
+
+
+def test_every_form_names_the_languages_in_its_own_language(tokens, server: Server) -> None:
+    """One set of names per language: the Welsh side says Cymraeg / Saesneg on the sign-up
+    form as on the preferences page, the English side Welsh / English; only the switch to
+    the other language's page names it in itself (English, Cymraeg), marked with its lang."""
+    welsh = ["Cymraeg", "Saesneg", "Y ddwy iaith, mewn un neges"]
+    english = ["Welsh", "English", "Both languages, in one message"]
+    for path in ("/subscribe", f"/u/{tokens['both']}"):
+        document = page(server.request("GET", path))
+        assert option_labels(document, "cy") == welsh, path
+        assert option_labels(document, "en") == english, path
+        assert not document.xpath("//*[@lang='']"), path  # no option says lang=""
+    switch = page(server.request("GET", f"/u/{tokens['cy']}")).xpath("//nav/a")[0]
+    assert (switch.text, switch.get("lang")) == ("English", "en")
+
+
+def test_every_page_passes_the_nu_html_checker(
+    tokens, server: Server, nu_jar: Path, tmp_path: Path
+) -> None:
+    """Each page in Welsh, English and both, as served: no error at all (no tables here)."""
+    replies = {
+        "subscribe-both": server.request("GET", "/subscribe"),
+        "subscribe-cy": server.request("GET", "/subscribe?lang=cy"),
+        "subscribe-errors": server.post("/subscribe", b"lang=en&email=not-an-address"),
+        "unsubscribe-cy": server.request("GET", f"/u/{tokens['cy']}"),
+        "unsubscribe-en": server.request("GET", f"/u/{tokens['en']}"),
+        "unsubscribe-both": server.request("GET", f"/u/{tokens['both']}"),
+        "not-found": server.request("GET", "/u/" + "x" * 24),
+        "confirm-invalid": server.request("GET", "/confirm/" + "y" * 24),
+        "unsubscribed-en": server.post(f"/u/{tokens['en']}", b"action=unsubscribe"),
+    }
+    files = []
+    for name, reply in replies.items():
+        assert reply.headers["content-type"].startswith("text/html"), name
+        files.append(tmp_path / f"{name}.html")
+        files[-1].write_bytes(reply.body)
+    assert nu_errors(nu_jar, files) == []
