@@ -332,7 +332,7 @@ def weather(report: SendReport, now: float) -> str:
         )
     if pace.state == "probing":
         return f"trying one message to see whether the relay takes them again{retrying}"
-    rate = f"{pace.rate:.0f}" if pace.rate >= 10 else f"{pace.rate:.1f}"
+    rate = f"{pace.rate:.0f}" if pace.rate >= 10 else f"{pace.rate:.1f}".removesuffix(".0")
     return f"the relay asked us to slow down: {rate} messages a second now{retrying}"
 
 
