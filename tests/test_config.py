@@ -108,3 +108,20 @@ def test_subscribe_settings_have_defaults_and_can_be_set(project):
     assert load_config(write(project, BASE)).subscribe.confirm_hours == 48
     config = load_config(write(project, BASE + "[subscribe]\nrecord_ip = true\nwelcome = true\n"))
     assert (config.subscribe.record_ip, config.subscribe.welcome) == (True, True)
+
+
+@pytest.mark.parametrize("opening, closing", [("[", "]"), ("{a = ", "}")])
+def test_a_config_nested_500_deep_is_one_line_not_a_traceback(project, cli, opening, closing):
+    """tomllib reads nested arrays and inline tables recursively: 500 levels overflowed
+    Python's stack (RecursionError from `status`)."""
+    text = (project / "newsletter.toml").read_text()
+    deep = opening * 500 + "1" + closing * 500
+    write(project, text.replace("[newsletter]\n", f"[newsletter]\ndeep = {deep}\n", 1))
+    result = cli("status")
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: newsletter.toml: values nested too deeply (arrays or tables inside each other"
+        " hundreds of levels deep)"
+    ]

@@ -10,8 +10,9 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from newsletter.cli.common import ProjectOption, console
+from newsletter.cli.common import ProjectOption, console, err_console
 
 HostOption = Annotated[
     str, typer.Option(help="The address to listen on; keep loopback behind a reverse proxy.")
@@ -60,9 +61,19 @@ def subscribe_form_command(
     project: ProjectOption = Path("."),
 ) -> None:
     """Print the sign-up form as HTML to paste into your own web site."""
+    from newsletter.config import load_config
     from newsletter.web.snippet import subscribe_snippet
 
     sys.stdout.write(subscribe_snippet(project, language))
+    if not load_config(project).subscribe.allowed_origins:
+        err_console.print(
+            escape(
+                "note: list the web site you paste this into in newsletter.toml, for example"
+                ' [subscribe] allowed_origins = ["https://www.example.org"]: the form refuses'
+                " a sign-up sent from a site it does not know"
+            ),
+            soft_wrap=True,
+        )
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:

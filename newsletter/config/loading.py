@@ -137,6 +137,12 @@ def load_config(project_dir: Path, *, check_addresses: bool = True) -> Config:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{CONFIG_NAME}: not valid TOML: {error}") from None
+    except RecursionError:  # tomllib reads nested arrays and tables recursively
+        raise ConfigError(
+            f"{CONFIG_NAME}: values nested too deeply (arrays or tables inside each other"
+            " hundreds of levels deep)",
+            hint="no setting nests more than two levels: look for a run of [ or {",
+        ) from None
     return parse_config(data, project_dir, check_addresses=check_addresses)
 
 

@@ -129,7 +129,8 @@ def _private_file(path: Path):  # noqa: ANN202 - a binary file object
 
 @dataclass(frozen=True)
 class Unpacked:
-    files: int  # files of the project written from the archive
+    files: int  # the project's files in the archive
+    changed: int  # of them, those that differed from the project's (the others were left)
     journal_kept: bool  # the project's own journal knew at least as much and was kept
     replaced: Path | None  # where the project's files the archive replaced were kept
 
@@ -156,14 +157,14 @@ def unpack(archive: zipfile.ZipFile, manifest: dict, source: Path, project: Path
     installs that). Files of the project that it replaces are kept in backups/."""
     aside = backup_dir(project / DATABASE_NAME) / f"replaced-{stamp()}"
     kept = _place_journal(archive, manifest, project, aside, source)
-    files = 0
+    files = changed = 0
     for name in archive.namelist():
         if name in (MANIFEST, DATABASE_NAME, JOURNAL_NAME) or name.endswith("/"):
             continue
         private = name in manifest.get("key_files", [])
-        _write_file(project / name, archive.read(name), aside / name, private=private)
+        changed += _write_file(project / name, archive.read(name), aside / name, private=private)
         files += 1
-    return Unpacked(files, kept, aside if aside.exists() else None)
+    return Unpacked(files, changed, kept, aside if aside.exists() else None)
 
 
 def _read_manifest(archive: zipfile.ZipFile, source: Path) -> dict:
@@ -212,12 +213,12 @@ def _place_journal(
     return False
 
 
-def _write_file(target: Path, data: bytes, aside: Path, *, private: bool = False) -> None:
-    """`data` at `target` in one rename; a different file there is copied to `aside`
-    first. `private`: readable by its owner only (a key)."""
+def _write_file(target: Path, data: bytes, aside: Path, *, private: bool = False) -> bool:
+    """`data` at `target` in one rename (False: it was there already); a different
+    file there is copied to `aside` first. `private`: readable by its owner only."""
     if target.exists():
         if target.is_file() and target.read_bytes() == data:
-            return
+            return False
         aside.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(target, aside)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -228,3 +229,4 @@ def _write_file(target: Path, data: bytes, aside: Path, *, private: bool = False
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
+    return True

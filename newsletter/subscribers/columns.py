@@ -90,6 +90,7 @@ class ColumnMap:
     attributes: tuple[tuple[int, str], ...] = ()
     dropped: tuple[str, ...] = ()  # the headers not stored, as the file writes them
     kept: tuple[str, ...] = ()  # header keys --keep asked for that this file has
+    names: tuple[str, ...] = ()  # the headers as the file writes them
 
     @property
     def has_email(self) -> bool:
@@ -104,7 +105,8 @@ def map_header(
 ) -> ColumnMap:
     """Map a header row; a repeated field (a second Email column) becomes an attribute.
 
-    A column the format drops is stored only when its key is in `keep`, as an attribute.
+    A column the format drops is stored only when its key is in `keep`, as an attribute
+    (--keep never turns a field the import reads, such as the email, into an attribute).
     """
     fields: dict[str, int] = {}
     attributes: list[tuple[int, str]] = []
@@ -113,11 +115,12 @@ def map_header(
     used: set[str] = set()
     for index, raw in enumerate(header):
         key = header_key(raw)
-        name = None if key in keep else export.columns.get(key) or _FIELD_BY_KEY.get(key)
+        keeping = key in keep and key in export.dropped
+        name = None if keeping else export.columns.get(key) or _FIELD_BY_KEY.get(key)
         if name and name not in fields:
             fields[name] = index
             continue
-        if key in keep:
+        if keeping:
             kept.append(key)
         elif key in export.dropped:
             dropped.append(clean_field(raw))
@@ -125,7 +128,11 @@ def map_header(
         attribute = _unique_key(name or attribute_key(raw) or f"column_{index + 1}", used)
         used.add(attribute)
         attributes.append((index, attribute))
-    return ColumnMap(len(header), fields, tuple(attributes), tuple(dropped), tuple(kept))
+    names = tuple(clean_field(raw) for raw in header)
+    return ColumnMap(len(header), fields, tuple(attributes), tuple(dropped), tuple(kept), names)
+
+
+MAX_CELL = 128 * 1024  # characters: a cell longer than this is a mistake, its row a reject
 
 
 class RowParser:
@@ -155,6 +162,9 @@ class RowParser:
                 f"{len(fields)} fields where the header has {width}"
                 " (a delimiter inside an unquoted cell?)"
             )
+        largest = max(map(len, fields), default=0)
+        if largest > MAX_CELL:
+            raise InputError(f"a cell of {largest // 1024} KB (at most {MAX_CELL // 1024} KB)")
         cells = [unguard_cell(_clean(cell)) for cell in fields[:width]]
         cells.extend([""] * (width - len(cells)))
         value = self._value

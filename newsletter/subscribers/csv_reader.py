@@ -21,6 +21,9 @@ import charset_normalizer
 from newsletter.errors import InputError, NotFoundError
 
 SAMPLE_BYTES = 64 * 1024
+# The csv module refuses a cell over 128 KB by stopping the whole file; read up to
+# this, so the row parser can reject just that row (columns.MAX_CELL).
+CSV_FIELD_LIMIT = 64 * 1024 * 1024
 CHUNK_BYTES = 1024 * 1024
 DELIMITERS = (",", ";", "\t")
 # Among single-byte encodings that fit the bytes equally well, the one a
@@ -59,7 +62,7 @@ def detect_encoding(path: Path, encoding: str | None = None) -> str:
     with path.open("rb") as handle:
         head = handle.read(SAMPLE_BYTES)
     if encoding:
-        return _named_encoding(encoding, head)
+        return _named_encoding(encoding, head, path)
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -92,6 +95,7 @@ def records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, li
     The line number is the physical line the record starts on, counted the way
     an editor counts, so it stays right after a quoted cell with line breaks.
     """
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     with path.open(encoding=encoding, newline="") as handle:
         tap = _LineTap(handle)
         reader = csv.reader(tap, delimiter=delimiter)
@@ -102,7 +106,7 @@ def records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, li
                 if any(fields):
                     yield start, fields
                 start = reader.line_num + 1
-        except UnicodeDecodeError:
+        except UnicodeError:
             raise InputError(
                 f"{path} is not valid {encoding} at line {_line_at(path, encoding)}",
                 hint=ENCODING_HINT,
@@ -153,13 +157,23 @@ def _check_closed(path: Path, start: int, lines: list[str], delimiter: str) -> N
             ) from None
 
 
-def _named_encoding(encoding: str, head: bytes) -> str:
+def _named_encoding(encoding: str, head: bytes, path: Path) -> str:
     try:
         name = codecs.lookup(encoding).name
     except LookupError:
         raise InputError(f"unknown encoding {encoding!r}", hint=ENCODING_HINT) from None
     if name == "utf-8" and head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    try:  # e.g. utf-16 needs a BOM to know its byte order: a UnicodeError, not a decode error
+        codecs.getincrementaldecoder(name)().decode(head)
+    except UnicodeDecodeError:
+        pass  # a bad byte: `records` says on which line
+    except UnicodeError as error:
+        raise InputError(
+            f"{path} cannot be read as {name}: {error}",
+            hint="name the encoding the file was saved in (utf-16-le or utf-16-be for UTF-16"
+            " without a byte order mark), or leave --encoding out to detect it",
+        ) from None
     return name
 
 

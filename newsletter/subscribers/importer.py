@@ -133,12 +133,20 @@ def _merge_file(
 ) -> None:
     report = merger.report
     report.files.append(FileRead(plan.name, plan.encoding, plan.delimiter, plan.export.name))
-    report.add_names(plan.mapping.attribute_keys(), plan.mapping.dropped)
+    report.add_names(plan.mapping.attribute_keys(), _not_stored(plan.mapping, consent))
     merger.file, merger.consent = plan.name, consent
     lines = records(plan.path, plan.encoding, plan.delimiter)
     next(lines)  # the header
     for batch in _batches(_parse(lines, parser, report, plan.name), batch_rows):
         merger.merge(batch)
+
+
+def _not_stored(mapping: columns.ColumnMap, consent: ConsentSource | None) -> tuple[str, ...]:
+    """The dropped columns, and the IP columns an opt-in is read with unless IPs are kept."""
+    if consent is not None and consent.record_ip:
+        return mapping.dropped
+    ips = [i for name, i in mapping.fields.items() if name in ("consent_ip", "optin_ip")]
+    return mapping.dropped + tuple(mapping.names[i] for i in sorted(ips))
 
 
 def _consent_source(
@@ -248,8 +256,8 @@ def _check_kept(keep: Iterable[str], plans: list[_Plan], path: Path) -> None:
     for name in keep:
         if columns.header_key(name) not in present:
             raise InputError(
-                f"--keep {name}: {path.name} has no column of that name",
-                hint="name a column as its header writes it, e.g. --keep REGION",
+                f"--keep {name}: {path.name} has no column of that name that is left out",
+                hint="the import summary lists the columns not stored, e.g. --keep REGION",
             )
 
 

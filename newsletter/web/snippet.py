@@ -4,6 +4,8 @@ The snippet posts to this project's /subscribe. It carries no signed time
 stamp (it is written once and pasted anywhere), so the first press brings the
 person to the project's own form, filled in, where one more press sends it:
 the minimum fill time and the honeypot still stop bots, with no JavaScript.
+The site it is pasted into must be listed in `[subscribe] allowed_origins`:
+a POST from any other site is refused (web/form_guard.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from newsletter.config import load_config
+from newsletter.errors import InputError
 from newsletter.i18n import language_name, translator
 from newsletter.issue.environment import make_environment
 from newsletter.web.joining import consent_wording
@@ -23,7 +26,12 @@ def subscribe_snippet(project_dir: Path, language: str | None = None) -> str:
     one on the project's own form, where the sign-up is sent from.
     """
     config = load_config(project_dir)
-    languages = (language,) if language in config.languages else config.languages
+    if language is not None and language not in config.languages:
+        raise InputError(
+            f"--language {language!r} is not a language of this project",
+            hint=f"its languages: {', '.join(config.languages)} (leave --language out for all)",
+        )
+    languages = (language,) if language else config.languages
     env = make_environment(config.templates_dir, html=True)
 
     def say(message: str) -> str:

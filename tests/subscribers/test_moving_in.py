@@ -145,7 +145,8 @@ def test_imported_opt_ins_become_consent_records_without_ips(cli, project, mailc
 def test_record_ip_keeps_the_confirming_ip_with_the_consent(cli, project, mailchimp_zip):
     with (project / "newsletter.toml").open("a", encoding="utf-8") as config:
         config.write("\n[subscribe]\nrecord_ip = true\n")
-    imported(cli, mailchimp_zip)
+    (summary,) = imported(cli, mailchimp_zip)
+    assert "OPTIN_IP" not in summary
     ids = {row["id"]: row["email"] for row in table(project, "subscribers")}
     ips = {ids[c["subscriber_id"]]: c["client_ip"] for c in table(project, "consents")}
     assert ips["sian.jones@example.org"] == "192.0.2.11"  # CONFIRM_IP
@@ -156,6 +157,7 @@ def test_dropped_columns_never_reach_the_database_file(cli, project, mailchimp_z
     cli("subscribers", "add", "someone@example.org")  # so the import makes a backup too
     (summary,) = imported(cli, mailchimp_zip)
     assert "columns not stored: MEMBER_RATING, LATITUDE, LONGITUDE" in summary
+    assert "EUID, OPTIN_IP, CONFIRM_IP," in summary  # read for the consent record, not kept
     raw = database_bytes(project)
     assert b"Siwan" not in raw and "Llŷr".encode() in raw  # the bytes are really read
     assert [value for value in NEVER_STORED if value in raw] == []
@@ -171,7 +173,10 @@ def test_keep_stores_one_dropped_column_on_purpose(cli, project, mailchimp_zip):
 def test_keep_of_a_column_the_file_has_not_is_one_line(cli, project, mailchimp_zip):
     before = snapshot(project)
     line = one_error_line(cli("subscribers", "import", str(mailchimp_zip), "--keep", "REGOIN"))
-    assert line == "error: --keep REGOIN: audience_export_4f1e2d3c9b.zip has no column of that name"
+    assert line == (
+        "error: --keep REGOIN: audience_export_4f1e2d3c9b.zip has no column of that name"
+        " that is left out"
+    )
     assert snapshot(project) == before
 
 
@@ -334,6 +339,48 @@ def test_reimporting_the_same_file_is_unchanged_and_names_differing_duplicates(
     assert by_email(project)["Sian@example.org"]["name"] == "SIAN JONES"
     assert "│ unchanged    │    2 │" in again
     assert "│ updated      │    0 │" in again
+
+
+def test_a_repeat_in_a_later_batch_is_named_with_the_line_it_repeats(project, tmp_path, store):
+    from newsletter.subscribers.importer import import_csv
+
+    text = (
+        "Email,Name\nann@example.org,Ann\nb@example.org,B\nc@example.org,C\nANN@example.org,Nan\n"
+    )
+    report = import_csv(store, write_csv(tmp_path, text), batch_rows=2)
+    assert [(note.line, note.reason) for note in report.notes] == [
+        (
+            5,
+            "ANN@example.org repeats line 2 with different values: name 'Nan' (until then:"
+            " 'Ann'); this line's values win",
+        )
+    ]
+    assert (report.added, report.duplicates) == (3, 1)
+    assert by_email(project)["ann@example.org"]["name"] == "Nan"
+
+
+def test_a_reimport_with_repeats_in_later_batches_is_counted_for_what_it_did(
+    project, tmp_path, store
+):
+    from newsletter.subscribers.importer import import_csv
+
+    text = (
+        "Email,Name\nann@example.org,Ann\nb@example.org,B\nc@example.org,C\nANN@example.org,Nan\n"
+    )
+    path = write_csv(tmp_path, text)
+    import_csv(store, path, batch_rows=2)
+    again = import_csv(store, path, batch_rows=2)  # Ann -> Ann (batch 1), -> Nan (batch 2)
+    assert (again.updated, again.unchanged, again.duplicates) == (0, 3, 1)
+    assert again.lines["unchanged"] == ["3", "4", "2"]
+    leaving = write_csv(
+        tmp_path,
+        "Email,Name,Status\nann@example.org,Nan,\nb@example.org,B,\nc@example.org,C,\n"
+        "ANN@example.org,,unsubscribed\n",
+        name="two.csv",
+    )
+    report = import_csv(store, leaving, batch_rows=2)
+    assert (report.unchanged, report.unsubscribed, report.duplicates) == (2, 1, 1)
+    assert store.get_subscriber("ann@example.org").status == "unsubscribed"
 
 
 def test_a_zip_without_a_csv_inside_is_one_line(cli, project, tmp_path):

@@ -124,3 +124,31 @@ def test_a_clock_stepped_back_shows_the_form_again(serve, project: Path) -> None
     )
     server.app.app.worker.drain()
     assert mails_to(project, "late@example.org") == 1
+
+
+def test_subscribe_form_refuses_a_language_the_project_does_not_have(cli) -> None:  # noqa: ANN001
+    result = cli("subscribe-form", "--language", "xx")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "error: --language 'xx' is not a language of this project" in result.stderr
+    assert "its languages: en" in result.stderr
+
+
+def test_subscribe_form_says_which_setting_lets_another_site_send_it(cli) -> None:  # noqa: ANN001
+    result = cli("subscribe-form")
+    assert result.exit_code == 0
+    assert "[subscribe] allowed_origins" in result.stderr
+    assert "allowed_origins" not in result.stdout
+
+
+def test_the_snippet_posted_from_an_allowed_site_reaches_the_own_form(serve, project: Path) -> None:  # noqa: ANN001
+    """The pasted snippet has no stamp: from a listed site, its first press shows the
+    project's own form filled in, to be sent with one more press."""
+    server = serve('[subscribe]\nallowed_origins = ["https://www.copro.example"]')
+    body = signup_body(project, "nia@example.org", stamp="")
+    reply = server.request(
+        "POST", "/subscribe", body,
+        {"Content-Type": URLENCODED, "Origin": "https://www.copro.example"},
+    )  # fmt: skip
+    assert reply.status == 200 and 'value="nia@example.org"' in reply.text
+    assert "Please check your details and press Subscribe." in reply.text
