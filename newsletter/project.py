@@ -9,8 +9,8 @@ from pathlib import Path
 
 from newsletter.config import CONFIG_NAME, DATABASE_NAME, Config, load_config
 from newsletter.db.connection import connect_database
-from newsletter.db.recovery import connect_journal
 from newsletter.errors import NewsletterError
+from newsletter.history.opening import connect_journal
 from newsletter.history.replay import attach, catch_up
 from newsletter.subscribers.store import Store
 

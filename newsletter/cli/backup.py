@@ -93,7 +93,12 @@ def restore_command(
             f"the database it replaced is kept as {escape(str(result.set_aside))}", soft_wrap=True
         )
     if result.unpacked is not None:
-        console.print(f"{result.unpacked.files} project files restored", soft_wrap=True)
+        unpacked = result.unpacked
+        console.print(
+            f"{unpacked.changed} of the backup's {unpacked.files} project files written"
+            " (the others were already as in the backup)",
+            soft_wrap=True,
+        )
         if result.unpacked.replaced is not None:
             console.print(
                 f"the files they replaced are kept in {escape(str(result.unpacked.replaced))}",

@@ -88,7 +88,7 @@ class BouncesConfig:
 
 @dataclass(frozen=True)
 class SubscribeConfig:
-    """Joining through the web form (double opt-in); see README, "Joining"."""
+    """Joining through the web form (double opt-in); see docs/joining.md."""
 
     confirm_hours: int = 48  # a confirmation link expires, and its sign-up is deleted, after this
     min_fill_seconds: int = 3  # a form sent back sooner was filled by a machine

@@ -25,7 +25,9 @@ from newsletter.errors import DatabaseError
 KEEP = 5
 PREFIX = "newsletter-"
 KINDS = (".db", ".zip")  # a database copy (automatic), an archive of the project (`backup`)
-RESTORE_HINT = "restore the newest good backup: `newsletter restore` (see the README, Backups)"
+RESTORE_HINT = (
+    "restore the newest good backup: `newsletter restore` (see the manual, docs/backups.md)"
+)
 
 
 def backup_dir(database_path: Path) -> Path:

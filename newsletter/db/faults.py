@@ -12,7 +12,7 @@ import sqlite3
 
 from newsletter.errors import DatabaseError
 
-RESTORE = "restore the newest good backup: `newsletter restore` (see the README, Backups)"
+RESTORE = "restore the newest good backup: `newsletter restore` (see the manual, docs/backups.md)"
 _BY_SQLITE_CODE = {
     5: ("the database stayed busy: another newsletter command is writing to it",
         "wait for it to finish, then run this command again"),

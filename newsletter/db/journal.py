@@ -19,6 +19,7 @@ line per fact, tab-separated; a partial last line (a crash mid-write) is ignored
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -35,6 +36,7 @@ from newsletter.errors import DatabaseError
 JOURNAL_NAME = "newsletter.journal"
 HEADER = "# newsletter journal 1"
 READ_CHUNK = 1 << 20
+SYNC_SECONDS = 1.0  # delivery lines reach the disk within this (a power cut costs no more)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class Journal:
         self.path, self.id, self.salt = path, journal_id, salt
         self._fd: int | None = None
         self._torn = False  # the file ends mid-line: the next write ends it first
+        self._pending_sync: threading.Timer | None = None  # delivery lines not yet on disk
         self._lock = threading.Lock()
 
     @classmethod
@@ -155,8 +158,7 @@ class Journal:
                         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
                     written += done
                 self._torn = False
-                if sync:
-                    os.fsync(fd)
+                self._sync(fd, now=sync)
             except OSError as error:
                 if written and not payload[:written].endswith(b"\n"):
                     self._torn = True
@@ -192,11 +194,37 @@ class Journal:
             os.fsync(handle.fileno())
         return len(spans)
 
+    def _sync(self, fd: int, *, now: bool) -> None:
+        """People's facts reach the disk before they are answered (`now`); delivery
+        lines within SYNC_SECONDS (a timer), and at `close`: so a power cut costs at
+        most the last second's records (see docs/data-safety.md)."""
+        if now:
+            os.fsync(fd)
+            self._pending_sync = None
+        elif self._pending_sync is None:
+            self._pending_sync = threading.Timer(SYNC_SECONDS, self._sync_later)
+            self._pending_sync.daemon = True
+            self._pending_sync.start()
+
+    def _sync_later(self) -> None:
+        with self._lock:
+            if self._fd is not None and self._pending_sync is not None:
+                with contextlib.suppress(OSError):  # the next write or close reports it
+                    os.fsync(self._fd)
+            self._pending_sync = None
+
     def close(self) -> None:
         with self._lock:
             if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+                pending, self._pending_sync = self._pending_sync, None
+                try:
+                    if pending is not None:
+                        pending.cancel()
+                        with contextlib.suppress(OSError):  # written: the OS has the lines
+                            os.fsync(self._fd)
+                finally:
+                    os.close(self._fd)
+                    self._fd = None
 
     # --- reading ---------------------------------------------------------------------
 

@@ -11,19 +11,13 @@ project that has no journal yet gets one, seeded from its database.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
-from typing import TypeVar
 
 from newsletter.db.journal import Entry, Journal, JournalTail, journal_path
-from newsletter.errors import DatabaseError
 
 BACKUP_DIR_NAME = "backups"
-BATCH = 5000
 DELIVERED = ("sending", "sent", "failed")  # a journalled state that means "has it, or may"
-T = TypeVar("T")
 
 
 def has_history(database_path: Path) -> str | None:
@@ -35,36 +29,6 @@ def has_history(database_path: Path) -> str | None:
     if backups.is_dir() and any(p.suffix in (".db", ".zip") for p in backups.iterdir()):
         return f"{BACKUP_DIR_NAME}/ holds backups of it"
     return None
-
-
-def connect_journal(db: sqlite3.Connection, database_path: Path) -> Journal:
-    """The project's journal, created (and seeded from the database) if there is none.
-
-    Applying what it holds is newsletter.history's (through the domain's own
-    functions); here is only the file and how far this database has read it.
-    """
-    path = journal_path(database_path)
-    journal = Journal.open(path)
-    salt = _meta(db, "suppression_salt")
-    if salt is None:  # the first migration writes it; without it no address can be matched
-        raise DatabaseError(
-            f"{database_path.name} has no suppression salt",
-            hint="restore the newest good backup: `newsletter restore`",
-        )
-    if journal is None:
-        journal = Journal.create(path, salt)
-        _seed(db, journal)
-        _set_meta(db, journal, journal.size())
-        return journal
-    if journal.salt != salt:
-        if _meta(db, "journal_id") is not None or _has_people(db):
-            raise DatabaseError(
-                f"{database_path.name} and {path.name} belong to different projects",
-                hint="put back this project's own journal, or restore this project's database",
-            )
-        # a new, empty database adopts the journal's salt
-        db.execute("UPDATE meta SET value = ? WHERE key = 'suppression_salt'", [journal.salt])
-    return journal
 
 
 @dataclass
@@ -87,8 +51,8 @@ def unapplied_facts(
     `sent_here`: an issue whose delivery lines beyond the offset this process wrote
     itself, each with a database change that succeeded: they are skipped unread.
     """
-    known = _meta(db, "journal_id") == journal.id
-    start = int(_meta(db, "journal_offset") or 0) if known else 0
+    known = meta_value(db, "journal_id") == journal.id
+    start = int(meta_value(db, "journal_offset") or 0) if known else 0
     if start > journal.size():
         start = 0  # the journal was cut short: read all that is left
     if known and start == journal.size():
@@ -109,15 +73,36 @@ def unapplied_facts(
     return facts
 
 
-def mark_applied(db: sqlite3.Connection, journal: Journal, offset: int) -> None:
-    """This database now holds everything the journal says up to `offset`."""
-    _set_meta(db, journal, offset)
+def mark_applied(
+    db: sqlite3.Connection, journal: Journal, offset: int, *, unplaced: bool = False
+) -> None:
+    """This database now holds everything the journal says up to `offset`;
+    `unplaced`: but for delivery lines of people it holds under no matching id."""
+    set_applied(db, journal, offset)
+    if unplaced:
+        db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('journal_unplaced', ?)", [journal.id]
+        )
 
 
-def delivered_hashes(journal: Journal, slug: str) -> dict[str, str]:
-    """address hash -> the last state the journal recorded for `slug` (for the freeze)."""
+def unplaced_from(db: sqlite3.Connection, journal: Journal) -> int:
+    """Where a freeze starts reading the journal for people who already had an issue.
+
+    The database's own offset when every delivery line before it was placed on a
+    row here (the usual case: a freeze reads nothing of the past); the start when
+    a replay met lines it could not place (a database rebuilt empty, or older than
+    some of its people), which only a match by address hash can honour.
+    """
+    if meta_value(db, "journal_unplaced") == journal.id:
+        return 0
+    return applied_offset(db, journal)
+
+
+def delivered_hashes(journal: Journal, slug: str, start: int = 0) -> dict[str, str]:
+    """address hash -> the last state the journal recorded for `slug` from byte
+    `start` (see `unplaced_from`), for the freeze."""
     states: dict[str, str] = {}
-    for _end, entry in journal.entries(only=journal.delivery_prefix(slug)):
+    for _end, entry in journal.entries(start, only=journal.delivery_prefix(slug)):
         if entry is not None:
             states[entry.address] = entry.fields[2]  # the last word counts
     return {a: state for a, state in states.items() if state in DELIVERED}
@@ -125,47 +110,9 @@ def delivered_hashes(journal: Journal, slug: str) -> dict[str, str]:
 
 def applied_offset(db: sqlite3.Connection, journal: Journal) -> int:
     """How far into the journal this database is known to be complete."""
-    if _meta(db, "journal_id") != journal.id:
+    if meta_value(db, "journal_id") != journal.id:
         return 0
-    return int(_meta(db, "journal_offset") or 0)
-
-
-# --- seeding a new journal from the database ------------------------------------------
-
-
-def _seed(db: sqlite3.Connection, journal: Journal) -> None:
-    for batch in _chunks(_seed_records(db, journal), BATCH):
-        journal.append(batch, sync=False)
-    journal.append([], sync=True)
-
-
-def _seed_records(db: sqlite3.Connection, journal: Journal) -> Iterator[tuple[object, ...]]:
-    for row in db.execute(
-        "SELECT id, email_key, coalesce(unsubscribed_at, updated_at), coalesce(left_via, status)"
-        " FROM subscribers WHERE status != 'active' ORDER BY id"
-    ):
-        yield ("L", row[2], row[0], journal.hash(row[1]), row[3])
-    for address, reason, at in db.execute(
-        "SELECT address_hash, reason, created_at FROM suppressions"
-    ):
-        yield ("L", at, 0, address, reason)
-    for slug, subject, content_hash, at in db.execute(
-        "SELECT slug, subject, content_hash, coalesce(started_at, created_at) FROM issues"
-        " WHERE started_at IS NOT NULL ORDER BY slug"
-    ):
-        yield ("I", at, slug, content_hash, subject)
-    for slug, status, subscriber_id, email_key in db.execute(
-        "SELECT d.issue_slug, d.status, d.subscriber_id, s.email_key FROM deliveries d"
-        " JOIN subscribers s ON s.id = d.subscriber_id"
-        " WHERE d.status IN ('sending', 'sent', 'failed') ORDER BY d.id"
-    ):
-        yield ("D", slug, status, subscriber_id, journal.hash(email_key))
-
-
-def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
+    return int(meta_value(db, "journal_offset") or 0)
 
 
 # --- small helpers ------------------------------------------------------------------------
@@ -175,17 +122,14 @@ def _header_line(journal: Journal) -> str:
     return f"# newsletter journal 1 id={journal.id} salt={journal.salt}\n"
 
 
-def _has_people(db: sqlite3.Connection) -> bool:
-    return bool(db.execute("SELECT EXISTS (SELECT 1 FROM subscribers)").fetchone()[0])
-
-
-def _meta(db: sqlite3.Connection, key: str) -> str | None:
+def meta_value(db: sqlite3.Connection, key: str) -> str | None:
     row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
     return row[0] if row else None
 
 
-def _set_meta(db: sqlite3.Connection, journal: Journal, offset: int) -> None:
-    """One statement: the id and the offset change together, in or out of a transaction."""
+def set_applied(db: sqlite3.Connection, journal: Journal, offset: int) -> None:
+    """The database has applied `journal` up to `offset` (one statement: id and offset
+    change together, in or out of a transaction)."""
     db.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES ('journal_id', ?), ('journal_offset', ?)",
         [journal.id, str(offset)],

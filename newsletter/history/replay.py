@@ -10,7 +10,7 @@ and the ledger's `move_forward`; so each rule exists once.
 from __future__ import annotations
 
 from newsletter.db.journal import Entry, Journal
-from newsletter.db.recovery import Facts, mark_applied, unapplied_facts
+from newsletter.db.recovery import DELIVERED, Facts, mark_applied, unapplied_facts
 from newsletter.subscribers.store import Store
 
 
@@ -24,10 +24,11 @@ def catch_up(store: Store, *, sent_here: str | None = None) -> int:
         facts = unapplied_facts(store.conn, journal, sent_here=sent_here)
         if facts is None:
             return 0
+        unplaced = False
         if facts.issues or facts.deliveries:
-            _apply_issues_and_deliveries(store, journal, facts)
+            unplaced = _apply_issues_and_deliveries(store, journal, facts)
         _apply_people(store, journal, facts)
-        mark_applied(store.conn, journal, facts.end)
+        mark_applied(store.conn, journal, facts.end, unplaced=unplaced)
     return facts.read
 
 
@@ -38,7 +39,8 @@ def attach(store: Store) -> Store:
     return store
 
 
-def _apply_issues_and_deliveries(store: Store, journal: Journal, facts: Facts) -> None:
+def _apply_issues_and_deliveries(store: Store, journal: Journal, facts: Facts) -> bool:
+    """True when some delivery lines name no row here (see `unplaced_from`)."""
     from newsletter.sending.ledger import Ledger  # here: `status` opens without the send's code
 
     ledger = Ledger(store)
@@ -51,6 +53,7 @@ def _apply_issues_and_deliveries(store: Store, journal: Journal, facts: Facts) -
         [(e.fields[1], e.subscriber_id, e.fields[2]) for e in deliveries if e.subscriber_id in here]
     )
     ledger.close()
+    return any(e.subscriber_id not in here and e.fields[2] in DELIVERED for e in deliveries)
 
 
 def _apply_people(store: Store, journal: Journal, facts: Facts) -> None:

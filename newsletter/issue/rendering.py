@@ -330,7 +330,7 @@ class _Renderer:
                     f"{display_path(self.config, filename)}:{lines[0]}: a template may print"
                     " subscriber fields and unsubscribe_url but not test, loop over or"
                     " filter them (they are filled in after rendering)",
-                    hint="see 'Personal fields' in the README",
+                    hint="see 'Personal fields' in the manual, docs/issues.md",
                 )
 
     def _probe(
@@ -348,7 +348,7 @@ class _Renderer:
                 raise TemplateError(
                     f"{name} (or a template it uses) changes or tests a personal field"
                     " (subscriber.* or unsubscribe_url); they can only be printed as they are",
-                    hint="see 'Personal fields' in the README",
+                    hint="see 'Personal fields' in the manual, docs/issues.md",
                 )
 
     def _inline(self, html: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from newsletter.db.recovery import LeftWatch, delivered_hashes
+from newsletter.db.recovery import LeftWatch, delivered_hashes, unplaced_from
 from newsletter.subscribers.store import Store
 
 Recipient = tuple[str, int, str]  # slug, subscriber id, address hash
@@ -78,7 +78,7 @@ class DeliveryJournal:
         restored or rebuilt since) take the journal's state; returns how many."""
         if self.journal is None:
             return 0
-        delivered = delivered_hashes(self.journal, slug)
+        delivered = delivered_hashes(self.journal, slug, unplaced_from(self.conn, self.journal))
         if not delivered:
             return 0
         rows = self.conn.execute(

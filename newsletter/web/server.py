@@ -5,7 +5,7 @@ accepting anything more, so 100 half-open or idle keep-alive connections (a
 slowloris, or just a busy morning) shut everyone else out for up to two minutes
 (`channel_timeout`). Here the limit is set by what the process may open (file
 descriptors), a connection that sends nothing for CHANNEL_TIMEOUT seconds is
-closed, and that is checked every CLEANUP_INTERVAL seconds. README ("Under
+closed, and that is checked every CLEANUP_INTERVAL seconds. docs/serve.md ("Under
 load") says what this withstands alone and what the reverse proxy is for;
 `proxy_settings` lets the proxy name the real client.
 """

@@ -209,7 +209,7 @@ def test_check_refuses_a_template_that_tests_a_subscriber_field(cli, project: Pa
     assert result.exit_code == 1
     first, hint = result.stderr.splitlines()
     assert first.startswith("error: templates/issue.txt:2: a template may print subscriber fields")
-    assert hint == "hint: see 'Personal fields' in the README"
+    assert hint == "hint: see 'Personal fields' in the manual, docs/issues.md"
 
 
 def test_bad_front_matter_fails_preview_with_file_and_line(cli, project: Path) -> None:

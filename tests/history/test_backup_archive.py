@@ -61,7 +61,7 @@ def test_an_archive_restores_onto_a_new_laptop_and_nobody_is_mailed_twice(
     laptop = tmp_path / "laptop"
     result = cli("restore", str(archive), "--yes", project_dir=laptop)
     assert result.exit_code == 0, result.output
-    assert "project files restored" in result.output
+    assert "project files written" in result.output
     assert listed(cli, laptop) == listed(cli, project)
     assert (laptop / "issues" / f"{SLUG}.md").read_bytes() == (
         project / "issues" / f"{SLUG}.md"

@@ -139,3 +139,33 @@ def test_a_full_disk_tears_no_fact_on_a_real_tmpfs(tiny_disk, cli):
     assert cli("subscribers", "remove", emails[0], project_dir=project).exit_code == 0
     facts = [e for _end, e in Journal.open(journal_file(project)).entries() if e]
     assert facts[-1].kind == "L" and facts[-1].fields[4] == "cli"
+
+
+def test_delivery_lines_reach_the_disk_within_the_sync_interval_and_at_close(tmp_path, monkeypatch):
+    """What a power cut can cost is bounded: a person's fact is fsynced before it is
+    answered, a delivery line within SYNC_SECONDS, and whatever is left at close.
+    (fsync is watched, not replaced: no test can cut the power.)"""
+    import threading
+
+    import newsletter.db.journal as journal_module
+
+    monkeypatch.setattr(journal_module, "SYNC_SECONDS", 0.05)
+    real_fsync, synced = os.fsync, threading.Event()
+    calls = []
+
+    def watched(fd):  # noqa: ANN001, ANN202
+        calls.append(fd)
+        synced.set()
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", watched)
+    journal = Journal.create(tmp_path / "newsletter.journal", "salt")
+    journal.append([("L", "at", 1, "b" * 64, "web")], sync=True)
+    assert len(calls) == 1  # before the unsubscribe is answered
+    synced.clear()
+    journal.delivery("2026-12", "sending", 1, "a" * 64)
+    assert synced.wait(timeout=30)  # the timer's fsync
+    assert len(calls) == 2
+    journal.delivery("2026-12", "sent", 1, "a" * 64)
+    journal.close()  # the pending line is synced now, not left to the timer
+    assert len(calls) == 3

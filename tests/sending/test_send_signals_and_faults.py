@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.db.connection import connect_database
-from newsletter.db.recovery import connect_journal
+from newsletter.history.opening import connect_journal
 from newsletter.project import open_project
 from newsletter.sending.ledger import Ledger
 from newsletter.subscribers.store import Store
