@@ -24,6 +24,7 @@ from newsletter.cli.common import (
     show_findings,
 )
 from newsletter.errors import SendError
+from newsletter.issue.online import archive_url
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -128,6 +129,10 @@ def send_command(
         console.print("nothing was sent and nothing was recorded")
     else:
         _finish(outcome.plan, outcome.report, outcome.status, received)
+        if outcome.status is not None and outcome.status.counts["sent"]:
+            console.print(
+                f"in the public archive: {escape(archive_url(config.base_url))}", soft_wrap=True
+            )
 
 
 @contextmanager
