@@ -53,7 +53,7 @@ def bounces_command(
     for address in summary.left_naming:
         console.print(f"left for a person, naming {escape(address)}", soft_wrap=True)
     if sent:
-        console.print(f"{sent} probes sent")
+        console.print(f"probes sent: {sent}")
     console.print(
         f"probes out: {summary.probes_out} (an address is marked only if its probe bounces)"
     )
