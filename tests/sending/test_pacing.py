@@ -1,17 +1,22 @@
 """The pacer (sending/pacing.py) and the quota windows (sending/quotas.py), without a
-socket: a clock that moves only when the test moves it."""
+socket: a clock that moves only when the test moves it (the windows' last test reads
+a real ledger)."""
 
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
 from newsletter.config.model import Quota
 from newsletter.errors import SendDeferred
+from newsletter.sending.ledger import Ledger
 from newsletter.sending.pacing import LOWEST, PROBE_POLL, Pacer
-from newsletter.sending.quotas import IN_FLIGHT_POLL, QuotaWindows
+from newsletter.sending.quotas import IN_FLIGHT_POLL, QuotaWindows, quota_use, quota_windows
 from newsletter.sending.replies import Kind, Verdict
+
+from support.smtp import add_subscribers
 
 NOT_NOW = Verdict(Kind.TEMPORARY, "451 4.7.0 Too many messages, slow down", "4.7.0")
 
@@ -150,3 +155,24 @@ def test_the_longest_wait_of_several_quotas_is_the_one_waited():
     windows = QuotaWindows((minute, day), earlier=[0.0, 100.0, 101.0])
     wait, which = windows.wait(102.0)
     assert which is day and wait == pytest.approx(86400 - 102)
+
+
+def test_the_windows_count_what_the_ledger_holds_even_rows_a_crash_left_in_flight(store):
+    """A quota holds across runs and crashes: `sent` rows of any issue count, and so do
+    rows left `sending` (the relay may have taken them)."""
+    add_subscribers(store, 4)
+    ledger = Ledger(store)
+    ledger.begin("2026-11", "Subject", "h")
+    first, second, third, _fourth = ledger.queued_after("2026-11", 0, 10)
+    for delivery in (first, second, third):
+        assert ledger.claim(delivery.id, f"<{delivery.id}@example.org>")
+    ledger.mark_sent(first.id)
+    ledger.mark_sent(second.id)  # third: left `sending`, as by a kill -9
+    minute, now = Quota(10, 60.0, "10/minute"), time.time()
+    (use,) = quota_use(ledger, (minute,), now)
+    assert (use.used, use.left) == (3, 7)
+    (later,) = quota_use(ledger, (minute,), now + 62)
+    assert later.used == 0
+    windows = quota_windows(ledger, (Quota(3, 60.0, "3/minute"),))
+    assert windows.wait(time.monotonic()) is not None  # the next run waits for them
+    ledger.close()
