@@ -3,17 +3,18 @@
 A relay's "not now" (a 4xx, a rate-limit answer, a dropped connection, a
 timeout) is weather, not a verdict. The pacer rides it out the way Postfix
 treats a destination:
-- each "not now" lowers the pace by 8%, each message accepted raises it by 2%
+- each "not now" lowers the pace by 5%, each message accepted raises it by 3%
   (the way Postfix feeds a destination's concurrency back): the pace falls
-  while more than one try in five is refused, and rises otherwise, so a relay
-  that refuses 15% at random is ridden at full speed, and one that limits its
-  rate is followed to about its limit (a fifth of the tries above it refused);
+  while more than about one try in three is refused, and rises otherwise, so a
+  relay that refuses 15% at random is ridden at full speed, and one that limits
+  its rate is followed to its limit (about a third of the tries above it
+  refused: a refusal costs a round trip, a pace under the limit costs time);
   with no pace yet (no `rate`), the first "not now" starts from what the relay
   accepted over the last few seconds;
 - `stall_after` of them with nothing accepted in between (every connection
-  failing) pause the whole send: 1 s, then twice as long each time, up to
-  `pause_max`; after a pause one message goes alone, as a probe, and the others
-  wait for its answer;
+  failing, twice) pause the whole send: `pause_base`, then twice as long each
+  time, up to `pause_max`; after a pause one message goes alone, as a probe, and
+  the others wait for its answer;
 - the pace never exceeds the configured `rate`; with none, a pace far above what
   the relay takes anyway is dropped (no limit again);
 - the relay accepting nothing for `give_up_after` (while it says "not now") is the

@@ -31,7 +31,7 @@ def test_a_send_at_a_time_a_few_seconds_ahead_sends_nothing_before_it(
 ):
     emails = add_subscribers(store, 5)
     configure_smtp(project, smtp_server, connections=1, rate=0)
-    at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+    at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=8)  # past a slow start
     result = cli("send", issue, "--yes", "--at", local_text(at))
     assert result.exit_code == 0, result.output
     assert "scheduled: at " in result.output and "waiting: sending in" in result.output
