@@ -207,7 +207,9 @@ def test_twenty_kill_9s_during_a_pipelined_send_lose_nobody_and_name_every_doubt
         target = len(relay.messages) + draw.randint(20, 150)
         process = start_send(project)
         try:
-            wait_for(lambda t=target: len(relay.messages) >= t or process.poll() is not None, 120)
+            wait_for(
+                lambda t=target, p=process: len(relay.messages) >= t or p.poll() is not None, 120
+            )
         finally:
             process.kill()
             process.wait(timeout=30)
