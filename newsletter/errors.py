@@ -43,3 +43,11 @@ class SendError(NewsletterError):
 
 class MailboxError(NewsletterError):
     """The return mailbox cannot be read (missing Maildir, IMAP login or TLS refused)."""
+
+
+class SendDeferred(SendError):
+    """The relay or a quota says "not now" for longer than a run waits: nothing is lost,
+    every message not sent is still queued. Exit code 75 (EX_TEMPFAIL in sysexits.h:
+    try again later), so cron, a systemd timer or a script can tell it apart."""
+
+    exit_code = 75

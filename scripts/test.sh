@@ -15,7 +15,7 @@ cd "$ROOT"
 "$VENV/bin/ruff" check newsletter tests benchmarks
 "$VENV/bin/ruff" format --check newsletter tests benchmarks
 "$VENV/bin/lint-imports"  # the one-way layers of pyproject.toml [tool.importlinter]
-"$VENV/bin/mypy"  # pyproject.toml [tool.mypy]: strict on archive, db, sending and subscribers
+"$VENV/bin/mypy"  # pyproject.toml [tool.mypy]: strict on archive, db, history, sending, subscribers
 # not --quiet: it would hide the warnings that --strict turns into a failure
 NO_MKDOCS_2_WARNING=1 "$VENV/bin/mkdocs" build --strict --site-dir "$ROOT/site"
 "$VENV/bin/python" -m pytest "$@"

@@ -110,6 +110,38 @@ def test_subscribe_settings_have_defaults_and_can_be_set(project):
     assert (config.subscribe.record_ip, config.subscribe.welcome) == (True, True)
 
 
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ('[smtp]\nhost = "h"\nquota = ["30/minutes!"]\n', "'smtp.quota' entry '30/minutes!'"),
+        ('[smtp]\nhost = "h"\nquota = ["0/minute"]\n', "'smtp.quota' entry '0/minute'"),
+        ('[smtp]\nhost = "h"\nquota = 30\n', "'smtp.quota' must be a list"),
+        ('[sending]\ngive_up_after = "soon"\n', "'sending.give_up_after' must be a duration"),
+        ("[sending]\ngive_up_after = 0\n", "'sending.give_up_after' must be a duration"),
+        ("[sending]\ngive_up_after = true\n", "'sending.give_up_after' must be a number"),
+    ],
+)
+def test_quota_and_give_up_after_errors_name_the_key(project, extra, says):
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(project, BASE + extra))
+    assert says in caught.value.message
+
+
+def test_quotas_and_give_up_after_are_read_as_windows_and_seconds(project):
+    extra = (
+        '[smtp]\nhost = "mail.example.org"\nquota = ["30/minute", "10000/day", "10/15s", "500/24h"]\n'
+        'pipelining = false\n[sending]\ngive_up_after = "20s"\n'
+    )
+    config = load_config(write(project, BASE + extra))
+    assert [(q.limit, q.seconds) for q in config.smtp.quota] == [
+        (30, 60), (10000, 86400), (10, 15), (500, 86400)
+    ]  # fmt: skip
+    assert config.smtp.pipelining is False and config.sending.give_up_after == 20
+    assert load_config(write(project, BASE)).sending.give_up_after == 600
+    single = load_config(write(project, BASE + '[smtp]\nhost = "h"\nquota = "30/minute"\n'))
+    assert single.smtp.quota[0].text == "30/minute"
+
+
 @pytest.mark.parametrize("opening, closing", [("[", "]"), ("{a = ", "}")])
 def test_a_config_nested_500_deep_is_one_line_not_a_traceback(project, cli, opening, closing):
     """tomllib reads nested arrays and inline tables recursively: 500 levels overflowed

@@ -12,6 +12,7 @@ prose: its file name reads as the module it once was.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import importlib.util
 import io
@@ -68,6 +69,7 @@ def scanned_files() -> list[Path]:
     return [p for p in files if "__pycache__" not in p.parts]
 
 
+@functools.cache
 def resolves(dotted: str) -> bool:
     """A module, or a name inside one (`newsletter.cli.COMMANDS`)."""
     parts = dotted.split(".")
@@ -87,8 +89,22 @@ def resolves(dotted: str) -> bool:
     return False
 
 
+def named(text: str) -> set[str]:
+    """The module names and paths in `text` that are not there."""
+    dotted = {
+        name.rstrip(".")
+        for name in DOTTED.findall(text)
+        if "._domainkey." not in name and name.rstrip(".") not in FILES | TEMPLATE_NAMES
+    }
+    return {name for name in dotted if not resolves(name)} | {
+        path for path in PATH.findall(text) if not (ROOT / path).is_file()
+    }
+
+
 def broken_in(path: Path) -> list[tuple[int, str]]:
     """(line, name) of each module or file named in the file's prose that is not there."""
+    if not named(path.read_text(encoding="utf-8")):  # nowhere in the file: no need to parse
+        return []
     broken = []
     for line, text in prose(path):
         for dotted in DOTTED.findall(text):

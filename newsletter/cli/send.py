@@ -24,9 +24,11 @@ from newsletter.cli.common import (
     show_findings,
 )
 from newsletter.errors import SendError
+from newsletter.issue.online import archive_url
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
+    from rich.status import Status
 
     from newsletter.sending.campaign import SendPlan
     from newsletter.sending.reports import IssueStatus
@@ -71,24 +73,46 @@ def send_command(
     allow_changes: Annotated[
         bool, typer.Option("--allow-changes", help="Send an issue edited after sending began.")
     ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="TIME",
+            help='Ask now, send at TIME: "2026-12-08 09:00" (local time) or ISO 8601 with'
+            " an offset. Ctrl-C before then sends nothing.",
+        ),
+    ] = None,
     project: ProjectOption = Path("."),
 ) -> None:
-    """Send an issue to every active subscriber: resumable, never twice to anyone."""
+    """Send an issue to every active subscriber: resumable, never twice to anyone.
+
+    Exit codes: 0 done (or nothing to send); 1 an error; 75 not now: the relay
+    accepted nothing for sending.give_up_after, or a quota is used up (the
+    message says when to run it again); 128+N stopped by signal N (130 Ctrl-C,
+    143 SIGTERM). After any of them the same command continues where it stopped.
+    """
     from newsletter.sending.campaign import DryRunReport, SendRequest, TestSent, run_send
 
     request = SendRequest(
         slug, test_to=test_to, dry_run=dry_run_, connections=connections, rate=rate,
         resend_uncertain=resend_uncertain, retry_failed=retry_failed,
-        allow_changes=allow_changes, as_address=as_address,
+        allow_changes=allow_changes, as_address=as_address, at=at,
     )  # fmt: skip
-    bar = _ProgressBar()
+    bar, countdown = _ProgressBar(), _Countdown()
     with open_project(project) as (config, store), _signals_as_ctrl_c() as received:
         try:
             outcome = run_send(
                 config, store, request, confirm=lambda plan: _confirm(plan, yes),
                 on_findings=show_findings, on_start=bar.start, on_progress=bar.update,
+                on_wait=countdown.tick,
             )  # fmt: skip
+        except KeyboardInterrupt:
+            if not countdown.started:
+                raise
+            countdown.stop()
+            _cancelled(received)
         finally:
+            countdown.stop()
             bar.stop()
     if isinstance(outcome, TestSent):
         who = f"{outcome.as_address}'s" if outcome.as_address else "a made-up reader's"
@@ -105,6 +129,10 @@ def send_command(
         console.print("nothing was sent and nothing was recorded")
     else:
         _finish(outcome.plan, outcome.report, outcome.status, received)
+        if outcome.status is not None and outcome.status.counts["sent"]:
+            console.print(
+                f"in the public archive: {escape(archive_url(config.base_url))}", soft_wrap=True
+            )
 
 
 @contextmanager
@@ -128,6 +156,49 @@ def _signals_as_ctrl_c() -> Iterator[list[int]]:
             signal.signal(sig, handler)
 
 
+def _cancelled(received: list[int]) -> None:
+    signum = received[0] if received else signal.SIGINT
+    console.print(f"stopped by {_signal_name(signum)} before the time: nothing was sent")
+    raise typer.Exit(128 + signum)
+
+
+def _signal_name(signum: int) -> str:
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+
+
+class _Countdown:
+    """`send --at`: the seconds left, shown while the send waits for its time."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self._status: Status | None = None
+
+    def tick(self, left: float) -> None:
+        text = f"sending in {_clock_duration(left)}; Ctrl-C cancels (nothing is sent)"
+        if not self.started:
+            self.started = True
+            console.print(f"waiting: {text}", soft_wrap=True)
+            self._status = console.status(text)
+            self._status.start()
+        elif self._status is not None:
+            self._status.update(text)
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+def _clock_duration(seconds: float) -> str:
+    """2 h 05 min 09 s; 4 min 09 s; 9 s."""
+    whole = int(seconds + 0.999)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min {secs:02d} s"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
 def _confirm(plan: SendPlan, yes: bool) -> bool:
     console.print(f"issue [bold]{escape(plan.slug)}[/]: {escape(plan.subject)}")
     if plan.resuming:
@@ -148,10 +219,17 @@ def _confirm(plan: SendPlan, yes: bool) -> bool:
         )
     rate = f"{plan.rate:g} messages/s" if plan.rate else "no rate limit"
     console.print(f"transport: {escape(plan.transport)}, {plan.connections} connection(s), {rate}")
+    when = "now"
+    if plan.at is not None:
+        when = f"at {plan.at.astimezone():%Y-%m-%d %H:%M:%S %Z}"
+        console.print(
+            f"scheduled: {when}; the list is frozen then, and Ctrl-C or SIGTERM before"
+            " then sends nothing"
+        )
     if yes:
         return True
     try:
-        return typer.confirm(f"Send {plan.to_send} messages now?", default=False)
+        return typer.confirm(f"Send {plan.to_send} messages {when}?", default=False)
     except typer.Abort:
         raise SendError(
             "not sent: the question was not answered",
@@ -202,9 +280,12 @@ class _ProgressBar:
             TextColumn("{task.fields[sent]} sent, {task.fields[failed]} failed"),
             TextColumn("{task.fields[rate]}/s"),
             TimeRemainingColumn(),
+            TextColumn("{task.fields[weather]}"),
             console=console,
         )
-        self.task = self.progress.add_task("send", total=total, sent=0, failed=0, rate="0")
+        self.task = self.progress.add_task(
+            "send", total=total, sent=0, failed=0, rate="0", weather=""
+        )
         self.progress.start()
 
     def update(self, report: SendReport) -> None:
@@ -230,6 +311,7 @@ class _ProgressBar:
         self.progress.update(
             self.task,
             completed=report.done, sent=report.sent, failed=report.failed, rate=f"{speed:.0f}",
+            weather=escape(weather(report, time.monotonic())),
         )  # fmt: skip
 
     def stop(self) -> None:
@@ -237,6 +319,26 @@ class _ProgressBar:
             if self._last is not None:
                 self._show(self._last)
             self.progress.stop()
+
+
+def weather(report: SendReport, now: float) -> str:
+    """What the relay is doing to the send, in plain words ("" when all is well)."""
+    retrying = f", retrying {report.retrying}" if report.retrying else ""
+    if report.quota_wait is not None:
+        quota, until = report.quota_wait
+        return f"quota {quota} reached: waiting {_clock_duration(until - now)}{retrying}"
+    pace = report.pace
+    if pace is None or pace.state == "steady":
+        return retrying.removeprefix(", ")
+    if pace.state == "paused" and pace.until is not None:
+        return (
+            f"the relay is not taking messages now ({pace.last_reply[:60]}): trying again in"
+            f" {_clock_duration(pace.until - now)}{retrying}"
+        )
+    if pace.state == "probing":
+        return f"trying one message to see whether the relay takes them again{retrying}"
+    rate = f"{pace.rate:.0f}" if pace.rate >= 10 else f"{pace.rate:.1f}".removesuffix(".0")
+    return f"the relay asked us to slow down: {rate} messages a second now{retrying}"
 
 
 def _finish(
@@ -254,7 +356,7 @@ def _finish(
         raise report.stopped
     if report.interrupted:
         signum = received[0] if received else signal.SIGINT
-        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        name = _signal_name(signum)
         if report.abandoned:
             console.print(
                 "[yellow]stopped at once by a second signal: the messages in flight are"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,6 +17,7 @@ from newsletter.cli.common import ProjectOption, console, open_project
 from newsletter.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
+    from newsletter.config import Config
     from newsletter.sending.reports import IssueReports, IssueStatus
 
 
@@ -42,6 +44,7 @@ def status_command(
                 _print_json([status.as_dict(running=running) for status in statuses])
             else:
                 _all_issues(statuses, running)
+                _quotas(config, reports)
             return
         status = reports.status(slug)
         if status is None:
@@ -58,9 +61,24 @@ def status_command(
             _print_json(record)
             return
         _one_issue(status, reports.uncertain(slug), running, config.languages)
+        _quotas(config, reports)
         _people_who_came_back(*reports.people_who_came_back(slug, PEOPLE_SHOWN))
         if failed:
             _failed_addresses(reports, slug)
+
+
+def _quotas(config: Config, reports: IssueReports) -> None:
+    """How much of each of the relay's quota windows is used now (smtp.quota)."""
+    if config.smtp is None or not config.smtp.quota:
+        return
+    from newsletter.sending.quotas import quota_use
+
+    uses = quota_use(reports, config.smtp.quota, time.time())
+    console.print(
+        "relay quota: "
+        + "; ".join(f"{use.quota.text}: {use.used:,} used, {use.left:,} left" for use in uses),
+        soft_wrap=True,
+    )
 
 
 PEOPLE_SHOWN = 20  # bounced and unsubscribed through this issue, named by `status SLUG`

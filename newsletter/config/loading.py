@@ -57,6 +57,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "data_timeout": (int, float),
         "messages_per_connection": int,
         "pipelining": bool,
+        "quota": (list, str),
     },
     "outbox": {"path": str},
     "sending": {
@@ -64,6 +65,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "hard_bounce_limit": int,
         "stop_after": int,
         "policy_stop_after": int,  # the name before it covered more than 5.7.x
+        "give_up_after": (int, float, str),
     },
     "subscribe": {
         "confirm_hours": int,
@@ -110,6 +112,8 @@ _KINDS = {
     dict: "a table",
     list: "a list",
     (str, dict): "a string or a table by language",
+    (list, str): 'a list of limits such as ["30/minute", "10000/day"]',
+    (int, float, str): 'a number of seconds or a duration such as "10m"',
 }
 _REQUIRED = {"newsletter": ("name", "from", "base_url"), "smtp": ("host",)}
 

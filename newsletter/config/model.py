@@ -19,6 +19,15 @@ DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
 
 @dataclass(frozen=True)
+class Quota:
+    """At most `limit` messages in any `seconds`-long window (rolling): a relay's limit."""
+
+    limit: int
+    seconds: float
+    text: str  # as written: "30/minute"
+
+
+@dataclass(frozen=True)
 class SmtpConfig:
     host: str
     port: int
@@ -31,6 +40,7 @@ class SmtpConfig:
     data_timeout: float = 600.0  # the reply to the final dot: RFC 5321 4.5.3.2.6
     messages_per_connection: int = 100
     pipelining: bool = True  # RFC 2920, when the server offers it; False: one command at a time
+    quota: tuple[Quota, ...] = ()  # the relay's limits: never exceeded, across runs
 
     def password(self) -> str | None:
         """The password from the environment; read late so it is never stored."""
@@ -51,7 +61,8 @@ class SmtpConfig:
 class SendingConfig:
     max_attempts: int = 5
     hard_bounce_limit: int = 1
-    stop_after: int = 3  # failures in a row that are not the recipients' own stop the send
+    stop_after: int = 3  # refusals in a row that are not the recipients' own stop the send
+    give_up_after: float = 600.0  # seconds the relay may accept nothing before a send stops
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from newsletter.config.durations import parse_give_up_after, parse_quotas
 from newsletter.config.model import (
     CONFIG_NAME,
     DEFAULT_PORTS,
@@ -62,13 +63,17 @@ def parse_smtp(smtp: dict[str, Any]) -> SmtpConfig:
         data_timeout=float(smtp.get("data_timeout", 600)),
         messages_per_connection=smtp.get("messages_per_connection", 100),
         pipelining=smtp.get("pipelining", True),
+        quota=parse_quotas(smtp.get("quota", [])),
     )
 
 
 def parse_sending(sending: dict[str, Any]) -> SendingConfig:
-    for key, value in sending.items():
-        _check_range(f"sending.{key}", value, 1, 1000)
     sending = dict(sending)
+    if "give_up_after" in sending:
+        sending["give_up_after"] = parse_give_up_after(sending["give_up_after"])
+    for key, value in sending.items():
+        if key != "give_up_after":
+            _check_range(f"sending.{key}", value, 1, 1000)
     if "policy_stop_after" in sending:
         sending.setdefault("stop_after", sending.pop("policy_stop_after"))
     return SendingConfig(**sending)

@@ -17,6 +17,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO, Any
 
 from newsletter.config import CONFIG_NAME, DATABASE_NAME, Config
 from newsletter.db.backup import backup_database, backup_dir, new_backup_name, prune, stamp
@@ -118,7 +119,7 @@ def _manifest(journal: Journal | None, names: list[str], keys: tuple[str, ...]) 
     )
 
 
-def _private_file(path: Path):  # noqa: ANN202 - a binary file object
+def _private_file(path: Path) -> IO[bytes]:
     """A new file only its owner can read (the archive holds personal data)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
     return os.fdopen(os.open(path, flags, 0o600), "wb")
@@ -139,7 +140,7 @@ def is_archive(path: Path) -> bool:
     return path.is_file() and zipfile.is_zipfile(path)
 
 
-def open_archive(source: Path, scratch: Path) -> tuple[zipfile.ZipFile, dict, Path]:
+def open_archive(source: Path, scratch: Path) -> tuple[zipfile.ZipFile, dict[str, Any], Path]:
     """The archive, its manifest, and its database extracted into `scratch`; checked
     before anything of the project is touched."""
     archive = zipfile.ZipFile(source)
@@ -152,7 +153,9 @@ def open_archive(source: Path, scratch: Path) -> tuple[zipfile.ZipFile, dict, Pa
     return archive, manifest, database
 
 
-def unpack(archive: zipfile.ZipFile, manifest: dict, source: Path, project: Path) -> Unpacked:
+def unpack(
+    archive: zipfile.ZipFile, manifest: dict[str, Any], source: Path, project: Path
+) -> Unpacked:
     """The archive's journal and files into `project` (not its database: the caller
     installs that). Files of the project that it replaces are kept in backups/."""
     aside = backup_dir(project / DATABASE_NAME) / f"replaced-{stamp()}"
@@ -167,9 +170,9 @@ def unpack(archive: zipfile.ZipFile, manifest: dict, source: Path, project: Path
     return Unpacked(files, changed, kept, aside if aside.exists() else None)
 
 
-def _read_manifest(archive: zipfile.ZipFile, source: Path) -> dict:
+def _read_manifest(archive: zipfile.ZipFile, source: Path) -> dict[str, Any]:
     try:
-        manifest = json.loads(archive.read(MANIFEST))
+        manifest: dict[str, Any] = json.loads(archive.read(MANIFEST))
     except (KeyError, ValueError):
         raise InputError(f"{source} is not a newsletter backup (it has no {MANIFEST})") from None
     if manifest.get("format") != FORMAT or DATABASE_NAME not in archive.namelist():
@@ -188,7 +191,7 @@ def _read_manifest(archive: zipfile.ZipFile, source: Path) -> dict:
 
 
 def _place_journal(
-    archive: zipfile.ZipFile, manifest: dict, project: Path, aside: Path, source: Path
+    archive: zipfile.ZipFile, manifest: dict[str, Any], project: Path, aside: Path, source: Path
 ) -> bool:
     """The archive's journal, unless the project's own one is the same journal and
     knows at least as much (it only grows); True when the project's was kept."""

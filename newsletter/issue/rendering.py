@@ -34,6 +34,7 @@ from newsletter.issue import markdown
 from newsletter.issue.editions import EVERY_LANGUAGE, Edition, IssueVersion, PreparedIssue
 from newsletter.issue.environment import make_environment
 from newsletter.issue.inlining import inline_css_remembered
+from newsletter.issue.limits import check_limits
 from newsletter.issue.online import (
     OnlineEdition,
     archive_url,
@@ -136,8 +137,10 @@ def _load(config: Config, slug: str, language: str, path: Path) -> IssueVersion:
         path, display_path(config, path), require_subject=not config.bilingual
     )
     tokens = markdown.parse(body)
+    html = markdown.to_html(tokens)
+    check_limits(display_path(config, path), tokens, html)
     issue = {**meta, "slug": slug, "date_label": _date_label(meta["date"], slug, language)}
-    return IssueVersion(language, path, issue, markdown.to_html(tokens), markdown.to_text(tokens))
+    return IssueVersion(language, path, issue, html, markdown.to_text(tokens))
 
 
 def _fill_missing_subjects(versions: tuple[IssueVersion, ...]) -> tuple[IssueVersion, ...]:

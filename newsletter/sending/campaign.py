@@ -11,6 +11,7 @@ import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -31,10 +32,12 @@ from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.ledger import Ledger
 from newsletter.sending.lock import send_lock
 from newsletter.sending.loop import Builder, Sender
+from newsletter.sending.quotas import quota_windows
 from newsletter.sending.replies import classify
 from newsletter.sending.reports import IssueReports, IssueStatus
 from newsletter.sending.return_path import return_path_for
 from newsletter.sending.run import SendReport, SendSettings
+from newsletter.sending.schedule import parse_send_time, wait_until
 from newsletter.sending.transport import TransportPlan, plan_transport
 from newsletter.subscribers.addresses import normalise_address
 from newsletter.subscribers.model import Subscriber
@@ -62,6 +65,7 @@ class SendPlan:
     uncertain: int = 0
     resend_uncertain: bool = False
     retry_failed: int = 0  # failed rows this run puts back in the queue (--retry-failed)
+    at: datetime | None = None  # --at: sending waits until then
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class SendRequest:
     retry_failed: bool = False
     allow_changes: bool = False
     as_address: str | None = None  # the subscriber a test message shows (default: made up)
+    at: str | None = None  # --at: "2026-12-08 09:00" (local time) or ISO 8601 with an offset
 
 
 @dataclass(frozen=True)
@@ -102,17 +107,21 @@ def run_send(
     on_findings: Callable[[list[Finding]], None] | None = None,
     on_start: Callable[[SendPlan, int], None] | None = None,
     on_progress: Callable[[SendReport], None] | None = None,
+    on_wait: Callable[[float], None] | None = None,
 ) -> TestSent | DryRunReport | SendOutcome:
     """Prepare and check the issue once, choose the transport, then test, dry-run or send.
 
     The checks' findings go to `on_findings` before anything else happens (so
     warnings are seen before the question); an error refuses every kind of send.
+    With `request.at`, the send waits after the question until that time (`on_wait`
+    hears the seconds left, each second); Ctrl-C meanwhile sends nothing.
     """
     if request.as_address and not request.test_to:
         raise InputError(
             "--as only goes with --test-to",
             hint=f"newsletter send {request.slug} --test-to ME --as EMAIL",
         )
+    at = _send_time(request)
     backup = _early_backup(store, request)
     try:
         prepared = prepare_issue(config, request.slug)
@@ -132,7 +141,7 @@ def run_send(
             transport, confirm=confirm, on_start=on_start, on_progress=on_progress,
             resend_uncertain=request.resend_uncertain, retry_failed=request.retry_failed,
             allow_changes=request.allow_changes, backup=backup,
-            online=tuple(prepared.online.values()),
+            online=tuple(prepared.online.values()), at=at, on_wait=on_wait,
         )  # fmt: skip
     finally:
         if backup is not None:
@@ -140,10 +149,22 @@ def run_send(
     return SendOutcome(plan, report, IssueReports(store).status(request.slug))
 
 
+def _send_time(request: SendRequest) -> datetime | None:
+    if request.at is None:
+        return None
+    if request.test_to or request.dry_run:
+        raise InputError(
+            "--at is for the send itself, not for --test-to or --dry-run",
+            hint="leave --at out to test now",
+        )
+    return parse_send_time(request.at)
+
+
 def _early_backup(store: Store, request: SendRequest) -> PendingBackup | None:
     """The first run's backup, begun before the issue is prepared (it is made
-    meanwhile); a run that then sends nothing discards it."""
-    if request.test_to or request.dry_run:
+    meanwhile); a run that then sends nothing discards it. A send that waits for
+    `--at` takes its backup when the time comes."""
+    if request.test_to or request.dry_run or request.at:
         return None
     issue = IssueReports(store).issue(request.slug)
     if issue is not None and issue.started_at is not None:
@@ -209,6 +230,8 @@ def send_issue(
     settings: SendSettings | None = None,
     backup: PendingBackup | None = None,
     online: tuple[OnlineEdition, ...] = (),
+    at: datetime | None = None,
+    on_wait: Callable[[float], None] | None = None,
 ) -> tuple[SendPlan, SendReport | None]:
     """Send (or resume) an issue; returns the plan and the report (None if declined).
 
@@ -217,6 +240,7 @@ def send_issue(
     run the loop, mark it finished. `backup`: the first run's backup, already
     begun (see run_send); kept only if this run is a first run. `online`: the
     issue's public copy, which the archive shows once a message has been sent.
+    `at`: after the question (and the connection check), wait until then.
     """
     ledger = Ledger(store)
     with send_lock(config.project_dir):
@@ -224,6 +248,7 @@ def send_issue(
             ledger, store, slug, subject, transport,
             resend_uncertain=resend_uncertain, retry_failed=retry_failed,
         )  # fmt: skip
+        plan = replace(plan, at=at)
         if plan.resuming:
             ledger.check_content(slug, content_hash, allow_changes)
         if plan.to_send == 0 or not confirm(plan):
@@ -232,6 +257,8 @@ def send_issue(
             # A relay that refuses us now must not freeze the list: people who
             # join before the coordinator fixes the config still get this issue.
             check_connection(transport)
+        if at is not None:
+            wait_until(at, on_tick=on_wait)
         # Damage found now, not halfway: the first run's backup checks its copy in
         # full (the same pages); a resumed run, which takes none, checks quickly.
         taken = None if plan.resuming else _first_run_backup(store, slug, backup)
@@ -253,6 +280,7 @@ def send_issue(
             ledger, slug, build, transport.factory, settings, total=total,
             on_progress=on_progress,
             envelope_sender=return_path.for_delivery if return_path.verp else None,
+            quotas=quota_windows(ledger, settings.quotas),
         )  # fmt: skip
         report = sender.run()
         ledger.finish(slug)

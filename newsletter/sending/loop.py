@@ -1,27 +1,31 @@
-"""The send loop: workers, the ledger, retries, the rate limit, progress callbacks.
+"""The send loop: workers, the ledger, retries, pacing and quotas, progress callbacks.
 
 `connections` worker threads each own one transport (an SMTP session) and pull
 queued deliveries from a shared feed that pages through the ledger by id, so
 memory stays flat for any list size. Per message a worker builds it, waits for
-the rate limiter, and submits it to the transport with a claim and a `done`
-callback: the transport runs the claim (the row becomes `sending`, committed,
-only if the person is still active and the send is not stopping) just before
+the gate (the pacer and the quotas: gate.py), and submits it to the transport
+with a claim and a `done` callback: the transport runs the claim (the row
+becomes `sending`, committed, only if the person is still active and the send
+is not stopping) just before
 the content goes out, and reports the result through `done`: at once (the
 outbox), or while it submits the next message, so the next message is built
 while the server digests this one (smtp.py; pipelining.py). After the 250 the row is
 marked `sent`, committed together with the lane's next claim, or alone before
-anything that waits (rate limit, backoff, reconnect, end), which the lane
+anything that waits (pacing, quota, backoff, reconnect, end), which the lane
 settles first (`flush`). The uncertain window is therefore the messages in
-flight. A try that failed for now is retried by the same lane, after a
-backoff, before it takes a new row. Never prints.
+flight. A try that failed for now is retried by the same lane before it takes
+a new row: at once when the relay said "not now" (the pacer slows everyone
+down, pauses, and gives up only after `give_up_after`: pacing.py), after a
+backoff when the recipient's own server did (a full mailbox). Never prints.
 
 What a failure does follows `replies.classify` (who the reply is about) and
-the breaker (breaker.py), which stops the send when failures are not the
+the breaker (breaker.py), which stops the send when refusals are not the
 recipients' own; rows it touched go back to the queue.
 """
 
 from __future__ import annotations
 
+import smtplib
 import sqlite3
 import threading
 import time
@@ -33,9 +37,11 @@ from newsletter.errors import InputError, NewsletterError, SendError
 from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.breaker import Breaker
 from newsletter.sending.deliveries import Delivery
+from newsletter.sending.gate import Gate
 from newsletter.sending.ledger import Ledger
+from newsletter.sending.pacing import Pacer
 from newsletter.sending.pipelining import Unsent
-from newsletter.sending.rate import RateLimiter, Sleep
+from newsletter.sending.quotas import QuotaWindows
 from newsletter.sending.replies import Kind, Verdict, classify
 from newsletter.sending.run import SendReport, SendSettings
 from newsletter.sending.transport import Transport, TransportFactory
@@ -43,6 +49,8 @@ from newsletter.subscribers.model import Subscriber
 
 Builder = Callable[[Subscriber], OutgoingMessage]
 EnvelopeSender = Callable[[int], str]  # delivery id -> MAIL FROM (VERP)
+Sleep = Callable[[float], object]
+RELAY_TRIES = 4  # a message the relay defers is tried this many times max_attempts at most
 
 
 class _Stopped(Exception):
@@ -84,7 +92,8 @@ class _Lane:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
         self.unrecorded: int | None = None
-        self.retries: deque[tuple[Delivery, int]] = deque()  # (delivery, its next attempt)
+        # (delivery, its attempt, seconds to wait first): tries to make again
+        self.retries: deque[tuple[Delivery, int, float]] = deque()
 
 
 class _Claim:
@@ -128,7 +137,11 @@ class Sender:
         envelope_sender: EnvelopeSender | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep | None = None,
+        quotas: QuotaWindows | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
+        """`quotas`: the relay's windows, with what earlier runs sent (see
+        `quota_windows`); `wall`: the clock a "run again at" is told by."""
         self.ledger, self.slug, self.build = ledger, slug, build
         self.envelope_sender = envelope_sender
         self.transports, self.settings = transports, settings
@@ -136,7 +149,15 @@ class Sender:
         self.clock = clock
         self._stop = threading.Event()
         self.sleep: Sleep = sleep or self._stop.wait
-        self.limiter = RateLimiter(settings.rate, clock, self.sleep)
+        pacer = Pacer(
+            settings.rate,
+            now=clock(),
+            give_up_after=settings.give_up_after,
+            stall_after=2 * settings.connections + 2,  # every connection failing, twice
+            pause_base=settings.backoff_base,
+            pause_max=settings.backoff_max,
+        )
+        self.gate = Gate(pacer, quotas, wall=wall)
         self.report = SendReport(total=total)
         self._feed = _Feed(ledger, slug, settings.batch_size)
         self._lock = threading.Lock()
@@ -201,8 +222,10 @@ class Sender:
     def _run_lane(self, lane: _Lane) -> None:
         delivery: Delivery | None
         while not self._stop.is_set():
+            wait = 0.0
             if lane.retries:
-                delivery, attempt = lane.retries.popleft()
+                delivery, attempt, wait = lane.retries.popleft()
+                self._retrying(-1)
             else:
                 delivery, attempt = self._feed.next(), 1
                 if delivery is None:
@@ -210,7 +233,7 @@ class Sender:
                     if not lane.retries:
                         return
                     continue
-            self._deliver(lane, delivery, attempt)
+            self._deliver(lane, delivery, attempt, wait)
 
     def _worker_failed(self, error: BaseException) -> None:
         if isinstance(error, SendError):
@@ -223,15 +246,15 @@ class Sender:
             self._crash = self._crash or error
             self._stop.set()
 
-    def _deliver(self, lane: _Lane, delivery: Delivery, attempt: int) -> None:
+    def _deliver(self, lane: _Lane, delivery: Delivery, attempt: int, wait: float) -> None:
         if delivery.subscriber is None:
             self._record_sent(lane)
             self.ledger.skip(delivery.id)
             self._count("skipped")
             return
-        if attempt > 1:
+        if wait > 0:
             self._settle(lane)
-            self.sleep(self._backoff(attempt - 1))
+            self.sleep(wait)
         if self._stop.is_set():
             raise _Stopped
         verdict = self._attempt(lane, delivery, attempt)
@@ -239,9 +262,19 @@ class Sender:
             self._try_again(lane, delivery, attempt, verdict)
 
     def _try_again(self, lane: _Lane, delivery: Delivery, attempt: int, verdict: Verdict) -> None:
-        """A try failed for now: once more later, or leave it queued for a later send."""
-        if attempt < self.settings.max_attempts:
-            lane.retries.append((delivery, attempt + 1))
+        """A try failed for now. The relay's "not now": again, as soon as the pacer lets
+        it, up to RELAY_TRIES times max_attempts (one message the relay always defers
+        while it takes others must not hold the send until give_up_after). The
+        recipient's own: again after a backoff, up to max_attempts. Then left queued
+        for a later send."""
+        tries = self.settings.max_attempts
+        if verdict.kind is not Kind.SOFT_BOUNCE and attempt < RELAY_TRIES * tries:
+            lane.retries.append((delivery, attempt + 1, 0.0))
+            self._retrying(+1)
+            return
+        if verdict.kind is Kind.SOFT_BOUNCE and attempt < tries:
+            lane.retries.append((delivery, attempt + 1, self._backoff(attempt)))
+            self._retrying(+1)
             return
         suppressed = False
         # about the recipient, every try: a soft bounce (_deliver skips the forgotten)
@@ -260,6 +293,7 @@ class Sender:
         transport = lane.transport
         if not transport.is_open:
             self._settle(lane)  # connecting takes network time: record first
+            self._pace(lane, slot=False)
             try:
                 transport.open()
             except Exception as error:
@@ -278,15 +312,11 @@ class Sender:
             self.ledger.mark_failed(delivery.id, f"cannot address the message: {error.message}")
             self._count("failed")
             return None
-        wait = self.limiter.reserve()
-        if wait > 0:
-            self._settle(lane)
-            self.sleep(wait)
-        if self._stop.is_set():
-            raise _Stopped
+        self._pace(lane)
         claim = _Claim(self.ledger, delivery.id, message.message_id, lane, self._stop)
 
         def done(taken: bool, error: Exception | None) -> None:
+            self._answered(taken)
             self._done(lane, delivery, attempt, claim, taken, error)
 
         transport.submit(message, claim, done)
@@ -303,7 +333,8 @@ class Sender:
     ) -> None:
         """What the server said about one submitted message."""
         if isinstance(error, Unsent):  # lost with the message before it: same try again
-            lane.retries.appendleft((delivery, attempt))
+            lane.retries.appendleft((delivery, attempt, 0.0))
+            self._retrying(+1)
         elif error is not None:
             verdict = self._settle_failure(lane.transport, delivery, error, claimed=claim.claimed)
             if verdict is not None:
@@ -341,7 +372,7 @@ class Sender:
         if verdict.kind in (Kind.TEMPORARY, Kind.SOFT_BOUNCE):
             if claimed:
                 self.ledger.release(delivery.id, verdict.reason)
-            if verdict.kind is Kind.TEMPORARY:
+            if verdict.kind is Kind.TEMPORARY and not _session_survives(error):
                 transport.close()
             self._watch(delivery.id, verdict)
             return verdict
@@ -375,6 +406,34 @@ class Sender:
     def _backoff(self, retry: int) -> float:
         return min(self.settings.backoff_max, self.settings.backoff_base * 2.0 ** (retry - 1))
 
+    # --- pacing and quotas -------------------------------------------------------------
+
+    def _pace(self, lane: _Lane, *, slot: bool = True) -> None:
+        """Wait until the gate lets one more message (or a connection) go; stop the send
+        when it says so."""
+        while True:
+            if self._stop.is_set():
+                raise _Stopped
+            with self._lock:
+                answer = self.gate.ask(self.clock(), slot=slot)
+                self.report.quota_wait = self.gate.quota_wait
+                if isinstance(answer, SendError):
+                    self._halt_locked(answer)
+                    raise _Stopped
+            if not answer:
+                return
+            self._settle(lane)
+            self._progress()
+            self.sleep(min(answer, 1.0))  # the progress display counts down
+
+    def _answered(self, taken: bool) -> None:
+        with self._lock:
+            self.gate.answered(self.clock(), taken=taken)
+
+    def _retrying(self, change: int) -> None:
+        with self._lock:
+            self.report.retrying += change
+
     # --- shared bookkeeping ------------------------------------------------------------
 
     def _count(self, outcome: str, *, suppressed: bool = False) -> None:
@@ -383,16 +442,38 @@ class Sender:
             self.report.suppressed += suppressed
             if outcome == "sent":
                 self._breaker.accepted()
-            snapshot = self.report.snapshot() if self.on_progress is not None else None
+            snapshot = self._snapshot()
+        self._tell(snapshot)
+
+    def _snapshot(self) -> SendReport | None:
+        """The report for the progress display (the caller holds the lock)."""
+        if self.on_progress is None:
+            return None
+        self.report.pace = self.gate.view(self.clock())
+        return self.report.snapshot()
+
+    def _progress(self) -> None:
+        with self._lock:
+            snapshot = self._snapshot()
+        self._tell(snapshot)
+
+    def _tell(self, snapshot: SendReport | None) -> None:
+        """Hand a snapshot to the progress display (outside the lock)."""
         if snapshot is not None and self.on_progress is not None:
             self.on_progress(snapshot)
 
     def _watch(self, delivery_id: int, verdict: Verdict) -> None:
-        """A try that failed for now: the breaker may decide the relay is the problem."""
+        """A try that failed for now. The relay's "not now" slows the pacer down; a
+        recipient's own is the breaker's to watch (the same from everyone: the relay)."""
         with self._lock:
-            error = self._breaker.failure(delivery_id, verdict)
-            if error is not None:
-                self._halt_locked(error)
+            if verdict.kind is Kind.SOFT_BOUNCE:
+                error = self._breaker.failure(delivery_id, verdict)
+                if error is not None:
+                    self._halt_locked(error)
+            else:
+                self.gate.deferred(self.clock(), verdict)
+            snapshot = self._snapshot()
+        self._tell(snapshot)
 
     def _refused(self, delivery_id: int, verdict: Verdict) -> None:
         """Refused for the sender, relay or message: failed, unless it is one too many
@@ -413,9 +494,8 @@ class Sender:
                 self.report.failed -= len(streak)
                 self.report.deferred += len(streak)
                 self._halt_locked(error)
-            snapshot = self.report.snapshot() if self.on_progress is not None else None
-        if snapshot is not None and self.on_progress is not None:
-            self.on_progress(snapshot)
+            snapshot = self._snapshot()
+        self._tell(snapshot)
 
     def _halt(self, error: SendError) -> None:
         with self._lock:
@@ -431,3 +511,11 @@ def _wait(threads: list[threading.Thread]) -> None:
     for thread in threads:
         while thread.is_alive():
             thread.join(0.2)
+
+
+def _session_survives(error: Exception) -> bool:
+    """A refusal read from the session (RSET sent): the session goes on, except after
+    a 421, the server's word that it is closing."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code != 421 for code, _text in error.recipients.values())
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code != 421

@@ -165,6 +165,16 @@ class IssueReports:
         for row in rows:
             yield row["email"], row["error"]
 
+    def relay_stamps_since(self, since: str) -> list[str]:
+        """When each delivery the relay took, or may have taken (`sending`), since `since`
+        was stamped, across every issue: the quotas' windows (sending/quotas.py)."""
+        rows = self.store.query(
+            "SELECT coalesce(sent_at, updated_at) AS at FROM deliveries"
+            " WHERE status IN ('sent', 'sending') AND coalesce(sent_at, updated_at) >= ?",
+            [since],
+        )
+        return [row["at"] for row in rows]
+
     def people_who_came_back(self, slug: str, limit: int) -> tuple[list[tuple[str, str]], int]:
         """(address, what happened) of the first `limit` people this issue's bounces,
         complaints and mailto unsubscribes changed, and how many there are in all.

@@ -8,19 +8,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from newsletter.config import Config
+from newsletter.config.model import Quota
 from newsletter.errors import SendError
+from newsletter.sending.pacing import Pace
 
 
 @dataclass(frozen=True)
 class SendSettings:
     connections: int = 1
     rate: float = 0.0
-    max_attempts: int = 5
+    max_attempts: int = 5  # tries of a recipient whose own server says "not now"
     hard_bounce_limit: int = 1
     soft_bounce_limit: int = 3  # soft bounces on this many issues in a row -> bounced
-    stop_after: int = 3  # failures in a row that are not the recipients' own stop the send
-    backoff_base: float = 2.0  # seconds before the first retry; doubles each time
+    stop_after: int = 3  # refusals in a row that are not the recipients' own stop the send
+    backoff_base: float = 2.0  # seconds before the first retry or pause; doubles each time
     backoff_max: float = 60.0
+    give_up_after: float = 600.0  # the relay accepting nothing this long stops the send
+    quotas: tuple[Quota, ...] = ()
     batch_size: int = 200
 
     @classmethod
@@ -33,6 +37,8 @@ class SendSettings:
             hard_bounce_limit=sending.hard_bounce_limit,
             soft_bounce_limit=config.bounces.soft_limit,
             stop_after=sending.stop_after,
+            give_up_after=sending.give_up_after,
+            quotas=config.smtp.quota if config.smtp else (),
         )
 
 
@@ -51,6 +57,9 @@ class SendReport:
     interrupted: bool = False
     abandoned: bool = False  # a second Ctrl-C or SIGTERM: messages in flight left uncertain
     stopped: SendError | None = None
+    retrying: int = 0  # tries the relay said "not now" to, waiting for their turn again
+    pace: Pace | None = None  # how the pacer is going (pacing.py)
+    quota_wait: tuple[str, float] | None = None  # waiting for this quota, until (clock)
 
     @property
     def done(self) -> int:

@@ -21,6 +21,8 @@ class Found(NamedTuple):
     subscriber: Subscriber | None
     seen_at: str | None  # where this import saw the address first ("line 7"), if it did
     consented_at: str | None  # their latest consent record here
+    before: str | None = None  # their details before the import, when its first row kept them
+    counted: str | None = None  # what that first row was counted as (updated, unchanged, ...)
 
     @property
     def seen(self) -> bool:
@@ -37,7 +39,8 @@ class BulkImport:
     def begin(self) -> None:
         """A scratch table of the addresses this import has seen, and where; rolled back with it."""
         self.conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS import_seen (email_key TEXT PRIMARY KEY, place TEXT)"
+            "CREATE TEMP TABLE IF NOT EXISTS import_seen"
+            " (email_key TEXT PRIMARY KEY, place TEXT, before TEXT, counted TEXT)"
         )
         self.conn.execute("DELETE FROM temp.import_seen")
 
@@ -48,7 +51,8 @@ class BulkImport:
         """For each address key: its subscriber (or None), whether this import saw it
         before, and when they last gave consent here."""
         cursor = self.conn.execute(
-            "SELECT j.value AS lookup_key, seen.place AS seen_at,"
+            "SELECT j.value AS lookup_key, seen.place AS seen_at, seen.before AS before_import,"
+            " seen.counted AS counted,"
             " (SELECT max(c.at) FROM consents AS c WHERE c.subscriber_id = s.id) AS consented_at,"
             " s.* FROM json_each(?) AS j"
             " LEFT JOIN subscribers AS s ON s.email_key = j.value"
@@ -60,7 +64,13 @@ class BulkImport:
         for values in cursor:
             row = dict(zip(names, values, strict=True))
             subscriber = subscriber_from_row(row) if row["id"] is not None else None
-            found[row["lookup_key"]] = Found(subscriber, row["seen_at"], row["consented_at"])
+            found[row["lookup_key"]] = Found(
+                subscriber,
+                row["seen_at"],
+                row["consented_at"],
+                row["before_import"],
+                row["counted"],
+            )
         return found
 
     def write(
@@ -70,12 +80,14 @@ class BulkImport:
         changed: list[Subscriber],
         events: list[tuple[str, str, str]],
         unsuppress: list[str],
-        seen: list[tuple[str, str]],
+        seen: list[tuple[str, str, str | None, str | None]],
+        recounted: list[tuple[str, str]] | None = None,
         source: str,
         consents: list[tuple[Any, ...]] | None = None,
     ) -> None:
         """One batch's writes: new rows (fresh tokens), changed rows, (key, kind, detail) events,
-        (key, where) of the addresses it saw,
+        (key, where, details before, counted as) of the addresses it saw first, and
+        (counted as, key) of those a later row counts anew,
         (at, wording id, source, client IP, key) consent records."""
         now = self.store.clock()
         conn = self.conn
@@ -106,7 +118,12 @@ class BulkImport:
             consents or [],
         )
         conn.executemany(
-            "INSERT OR IGNORE INTO temp.import_seen (email_key, place) VALUES (?, ?)", seen
+            "INSERT OR IGNORE INTO temp.import_seen (email_key, place, before, counted)"
+            " VALUES (?, ?, ?, ?)",
+            seen,
+        )
+        conn.executemany(
+            "UPDATE temp.import_seen SET counted = ? WHERE email_key = ?", recounted or []
         )
 
     def journal_changes(self, left: list[str], back: list[str], via: str) -> None:

@@ -88,6 +88,14 @@ class ImportReport:
         if len(shown) < LINES_SHOWN:
             shown.append(where)
 
+    def recount(self, counted: str, settled: str, where: str) -> None:
+        """A row counted as `counted` turned out, with a later row, to be `settled`."""
+        setattr(self, counted, getattr(self, counted) - 1)
+        shown = self.lines.get(counted, [])
+        if where in shown:
+            shown.remove(where)
+        self.count(settled, where)
+
     def note_left_here(self, email: str) -> None:
         self.left_here_count += 1
         if len(self.left_here) < NAMES_SHOWN:

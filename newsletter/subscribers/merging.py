@@ -11,6 +11,7 @@ re-importing a file changes nothing and says so.
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -148,11 +149,18 @@ class Merger:
         pending = _Pending({key: item.subscriber for key, item in found.items()})
         for row in folded:
             before = found.get(row.key)
+            current = pending.state.get(row.key)
             if before is not None and before.seen_at is not None:
-                self._note_earlier_values(row, before.seen_at, pending.state.get(row.key))
+                self._note_earlier_values(row, before.seen_at, current)
+                self._apply(row, before, pending, now)
+                self.report.count("duplicates", self._where(row.line))
+                self._recount(row.key, before, pending)
+                continue
             outcome = self._apply(row, before, pending, now)
-            seen_earlier = before is not None and before.seen
-            self.report.count("duplicates" if seen_earlier else outcome, self._where(row.line))
+            self.report.count(outcome, self._where(row.line))
+            kept = _details(current) if outcome in ("updated", "unchanged") else None
+            place = Reject(row.line, "", self.file).where
+            pending.seen.append((row.key, place, kept, outcome if kept else None))
         for row in repeats:
             self.report.count("duplicates", self._where(row.line))
         self.bulk.write(
@@ -160,10 +168,25 @@ class Merger:
             changed=list(pending.changed.values()),
             events=pending.events,
             unsuppress=pending.unsuppress,
-            seen=[(row.key, Reject(row.line, "", self.file).where) for row in folded],
+            seen=pending.seen,
+            recounted=pending.recounted,
             source=self.event_source,
             consents=pending.consents,
         )
+
+    def _recount(self, key: str, before: Found, pending: _Pending) -> None:
+        """A later row for someone the import counted as updated or unchanged: count what
+        the rows did together (a re-import that changes and changes back is unchanged)."""
+        now = pending.state.get(key)
+        if now is None or before.before is None or before.counted is None:
+            return
+        if now.status != "active":
+            settled = now.status
+        else:
+            settled = "unchanged" if _details(now) == before.before else "updated"
+        if settled != before.counted:
+            self.report.recount(before.counted, settled, self._short(before.seen_at or ""))
+            pending.recounted.append((settled, key))
 
     def _note_earlier_values(self, row: Row, seen_at: str, current: Subscriber | None) -> None:
         """A row for an address an earlier batch or file gave: name the values it replaces."""
@@ -182,6 +205,12 @@ class Merger:
 
     def _where(self, line: int) -> str:
         return f"{short_name(self.file)} {line}" if self.file else str(line)
+
+    @staticmethod
+    def _short(place: str) -> str:
+        """'cleaned_members_export_x.csv line 5' -> 'cleaned 5'; 'line 5' -> '5'."""
+        file, found, line = place.rpartition(" line ")
+        return f"{short_name(file)} {line}" if found else place.removeprefix("line ")
 
     def _apply(self, row: Row, before: Found | None, pending: _Pending, now: str) -> str:
         current = pending.state.get(row.key)
@@ -273,6 +302,14 @@ class Merger:
         return status if not active else "added"
 
 
+def _details(subscriber: Subscriber | None) -> str | None:
+    """What an import may change of someone, as text to compare with later."""
+    if subscriber is None:
+        return None
+    profile = [subscriber.name, subscriber.organisation, subscriber.language]
+    return json.dumps([profile, subscriber.attributes], ensure_ascii=False, sort_keys=True)
+
+
 def _ip_address(text: str) -> str | None:
     """An IP address as written, or None for anything else ('No data')."""
     try:
@@ -291,6 +328,8 @@ class _Pending:
     events: list[tuple[str, str, str]] = field(default_factory=list)
     unsuppress: list[str] = field(default_factory=list)
     consents: list[tuple[Any, ...]] = field(default_factory=list)
+    seen: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
+    recounted: list[tuple[str, str]] = field(default_factory=list)
 
     def record(
         self, key: str, subscriber: Subscriber, event: tuple[str, str], new: bool = False

@@ -11,36 +11,66 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 import newsletter.db.journal as journal_module
+from newsletter.cli import app
 from newsletter.db.journal import Journal
 from newsletter.db.recovery import delivered_hashes
 from newsletter.project import open_project
 
 from support.render import fill_in
-from support.smtp import add_subscribers, configure_smtp
+from support.smtp import Received, Sink, add_subscribers, configure_smtp, start_server
 from support.subscribers import one_error_line, write_csv
 
 SLUG = "2026-12"
 NEXT = "2027-01"
 
 
+@pytest.fixture(scope="module")
+def sent_snapshot(
+    tmp_path_factory: pytest.TempPathFactory, project_template: Path
+) -> tuple[Path, list[str], list[Received]]:
+    """20 people; issue SLUG sent to all; then 1 unsubscribed by link, 1 removed, 1
+    forgotten: made once (a real send), as (project, emails, what the relay received)."""
+    project = tmp_path_factory.mktemp("sent") / "project"
+    shutil.copytree(project_template, project)
+    config = (project / "newsletter.toml").read_text(encoding="utf-8")
+
+    def cli(*args: str) -> int:
+        result = CliRunner().invoke(app, [*args], env={"NEWSLETTER_PROJECT": str(project)})
+        assert result.exit_code == 0, result.output
+        return result.exit_code
+
+    controller, server = start_server(Sink())
+    try:
+        configure_smtp(project, server, connections=2, rate=0)
+        with open_project(project) as (_config, store):
+            emails = add_subscribers(store, 20)
+            for slug in (SLUG, NEXT):
+                cli("issue", "new", slug, "--subject", f"Issue {slug}")
+                fill_in(project, slug)
+            cli("send", SLUG, "--yes")
+            assert len(server.handler.messages) == 20
+            store.unsubscribe(store.require(emails[0]).id, "one-click")
+        cli("subscribers", "remove", emails[1])
+        cli("subscribers", "forget", emails[2], "--yes")
+    finally:
+        controller.stop()
+    (project / "newsletter.toml").write_text(config, encoding="utf-8")  # the relay is gone
+    return project, emails, list(server.handler.messages)
+
+
 @pytest.fixture
-def sent_once(project, store, cli, smtp_server):
-    """20 people; issue SLUG sent to all; then 1 unsubscribed by link, 1 removed, 1 forgotten."""
-    emails = add_subscribers(store, 20)
+def sent_once(project, smtp_server, sent_snapshot):
+    """`sent_snapshot` copied into `project`, sending to this test's `smtp_server`, which
+    holds the first send's messages as if it had taken them itself."""
+    snapshot, emails, messages = sent_snapshot
+    shutil.rmtree(project)
+    shutil.copytree(snapshot, project)
     configure_smtp(project, smtp_server, connections=2, rate=0)
-    for slug in (SLUG, NEXT):
-        assert cli("issue", "new", slug, "--subject", f"Issue {slug}").exit_code == 0
-        fill_in(project, slug)
-    result = cli("send", SLUG, "--yes")
-    assert result.exit_code == 0, result.output
-    assert len(smtp_server.handler.messages) == 20
-    store.unsubscribe(store.require(emails[0]).id, "one-click")
-    assert cli("subscribers", "remove", emails[1]).exit_code == 0
-    assert cli("subscribers", "forget", emails[2], "--yes").exit_code == 0
-    store.close()
-    return emails
+    smtp_server.handler.messages.extend(messages)
+    return list(emails)
 
 
 def remove_database(project: Path, how: str) -> None:

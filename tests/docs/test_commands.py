@@ -53,7 +53,16 @@ _NOT_COPIED = (".git", ".venv", "venv", "site", "*.egg-info", "__pycache__", ".*
 
 
 def _pages_with_commands() -> list[Path]:
-    return [page for page in pages() if shell_commands(page)]
+    return [page for page in pages() if shell_commands(page) and not _own_test(page)]
+
+
+def _own_test(page: Path) -> Path | None:
+    """`<!-- docs-test: own-test=tests/x/test_y.py -->`: a page whose commands need a
+    scenario of their own (a sent issue, certain people) is run by that test instead."""
+    named = [
+        word.removeprefix("own-test=") for word in markers(page) if word.startswith("own-test=")
+    ]
+    return REPOSITORY / named[0] if named else None
 
 
 @pytest.mark.timeout(900)
@@ -114,7 +123,19 @@ def test_every_exception_is_still_needed() -> None:
 def test_page_markers_are_known() -> None:
     known = {f"start={start}" for start in STARTS} | {"relay"}
     for page in pages():
-        assert markers(page) <= known, f"{page_id(page)}: unknown docs-test marker"
+        words = {word for word in markers(page) if not word.startswith("own-test=")}
+        assert words <= known, f"{page_id(page)}: unknown docs-test marker"
+
+
+def test_a_page_with_its_own_test_is_run_by_it() -> None:
+    """The test a page names exists and reads that very page."""
+    for page in pages():
+        test = _own_test(page)
+        if test is not None:
+            assert test.is_file(), f"{page_id(page)}: no {test}"
+            assert page.name in test.read_text(encoding="utf-8"), (
+                f"{test} does not read {page.name}"
+            )
 
 
 # --- what the test plays ---------------------------------------------------------------

@@ -359,6 +359,30 @@ def test_a_repeat_in_a_later_batch_is_named_with_the_line_it_repeats(project, tm
     assert by_email(project)["ann@example.org"]["name"] == "Nan"
 
 
+def test_a_reimport_with_repeats_in_later_batches_is_counted_for_what_it_did(
+    project, tmp_path, store
+):
+    from newsletter.subscribers.importer import import_csv
+
+    text = (
+        "Email,Name\nann@example.org,Ann\nb@example.org,B\nc@example.org,C\nANN@example.org,Nan\n"
+    )
+    path = write_csv(tmp_path, text)
+    import_csv(store, path, batch_rows=2)
+    again = import_csv(store, path, batch_rows=2)  # Ann -> Ann (batch 1), -> Nan (batch 2)
+    assert (again.updated, again.unchanged, again.duplicates) == (0, 3, 1)
+    assert again.lines["unchanged"] == ["3", "4", "2"]
+    leaving = write_csv(
+        tmp_path,
+        "Email,Name,Status\nann@example.org,Nan,\nb@example.org,B,\nc@example.org,C,\n"
+        "ANN@example.org,,unsubscribed\n",
+        name="two.csv",
+    )
+    report = import_csv(store, leaving, batch_rows=2)
+    assert (report.unchanged, report.unsubscribed, report.duplicates) == (2, 1, 1)
+    assert store.get_subscriber("ann@example.org").status == "unsubscribed"
+
+
 def test_a_zip_without_a_csv_inside_is_one_line(cli, project, tmp_path):
     import zipfile
 

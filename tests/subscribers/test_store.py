@@ -106,17 +106,23 @@ def test_import_lookup_knows_what_this_import_has_seen(store):
     with store.write():
         bulk.begin()
         found = bulk.lookup(["ann@example.org", "bob@example.org"])
-        assert found["ann@example.org"] == (existing, None, None)
-        assert found["bob@example.org"] == (None, None, None)
+        assert found["ann@example.org"] == (existing, None, None, None, None)
+        assert found["bob@example.org"] == (None, None, None, None, None)
         bulk.write(
             new=[],
             changed=[],
             events=[],
             unsuppress=[],
-            seen=[("bob@example.org", "line 2")],
+            seen=[("bob@example.org", "line 2", None, None)],
             source="t",
         )
-        assert bulk.lookup(["bob@example.org"])["bob@example.org"] == (None, "line 2", None)
+        assert bulk.lookup(["bob@example.org"])["bob@example.org"] == (
+            None,
+            "line 2",
+            None,
+            None,
+            None,
+        )
         bulk.end()
 
 

@@ -31,6 +31,7 @@ def test_the_archive_page_commands_run_as_shown(cli, project: Path) -> None:
     cli("subscribers", "add", "rosa@example.org", "--name", "Rosa")
     sent = cli("send", "2026-12", "--yes")
     assert sent.exit_code == 0, sent.output
+    assert "in the public archive: https://news.example.org/archive/" in sent.output
     commands = [line for block in fenced("sh") for line in block.splitlines() if line]
     assert commands == ["newsletter serve", "newsletter archive build site"]
 
