@@ -8,9 +8,11 @@ fixtures) live in tests/support/ and are imported as `support.<area>`.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,43 @@ from newsletter.project import init_project, open_project
 from support.browser import CHROMIUM, FLAGS
 from support.html import HTML_VALIDATE_PACKAGE, nu_checker
 from support.smtp import FaultySink, Sink, authenticate, start_server
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock",
+        metavar="WHEN",
+        help="run the suite with the wall clock moved to WHEN (ISO 8601, local time"
+        " unless it has an offset; set TZ for another zone) and ticking, in this process"
+        " and in the Python subprocesses tests start (time-machine; see support/clock)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    when = config.getoption("--clock")
+    if not when:
+        return
+    import time_machine
+
+    destination = datetime.fromisoformat(when)
+    if destination.tzinfo is None:
+        destination = destination.astimezone()  # local time, as a coordinator writes it
+    offset = (destination - datetime.now(UTC)).total_seconds()
+    clock = Path(__file__).parent / "support" / "clock"
+    os.environ["NEWSLETTER_TESTS_CLOCK_OFFSET"] = str(offset)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(clock), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    time_machine.travel(destination.timestamp(), tick=True).start()  # the zone stays TZ's
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    when = config.getoption("--clock")
+    return (
+        f"wall clock moved to {when} (now {datetime.now().astimezone().isoformat()})"
+        if when
+        else None
+    )
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from newsletter.subscribers.store import Store
 class Preview:
     recipient: str
     sample: bool  # True when the recipient is made up (not in the database)
-    files: dict[str, Path]  # html, text, eml (and html.cy, text.cy, ... for each language)
+    files: dict[str, Path]  # html, text, eml, online (and html.cy, ... for each language)
     sizes: dict[str, int]
     findings: list[Finding]
 
@@ -33,6 +33,8 @@ def write_preview(config: Config, store: Store, slug: str, to: str | None = None
 
     Without `to`, a bilingual project's preview also holds each language's
     message (index.cy.html, message.cy.eml, ...) next to the bilingual one.
+    online.html (online.cy.html, ...) is the public copy the archive will show
+    once the issue is sent: the same for every reader, with nothing personal.
     """
     prepared = prepare_issue(config, slug)
     subscriber, sample = _preview_subscriber(store, to)
@@ -44,6 +46,14 @@ def write_preview(config: Config, store: Store, slug: str, to: str | None = None
         for key in prepared.editions:
             if key:
                 contents |= _contents(prepared, factory, replace(subscriber, language=key), key)
+    for key, online in prepared.online.items():
+        page = online.html.encode("utf-8")
+        infix = f".{key}" if key else ""
+        contents[f"online{infix}"] = (
+            f"online{infix}.html",
+            with_preview_policy(online.html).encode("utf-8"),
+            len(page),
+        )
     files: dict[str, Path] = {}
     for kind, (name, data, _size) in contents.items():
         files[kind] = folder / name

@@ -25,11 +25,9 @@ recipients' own; rows it touched go back to the queue.
 
 from __future__ import annotations
 
-import smtplib
 import sqlite3
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 from newsletter.db.faults import database_fault
@@ -38,11 +36,12 @@ from newsletter.mail.outgoing import OutgoingMessage
 from newsletter.sending.breaker import Breaker
 from newsletter.sending.deliveries import Delivery
 from newsletter.sending.gate import Gate
+from newsletter.sending.lanes import Feed, Lane, LedgerClaim
 from newsletter.sending.ledger import Ledger
 from newsletter.sending.pacing import Pacer
 from newsletter.sending.pipelining import Unsent
 from newsletter.sending.quotas import QuotaWindows
-from newsletter.sending.replies import Kind, Verdict, classify
+from newsletter.sending.replies import Kind, Verdict, classify, session_survives
 from newsletter.sending.run import SendReport, SendSettings
 from newsletter.sending.transport import Transport, TransportFactory
 from newsletter.subscribers.model import Subscriber
@@ -55,70 +54,6 @@ RELAY_TRIES = 4  # a message the relay defers is tried this many times max_attem
 
 class _Stopped(Exception):
     """Raised inside a worker when the send is stopping: leave the row as it is."""
-
-
-class _Feed:
-    """Hands queued deliveries to the workers, one page of the ledger at a time."""
-
-    def __init__(self, ledger: Ledger, slug: str, batch_size: int) -> None:
-        self.ledger, self.slug, self.batch_size = ledger, slug, batch_size
-        self._buffer: deque[Delivery] = deque()
-        self._after = 0
-        self._exhausted = False
-        self._lock = threading.Lock()
-
-    def next(self) -> Delivery | None:
-        with self._lock:
-            if not self._buffer and not self._exhausted:
-                batch = self.ledger.queued_after(self.slug, self._after, self.batch_size)
-                if batch:
-                    self._after = batch[-1].id
-                    self._buffer.extend(batch)
-                else:
-                    self._exhausted = True
-            return self._buffer.popleft() if self._buffer else None
-
-
-class _Lane:
-    """One worker's transport, the delivery whose 250 is not yet committed, and
-    the tries to make again (after a backoff) before taking a new row.
-
-    `sent` is committed in the same transaction as the claim of the lane's next
-    message, which follows the 250 with only local work in between (one commit
-    per message instead of two). Before anything that waits (the rate limiter,
-    a reconnect, the end of the list, a stop) it is committed on its own.
-    """
-
-    def __init__(self, transport: Transport) -> None:
-        self.transport = transport
-        self.unrecorded: int | None = None
-        # (delivery, its attempt, seconds to wait first): tries to make again
-        self.retries: deque[tuple[Delivery, int, float]] = deque()
-
-
-class _Claim:
-    """The ledger commit a transport runs just before the message body goes out.
-
-    It carries the lane's unrecorded `sent` (as it is at that moment: the
-    previous message's 250 is read just before) into the same transaction.
-    It says no without touching the row when the send is stopping: the answer
-    to the previous message, read in the same `submit`, may have stopped it.
-    """
-
-    def __init__(
-        self, ledger: Ledger, delivery_id: int, message_id: str, lane: _Lane, stop: threading.Event
-    ) -> None:
-        self.ledger, self.delivery_id, self.message_id = ledger, delivery_id, message_id
-        self.lane, self.stop = lane, stop
-        self.claimed = self.stopped = False
-
-    def __call__(self) -> bool:
-        if self.stop.is_set():
-            self.stopped = True  # the row stays queued; the lane's `sent` is recorded at its end
-            return False
-        sent, self.lane.unrecorded = self.lane.unrecorded, None
-        self.claimed = self.ledger.claim(self.delivery_id, self.message_id, sent=sent)
-        return self.claimed
 
 
 class Sender:
@@ -159,7 +94,7 @@ class Sender:
         )
         self.gate = Gate(pacer, quotas, wall=wall)
         self.report = SendReport(total=total)
-        self._feed = _Feed(ledger, slug, settings.batch_size)
+        self._feed = Feed(ledger, slug, settings.batch_size)
         self._lock = threading.Lock()
         self._breaker = Breaker(settings.stop_after)
         self._crash: BaseException | None = None
@@ -195,7 +130,7 @@ class Sender:
     # --- one worker ------------------------------------------------------------------
 
     def _work(self) -> None:
-        lane = _Lane(self.transports())
+        lane = Lane(self.transports())
         try:
             self._run_lane(lane)
         except _Stopped:
@@ -205,7 +140,7 @@ class Sender:
         finally:
             self._close_lane(lane)
 
-    def _close_lane(self, lane: _Lane) -> None:
+    def _close_lane(self, lane: Lane) -> None:
         try:
             lane.transport.close()  # settles the message in flight first
         except BaseException as error:
@@ -219,7 +154,7 @@ class Sender:
         fault = database_fault(error)
         self._halt(SendError(f"send stopped: {fault.message}", fault.hint))
 
-    def _run_lane(self, lane: _Lane) -> None:
+    def _run_lane(self, lane: Lane) -> None:
         delivery: Delivery | None
         while not self._stop.is_set():
             wait = 0.0
@@ -246,7 +181,7 @@ class Sender:
             self._crash = self._crash or error
             self._stop.set()
 
-    def _deliver(self, lane: _Lane, delivery: Delivery, attempt: int, wait: float) -> None:
+    def _deliver(self, lane: Lane, delivery: Delivery, attempt: int, wait: float) -> None:
         if delivery.subscriber is None:
             self._record_sent(lane)
             self.ledger.skip(delivery.id)
@@ -261,7 +196,7 @@ class Sender:
         if verdict is not None:
             self._try_again(lane, delivery, attempt, verdict)
 
-    def _try_again(self, lane: _Lane, delivery: Delivery, attempt: int, verdict: Verdict) -> None:
+    def _try_again(self, lane: Lane, delivery: Delivery, attempt: int, verdict: Verdict) -> None:
         """A try failed for now. The relay's "not now": again, as soon as the pacer lets
         it, up to RELAY_TRIES times max_attempts (one message the relay always defers
         while it takes others must not hold the send until give_up_after). The
@@ -287,7 +222,7 @@ class Sender:
             )
         self._count("deferred", suppressed=suppressed)
 
-    def _attempt(self, lane: _Lane, delivery: Delivery, attempt: int) -> Verdict | None:
+    def _attempt(self, lane: Lane, delivery: Delivery, attempt: int) -> Verdict | None:
         """One try; returns the verdict of a failure known at once (connecting), else
         None: the result comes to `_done` (now, or while the next message goes out)."""
         transport = lane.transport
@@ -313,7 +248,7 @@ class Sender:
             self._count("failed")
             return None
         self._pace(lane)
-        claim = _Claim(self.ledger, delivery.id, message.message_id, lane, self._stop)
+        claim = LedgerClaim(self.ledger, delivery.id, message.message_id, lane, self._stop)
 
         def done(taken: bool, error: Exception | None) -> None:
             self._answered(taken)
@@ -324,10 +259,10 @@ class Sender:
 
     def _done(
         self,
-        lane: _Lane,
+        lane: Lane,
         delivery: Delivery,
         attempt: int,
-        claim: _Claim,
+        claim: LedgerClaim,
         taken: bool,
         error: Exception | None,
     ) -> None:
@@ -349,12 +284,12 @@ class Sender:
             lane.unrecorded = delivery.id  # committed with the next claim, or on its own
             self._count("sent")
 
-    def _settle(self, lane: _Lane) -> None:
+    def _settle(self, lane: Lane) -> None:
         """Before anything that waits: the answer in flight read, its row committed."""
         lane.transport.flush()
         self._record_sent(lane)
 
-    def _record_sent(self, lane: _Lane) -> None:
+    def _record_sent(self, lane: Lane) -> None:
         """Commit the lane's last 250 now (before anything that waits on the network)."""
         if lane.unrecorded is not None:
             sent, lane.unrecorded = lane.unrecorded, None
@@ -372,7 +307,7 @@ class Sender:
         if verdict.kind in (Kind.TEMPORARY, Kind.SOFT_BOUNCE):
             if claimed:
                 self.ledger.release(delivery.id, verdict.reason)
-            if verdict.kind is Kind.TEMPORARY and not _session_survives(error):
+            if verdict.kind is Kind.TEMPORARY and not session_survives(error):
                 transport.close()
             self._watch(delivery.id, verdict)
             return verdict
@@ -408,7 +343,7 @@ class Sender:
 
     # --- pacing and quotas -------------------------------------------------------------
 
-    def _pace(self, lane: _Lane, *, slot: bool = True) -> None:
+    def _pace(self, lane: Lane, *, slot: bool = True) -> None:
         """Wait until the gate lets one more message (or a connection) go; stop the send
         when it says so."""
         while True:
@@ -511,11 +446,3 @@ def _wait(threads: list[threading.Thread]) -> None:
     for thread in threads:
         while thread.is_alive():
             thread.join(0.2)
-
-
-def _session_survives(error: Exception) -> bool:
-    """A refusal read from the session (RSET sent): the session goes on, except after
-    a 421, the server's word that it is closing."""
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return all(code != 421 for code, _text in error.recipients.values())
-    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code != 421

@@ -232,3 +232,11 @@ def _decode(text: bytes | str) -> str:
 
 def _text(code: int, text: bytes | str) -> str:
     return clean_field(f"{code} {_decode(text)}")[:300]
+
+
+def session_survives(error: Exception) -> bool:
+    """A refusal read from the session (RSET sent): the session goes on, except after
+    a 421, the server's word that it is closing."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code != 421 for code, _reply in error.recipients.values())
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code != 421

@@ -112,7 +112,7 @@ def test_a_probe_that_bounces_marks_the_address(project, sent, cli):
     people = list(sent.values())
     deliver(project / "returns", sample("o365-ndr.eml", people[0]))  # by Message-ID only
     first = cli("bounces")
-    assert "probe sent to confirm a bounce" in first.output and "1 probes sent" in first.output
+    assert "probe sent to confirm a bounce" in first.output and "probes sent: 1" in first.output
     assert statuses(project)[people[0].recipient] == ("active", None)
     probe = probes_sent(project)[people[0].recipient]
     outbox = [p.read_bytes() for p in files(project / "outbox")]

@@ -108,7 +108,7 @@ def test_a_probe_through_postfix_marks_only_the_address_whose_probe_bounces(
 
     first = cli("bounces")
     assert first.exit_code == 0, first.output
-    assert "2 probes sent" in first.output and "probes out: 2" in first.output
+    assert "probes sent: 2" in first.output and "probes out: 2" in first.output
     assert {s.email: s.status for s in store.list_subscribers()} == {
         dead: "active",
         alive: "active",

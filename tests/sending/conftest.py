@@ -6,8 +6,17 @@ import pytest
 
 from support.faults import GreetingRefuser, PipeliningScriptedSink, ScriptedSink
 from support.pipelined import PipeliningSink, StallingSink
+from support.render import fill_in
 from support.smtp import Server, start_server
 from support.wiretap import Wiretap
+
+
+@pytest.fixture
+def issue(cli, project) -> str:
+    """Issue 2026-12, written and ready to send (it passes the checks)."""
+    assert cli("issue", "new", "2026-12", "--subject", "December").exit_code == 0
+    fill_in(project, "2026-12")
+    return "2026-12"
 
 
 @pytest.fixture

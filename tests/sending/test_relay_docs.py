@@ -8,8 +8,6 @@ import re
 import shlex
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from newsletter.cli.send import weather
 from newsletter.config import load_config
 from newsletter.config.model import Quota
@@ -21,7 +19,6 @@ from newsletter.sending.replies import Kind, Verdict
 from newsletter.sending.run import SendReport
 
 from support.docs import DOCS, blocks
-from support.render import fill_in
 from support.smtp import add_subscribers, configure_smtp
 
 PAGE = DOCS / "relay.md"
@@ -35,13 +32,6 @@ def page_text() -> str:
 def text_lines() -> list[str]:
     return [line for block in blocks(PAGE) if block.language == "text" for line in
             block.text.splitlines()]  # fmt: skip
-
-
-@pytest.fixture
-def issue(cli, project) -> str:
-    assert cli("issue", "new", SLUG, "--subject", "December").exit_code == 0
-    fill_in(project, SLUG)
-    return SLUG
 
 
 def test_the_send_at_command_and_the_cron_line_run(cli, project, store, issue, smtp_server):

@@ -17,18 +17,9 @@ from newsletter.project import open_project
 from newsletter.sending.ledger import Ledger
 
 from support.faults import BurstLimitedSink, ScriptedSink, WeatherSink
-from support.render import fill_in
 from support.smtp import Sink, add_subscribers, configure_smtp, start_server
 
 SLUG = "2026-12"
-
-
-@pytest.fixture
-def issue(cli, project) -> str:
-    result = cli("issue", "new", SLUG, "--subject", "December news")
-    assert result.exit_code == 0, result.output
-    fill_in(project, SLUG)
-    return SLUG
 
 
 @pytest.fixture

@@ -16,17 +16,9 @@ from newsletter.sending.ledger import Ledger
 from newsletter.sending.schedule import parse_send_time, wait_until
 
 from support.process import interruptible
-from support.render import fill_in
 from support.smtp import add_subscribers, configure_smtp
 
 SLUG = "2026-12"
-
-
-@pytest.fixture
-def issue(cli, project) -> str:
-    assert cli("issue", "new", SLUG, "--subject", "December").exit_code == 0
-    fill_in(project, SLUG)
-    return SLUG
 
 
 def local_text(moment: datetime) -> str:

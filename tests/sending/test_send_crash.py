@@ -21,19 +21,11 @@ from newsletter.sending.ledger import Ledger
 
 from support.pipelined import ledger_rows
 from support.process import interruptible
-from support.render import fill_in
 from support.sending import assert_counts_match_rows
 from support.smtp import add_subscribers, configure_smtp
 from support.wiretap import most_commands_ahead
 
 SLUG = "2026-12"
-
-
-@pytest.fixture
-def issue(cli, project) -> str:
-    assert cli("issue", "new", SLUG, "--subject", "December").exit_code == 0
-    fill_in(project, SLUG)
-    return SLUG
 
 
 def start_send(project: Path, *extra: str) -> subprocess.Popen:

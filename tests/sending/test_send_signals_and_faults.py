@@ -31,13 +31,6 @@ from support.waiting import wait_for
 SLUG = "2026-12"
 
 
-@pytest.fixture
-def issue(cli, project) -> str:
-    assert cli("issue", "new", SLUG, "--subject", "December").exit_code == 0
-    fill_in(project, SLUG)
-    return SLUG
-
-
 def start_send(project: Path, *extra: str, preexec=interruptible) -> subprocess.Popen:  # noqa: ANN001
     return subprocess.Popen(
         [sys.executable, "-m", "newsletter", "send", SLUG, "--yes", "--project", str(project), *extra],

@@ -1,34 +1,25 @@
 """docs/moving-in.md, followed as a coordinator would: every `sh` line of the page is
-run, in order, in a fresh project, with the downloads it names in ~/Downloads."""
+run, in order, in a fresh project, with the downloads it names in ~/Downloads, and
+what the page says came out is checked (tests/docs runs every page; this one also
+reads what the commands printed and what the database holds afterwards)."""
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 from newsletter.project import init_project
 
+from support.docs import DOCS, blocks, shell_commands
 from support.subscribers import moving_in_downloads, statuses
 
-PAGE = Path(__file__).resolve().parents[2] / "docs" / "moving-in.md"
-SH_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
-TEXT_BLOCK = re.compile(r"^```text\n(.*?)^```", re.MULTILINE | re.DOTALL)
-
-
-def page_commands() -> list[str]:
-    return [
-        line.strip()
-        for block in SH_BLOCK.findall(PAGE.read_text(encoding="utf-8"))
-        for line in block.splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
+PAGE = DOCS / "moving-in.md"
 
 
 def test_every_command_of_the_moving_in_page_runs(tmp_path: Path) -> None:
-    commands = page_commands()
+    commands = shell_commands(PAGE)
     assert len(commands) >= 10 and all(c.startswith("newsletter ") for c in commands)
     project = tmp_path / "project"
     init_project(project, name="Co-pro Newsletter")
@@ -45,7 +36,7 @@ def test_every_command_of_the_moving_in_page_runs(tmp_path: Path) -> None:
         assert result.returncode == 0, f"`{command}` exited {result.returncode}:\n{result.stderr}"
         assert "Traceback" not in result.stdout + result.stderr, command
         outputs.append(result.stdout)
-    shown = TEXT_BLOCK.findall(PAGE.read_text(encoding="utf-8"))[0]
+    shown = next(block.text for block in blocks(PAGE) if block.language == "text")
     assert outputs[0] == shown  # the page shows what the dry run really prints
     assert "rhodri.evans@example.org" in outputs[commands.index(
         "newsletter subscribers list --status unsubscribed"

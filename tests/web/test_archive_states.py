@@ -114,3 +114,17 @@ def test_an_issue_never_sent_cannot_be_added(cli, project: Path) -> None:
     assert result.exit_code == 1
     assert "error: issue 2026-12 has not been sent" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_preview_shows_the_public_copy_beside_the_message(cli, project: Path) -> None:
+    (project / "issues" / "2026-12.md").write_text(ISSUE, encoding="utf-8")
+    cli("subscribers", "add", "rosa@example.org", "--name", "Rosa")
+    result = cli("issue", "preview", "2026-12", "--to", "rosa@example.org")
+    assert result.exit_code == 0, result.output
+    assert "build/2026-12/online.html" in result.output
+    folder = project / "build" / "2026-12"
+    message = (folder / "index.html").read_text(encoding="utf-8")
+    online = (folder / "online.html").read_text(encoding="utf-8")
+    assert "rosa@example.org" in message and "/u/" in message
+    assert "rosa@example.org" not in online and "/u/" not in online
+    assert "Hello all." in online and "https://news.example.org/subscribe" in online

@@ -137,7 +137,7 @@ def test_every_message_links_to_its_own_page_with_nothing_personal(published: Pu
         page = body.decode("utf-8")
         assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
-        assert f'<html lang="{languages[0]}"' in page
+        assert f'<html lang="{languages[0]}" dir="ltr">' in page
         for lang in languages:
             assert SUBJECTS[lang].replace("'", "&#39;") in page
             first_line = BODIES[lang].splitlines()[0]
@@ -164,7 +164,8 @@ def test_the_index_links_its_feeds_and_its_languages(published: Published):
     page = published.get(f"{BASE}/archive/index.cy.html")[2].decode("utf-8")
     assert '<link rel="alternate" type="application/atom+xml" href="feed.cy.atom"' in page
     assert '<a href="2026-12.cy.html">' in page and "Archif" in page
-    assert 'href="index.en.html" lang="en" hreflang="en">English</a>' in page
+    assert 'href="index.en.html" lang="en" dir="ltr" hreflang="en">English</a>' in page
+    assert page.startswith('<!DOCTYPE html>\n<html lang="cy" dir="ltr">')
     assert re.search(r'<meta property="og:title" content="[^"]+">', page)
     both = published.get(f"{BASE}/archive/")[2].decode("utf-8")
     assert both.count("<h1>") == 1 and both.index("<h1>") < both.index("<h2>")
