@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 
 from newsletter.config import Config
-from newsletter.mail.notice_writer import NoticeWriter
 from newsletter.returns.box import ReturnBox, ReturnedMail
 from newsletter.returns.probes import Prober
 from newsletter.returns.reports import RecipientReport
@@ -87,7 +86,7 @@ class ReturnsProcessor:
     def __init__(self, config: Config, store: Store, *, dry_run: bool = False) -> None:
         self.config, self.store, self.dry_run = config, store, dry_run
         self.return_path: ReturnPath = return_path_for(config, store)
-        self.prober = Prober(store, NoticeWriter(config), self.return_path)
+        self.prober = Prober(store, config, self.return_path)
         self.hard_limit = config.sending.hard_bounce_limit
         self.soft_limit = config.bounces.soft_limit
         self._left: list[str] = []
