@@ -50,6 +50,8 @@ def bounces_command(
         summary = processor.process(box)
         sent = 0 if dry_run_ else processor.send_probes()
     console.print(_table(summary))
+    for outcome, address in summary.changed:
+        console.print(f"{escape(outcome)}: {escape(address)}", soft_wrap=True)
     for address in summary.left_naming:
         console.print(f"left for a person, naming {escape(address)}", soft_wrap=True)
     if sent:

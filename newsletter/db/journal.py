@@ -180,18 +180,21 @@ class Journal:
         other processes are undisturbed; a blanked line no longer parses.
         """
         needle, spans = address.encode("ascii"), []
-        with self._lock, self.path.open("r+b") as handle:
-            for start, line in _lines(handle, needle):
-                at = line.find(needle)
-                if at < 0 or (line.startswith(b"L\t") and line.endswith(b"\tforgotten")):
-                    continue
-                first = line.rfind(b"\t", 0, at - 1) + 1  # the id field, then the hash
-                spans.append((start + first, at + len(needle) - first))
-            for offset, length in spans:
-                handle.seek(offset)
-                handle.write(b"-" * length)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with self._lock, self.path.open("r+b") as handle:
+                for start, line in _lines(handle, needle):
+                    at = line.find(needle)
+                    if at < 0 or (line.startswith(b"L\t") and line.endswith(b"\tforgotten")):
+                        continue
+                    first = line.rfind(b"\t", 0, at - 1) + 1  # the id field, then the hash
+                    spans.append((start + first, at + len(needle) - first))
+                for offset, length in spans:
+                    handle.seek(offset)
+                    handle.write(b"-" * length)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:
+            raise journal_fault(self.path, error) from None
         return len(spans)
 
     def _sync(self, fd: int, *, now: bool) -> None:

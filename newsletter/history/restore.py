@@ -11,6 +11,7 @@ from pathlib import Path
 from newsletter.config import DATABASE_NAME, load_config
 from newsletter.db.backup import backup_dir, install, list_backups, prepare_copy, prepare_empty
 from newsletter.db.connection import connect_database
+from newsletter.db.journal import Journal, journal_path
 from newsletter.errors import DatabaseError
 from newsletter.history.backup import Unpacked, is_archive, open_archive, unpack
 from newsletter.history.opening import connect_journal
@@ -36,6 +37,7 @@ def restore(project: Path, source: Path | None = None, *, empty: bool = False) -
     if source is not None and is_archive(source):
         return _restore_archive(project, source)
     database = load_config(project).database_path
+    Journal.open(journal_path(database))  # unreadable: one line, before anything is swapped
     if empty:
         incoming = prepare_empty(database)
     else:

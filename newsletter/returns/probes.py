@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from newsletter.config import Config
 from newsletter.i18n import N_
 from newsletter.mail.notice_writer import NoticeWriter
 from newsletter.sending.mail_queue import enqueue
@@ -28,8 +29,16 @@ PROBE_SUBJECT = N_("{name}: checking that your address still works")
 class Prober:
     """Starts probes (inside the caller's transaction) and reads their outcome."""
 
-    def __init__(self, store: Store, writer: NoticeWriter, return_path: ReturnPath) -> None:
-        self.store, self.writer, self.return_path = store, writer, return_path
+    def __init__(self, store: Store, config: Config, return_path: ReturnPath) -> None:
+        self.store, self.config, self.return_path = store, config, return_path
+        self._writer: NoticeWriter | None = None
+
+    @property
+    def writer(self) -> NoticeWriter:
+        """Made for the first probe: a run that sends none needs no templates or DKIM key."""
+        if self._writer is None:
+            self._writer = NoticeWriter(self.config)
+        return self._writer
 
     def start(self, subscriber_id: int, issue: str | None, reason: str) -> bool:
         """Queue a probe to the person; False when one is out already."""
@@ -44,7 +53,7 @@ class Prober:
             [subscriber_id, issue, reason, now, later(now, PROBE_WAIT)],
         )
         probe_id = int(cursor.lastrowid or 0)
-        config = self.writer.config
+        config = self.config
         message = self.writer.write(
             "probe",
             email=subscriber.email,

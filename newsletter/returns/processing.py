@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 
 from newsletter.config import Config
-from newsletter.mail.notice_writer import NoticeWriter
 from newsletter.returns.box import ReturnBox, ReturnedMail
 from newsletter.returns.probes import Prober
 from newsletter.returns.reports import RecipientReport
@@ -72,6 +71,7 @@ class ReturnsSummary:
     dry_run: bool = False
     left_naming: list[str] = field(default_factory=list)  # addresses in reports not ours
     probes_out: int = 0
+    changed: list[tuple[str, str]] = field(default_factory=list)  # (outcome, address)
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,11 @@ class ReturnsProcessor:
     def __init__(self, config: Config, store: Store, *, dry_run: bool = False) -> None:
         self.config, self.store, self.dry_run = config, store, dry_run
         self.return_path: ReturnPath = return_path_for(config, store)
-        self.prober = Prober(store, NoticeWriter(config), self.return_path)
+        self.prober = Prober(store, config, self.return_path)
         self.hard_limit = config.sending.hard_bounce_limit
         self.soft_limit = config.bounces.soft_limit
         self._left: list[str] = []
+        self._changed: list[tuple[str, int]] = []  # (outcome, subscriber id) of this message
 
     def process(
         self, box: ReturnBox, on_message: Callable[[ReturnsSummary], None] | None = None
@@ -101,10 +102,11 @@ class ReturnsProcessor:
         try:
             for mail in box.messages():
                 summary.messages += 1
-                self._left = []
+                self._left, self._changed = [], []
                 outcomes, handled = self._one(mail)
                 summary.outcomes.update(outcomes)
                 summary.left_naming.extend(self._left)
+                summary.changed.extend(self._named(self._changed))
                 if handled and not self.dry_run:
                     box.done(mail)
                 if on_message is not None:
@@ -253,7 +255,9 @@ class ReturnsProcessor:
             marked = self.store.record_bounce(
                 target.subscriber_id, detail, self.hard_limit, issue=target.issue, source="dsn"
             )
-            return "marked bounced" if marked else "hard bounce counted"
+            return self._changes(target.subscriber_id, "marked bounced" if marked else None) or (
+                "hard bounce counted"
+            )
         if verdict.kind is Kind.SOFT_BOUNCE:
             marked = record_soft_bounce(
                 self.store,
@@ -266,7 +270,9 @@ class ReturnsProcessor:
             streak = soft_streak(self.store, target.subscriber_id)
             if not target.confirmed and streak >= self.soft_limit:
                 return self._probe(target, detail)
-            return "marked bounced" if marked else "soft bounce counted"
+            return self._changes(target.subscriber_id, "marked bounced" if marked else None) or (
+                "soft bounce counted"
+            )
         record_refusal(
             self.store, target.subscriber_id, issue=target.issue, detail=detail, source="dsn"
         )
@@ -284,7 +290,8 @@ class ReturnsProcessor:
         result = self.prober.bounced(probe_id, detail)
         if result is None:
             return self._not_ours(report.recipient)
-        return "marked bounced: its probe bounced" if result[1] else "already left"
+        marked = "marked bounced: its probe bounced" if result[1] else None
+        return self._changes(result[0], marked) or "already left"
 
     def _not_ours(self, address: str) -> str:
         self._left.append(address or "(no address)")
@@ -294,7 +301,23 @@ class ReturnsProcessor:
         changed = self.store.unsubscribe(
             target.subscriber_id, via, detail=detail, issue=target.issue
         )
-        return f"unsubscribed by {via}" if changed else "already left"
+        return self._changes(
+            target.subscriber_id, f"unsubscribed by {via}" if changed else None
+        ) or ("already left")
+
+    def _changes(self, subscriber_id: int, outcome: str | None) -> str | None:
+        """`outcome` (None: nothing changed), noted to name the person in the summary."""
+        if outcome is not None:
+            self._changed.append((outcome, subscriber_id))
+        return outcome
+
+    def _named(self, changed: list[tuple[str, int]]) -> list[tuple[str, str]]:
+        """The coordinator owns this data: the summary names whom a message changed."""
+        named = []
+        for outcome, subscriber_id in changed:
+            row = self.store.one("SELECT email FROM subscribers WHERE id = ?", [subscriber_id])
+            named.append((outcome, row["email"] if row else "(forgotten)"))
+        return named
 
     # --- idempotence ---------------------------------------------------------------
 

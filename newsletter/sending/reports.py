@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 _CAME_BACK = {
     ("bounced", "smtp"): "hard bounces at sending",
     ("bounced", "dsn"): "hard bounces mailed back (DSN)",
+    ("bounced", "probe"): "hard bounces confirmed by a probe",
     ("soft_bounce", "smtp"): "soft bounces at sending (every try deferred)",
     ("soft_bounce", "dsn"): "soft bounces mailed back (DSN)",
     ("refused", "dsn"): "refused later for a reason not the address's (no bounce)",
@@ -183,13 +184,13 @@ class IssueReports:
         rows = self.store.query(
             "SELECT coalesce(s.email, '(forgotten)') AS email, e.kind, e.source"
             f" FROM events e LEFT JOIN subscribers s ON s.id = e.subscriber_id WHERE {kinds}"
-            " AND e.source IN ('smtp', 'dsn', 'complaint', 'mailto') ORDER BY e.id LIMIT ?",
+            " AND e.source IN ('smtp', 'dsn', 'probe', 'complaint', 'mailto') ORDER BY e.id LIMIT ?",
             [slug, limit],
         )
         people = [(row["email"], _CAME_BACK[(row["kind"], row["source"])]) for row in rows]
         total = self.store.one(
             f"SELECT count(*) AS n FROM events e WHERE {kinds}"
-            " AND e.source IN ('smtp', 'dsn', 'complaint', 'mailto')",
+            " AND e.source IN ('smtp', 'dsn', 'probe', 'complaint', 'mailto')",
             [slug],
         )
         return people, total["n"] if total else 0

@@ -4,6 +4,7 @@ libraries: the speed is measured by benchmarks/startup.py; this keeps the import
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -37,11 +38,14 @@ with open({path!r}, "w") as out:
 
 def modules_loaded(tmp_path: Path, *args: str) -> set[str]:
     report = tmp_path / "modules.json"
+    env = {**os.environ}
+    env.pop("NEWSLETTER_TESTS_CLOCK_OFFSET", None)  # `pytest --clock` would load time_machine
     subprocess.run(
         [sys.executable, "-c", REPORT.format(path=str(report)), *args],
         check=True,
         capture_output=True,
         timeout=60,
+        env=env,
     )
     return set(json.loads(report.read_text()))
 

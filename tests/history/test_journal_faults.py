@@ -38,6 +38,8 @@ def test_an_unreadable_journal_header_is_one_line_and_the_file_is_kept(
     salt. An older copy put back: the person who left must not come back."""
     older = project / "older.db"
     shutil.copy(project / "newsletter.db", older)
+    kept = project.parent / "kept.db"
+    shutil.copy(older, kept)
     assert cli("subscribers", "remove", members[0]).exit_code == 0
     damage_header(project)
     before = journal_file(project).read_bytes()
@@ -45,10 +47,18 @@ def test_an_unreadable_journal_header_is_one_line_and_the_file_is_kept(
         (project / f"newsletter.db{suffix}").unlink(missing_ok=True)
     if database == "an older copy":
         older.rename(project / "newsletter.db")
-    for command in (["subscribers", "list"], ["status"], ["backup"]):
+    database = (project / "newsletter.db").read_bytes() if database == "an older copy" else None
+    for command in (
+        ["subscribers", "list"],
+        ["status"],
+        ["backup"],
+        ["restore", str(kept), "--yes"],
+    ):
         line = one_error_line(cli(*command))
         assert "newsletter.journal" in line and "cannot be read" in line, line
     assert journal_file(project).read_bytes() == before  # never replaced or rewritten
+    if database is not None:  # restore refused before it swapped anything
+        assert (project / "newsletter.db").read_bytes() == database
     assert not (project / "newsletter.journal.new").exists()
 
 

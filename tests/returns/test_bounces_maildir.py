@@ -46,6 +46,12 @@ def test_each_kind_of_returned_mail_is_sorted_and_acted_on_once(project, sent, c
     for line in ("marked bounced", "unsubscribed by complaint", "unsubscribed by mailto",
                  "auto-reply, ignored", "other, left for a person", "probes out: 2"):  # fmt: skip
         assert line in result.output
+    for outcome, person in (("marked bounced", people[1]), ("marked bounced", people[2]),
+                            ("unsubscribed by complaint", people[4]),
+                            ("unsubscribed by mailto", people[5])):  # fmt: skip
+        assert f"{outcome}: {person.recipient}" in result.output  # whom, not only how many
+    assert people[0].recipient not in result.output  # probed, not changed
+    assert f"marked bounced: {people[1].recipient}" in dry.output
     state = statuses(project)
     assert [state[p.recipient] for p in people[1:3]] == [("bounced", "bounce")] * 2
     assert state[people[0].recipient] == state[people[3].recipient] == ("active", None)

@@ -127,6 +127,8 @@ def test_a_probe_that_bounces_marks_the_address(project, sent, cli):
     with open_project(project) as (_config, store):
         event = store.one("SELECT * FROM events WHERE kind = 'bounced'")
     assert event["source"] == "probe" and event["detail"].startswith("probe bounced: 550")
+    status = cli("status", people[0].issue).output
+    assert "hard bounces confirmed by a probe" in status and people[0].recipient in status
 
 
 def test_a_probe_that_does_not_bounce_leaves_the_address_active(project, sent, cli):

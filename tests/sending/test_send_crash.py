@@ -175,3 +175,50 @@ def test_a_second_send_refuses_while_the_first_runs(project, store, issue, smtp_
         first.send_signal(signal.SIGINT)
         first.communicate(timeout=30)
     assert Counter(smtp_server.handler.recipients()).most_common(1)[0][1] == 1
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kill -9 (SIGKILL) is POSIX")
+def test_twenty_kill_9s_during_a_pipelined_send_lose_nobody_and_name_every_doubt(
+    project, store, issue, tapped_pipelining_server, cli
+):
+    """2,000 recipients, a relay offering PIPELINING, and kill -9 twenty times at
+    moments drawn at random (seeded): after each kill `status` names the messages
+    that were in flight as uncertain (at most two per connection); finishing the
+    list mails everyone else exactly once, and a resend of the uncertain ones
+    leaves nobody without the issue and no one with two but those named."""
+    import random
+
+    server, tap = tapped_pipelining_server
+    relay = server.handler
+    connections, draw = 2, random.Random(2026)
+    emails = add_subscribers(store, 2000)
+    relay.delay = 0.001  # a message is in flight most of the time
+    configure_smtp(project, server, connections=connections, rate=0)
+    named: set[str] = set()
+    for _kill in range(20):
+        target = len(relay.messages) + draw.randint(20, 150)
+        process = start_send(project)
+        try:
+            wait_for(
+                lambda t=target, p=process: len(relay.messages) >= t or p.poll() is not None, 120
+            )
+        finally:
+            process.kill()
+            process.wait(timeout=30)
+        in_doubt = set(uncertain(project))
+        assert len(in_doubt - named) <= 2 * connections
+        named |= in_doubt
+    assert max(most_commands_ahead(log) for log in tap.connections) >= 3  # it did pipeline
+    status = cli("status", SLUG, "--json")
+    assert status.exit_code == 0, status.output
+    assert f'"uncertain": {len(named)}' in status.output
+    finished = run_send(project, "--rate", "0")
+    assert finished.returncode == 0, finished.stderr
+    received = Counter(relay.recipients())
+    assert all(received[email] == 1 for email in emails if email not in named)
+    resent = run_send(project, "--rate", "0", "--resend-uncertain")
+    assert resent.returncode == 0, resent.stderr
+    received = Counter(relay.recipients())
+    assert all(received[email] >= 1 for email in emails)  # nobody lost
+    twice = {email for email, copies in received.items() if copies > 1}
+    assert twice <= named and max(received.values()) <= 2
