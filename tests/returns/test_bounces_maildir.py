@@ -58,17 +58,16 @@ def test_each_kind_of_returned_mail_is_sorted_and_acted_on_once(project, sent, c
     assert state[people[4].recipient] == ("unsubscribed", "complaint")
     assert state[people[5].recipient] == ("unsubscribed", "mailto")
     assert state[people[6].recipient] == state[people[7].recipient] == ("active", None)
-    bounced = events(project, "bounced")
-    assert [(e["source"], e["issue_slug"]) for e in bounced] == [("dsn", SLUG)] * 2
-    assert bounced[0]["detail"].startswith("550-5.1.1 The email account")
-    assert "5.1.1" in bounced[1]["detail"]
-    probed = events(project, "probe_sent")
-    assert [e["subscriber_id"] for e in probed] == [
-        people[0].subscriber_id,
-        people[3].subscriber_id,
-    ]
-    assert probed[0]["detail"].startswith("550 5.1.10 RESOLVER.ADR.RecipientNotFound")
-    assert probed[1]["detail"] == "5.1.1 Sorry, no mailbox here by that name. (#5.1.1)"
+    # by person: a Maildir's names do not sort in arrival order within one second
+    bounced = {e["subscriber_id"]: e for e in events(project, "bounced")}
+    assert sorted(bounced) == sorted([people[1].subscriber_id, people[2].subscriber_id])
+    assert {(e["source"], e["issue_slug"]) for e in bounced.values()} == {("dsn", SLUG)}
+    assert bounced[people[1].subscriber_id]["detail"].startswith("550-5.1.1 The email account")
+    assert "5.1.1" in bounced[people[2].subscriber_id]["detail"]
+    probed = {e["subscriber_id"]: e["detail"] for e in events(project, "probe_sent")}
+    assert sorted(probed) == sorted([people[0].subscriber_id, people[3].subscriber_id])
+    assert probed[people[0].subscriber_id].startswith("550 5.1.10 RESOLVER.ADR.RecipientNotFound")
+    assert probed[people[3].subscriber_id] == "5.1.1 Sorry, no mailbox here by that name. (#5.1.1)"
     left = files(returns)
     assert len(left) == 1 and b"Could you add my colleague" in left[0].read_bytes()
     assert len(files(returns / ".newsletter-done")) == 8
