@@ -23,11 +23,32 @@ def parse_send_time(text: str, now: datetime | None = None) -> datetime:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InputError(f"--at {text!r} is not a time", hint=f"write it as {_FORMS}") from None
-    if when.tzinfo is None:
-        when = when.astimezone()  # the machine's local time, as the coordinator wrote it
-    if when <= (now or datetime.now(UTC)):
+    now = now or datetime.now(UTC)
+    if when.tzinfo is not None:
+        moments = [when]
+    else:  # the machine's local time, as the coordinator wrote it
+        moments = _wall_clock(when)
+        if not moments:
+            raise InputError(
+                f"--at {text}: the clocks go forward then, so that time never comes",
+                hint="give a time after the change, or an offset (2026-03-28T02:30+01:00)",
+            )
+    coming = [moment for moment in moments if moment > now]
+    if not coming:
         raise InputError(f"--at {text}: that time has passed", hint="leave --at out to send now")
-    return when
+    return coming[0]
+
+
+def _wall_clock(naive: datetime) -> list[datetime]:
+    """Each moment the machine's clock shows `naive`, in order: one on most days, two
+    in the hour the clocks go back (the next one to come is meant), none in the hour
+    they skip going forward."""
+    found = []
+    for fold in (0, 1):
+        moment = naive.replace(fold=fold).astimezone()
+        if moment.replace(tzinfo=None) == naive and moment not in found:
+            found.append(moment)
+    return sorted(found)
 
 
 def wait_until(

@@ -105,3 +105,34 @@ def test_the_wait_counts_down_a_second_at_a_time_until_the_time():
     when = datetime.fromtimestamp(1003.5, UTC)
     wait_until(when, clock=lambda: now[0], sleep=sleep, on_tick=ticks.append)
     assert ticks == [3.5, 2.5, 1.5, 0.5] and now[0] == 1003.5
+
+
+@pytest.fixture
+def london(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """The machine's zone is Europe/London (POSIX only: Windows has no tzset)."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("needs time.tzset")
+    monkeypatch.setenv("TZ", "Europe/London")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_time_in_the_hour_the_clocks_go_back_is_the_one_still_to_come(london) -> None:
+    """01:10 on 25 October 2026 happens twice in London; at 01:05 the second time round,
+    a coordinator asking for 01:10 means the one five minutes away (a moved clock found
+    that the first one was taken, and refused as past)."""
+    second_pass = datetime(2026, 10, 25, 1, 5, tzinfo=UTC)  # 01:05 GMT
+    first_pass = datetime(2026, 10, 25, 0, 5, tzinfo=UTC)  # 01:05 BST
+    assert parse_send_time("2026-10-25 01:10", second_pass) == datetime(
+        2026, 10, 25, 1, 10, tzinfo=UTC
+    )
+    assert parse_send_time("2026-10-25 01:10", first_pass) == datetime(
+        2026, 10, 25, 0, 10, tzinfo=UTC
+    )
+
+
+def test_a_time_the_clocks_skip_is_one_line(london) -> None:
+    with pytest.raises(InputError, match="the clocks go forward then, so that time never comes"):
+        parse_send_time("2027-03-28 01:30", datetime(2027, 3, 27, tzinfo=UTC))
