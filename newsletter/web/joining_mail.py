@@ -7,8 +7,6 @@ from templates/mail/{confirm,welcome}.{txt,html} (mail/notice_writer.py).
 
 from __future__ import annotations
 
-from typing import Any
-
 import jinja2
 
 from newsletter.config import Config
@@ -57,40 +55,22 @@ class JoiningMail:
             "confirm_url": f"{self.config.base_url}/confirm/{invitation.token}",
             "confirm_hours": self.config.subscribe.confirm_hours,
         }
-        return self._build(
+        return self.writer.write(
             "confirm",
-            signup.email,
-            signup.name,
-            signup.language,
-            context,
-            CONFIRM_SUBJECT,
+            email=signup.email,
+            name=signup.name,
+            language=signup.language,
+            context=context,
+            subject_msgid=CONFIRM_SUBJECT,
         )
 
     def welcome(self, subscriber: Subscriber) -> OutgoingMessage:
         context = {"preferences_url": unsubscribe_url(self.config.base_url, subscriber.token)}
-        return self._build(
-            "welcome",
-            subscriber.email,
-            subscriber.name,
-            subscriber.language,
-            context,
-            WELCOME_SUBJECT,
-        )
-
-    def _build(
-        self,
-        kind: str,
-        email: str,
-        name: str,
-        language: str,
-        context: dict[str, Any],
-        subject_msgid: str,
-    ) -> OutgoingMessage:
         return self.writer.write(
-            kind,
-            email=email,
-            name=name,
-            language=language,
+            "welcome",
+            email=subscriber.email,
+            name=subscriber.name,
+            language=subscriber.language,
             context=context,
-            subject_msgid=subject_msgid,
+            subject_msgid=WELCOME_SUBJECT,
         )
