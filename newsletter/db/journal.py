@@ -15,6 +15,10 @@ line per fact, tab-separated; a partial last line (a crash mid-write) is ignored
     B  at  subscriber_id  hash  via       came back (resubscribed on request)
     I  at  slug  content_hash  subject    an issue's recipient list was frozen
     D  slug  state  subscriber_id  hash   a delivery reached sending | sent | failed | queued
+    F  at  slug  sent  failed             a finished issue, its D lines folded (newsletter.history)
+
+A compaction (newsletter.history.compaction) replaces the file by a folded copy
+under a new id and the next generation (`gen=`): see `follow` and `writer_lock`.
 """
 
 from __future__ import annotations
@@ -28,15 +32,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from newsletter.db.faults import database_fault
 from newsletter.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 JOURNAL_NAME = "newsletter.journal"
 HEADER = "# newsletter journal 1"
 READ_CHUNK = 1 << 20
 SYNC_SECONDS = 1.0  # delivery lines reach the disk within this (a power cut costs no more)
+WRITER_PATIENCE = 30.0  # seconds a fact waits while a compaction swaps the file
 
 
 @dataclass(frozen=True)
@@ -70,8 +78,8 @@ def address_hasher(salt: str) -> Callable[[str], str]:
 class Journal:
     """One project's journal file; safe to append from several threads and processes."""
 
-    def __init__(self, path: Path, journal_id: str, salt: str) -> None:
-        self.path, self.id, self.salt = path, journal_id, salt
+    def __init__(self, path: Path, journal_id: str, salt: str, generation: int = 0) -> None:
+        self.path, self.id, self.salt, self.generation = path, journal_id, salt, generation
         self._fd: int | None = None
         self._torn = False  # the file ends mid-line: the next write ends it first
         self._pending_sync: threading.Timer | None = None  # delivery lines not yet on disk
@@ -86,19 +94,18 @@ class Journal:
         """
         try:
             with path.open("rb") as handle:
-                first = handle.readline(200).decode("ascii", "replace")
+                words = header_words(handle.readline(200))
         except FileNotFoundError:
             return None
         except OSError as error:
             raise DatabaseError(f"cannot read the journal {path}: {error.strerror}") from None
-        words = dict(w.split("=", 1) for w in first[len(HEADER) :].split() if "=" in w)
-        if not first.startswith(HEADER) or not {"id", "salt"} <= words.keys():
+        if words is None:
             raise DatabaseError(
                 f"the journal {path} cannot be read: its first line is damaged",
                 hint="put back a good copy of it (from a `newsletter backup` archive);"
                 " it records who left, so newsletter will not replace it",
             )
-        return cls(path, words["id"], words["salt"])
+        return cls(path, words["id"], words["salt"], int(words.get("gen", "0")))
 
     @classmethod
     def create(cls, path: Path, salt: str) -> Journal:
@@ -108,12 +115,17 @@ class Journal:
         journal = cls(path, secrets.token_hex(8), salt)
         temporary = path.with_name(path.name + ".new")
         try:
-            temporary.write_text(f"{HEADER} id={journal.id} salt={salt}\n", encoding="ascii")
+            temporary.write_text(journal.header(), encoding="ascii")
             os.replace(temporary, path)
         except OSError as error:
             temporary.unlink(missing_ok=True)
             raise journal_fault(path, error) from None
         return journal
+
+    def header(self) -> str:
+        """The file's first line."""
+        generation = f" gen={self.generation}" if self.generation else ""
+        return f"{HEADER} id={self.id} salt={self.salt}{generation}\n"
 
     def hash(self, email_key: str) -> str:
         return self._hasher(email_key)
@@ -143,6 +155,54 @@ class Journal:
         self._write(data, sync=sync)
 
     def _write(self, data: str, *, sync: bool) -> None:
+        """People's facts (`sync`) come from any process at any moment, so they take the
+        writer lock and follow a compaction's new file; delivery lines come only from a
+        send, under the send lock, which keeps compaction away (and costs them nothing)."""
+        if not sync:
+            self._append(data, sync=False)
+            return
+        with self.writer_lock():
+            self.follow()
+            self._append(data, sync=True)
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """The journal's cross-process lock: a compaction holds it while it swaps the file."""
+        try:
+            self._file_lock.acquire(timeout=WRITER_PATIENCE)
+        except OSError as error:  # filelock's Timeout is one
+            raise journal_fault(self.path, error) from None
+        try:
+            yield
+        finally:
+            self._file_lock.release()
+
+    @cached_property
+    def _file_lock(self) -> BaseFileLock:
+        from filelock import FileLock  # here: opening a project (`status`) need not load it
+
+        return FileLock(self.path.with_name(self.path.name + ".lock"), thread_local=False)
+
+    def follow(self) -> None:
+        """Write to the file now at `path`, under its id, if a compaction replaced the one
+        this process had open. Called where no compaction can run meanwhile (under the
+        writer lock, the send lock, or a database write)."""
+        with self._lock:
+            self._follow()
+
+    def _follow(self) -> None:
+        current = Journal.open(self.path)
+        try:
+            if current is None or self._fd is None:
+                pass
+            elif not os.path.samestat(os.fstat(self._fd), os.stat(self.path)):
+                self._close_fd()
+        except OSError as error:
+            raise journal_fault(self.path, error) from None
+        if current is not None:
+            self.id, self.generation = current.id, current.generation
+
+    def _append(self, data: str, *, sync: bool) -> None:
         """Whole lines or nothing readable: a write the disk cut short leaves a torn
         line, so the next write first ends it with a marker line (never glues onto it)."""
         with self._lock:
@@ -182,7 +242,7 @@ class Journal:
         needle, spans = address.encode("ascii"), []
         try:
             with self._lock, self.path.open("r+b") as handle:
-                for start, line in _lines(handle, needle):
+                for start, line in lines_holding(handle, needle):
                     at = line.find(needle)
                     if at < 0 or (line.startswith(b"L\t") and line.endswith(b"\tforgotten")):
                         continue
@@ -218,16 +278,19 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
-            if self._fd is not None:
-                pending, self._pending_sync = self._pending_sync, None
-                try:
-                    if pending is not None:
-                        pending.cancel()
-                        with contextlib.suppress(OSError):  # written: the OS has the lines
-                            os.fsync(self._fd)
-                finally:
-                    os.close(self._fd)
-                    self._fd = None
+            self._close_fd()
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            pending, self._pending_sync = self._pending_sync, None
+            try:
+                if pending is not None:
+                    pending.cancel()
+                    with contextlib.suppress(OSError):  # written: the OS has the lines
+                        os.fsync(self._fd)
+            finally:
+                os.close(self._fd)
+                self._fd = None
 
     # --- reading ---------------------------------------------------------------------
 
@@ -317,7 +380,14 @@ _BINARY = getattr(os, "O_BINARY", 0)
 TORN_MARKER = b"\n# torn line above: kept as it was, not read\n"
 
 
-def _lines(handle: BinaryIO, needle: bytes) -> Iterator[tuple[int, bytes]]:
+def header_words(first: bytes) -> dict[str, str] | None:
+    """A journal's first line as its words (id, salt, gen), or None if it is not one."""
+    line = first.decode("ascii", "replace")
+    words = dict(w.split("=", 1) for w in line[len(HEADER) :].split() if "=" in w)
+    return words if line.startswith(HEADER) and {"id", "salt"} <= words.keys() else None
+
+
+def lines_holding(handle: BinaryIO, needle: bytes) -> Iterator[tuple[int, bytes]]:
     """(offset, line) of the whole lines holding `needle`; chunks without it are not split."""
     offset, rest = 0, b""
     while chunk := handle.read(READ_CHUNK):
@@ -345,7 +415,7 @@ def journal_fault(path: Path, error: OSError) -> DatabaseError:
     return database_fault(error, f"cannot write the journal {path}")
 
 
-_SHAPES = {"L": 5, "B": 5, "I": 5, "D": 5}
+_SHAPES = {"L": 5, "B": 5, "I": 5, "D": 5, "F": 5}
 _ID = re.compile(r"[0-9]{1,18}")
 _HASH = re.compile(r"[0-9a-f]{64}")  # a line cut short inside its hash is not a fact
 
@@ -361,7 +431,7 @@ def _parse(line: bytes) -> Entry | None:
     if _SHAPES.get(fields[0]) != len(fields):
         return None
     entry = Entry(fields[0], fields)
-    if entry.kind != "I" and not (
+    if entry.kind not in "IF" and not (
         _ID.fullmatch(_id_text(entry)) and _HASH.fullmatch(entry.address)
     ):
         return None

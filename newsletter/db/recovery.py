@@ -23,7 +23,7 @@ DELIVERED = ("sending", "sent", "failed")  # a journalled state that means "has 
 def has_history(database_path: Path) -> str | None:
     """What shows that this project had a database, or None for a new project."""
     journal = Journal.open(journal_path(database_path))
-    if journal is not None and journal.size() > len(_header_line(journal)):
+    if journal is not None and journal.size() > len(journal.header()):
         return f"{journal.path.name} records its history"
     backups = database_path.parent / BACKUP_DIR_NAME
     if backups.is_dir() and any(p.suffix in (".db", ".zip") for p in backups.iterdir()):
@@ -37,7 +37,7 @@ class Facts:
 
     people: dict[str, Entry] = field(default_factory=dict)  # by address hash
     deliveries: dict[tuple[str, int], Entry] = field(default_factory=dict)  # (slug, id)
-    issues: list[Entry] = field(default_factory=list)
+    issues: list[Entry] = field(default_factory=list)  # I and F lines, in order
     read: int = 0  # entries read
     end: int = 0  # the offset after the last one
     whole: bool = False  # read from the start: ids cannot be trusted, hashes are matched
@@ -66,7 +66,7 @@ def unapplied_facts(
         facts.read += 1
         if entry.kind in "LB":
             facts.people[entry.address] = entry
-        elif entry.kind == "I":
+        elif entry.kind in "IF":
             facts.issues.append(entry)
         else:
             facts.deliveries[(entry.fields[1], entry.subscriber_id)] = entry
@@ -116,10 +116,6 @@ def applied_offset(db: sqlite3.Connection, journal: Journal) -> int:
 
 
 # --- small helpers ------------------------------------------------------------------------
-
-
-def _header_line(journal: Journal) -> str:
-    return f"# newsletter journal 1 id={journal.id} salt={journal.salt}\n"
 
 
 def meta_value(db: sqlite3.Connection, key: str) -> str | None:

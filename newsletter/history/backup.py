@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from newsletter.config import CONFIG_NAME, DATABASE_NAME, Config
 from newsletter.db.backup import backup_database, backup_dir, new_backup_name, prune, stamp
-from newsletter.db.journal import JOURNAL_NAME, Journal
+from newsletter.db.journal import JOURNAL_NAME, Journal, header_words
 from newsletter.errors import DatabaseError, InputError
 from newsletter.subscribers.store import Store
 
@@ -41,7 +41,11 @@ class Archive:
 
 def backup_project(config: Config, store: Store, destination: Path | None = None) -> Archive:
     """`newsletter backup [FILE]`: the whole project (see `write_archive`); a FILE
-    named *.db gets a checked copy of the database alone, which `restore` reads too."""
+    named *.db gets a checked copy of the database alone, which `restore` reads too.
+    The journal is compacted first when no send runs (the archive holds less)."""
+    from newsletter.history.compaction import compact_when_idle
+
+    compact_when_idle(config, store)
     if destination is not None and destination.suffix.lower() == ".db":
         target = config.output_file(destination)
         return Archive(backup_database(store.conn, target), 1, (), (), database_only=True)
@@ -193,8 +197,9 @@ def _read_manifest(archive: zipfile.ZipFile, source: Path) -> dict[str, Any]:
 def _place_journal(
     archive: zipfile.ZipFile, manifest: dict[str, Any], project: Path, aside: Path, source: Path
 ) -> bool:
-    """The archive's journal, unless the project's own one is the same journal and
-    knows at least as much (it only grows); True when the project's was kept."""
+    """The archive's journal, unless the project's own one is this project's and knows
+    at least as much: a later generation (a compaction since the archive was made),
+    or the same one at least as long (it only grows); True when the project's was kept."""
     if JOURNAL_NAME not in archive.namelist():
         return (project / JOURNAL_NAME).exists()
     data = archive.read(JOURNAL_NAME)
@@ -203,14 +208,15 @@ def _place_journal(
         own = Journal.open(current)
     except DatabaseError:  # unreadable: the archive's replaces it, the damaged one kept aside
         own = None
+    theirs = header_words(data[:200].split(b"\n", 1)[0]) or {"id": str(manifest.get("journal_id"))}
     if own is not None:
-        if own.id != manifest.get("journal_id"):
+        if own.id != theirs["id"] and own.salt != theirs.get("salt"):
             raise InputError(
                 f"{source} is a backup of another project (its journal is not this one's)",
                 hint="restore it into an empty folder with --project,"
                 " or move newsletter.journal aside if this project's journal was started anew",
             )
-        if own.size() >= len(data):
+        if (own.generation, own.size()) >= (int(theirs.get("gen") or 0), len(data)):
             return True
     _write_file(current, data, aside / JOURNAL_NAME)
     return False

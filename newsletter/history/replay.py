@@ -21,6 +21,7 @@ def catch_up(store: Store, *, sent_here: str | None = None) -> int:
     if journal is None:
         return 0
     with store.write():
+        journal.follow()  # a compaction may have replaced the file since it was opened
         facts = unapplied_facts(store.conn, journal, sent_here=sent_here)
         if facts is None:
             return 0
@@ -33,9 +34,13 @@ def catch_up(store: Store, *, sent_here: str | None = None) -> int:
 
 
 def attach(store: Store) -> Store:
-    """Let the import and the send catch up after holding the database (they sit
-    below this layer, so they are handed the replay rather than importing it)."""
+    """Let the import and the send catch up after holding the database, and a send
+    that finished an issue compact the journal (they sit below this layer, so they
+    are handed these rather than importing them)."""
+    from newsletter.history.compaction import compact
+
     store.catch_up = lambda sent_here=None: catch_up(store, sent_here=sent_here)
+    store.compact = lambda: compact(store)
     return store
 
 
@@ -45,6 +50,9 @@ def _apply_issues_and_deliveries(store: Store, journal: Journal, facts: Facts) -
 
     ledger = Ledger(store)
     for entry in facts.issues:
+        if entry.kind == "F":  # finished, its delivery lines folded (history.compaction)
+            ledger.settle_folded(slug=entry.fields[2], at=entry.fields[1])
+            continue
         _kind, at, slug, content_hash, subject = entry.fields
         ledger.know_issue(slug, subject, content_hash, at)
     deliveries = list(facts.deliveries.values())

@@ -237,13 +237,15 @@ def send_issue(
 
     Under the project's send lock: plan, ask, check the connection and freeze
     the recipients (first run only), optionally requeue uncertain or failed rows,
-    run the loop, mark it finished. `backup`: the first run's backup, already
+    run the loop, mark it finished (and compact the journal, newsletter.history). `backup`: the first run's backup, already
     begun (see run_send); kept only if this run is a first run. `online`: the
     issue's public copy, which the archive shows once a message has been sent.
     `at`: after the question (and the connection check), wait until then.
     """
     ledger = Ledger(store)
     with send_lock(config.project_dir):
+        if store.journal is not None:  # a compaction may have replaced it before the lock
+            store.journal.follow()
         plan = plan_send(
             ledger, store, slug, subject, transport,
             resend_uncertain=resend_uncertain, retry_failed=retry_failed,
@@ -283,10 +285,12 @@ def send_issue(
             quotas=quota_windows(ledger, settings.quotas),
         )  # fmt: skip
         report = sender.run()
-        ledger.finish(slug)
+        finished = ledger.finish(slug)
         if not report.abandoned:  # workers still out there may yet check the journal
             ledger.close()
             _catch_up_with_journal(store, slug if report.stopped is None else None)
+            if finished:  # its delivery lines can be folded (never fails the send)
+                store.compact()
         return plan, report
 
 

@@ -171,6 +171,35 @@ class Ledger(IssueReports):
             )
             return cursor.rowcount > 0
 
+    def finished_issues(self) -> dict[str, tuple[str, int, int]]:
+        """slug -> (finished at, sent, failed) of every issue finished with nothing left
+        queued or in flight: the journal may fold their delivery lines."""
+        rows = self.conn.execute(
+            "SELECT i.slug, i.finished_at, sum(CASE c.status WHEN 'sent' THEN c.n ELSE 0 END),"
+            " sum(CASE c.status WHEN 'failed' THEN c.n ELSE 0 END) FROM issues i"
+            " LEFT JOIN delivery_counts c ON c.issue_slug = i.slug"
+            " WHERE i.finished_at IS NOT NULL GROUP BY i.slug"
+            " HAVING coalesce(sum(CASE WHEN c.status IN ('queued', 'sending') THEN c.n END), 0) = 0"
+        )
+        return {slug: (at, sent or 0, failed or 0) for slug, at, sent, failed in rows}
+
+    def settle_folded(self, slug: str, at: str) -> None:
+        """The journal says `slug` finished at `at` and folded its delivery lines: this
+        database (a copy older than that) cannot know how its rows still queued or in
+        flight ended, so they become uncertain (`sending`: `status` names them, and only
+        `send --resend-uncertain` sends them again); an issue it never started is
+        started and finished, so no send freezes and sends it again."""
+        self.conn.execute(
+            "UPDATE deliveries SET status = 'sending', updated_at = ?,"
+            " last_error = 'the journal says this issue finished; how this one ended is unknown'"
+            " WHERE issue_slug = ? AND status = 'queued'",
+            [self.store.clock(), slug],
+        )
+        self.conn.execute(
+            "UPDATE issues SET started_at = ?, finished_at = ? WHERE slug = ? AND started_at IS NULL",
+            [at, at, slug],
+        )
+
     def requeue_failed(self, slug: str) -> int:
         """`--retry-failed`: failed rows of people still active go back to the queue."""
         with self._lock:
