@@ -29,7 +29,7 @@ class DatabaseSession:
         # an issue: set by newsletter.history.replay.attach, which sits above the
         # import and the send that call them.
         self.catch_up: Callable[..., int] = _nothing_to_apply
-        self.compact: Callable[[], object] = lambda: None
+        self.compact: Callable[[str], object] = lambda _newest: None
 
     def query(self, sql: str, params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
         """Rows as dicts, read as they are iterated (as sqlite-utils' `Database.query`)."""

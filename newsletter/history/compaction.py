@@ -1,8 +1,10 @@
 """Compaction: the journal folded, so it grows with people, not with every send.
 
 A finished issue (nothing of it left queued or in flight) has done its work in
-the journal line by line; its delivery lines are folded into one line,
-`F at slug sent failed`. Kept as they were: who left or came back (L, B), every
+the journal line by line; once a later issue has finished too, its delivery
+lines are folded into one line, `F at slug sent failed`. The most recently
+finished issue keeps its lines, so that restoring the backup taken just before
+its send (the usual one after a loss) still knows exactly who has it. Kept as they were: who left or came back (L, B), every
 frozen issue (I), and the delivery lines of issues not finished. Dropped: lines
 that no longer parse (blanked by `forget`, torn by a full disk, their markers)
 and any line of a person forgotten after it (what `forget` blanks).
@@ -49,16 +51,17 @@ class Compacted:
     folded: tuple[str, ...]  # the finished issues
 
 
-def compact(store: Store) -> Compacted | None:
+def compact(store: Store, newest: str | None = None) -> Compacted | None:
     """Fold the journal (the caller holds the send lock); None when there was nothing
     to fold or it cannot run now. Never raises for a machine fault: a send or a
-    backup that calls it keeps its own outcome."""
+    backup that calls it keeps its own outcome. `newest`: the issue a send has
+    just finished (else the last `finished_at` tells)."""
     journal = store.journal
     if journal is None:
         return None
     partial = journal.path.with_name(journal.path.name + ".compact")
     try:
-        return _compact(store, journal, partial)
+        return _compact(store, journal, partial, newest)
     except (OSError, sqlite3.Error, NewsletterError):
         return None
     finally:
@@ -77,11 +80,9 @@ def compact_when_idle(config: Config, store: Store) -> Compacted | None:
     return None
 
 
-def _compact(store: Store, journal: Journal, partial: Path) -> Compacted | None:
+def _compact(store: Store, journal: Journal, partial: Path, newest: str | None) -> Compacted | None:
     catch_up(store)  # the database has every fact, so what it calls finished, is
-    from newsletter.sending.ledger import Ledger  # here: `status` opens without the send's code
-
-    finished = Ledger(store).finished_issues()
+    finished = _to_fold(store, newest)
     before = journal.size()
     successor = Journal(partial, secrets.token_hex(8), journal.salt, journal.generation + 1)
     with partial.open("wb") as out:
@@ -98,6 +99,18 @@ def _compact(store: Store, journal: Journal, partial: Path) -> Compacted | None:
             journal.follow()
         mark_applied(store.conn, journal, size, unplaced=unplaced)
     return Compacted(before, size, tuple(sorted(finished)))
+
+
+def _to_fold(store: Store, newest: str | None) -> Finished:
+    """The finished issues but the most recent (see the module's docstring; two
+    finished within the same second are both kept)."""
+    from newsletter.sending.ledger import Ledger  # here: `status` opens without the send's code
+
+    finished = Ledger(store).finished_issues()
+    if newest is not None:
+        return {slug: done for slug, done in finished.items() if slug != newest}
+    last = max((done[0] for done in finished.values()), default="")
+    return {slug: done for slug, done in finished.items() if done[0] < last}
 
 
 def _fold(journal: Journal, size: int, finished: Finished, out: BinaryIO) -> int:

@@ -40,7 +40,7 @@ def attach(store: Store) -> Store:
     from newsletter.history.compaction import compact
 
     store.catch_up = lambda sent_here=None: catch_up(store, sent_here=sent_here)
-    store.compact = lambda: compact(store)
+    store.compact = lambda newest: compact(store, newest)
     return store
 
 

@@ -289,8 +289,8 @@ def send_issue(
         if not report.abandoned:  # workers still out there may yet check the journal
             ledger.close()
             _catch_up_with_journal(store, slug if report.stopped is None else None)
-            if finished:  # its delivery lines can be folded (never fails the send)
-                store.compact()
+            if finished:  # the issue before it can be folded (never fails the send)
+                store.compact(slug)
         return plan, report
 
 
