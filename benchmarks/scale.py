@@ -1,4 +1,4 @@
-"""Every command at 1,000,000 subscribers: import, freeze, send memory, list, status, web.
+"""Every command at 1,000,000 subscribers: import, freeze, fold, send memory, list, status, web.
 
     .venv/bin/python benchmarks/scale.py [--rows 1000000] [--small 1000] [--send-seconds 20]
 
@@ -8,7 +8,9 @@ of the same file. On that project, each a fresh process with its wall time and
 peak RSS (wait4): `newsletter send` against a loopback SMTP sink stopped by
 Ctrl-C after `--send-seconds` (its memory must not depend on the list; its
 window includes the first run's backup and the freeze), freezing the list again
-(the ledger's `begin`, as `send` does it), `subscribers list`
+(the ledger's `begin`, as `send` does it), the journal folded after
+that issue is finished (its size before and after, and the compaction's time),
+`subscribers list`
 as a paged table and as --json (to /dev/null), `status`, and the unsubscribe
 handler (`newsletter serve`) answering 500 one-click POSTs. The same commands
 on a `--small` project give the memory baseline. Writes benchmarks/results/scale.json.
@@ -47,6 +49,35 @@ with open_project(Path(sys.argv[1])) as (config, store):
     started = time.perf_counter()
     frozen = Ledger(store).begin("freeze-test", "Freeze test", "hash")
     print(frozen, time.perf_counter() - started)
+"""
+
+# The frozen issue's send as the journal has it (sending, then sent, per recipient),
+# finished; then the compaction a later finished send runs, timed.
+FOLD = """
+import sys, time
+from pathlib import Path
+from newsletter.history.compaction import compact
+from newsletter.project import open_project
+from newsletter.sending.lock import send_lock
+with open_project(Path(sys.argv[1])) as (config, store):
+    journal, rows = store.journal, store.conn.execute(
+        "SELECT d.subscriber_id, s.email_key FROM deliveries d JOIN subscribers s"
+        " ON s.id = d.subscriber_id WHERE d.issue_slug = 'freeze-test'"
+    )
+    while batch := rows.fetchmany(10000):
+        for state in ("sending", "sent"):
+            journal.append([("D", "freeze-test", state, i, journal.hash(k)) for i, k in batch],
+                           sync=False)
+    with store.write():
+        store.conn.execute("UPDATE deliveries SET status = 'sent' WHERE issue_slug = 'freeze-test'")
+        store.conn.execute("UPDATE issues SET finished_at = '2026-12-06T10:00:00Z'"
+                           " WHERE slug = 'freeze-test'")
+    store.catch_up()
+    before = journal.size()
+    started = time.perf_counter()
+    with send_lock(config.project_dir):
+        done = compact(store, "freeze-again")
+    print(before, done.after, time.perf_counter() - started)
 """
 
 
@@ -115,6 +146,18 @@ def freeze(project: Path) -> dict:
     return {**result, "rows": int(frozen), "begin_seconds": round(float(seconds), 3)}
 
 
+def fold(project: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", FOLD, str(project)], capture_output=True, text=True, check=True
+    )
+    before, after, seconds = done.stdout.split()
+    return {
+        "before_bytes": int(before),
+        "after_bytes": int(after),
+        "seconds": round(float(seconds), 3),
+    }
+
+
 def web(project: Path, posts: int) -> dict:
     with sqlite3.connect(project / "newsletter.db") as db:
         tokens = [
@@ -155,6 +198,7 @@ def run_all(root: Path, rows: int, send_seconds: float) -> dict:
                 newsletter(project, "send", SLUG, "--yes"), interrupt_after=send_seconds
             ),
             "freeze": freeze(project),
+            "fold": fold(project),
             "list_table": measured(newsletter(project, "subscribers", "list")),
             "list_json": measured(newsletter(project, "subscribers", "list", "--json")),
             "status": measured(newsletter(project, "status")),
@@ -190,6 +234,11 @@ def main() -> None:
         f"freeze {large['freeze']['rows']:,} rows: {large['freeze']['begin_seconds']:.2f} s;"
         f" send stopped after {options.send_seconds:g} s having delivered"
         f" {large['send']['sink_received']:,} (small list: {small['send']['sink_received']:,})"
+    )
+    print(
+        f"journal with the finished issue's {large['freeze']['rows']:,} recipients:"
+        f" {large['fold']['before_bytes']:,} bytes, folded {large['fold']['after_bytes']:,}"
+        f" in {large['fold']['seconds']:.2f} s"
     )
     print(
         f"web one-click POST at {large['rows']:,}: p50 {large['web']['p50_ms']} ms,"
