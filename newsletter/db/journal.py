@@ -187,19 +187,17 @@ class Journal:
         """Write to the file now at `path`, under its id, if a compaction replaced the one
         this process had open. Called where no compaction can run meanwhile (under the
         writer lock, the send lock, or a database write)."""
-        with self._lock:
-            self._follow()
-
-    def _follow(self) -> None:
         current = Journal.open(self.path)
-        try:
-            if current is None or self._fd is None:
-                pass
-            elif not os.path.samestat(os.fstat(self._fd), os.stat(self.path)):
-                self._close_fd()
-        except OSError as error:
-            raise journal_fault(self.path, error) from None
-        if current is not None:
+        if current is None:
+            return
+        with self._lock:
+            try:
+                if self._fd is not None and not os.path.samestat(
+                    os.fstat(self._fd), os.stat(self.path)
+                ):
+                    self._close_fd()
+            except OSError as error:
+                raise journal_fault(self.path, error) from None
             self.id, self.generation = current.id, current.generation
 
     def _append(self, data: str, *, sync: bool) -> None:
