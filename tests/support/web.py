@@ -67,6 +67,7 @@ class Server:
     port: int
     app: Any = None  # the WSGI app, when served in-process by the `serve` fixture
     source: str | None = None  # the loopback address requests come from (127.0.0.N)
+    waitress: Any = None  # waitress's server object, when served by the `serve` fixture
 
     def request(
         self,

@@ -43,7 +43,7 @@ def serve(project: Path) -> Iterator[Callable[..., Server]]:
         thread = threading.Thread(target=waitress_server.run, daemon=True)
         thread.start()
         running.append((waitress_server, thread, app))
-        return Server("127.0.0.1", waitress_server.effective_port, app)
+        return Server("127.0.0.1", waitress_server.effective_port, app, waitress=waitress_server)
 
     yield start
     for waitress_server, thread, app in running:
