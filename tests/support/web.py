@@ -116,6 +116,31 @@ class InProcess(Server):
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> Reply:
+        """One call of the app; the iterable it returns is read whole and closed."""
+        started: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def start_response(status: str, response_headers: Any, exc_info: Any = None) -> Any:
+            started.append((status, response_headers))
+            return lambda _data: None
+
+        environ = self.environ(method, path, body, headers or {})
+        result = validator(self.app)(environ, start_response)
+        try:
+            answer = b"".join(result)
+        finally:
+            getattr(result, "close", lambda: None)()
+        status, response_headers = started[-1]
+        reply = Reply(int(status[:3]), {k.lower(): v for k, v in response_headers}, answer)
+        if method == "HEAD":
+            reply.body = b""
+        elif "content-length" in reply.headers:
+            assert int(reply.headers["content-length"]) == len(answer), (method, path)
+        return reply
+
+    def environ(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> dict[str, Any]:
+        """What waitress would pass the app for this request from http.client."""
         target, _, query = path.partition("?")
         environ: dict[str, Any] = {
             "REQUEST_METHOD": method,
@@ -129,31 +154,14 @@ class InProcess(Server):
             "HTTP_HOST": f"{self.host}:{self.port}",
             "wsgi.input": io.BytesIO(body or b""),
         }
-        sent = {name.lower(): value for name, value in (headers or {}).items()}
+        sent = {name.lower(): value for name, value in headers.items()}
         if body is not None or method in ("POST", "PUT", "PATCH"):  # as http.client does
             sent.setdefault("content-length", str(len(body or b"")))
         for name, value in sent.items():
             key = name.upper().replace("-", "_")
             environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value
-        setup_testing_defaults(environ)
-        started: list[tuple[str, list[tuple[str, str]]]] = []
-
-        def start_response(status: str, response_headers: Any, exc_info: Any = None) -> Any:
-            started.append((status, response_headers))
-            return lambda _data: None
-
-        result = validator(self.app)(environ, start_response)
-        try:
-            answer = b"".join(result)
-        finally:
-            getattr(result, "close", lambda: None)()
-        status, response_headers = started[-1]
-        reply = Reply(int(status[:3]), {k.lower(): v for k, v in response_headers}, answer)
-        if method == "HEAD":
-            reply.body = b""
-        elif "content-length" in reply.headers:
-            assert int(reply.headers["content-length"]) == len(answer), (method, path)
-        return reply
+        setup_testing_defaults(environ)  # the wsgi.* keys
+        return environ
 
 
 class Records(logging.Handler):
