@@ -46,7 +46,7 @@ def test_every_interface_string_has_a_welsh_translation():
 
 
 def test_the_template_for_translators_holds_the_strings_of_today():
-    """A translator starting a third language begins from newsletter.pot: a stale one
+    """A translator starting a third language begins from the .pot template: a stale one
     leaves them strings nobody shows and misses the new ones."""
     with (catalog_path("cy").parents[2] / "newsletter.pot").open("rb") as handle:
         template = {
