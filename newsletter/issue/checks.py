@@ -19,6 +19,7 @@ from newsletter.config import Config
 from newsletter.issue.active_content import active_content
 from newsletter.issue.editions import Edition, PreparedIssue, sample_subscriber
 from newsletter.issue.language_checks import check_languages
+from newsletter.issue.online import archive_clash
 from newsletter.issue.personal_fields import UNSUBSCRIBE_FIELD
 from newsletter.issue.placeholders import check_placeholders
 
@@ -56,6 +57,8 @@ def check_issue(
         for f, labels in seen.items()
     ]
     findings += _check_attributes(prepared, attribute_keys)
+    if clash := archive_clash(prepared.slug):
+        findings.append(Finding("error", f"rename the issue's file: {clash}"))
     findings += [Finding(*pair) for pair in check_languages(config, prepared, readers)]
     findings += [Finding(*pair) for pair in check_placeholders(config, prepared)]
     return sorted(findings, key=lambda finding: finding.level != "error")

@@ -15,6 +15,7 @@ source afterwards never changes what the archive says was sent.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 ARCHIVE_FOLDER = "archive"
@@ -49,6 +50,20 @@ def index_name(key: str) -> str:
 def feed_name(key: str) -> str:
     """The Atom feed of one language (`feed.cy.atom`) or of every edition (`feed.atom`)."""
     return _named(FEED, key, "atom")
+
+
+def archive_clash(slug: str) -> str | None:
+    """Why an issue may not be called `slug`, or None: its archive page would take the
+    index's or the feed's name, or another issue's page in one language (`2026-12.cy`
+    is the Welsh page of 2026-12), also on file systems that ignore case."""
+    name = slug.lower()
+    if name in (INDEX, FEED):
+        return f"the archive's {name} page has that name"
+    if "." in name and re.fullmatch(r"[a-z]{2,3}", name.rsplit(".", 1)[1]):
+        return (
+            f"it ends like a language code (.{name.rsplit('.', 1)[1]}), as one language's page does"
+        )
+    return None
 
 
 def online_url(base_url: str, slug: str, key: str) -> str:

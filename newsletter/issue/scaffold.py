@@ -16,6 +16,7 @@ from newsletter.config import Config
 from newsletter.errors import InputError
 from newsletter.i18n import N_, translator
 from newsletter.i18n.dates import month_label
+from newsletter.issue.online import archive_clash
 from newsletter.issue.source import display_path, issue_paths
 from newsletter.subscribers.addresses import clean_field, has_line_break
 
@@ -54,6 +55,11 @@ def scaffold_issue(
     if subject is not None and has_line_break(subject):
         raise InputError("the subject must be one line")
     paths = issue_paths(config, slug)
+    clash = archive_clash(slug)
+    if clash:
+        raise InputError(
+            f"an issue cannot be called {slug!r}: {clash}", hint="use a name like 2026-12"
+        )
     for path in paths.values():
         if path.exists():
             raise InputError(

@@ -66,6 +66,28 @@ def test_new_refuses_unsafe_names(cli, project: Path, slug: str) -> None:
     assert not (project / "escape.md").exists()
 
 
+@pytest.mark.parametrize(
+    ("slug", "reason"),
+    [
+        ("index", "the archive's index page has that name"),
+        ("FEED", "the archive's feed page has that name"),
+        ("2026-12.cy", "it ends like a language code (.cy), as one language's page does"),
+    ],
+)
+def test_names_that_would_overwrite_an_archive_page_are_refused(cli, project, slug, reason):
+    """The archive names pages index.html, feed.atom and SLUG.cy.html: an issue named
+    like one of them would replace it online (on macOS and Windows whatever the case)."""
+    result = cli("issue", "new", slug)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == f"error: an issue cannot be called {slug!r}: {reason}"
+    assert list((project / "issues").iterdir()) == []
+    write_issue(project, slug)  # written by hand: the check, and so the send, refuses it
+    check = cli("issue", "check", slug)
+    assert check.exit_code == 1
+    assert f"rename the issue's file: {reason}" in check.output
+    assert cli("issue", "new", "2026-12.v2").exit_code == 0  # a dot is still allowed
+
+
 def test_preview_writes_html_text_and_eml_and_prints_paths_and_sizes(cli, project: Path) -> None:
     write_issue(project)
     result = cli("issue", "preview", "2026-12")

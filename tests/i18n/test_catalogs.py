@@ -45,6 +45,17 @@ def test_every_interface_string_has_a_welsh_translation():
     assert not missing, f"add these to {catalog_path('cy')}: {missing}"
 
 
+def test_the_template_for_translators_holds_the_strings_of_today():
+    """A translator starting a third language begins from the .pot template: a stale one
+    leaves them strings nobody shows and misses the new ones."""
+    with (catalog_path("cy").parents[2] / "newsletter.pot").open("rb") as handle:
+        template = {
+            (m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in read_po(handle)
+        }
+    command = "see docs/development.md: pybabel extract ... --sort-output"
+    assert template - {(None, "")} == extracted(), command
+
+
 def test_welsh_strings_keep_every_placeholder_and_tag():
     for (_context, msgid), msgstr in welsh().items():
         assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(msgstr)), msgid

@@ -1,13 +1,17 @@
-"""Fixtures for the unsubscribe handler: subscribers, a real waitress server, raw HTTP.
+"""Fixtures for the unsubscribe handler: subscribers, a real waitress server, raw HTTP,
+and the same requests answered in-process.
 
 The server is the real thing (waitress on 127.0.0.1, port 0) started in a
 thread and stopped at teardown; requests go over a real socket with
 http.client, so paths are sent byte for byte as the test writes them.
+`InProcess` answers the same requests by calling the WSGI app directly: for
+what a page says and does, without a server, a socket or a thread.
 """
 
 from __future__ import annotations
 
 import http.client
+import io
 import logging
 import os
 import signal
@@ -16,6 +20,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_to_bytes
+from wsgiref.util import setup_testing_defaults
+from wsgiref.validate import validator
 
 from newsletter.project import open_project
 
@@ -60,6 +67,7 @@ class Server:
     port: int
     app: Any = None  # the WSGI app, when served in-process by the `serve` fixture
     source: str | None = None  # the loopback address requests come from (127.0.0.N)
+    waitress: Any = None  # waitress's server object, when served by the `serve` fixture
 
     def request(
         self,
@@ -84,6 +92,76 @@ class Server:
 
     def post(self, path: str, body: bytes = b"", content_type: str = URLENCODED) -> Reply:
         return self.request("POST", path, body, {"Content-Type": content_type})
+
+
+@dataclass
+class InProcess(Server):
+    """`Server`'s requests answered by calling the WSGI app in the test's thread.
+
+    The environ is the one waitress builds (PEP 3333: PATH_INFO percent-decoded,
+    as latin-1; the Host header http.client sends), and wsgiref's validator checks
+    the app keeps to PEP 3333. What waitress adds is done here too: HEAD drops the
+    body, and a Content-Length must match the body. What it does on its own (paths
+    it normalises, X-Forwarded-For, connections, timeouts) needs the `serve` fixture.
+    No socket is opened: the port only names the site in Host.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """One call of the app; the iterable it returns is read whole and closed."""
+        started: list[tuple[str, list[tuple[str, str]]]] = []
+
+        def start_response(status: str, response_headers: Any, exc_info: Any = None) -> Any:
+            started.append((status, response_headers))
+            return lambda _data: None
+
+        environ = self.environ(method, path, body, headers or {})
+        result = validator(self.app)(environ, start_response)
+        try:
+            answer = b"".join(result)
+        finally:
+            getattr(result, "close", lambda: None)()
+        status, response_headers = started[-1]
+        reply = Reply(int(status[:3]), {k.lower(): v for k, v in response_headers}, answer)
+        if method == "HEAD":
+            reply.body = b""
+        elif "content-length" in reply.headers:
+            assert int(reply.headers["content-length"]) == len(answer), (method, path)
+        return reply
+
+    def environ(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> dict[str, Any]:
+        """What waitress would pass the app for this request from http.client."""
+        target, _, query = path.partition("?")
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote_to_bytes(target).decode("latin-1"),
+            "QUERY_STRING": query,
+            "SERVER_NAME": self.host,
+            "SERVER_PORT": str(self.port),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": self.source or "127.0.0.1",
+            "HTTP_HOST": f"{self.host}:{self.port}",
+            "wsgi.input": io.BytesIO(body or b""),
+        }
+        sent = {name.lower(): value for name, value in headers.items()}
+        if body is not None or method in ("POST", "PUT", "PATCH"):  # as http.client does
+            sent.setdefault("content-length", str(len(body or b"")))
+        for name, value in sent.items():
+            key = name.upper().replace("-", "_")
+            environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value
+        setup_testing_defaults(environ)  # the wsgi.* keys
+        return environ
 
 
 class Records(logging.Handler):

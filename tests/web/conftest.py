@@ -1,4 +1,5 @@
-"""Fixtures for the web handler's tests: people with tokens, a served app, its log (the browser is in tests/conftest.py)."""
+"""Fixtures for the web handler's tests: people with tokens, the app served or called
+in-process, its log (the browser is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from newsletter.project import open_project
+from newsletter.web.access_log import AccessLog
 from newsletter.web.app import create_app
 from newsletter.web.server import make_server
 
-from support.web import People, Records, Server, stop_waitress
+from support.web import InProcess, People, Records, Server, stop_waitress
 
 
 @pytest.fixture
@@ -36,18 +38,12 @@ def serve(project: Path) -> Iterator[Callable[..., Server]]:
     running = []
 
     def start(config_text: str = "", **options: object) -> Server:
-        if config_text:
-            with (project / "newsletter.toml").open("a", encoding="utf-8") as handle:
-                handle.write("\n" + config_text + "\n")
-        app = create_app(project, mail_worker=False)
-        app.app.worker.poll_seconds = 0.2
-        app.app.worker.retry_seconds = 0.3
-        app.app.worker.start()
+        app = project_app(project, config_text)
         waitress_server = make_server(app, "127.0.0.1", 0, threads=4, **options)
         thread = threading.Thread(target=waitress_server.run, daemon=True)
         thread.start()
         running.append((waitress_server, thread, app))
-        return Server("127.0.0.1", waitress_server.effective_port, app)
+        return Server("127.0.0.1", waitress_server.effective_port, app, waitress=waitress_server)
 
     yield start
     for waitress_server, thread, app in running:
@@ -55,6 +51,40 @@ def serve(project: Path) -> Iterator[Callable[..., Server]]:
             stop_waitress(waitress_server, thread)
         finally:
             app.close()
+
+
+@pytest.fixture
+def in_process(project: Path) -> Iterator[Callable[..., InProcess]]:
+    """in_process(config_text=""): the app `serve` serves, called directly in the test's
+    thread (no waitress, no socket): for what pages say and do. Closed at teardown."""
+    apps: list[AccessLog] = []
+
+    def start(config_text: str = "") -> InProcess:
+        apps.append(project_app(project, config_text))
+        return InProcess(app=apps[-1])
+
+    yield start
+    for app in apps:
+        app.close()
+
+
+@pytest.fixture
+def client(in_process: Callable[..., InProcess], people: People) -> InProcess:
+    """The project's app with its default settings, called in-process, with `people` in it."""
+    return in_process()
+
+
+def project_app(project: Path, config_text: str) -> AccessLog:
+    """`config_text` appended to newsletter.toml, then the app with its mail worker
+    started (woken at once, retrying after 0.3 s)."""
+    if config_text:
+        with (project / "newsletter.toml").open("a", encoding="utf-8") as handle:
+            handle.write("\n" + config_text + "\n")
+    app = create_app(project, mail_worker=False)
+    app.app.worker.poll_seconds = 0.2
+    app.app.worker.retry_seconds = 0.3
+    app.app.worker.start()
+    return app
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The unsubscribe handler over real HTTP: waitress on 127.0.0.1, raw requests."""
+"""The unsubscribe handler: its pages called in-process (`client`), and over real HTTP
+(waitress on 127.0.0.1, raw requests: `server`) for what the server takes part in."""
 
 from __future__ import annotations
 
@@ -44,10 +45,10 @@ def subscriber(project: Path, subscriber_id: int):
 
 
 def test_get_names_the_list_and_masked_address_and_changes_nothing(
-    server: Server, people: People, project: Path
+    client: Server, people: People, project: Path
 ) -> None:
     before = subscriber_state(project)
-    reply = server.request("GET", f"/u/{people.active.token}")
+    reply = client.request("GET", f"/u/{people.active.token}")
     assert reply.status == 200
     assert "Co-pro Newsletter" in reply.text
     assert "r***@example.org" in reply.text
@@ -68,8 +69,8 @@ def test_head_answers_like_get_without_a_body_and_changes_nothing(
     assert subscriber_state(project) == before
 
 
-def test_get_for_someone_who_left_offers_resubscribe(server: Server, people: People) -> None:
-    reply = server.request("GET", f"/u/{people.unsubscribed.token}")
+def test_get_for_someone_who_left_offers_resubscribe(client: Server, people: People) -> None:
+    reply = client.request("GET", f"/u/{people.unsubscribed.token}")
     assert reply.status == 200
     assert "already unsubscribed" in reply.text
     assert 'name="action" value="resubscribe"' in reply.text
@@ -77,14 +78,14 @@ def test_get_for_someone_who_left_offers_resubscribe(server: Server, people: Peo
 
 
 def test_bounced_address_is_told_why_and_offered_a_way_back(
-    server: Server, people: People, project: Path
+    client: Server, people: People, project: Path
 ) -> None:
-    reply = server.request("GET", f"/u/{people.bounced.token}")
+    reply = client.request("GET", f"/u/{people.bounced.token}")
     assert reply.status == 200
     assert "not receiving" in reply.text
     assert "The mail server said: <code>550 no such user</code>" in reply.text
     assert 'name="action" value="resubscribe"' in reply.text
-    back = server.post(f"/u/{people.bounced.token}", b"action=resubscribe")
+    back = client.post(f"/u/{people.bounced.token}", b"action=resubscribe")
     assert back.status == 200 and "Check your inbox" in back.text
     assert subscriber(project, people.bounced.id)[0].status == "bounced"  # until confirmed
 
@@ -121,9 +122,9 @@ def test_one_click_urlencoded_exactly_as_rfc_8058_unsubscribes(
     ids=["rfc-as-printed", "rfc-erratum", "browser-style"],
 )
 def test_one_click_multipart_unsubscribes(
-    server: Server, people: People, project: Path, content_type: str, body: bytes
+    client: Server, people: People, project: Path, content_type: str, body: bytes
 ) -> None:
-    reply = server.post(f"/u/{people.active.token}", body, content_type)
+    reply = client.post(f"/u/{people.active.token}", body, content_type)
     assert reply.status == 200
     person, _events = subscriber(project, people.active.id)
     assert (person.status, person.left_via) == ("unsubscribed", "one-click")
@@ -131,20 +132,20 @@ def test_one_click_multipart_unsubscribes(
 
 @pytest.mark.parametrize("body", [b"", b"action=unsubscribe"], ids=["empty", "button-field"])
 def test_button_post_unsubscribes_via_web(
-    server: Server, people: People, project: Path, body: bytes
+    client: Server, people: People, project: Path, body: bytes
 ) -> None:
-    reply = server.post(f"/u/{people.active.token}", body)
+    reply = client.post(f"/u/{people.active.token}", body)
     assert reply.status == 200
     person, _events = subscriber(project, people.active.id)
     assert (person.status, person.left_via) == ("unsubscribed", "web")
 
 
 def test_repeated_post_answers_200_and_records_one_event(
-    server: Server, people: People, project: Path
+    client: Server, people: People, project: Path
 ) -> None:
     path = f"/u/{people.active.token}"
-    first = server.post(path, ONE_CLICK_URLENCODED)
-    second = server.post(path, ONE_CLICK_URLENCODED)
+    first = client.post(path, ONE_CLICK_URLENCODED)
+    second = client.post(path, ONE_CLICK_URLENCODED)
     assert (first.status, second.status) == (200, 200)
     _person, events = subscriber(project, people.active.id)
     assert [e["kind"] for e in events].count("unsubscribed") == 1
@@ -168,13 +169,13 @@ BOGUS_TOKENS = [
 
 @pytest.mark.parametrize("bogus", BOGUS_TOKENS, ids=range(len(BOGUS_TOKENS)))
 def test_bogus_tokens_get_the_same_404_and_change_nothing(
-    server: Server, people: People, project: Path, bogus: str
+    client: Server, people: People, project: Path, bogus: str
 ) -> None:
     before = subscriber_state(project)
-    reference = server.request("GET", "/u/AAAAAAAAAAAAAAAAAAAAAAAA")
+    reference = client.request("GET", "/u/AAAAAAAAAAAAAAAAAAAAAAAA")
     for reply in (
-        server.request("GET", f"/u/{bogus}"),
-        server.post(f"/u/{bogus}", ONE_CLICK_URLENCODED),
+        client.request("GET", f"/u/{bogus}"),
+        client.post(f"/u/{bogus}", ONE_CLICK_URLENCODED),
     ):
         assert reply.status == 404
         assert reply.body == reference.body
@@ -183,52 +184,61 @@ def test_bogus_tokens_get_the_same_404_and_change_nothing(
     assert subscriber_state(project) == before
 
 
-def test_a_valid_token_with_anything_appended_is_404(server: Server, people: People) -> None:
+def test_bogus_tokens_through_waitress_get_the_same_404(server: Server) -> None:
+    """The same paths as sent on the wire: waitress decodes them before the app sees them."""
+    reference = server.request("GET", "/u/AAAAAAAAAAAAAAAAAAAAAAAA")
+    assert reference.status == 404
+    for bogus in BOGUS_TOKENS:
+        reply = server.request("GET", f"/u/{bogus}")
+        assert (reply.status, reply.body) == (404, reference.body), bogus
+
+
+def test_a_valid_token_with_anything_appended_is_404(client: Server, people: People) -> None:
     token = people.active.token
     for path in (f"/u/{token}/", f"/u/{token}x", f"/u/{token}%00", f"/u/{token.lower()}x"):
-        assert server.request("GET", path).status == 404
+        assert client.request("GET", path).status == 404
 
 
 @pytest.mark.parametrize("path", ["/", "/u", "/u/", "/favicon.ico", "/healthz/", "/admin"])
-def test_other_paths_are_404(server: Server, path: str) -> None:
-    reply = server.request("GET", path)
+def test_other_paths_are_404(client: Server, path: str) -> None:
+    reply = client.request("GET", path)
     assert reply.status == 404
     assert "Link not found" in reply.text
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS"])
 def test_wrong_methods_are_405_with_allow_and_change_nothing(
-    server: Server, people: People, project: Path, method: str
+    client: Server, people: People, project: Path, method: str
 ) -> None:
     before = subscriber_state(project)
-    reply = server.request(method, f"/u/{people.active.token}", ONE_CLICK_URLENCODED)
+    reply = client.request(method, f"/u/{people.active.token}", ONE_CLICK_URLENCODED)
     assert reply.status == 405
     assert reply.headers["allow"] == "GET, HEAD, POST"
-    assert server.request(method, "/healthz").headers["allow"] == "GET, HEAD"
+    assert client.request(method, "/healthz").headers["allow"] == "GET, HEAD"
     assert subscriber_state(project) == before
 
 
-def test_post_to_healthz_is_405(server: Server) -> None:
-    assert server.post("/healthz", b"").status == 405
+def test_post_to_healthz_is_405(client: Server) -> None:
+    assert client.post("/healthz", b"").status == 405
 
 
 def test_body_over_the_limit_is_413_and_changes_nothing(
-    server: Server, people: People, project: Path
+    client: Server, people: People, project: Path
 ) -> None:
     before = subscriber_state(project)
     padding = b"&pad=" + b"x" * MAX_BODY_BYTES
-    reply = server.post(f"/u/{people.active.token}", ONE_CLICK_URLENCODED + padding)
+    reply = client.post(f"/u/{people.active.token}", ONE_CLICK_URLENCODED + padding)
     assert reply.status == 413
     assert subscriber_state(project) == before
 
 
 def test_body_exactly_at_the_limit_is_accepted(
-    server: Server, people: People, project: Path
+    client: Server, people: People, project: Path
 ) -> None:
     body = ONE_CLICK_URLENCODED + b"&pad="
     body += b"x" * (MAX_BODY_BYTES - len(body))
     assert len(body) == MAX_BODY_BYTES
-    assert server.post(f"/u/{people.active.token}", body).status == 200
+    assert client.post(f"/u/{people.active.token}", body).status == 200
     assert subscriber(project, people.active.id)[0].status == "unsubscribed"
 
 
@@ -262,23 +272,23 @@ def test_body_exactly_at_the_limit_is_accepted(
     ],
 )
 def test_malformed_bodies_are_400_and_change_nothing(
-    server: Server, people: People, project: Path, content_type: str, body: bytes
+    client: Server, people: People, project: Path, content_type: str, body: bytes
 ) -> None:
     before = subscriber_state(project)
-    reply = server.post(f"/u/{people.active.token}", body, content_type)
+    reply = client.post(f"/u/{people.active.token}", body, content_type)
     assert reply.status == 400
     assert subscriber_state(project) == before
 
 
 def test_every_response_carries_the_security_headers_and_no_cookie(
-    server: Server, people: People
+    client: Server, people: People
 ) -> None:
     replies = [
-        server.request("GET", f"/u/{people.active.token}"),
-        server.request("GET", "/u/nonsense"),
-        server.request("PUT", "/u/nonsense"),
-        server.post(f"/u/{people.active.token}", b"action=delete"),
-        server.request("GET", "/healthz"),
+        client.request("GET", f"/u/{people.active.token}"),
+        client.request("GET", "/u/nonsense"),
+        client.request("PUT", "/u/nonsense"),
+        client.post(f"/u/{people.active.token}", b"action=delete"),
+        client.request("GET", "/healthz"),
     ]
     for reply in replies:
         for header, value in SECURITY.items():
@@ -286,20 +296,20 @@ def test_every_response_carries_the_security_headers_and_no_cookie(
         assert "set-cookie" not in reply.headers
 
 
-def test_healthz_answers_ok(server: Server) -> None:
-    reply = server.request("GET", "/healthz")
+def test_healthz_answers_ok(client: Server) -> None:
+    reply = client.request("GET", "/healthz")
     assert (reply.status, reply.body) == (200, b"ok\n")
     assert reply.headers["content-type"].startswith("text/plain")
 
 
 def test_access_log_never_contains_a_token(
-    server: Server, people: People, web_log: list[str]
+    client: Server, people: People, web_log: list[str]
 ) -> None:
     token = people.active.token
-    server.request("GET", f"/u/{token}")
-    server.request("GET", f"/u/{token}?utm_source={token}")
-    server.request("GET", f"/unsubscribe/{token}")
-    server.post(f"/u/{token}", ONE_CLICK_URLENCODED)
+    client.request("GET", f"/u/{token}")
+    client.request("GET", f"/u/{token}?utm_source={token}")
+    client.request("GET", f"/unsubscribe/{token}")
+    client.post(f"/u/{token}", ONE_CLICK_URLENCODED)
     log = "\n".join(web_log)
     assert token not in log
     assert "GET /u/<redacted> 200" in log
@@ -358,16 +368,20 @@ def test_concurrent_posts_while_another_writer_holds_transactions(
 # --- templates ------------------------------------------------------------------------
 
 
-def test_project_template_override_wins(project: Path, people: People) -> None:
+def test_project_template_override_wins(in_process, people: People, project: Path) -> None:  # noqa: ANN001
     (project / "templates" / "web" / "unsubscribe.html").write_text(
         "Leave {{ newsletter_name }}, {{ masked_email }}?", encoding="utf-8"
     )
-    body = page_of(project, people.active.token)
+    body = in_process().request("GET", f"/u/{people.active.token}").text
     assert "Leave Co-pro Newsletter, r***@example.org?" in body
     assert '<html lang="en" dir="ltr">' in body
 
 
-def test_whole_pages_copied_by_an_older_init_still_work(project: Path, people: People) -> None:
+def test_whole_pages_copied_by_an_older_init_still_work(
+    in_process,
+    people: People,
+    project: Path,  # noqa: ANN001
+) -> None:
     (project / "templates" / "web" / "old.html").write_text(
         "<!doctype html><html><title>{% block title %}{% endblock %}</title>"
         "{% block content %}{% endblock %}</html>",
@@ -378,17 +392,8 @@ def test_whole_pages_copied_by_an_older_init_still_work(project: Path, people: P
         "{{ masked_email }}?{% endblock %}",
         encoding="utf-8",
     )
-    assert "Leave Co-pro Newsletter, r***@example.org?" in page_of(project, people.active.token)
-
-
-def page_of(project: Path, token: str) -> str:
-    """GET /u/TOKEN straight through the WSGI app (no server)."""
-    app = create_app(project)
-    try:
-        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": f"/u/{token}"}
-        return b"".join(app(environ, lambda status, headers, exc_info=None: None)).decode()
-    finally:
-        app.close()
+    page = in_process().request("GET", f"/u/{people.active.token}")
+    assert "Leave Co-pro Newsletter, r***@example.org?" in page.text
 
 
 def test_broken_template_override_is_one_clear_error_before_serving(project: Path, cli) -> None:
