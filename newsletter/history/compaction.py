@@ -35,8 +35,9 @@ from typing import BinaryIO
 
 from newsletter.config import Config
 from newsletter.db.journal import Entry, Journal, lines_holding
-from newsletter.db.recovery import mark_applied, meta_value
+from newsletter.db.recovery import meta_value
 from newsletter.errors import NewsletterError
+from newsletter.history.facts import mark_applied
 from newsletter.history.replay import catch_up
 from newsletter.subscribers.store import Store
 

@@ -10,7 +10,8 @@ and the ledger's `move_forward`; so each rule exists once.
 from __future__ import annotations
 
 from newsletter.db.journal import Entry, Journal
-from newsletter.db.recovery import DELIVERED, Facts, mark_applied, unapplied_facts
+from newsletter.db.recovery import DELIVERED
+from newsletter.history.facts import Facts, mark_applied, unapplied_facts
 from newsletter.subscribers.store import Store
 
 

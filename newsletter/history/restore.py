@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from newsletter.config import DATABASE_NAME, load_config
-from newsletter.db.backup import backup_dir, install, list_backups, prepare_copy, prepare_empty
+from newsletter.db.backup import backup_dir, list_backups
 from newsletter.db.connection import connect_database
 from newsletter.db.journal import Journal, journal_path
 from newsletter.errors import DatabaseError
 from newsletter.history.backup import Unpacked, is_archive, open_archive, unpack
 from newsletter.history.opening import connect_journal
+from newsletter.history.placing import install, prepare_copy, prepare_empty
 from newsletter.history.replay import catch_up
 from newsletter.subscribers.store import Store
 
