@@ -4,10 +4,12 @@ A finished issue (nothing of it left queued or in flight) has done its work in
 the journal line by line; once a later issue has finished too, its delivery
 lines are folded into one line, `F at slug sent failed`. The most recently
 finished issue keeps its lines, so that restoring the backup taken just before
-its send (the usual one after a loss) still knows exactly who has it. Kept as they were: who left or came back (L, B), every
-frozen issue (I), and the delivery lines of issues not finished. Dropped: lines
-that no longer parse (blanked by `forget`, torn by a full disk, their markers)
-and any line of a person forgotten after it (what `forget` blanks).
+its send (the usual one after a loss) still knows exactly who has it.
+
+Kept as they were: who left or came back (L, B), every frozen issue (I), and the
+delivery lines of issues not finished. Dropped: lines that no longer parse
+(blanked by `forget`, torn by a full disk, their markers) and any line of a
+person forgotten after it (what `forget` blanks).
 
 The folded copy is written beside the journal, synced, and put in its place in
 one rename, under a new id and the next generation: a kill at any moment leaves
