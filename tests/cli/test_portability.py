@@ -28,6 +28,11 @@ runpy.run_module("newsletter", run_name="__main__")
 
 
 def _newsletter(project: Path, *args: str, **options: object) -> subprocess.Popen[str]:
+    # The fixtures wrote through filelock's flock lock, which leaves its (unlocked) file;
+    # the soft lock of a child without fcntl reads any such file as held. Windows never
+    # mixes the two (filelock uses LockFileEx there), so the child starts without them.
+    for left in project.glob("*.lock"):
+        left.unlink()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NEWSLETTER_PROJECT": str(project)}
     return subprocess.Popen(
         [sys.executable, "-c", WITHOUT_POSIX, *args],
