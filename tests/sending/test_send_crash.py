@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from support.pipelined import ledger_rows
 from support.process import interruptible
 from support.sending import assert_counts_match_rows
 from support.smtp import add_subscribers, configure_smtp
+from support.waiting import wait_for
 from support.wiretap import most_commands_ahead
 
 SLUG = "2026-12"
@@ -54,13 +54,6 @@ def run_send(project: Path, *extra: str) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "newsletter", "send", SLUG, "--yes", "--project", str(project), *extra],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-
-
-def wait_for(condition, timeout: float = 30.0) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
 
 
 def uncertain(project: Path) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import mailbox
 import re
 import time
-from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -56,17 +55,6 @@ def confirm_link(server: Server, token: str):  # noqa: ANN201
     digest = WORDING.search(page.text)
     body = f"wording={digest.group(1)}".encode() if digest else b""
     return page, server.post(f"/confirm/{token}", body)
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "it") -> Any:
-    """Poll until `condition()` is truthy (bounded); returns its value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def outbox_messages(project: Path) -> list[EmailMessage]:

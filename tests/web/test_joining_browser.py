@@ -19,7 +19,8 @@ from newsletter.project import open_project
 
 from support.bilingual import make_bilingual
 from support.browser import SCREENSHOTS_ENV, needs_chromium
-from support.joining import CONFIRM_LINK, outbox_messages, wait_for
+from support.joining import CONFIRM_LINK, outbox_messages
+from support.waiting import wait_for
 from support.web import People
 
 pytestmark = needs_chromium

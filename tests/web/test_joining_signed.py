@@ -12,8 +12,9 @@ import pytest
 
 from support.dkim import RECORD_NAME, dkimpy_verify, printed_record, signed_header_names
 from support.dnsmasq import Zone
-from support.joining import confirm_link, confirmation_tokens, sign_up, wait_for
+from support.joining import confirm_link, confirmation_tokens, sign_up
 from support.opendkim import namespace_command, opendkim_verify
+from support.waiting import wait_for
 
 BOUNCES = "bounces@example.org"  # [bounces] address: the envelope sender of every mail
 
