@@ -38,11 +38,16 @@ def attach(store: Store) -> Store:
     """Let the import and the send catch up after holding the database, and a send
     that finished an issue compact the journal (they sit below this layer, so they
     are handed these rather than importing them)."""
+    store.catch_up = lambda sent_here=None: catch_up(store, sent_here=sent_here)
+    store.compact = lambda newest: _compact(store, newest)
+    return store
+
+
+def _compact(store: Store, newest: str) -> object:
+    # imported here: opening a project (`status`) loads neither it nor `secrets`
     from newsletter.history.compaction import compact
 
-    store.catch_up = lambda sent_here=None: catch_up(store, sent_here=sent_here)
-    store.compact = lambda newest: compact(store, newest)
-    return store
+    return compact(store, newest)
 
 
 def _apply_issues_and_deliveries(store: Store, journal: Journal, facts: Facts) -> bool:
