@@ -27,10 +27,10 @@ from support.joining import (
     mail_queue,
     outbox_messages,
     sign_up,
-    wait_for,
 )
 from support.mailservers import free_port
 from support.smtp import Sink
+from support.waiting import wait_for
 from support.web import InProcess, People, Server, subscriber_state
 
 

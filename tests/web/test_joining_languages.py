@@ -17,8 +17,8 @@ from support.joining import (
     confirmation_tokens,
     outbox_messages,
     signup_body,
-    wait_for,
 )
+from support.waiting import wait_for
 
 
 def sections(text: str) -> list[str]:
