@@ -237,7 +237,8 @@ def send_issue(
 
     Under the project's send lock: plan, ask, check the connection and freeze
     the recipients (first run only), optionally requeue uncertain or failed rows,
-    run the loop, mark it finished (and compact the journal, newsletter.history). `backup`: the first run's backup, already
+    run the loop, mark it finished and, when it is, have the journal compacted
+    (newsletter.history). `backup`: the first run's backup, already
     begun (see run_send); kept only if this run is a first run. `online`: the
     issue's public copy, which the archive shows once a message has been sent.
     `at`: after the question (and the connection check), wait until then.
