@@ -4,19 +4,15 @@ answered y), in a project that sent an issue; and the error line it quotes."""
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+from support.docs import fenced, shell_commands
 from support.render import fill_in
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "data-safety.md"
-
-
-def fenced(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.S)
 
 
 def newsletter(command: str, project: Path) -> subprocess.CompletedProcess:
@@ -43,7 +39,7 @@ def test_the_data_safety_page_commands_run_as_shown(cli, project: Path) -> None:
     assert cli("issue", "new", "2026-12", "--subject", "December").exit_code == 0
     fill_in(project, "2026-12")
     assert cli("send", "2026-12", "--yes").exit_code == 0  # into the outbox
-    commands = [line for block in fenced("sh") for line in block.splitlines() if line]
+    commands = shell_commands(PAGE)
     assert commands == [
         "newsletter backup",
         "newsletter backup ../copro-2026-12.zip",
@@ -89,6 +85,6 @@ def test_the_quoted_journal_error_is_what_a_damaged_header_gives(project: Path) 
     data[3] ^= 0x20
     journal.write_bytes(bytes(data))
     status = newsletter("newsletter status", project)
-    (quoted,) = [block for block in fenced("text") if "cannot be read" in block]
+    (quoted,) = [block for block in fenced(PAGE, "text") if "cannot be read" in block]
     assert status.returncode == 1
     assert status.stderr == quoted.replace("/home/gwen/copro/newsletter.journal", str(journal))

@@ -67,6 +67,12 @@ def blocks(page: Path) -> list[Block]:
     return found
 
 
+def fenced(page: Path, language: str) -> list[str]:
+    """The text of each of the page's blocks fenced as `language` (e.g. "text": an
+    output a page quotes, for a test to compare with the real one)."""
+    return [block.text for block in blocks(page) if block.language == language]
+
+
 def shell_commands(page: Path) -> list[str]:
     return [
         command for block in blocks(page) if block.language == "sh" for command in block.commands()

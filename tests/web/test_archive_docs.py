@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
+from support.docs import fenced, shell_commands
 from support.web import start_serve
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "archive.md"
@@ -22,17 +22,13 @@ Hello all. Read [the report](https://copro.org.uk/report).
 """
 
 
-def fenced(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.S)
-
-
 def test_the_archive_page_commands_run_as_shown(cli, project: Path) -> None:
     (project / "issues" / "2026-12.md").write_text(ISSUE, encoding="utf-8")
     cli("subscribers", "add", "rosa@example.org", "--name", "Rosa")
     sent = cli("send", "2026-12", "--yes")
     assert sent.exit_code == 0, sent.output
     assert "in the public archive: https://news.example.org/archive/" in sent.output
-    commands = [line for block in fenced("sh") for line in block.splitlines() if line]
+    commands = shell_commands(PAGE)
     assert commands == ["newsletter serve", "newsletter archive build site"]
 
     serving = start_serve(project)  # `newsletter serve`, on a free port (--port 0)
@@ -57,7 +53,7 @@ def test_the_archive_page_commands_run_as_shown(cli, project: Path) -> None:
         timeout=120,
     )
     assert build.returncode == 0, build.stderr
-    assert build.stdout == fenced("text")[0]
+    assert build.stdout == fenced(PAGE, "text")[0]
     built = sorted(path.name for path in (project / "site").iterdir())
     assert built == ["2026-12.html", "feed.atom", "index.html"]
     assert (project / "site" / "2026-12.html").read_text(encoding="utf-8") == page

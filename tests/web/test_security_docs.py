@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import socket
 import subprocess
@@ -13,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from support.docs import fenced, shell_commands
 from support.joining import signup_body
 from support.proxy import loopback_proxy
 from support.returns import deliver, dsn, enable_returns, sample, sent_to
@@ -21,10 +21,6 @@ from support.web import Server, start_serve
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 ISSUE = "---\nsubject: December news\n---\n\nHello all. Read [the report](https://copro.org.uk/report).\n"
-
-
-def fenced(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.S)
 
 
 def run(project: Path, command: str) -> subprocess.CompletedProcess[str]:
@@ -46,14 +42,14 @@ def run(project: Path, command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_security_page_commands_run_as_shown(project: Path, store) -> None:  # noqa: ANN001
-    commands = [line for block in fenced("sh") for line in block.splitlines() if line]
+    commands = shell_commands(PAGE)
     assert commands == [
         "newsletter bounces",
         "newsletter bounces --rotate-key",
         "newsletter serve",
         "newsletter subscribe-form --language en > subscribe-snippet.html",
     ]
-    outputs = fenced("text")
+    outputs = fenced(PAGE, "text")
 
     # One report to a VERP address, one quoting our Message-ID, one anyone could write.
     enable_returns(project)
@@ -92,8 +88,8 @@ def test_serve_as_the_page_shows_limits_each_client_behind_the_proxy(project: Pa
             probe.bind(("127.0.0.2", 0))
     except OSError:
         pytest.skip("this system has only 127.0.0.1 on loopback (macOS)")
-    assert 'trusted_proxy = "127.0.0.1"' in fenced("toml")[0]
-    assert "proxy_set_header X-Forwarded-For $remote_addr;" in fenced("nginx")[0]
+    assert 'trusted_proxy = "127.0.0.1"' in fenced(PAGE, "toml")[0]
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in fenced(PAGE, "nginx")[0]
     serving = start_serve(project)
     try:
         with loopback_proxy(urlsplit(serving.url).port or 0) as port:
