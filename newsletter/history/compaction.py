@@ -135,7 +135,7 @@ def _fold(journal: Journal, size: int, finished: Finished, out: BinaryIO) -> int
 def _kept(entry: Entry, offset: int, finished: Finished, forgotten: dict[str, int]) -> bool:
     if entry.kind in "DF" and entry.fields[2 if entry.kind == "F" else 1] in finished:
         return False  # folded: one F line says it
-    if entry.kind == "I" or entry.kind == "F":
+    if entry.kind in "IF":
         return True
     if entry.kind == "L" and entry.fields[4] == "forgotten":
         return True  # the suppression's hash
@@ -150,10 +150,18 @@ def _forgotten(path: Path, end: int) -> dict[str, int]:
         for start, line in lines_holding(handle, FORGOTTEN):
             if start >= end:
                 break
-            fields = line.split(b"\t")
-            if fields[0] == b"L" and len(fields) == 5 and fields[4] == FORGOTTEN[1:]:
-                found[fields[3].decode("ascii", "replace")] = start
+            address = _forgotten_address(line)
+            if address is not None:
+                found[address] = start
     return found
+
+
+def _forgotten_address(line: bytes) -> str | None:
+    """The address hash of a `forget`'s L line, or None for any other line."""
+    fields = line.split(b"\t")
+    if fields[0] == b"L" and len(fields) == 5 and fields[4] == FORGOTTEN[1:]:
+        return fields[3].decode("ascii", "replace")
+    return None
 
 
 def _append_tail(path: Path, end: int, successor: Journal) -> int:
@@ -170,7 +178,7 @@ def _append_tail(path: Path, end: int, successor: Journal) -> int:
         os.fsync(out.fileno())
         size = out.tell()
     for line in tail.split(b"\n"):
-        fields = line.split(b"\t")
-        if fields[0] == b"L" and len(fields) == 5 and fields[4] == FORGOTTEN[1:]:
-            successor.redact(fields[3].decode("ascii", "replace"))
+        address = _forgotten_address(line)
+        if address is not None:
+            successor.redact(address)
     return size

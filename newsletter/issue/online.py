@@ -59,10 +59,9 @@ def archive_clash(slug: str) -> str | None:
     name = slug.lower()
     if name in (INDEX, FEED):
         return f"the archive's {name} page has that name"
-    if "." in name and re.fullmatch(r"[a-z]{2,3}", name.rsplit(".", 1)[1]):
-        return (
-            f"it ends like a language code (.{name.rsplit('.', 1)[1]}), as one language's page does"
-        )
+    _stem, dot, last = name.rpartition(".")
+    if dot and re.fullmatch(r"[a-z]{2,3}", last):
+        return f"it ends like a language code (.{last}), as one language's page does"
     return None
 
 
